@@ -1,0 +1,115 @@
+"""The typed model every pipeline step passes on: digests, papers, questions.
+
+All classes are frozen: a step that changes something (e.g. answer resolution) returns new objects
+with `dataclasses.replace`. `fields` dicts are never mutated after construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+Format = Literal["quiz-text", "quiz-html", "markdown-table"]
+AnswerSource = Literal["key", "marked", "inferred"]
+
+#: Keys of `Paper.fields`, in the order cards and JSON show them. A paper holds only the keys its
+#: digest has.
+FIELD_NAMES: tuple[str, ...] = (
+    "topic",
+    "previous_research",
+    "problem",
+    "methods",
+    "results",
+    "summary",
+    "workflow",
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    number: int  # 1-based, as printed in the digest ("Q2" → 2)
+    prompt: str  # without its leading "2."
+    options: tuple[str, ...]
+    answer: int | None = None  # 0-based index into options, once resolved
+    answer_source: AnswerSource | None = None
+    confidence: float | None = None  # in [0, 1]; 1.0 for "key" and "marked"
+    unsure: bool | None = None
+    evidence: str | None = None  # the digest sentence an inferred answer rests on
+    line: int | None = None  # 1-based line of the question in its file, for messages
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "prompt": self.prompt,
+            "options": list(self.options),
+            "answer": self.answer,
+            "answer_source": self.answer_source,
+            "confidence": self.confidence,
+            "unsure": self.unsure,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str
+    arxiv_id: str | None = None  # e.g. "2504.17761" (no version suffix)
+    url: str | None = None  # canonical http(s) link, "https://arxiv.org/abs/<id>" when known
+    published: date | None = None
+    authors: tuple[str, ...] = ()
+    fields: dict[str, str] = field(default_factory=dict)  # keys from FIELD_NAMES
+    questions: tuple[Question, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()  # (label, http(s) url) pairs, e.g. ("HuggingFace", ...)
+    line: int | None = None  # 1-based line where the paper starts, for messages
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the paper: its arXiv id, else its normalised title."""
+        if self.arxiv_id:
+            return f"arxiv:{self.arxiv_id}"
+        return f"title:{normalise_title(self.title)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "arxiv_id": self.arxiv_id,
+            "title": self.title,
+            "url": self.url,
+            "published": self.published.isoformat() if self.published else None,
+            "authors": list(self.authors),
+            "fields": {k: self.fields[k] for k in FIELD_NAMES if k in self.fields},
+            "questions": [q.to_dict() for q in self.questions],
+        }
+
+
+@dataclass(frozen=True)
+class Digest:
+    source: str  # the path it was read from, or "-" for stdin
+    format: Format
+    date: date
+    papers: tuple[Paper, ...] = ()
+    warnings: tuple[str, ...] = ()  # non-fatal findings, e.g. "no papers in this digest"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "format": self.format,
+            "date": self.date.isoformat(),
+            "papers": [p.to_dict() for p in self.papers],
+        }
+
+    def with_papers(self, papers: tuple[Paper, ...]) -> Digest:
+        return dataclasses.replace(self, papers=papers)
+
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def normalise_title(title: str) -> str:
+    """Lower-case ASCII words joined by '-': the same paper title always gives the same string,
+    whatever its wrapping, spacing, accents or punctuation."""
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    return _NON_WORD.sub("-", folded).strip("-")

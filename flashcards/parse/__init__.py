@@ -1,0 +1,159 @@
+"""Step 1 of the pipeline: read digest files into the typed model (`flashcards.model`).
+
+The format is detected from the content, never from the file name. Each format has its own
+module exposing `parse(text, source) -> list[Digest]`; this module decodes bytes, detects the
+format, dispatches, and walks directories.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from flashcards.errors import NotADigestError, ParseError
+from flashcards.model import Digest, Format
+
+#: Files larger than this are refused before being read whole: real digests are under 1 MB.
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+
+#: What a directory scan picks up (recursively); explicit file arguments may have any name.
+DIGEST_SUFFIXES = (".txt", ".md", ".html", ".htm")
+
+_QUIZ_TEXT_HEADER = re.compile(r"\A\s*\d{4}-\d{2}-\d{2}\s+Papers[ \t]*$", re.MULTILINE)
+_TABLE_HEADER = re.compile(r"^#{1,6}[ \t]+Papers for \d{4}-\d{2}-\d{2}", re.MULTILINE)
+_HTML_START = re.compile(
+    r"\A\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|div)\b", re.I | re.S
+)
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    digests: tuple[Digest, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def decode(data: bytes, source: str) -> str:
+    """UTF-8 (with or without BOM) to text with '\\n' line endings; anything else is an error."""
+    if not data.strip():
+        raise ParseError("empty file", source)
+    if b"\x00" in data:
+        raise ParseError("binary file, not a text digest", source)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ParseError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8", source, line
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def detect_format(text: str) -> Format | None:
+    """Which digest format `text` is in, or None."""
+    if _HTML_START.match(text):
+        return "quiz-html"
+    if _QUIZ_TEXT_HEADER.match(text):
+        return "quiz-text"
+    if _TABLE_HEADER.search(text):
+        return "markdown-table"
+    return None
+
+
+def parse_text(text: str, source: str = "<string>") -> list[Digest]:
+    """Parse one digest file's text; a markdown file may hold several dated digests."""
+    fmt = detect_format(text)
+    if fmt is None:
+        raise NotADigestError(
+            "not a digest: expected a 'YYYY-MM-DD Papers' header (quiz text), "
+            "a '## Papers for YYYY-MM-DD' section (markdown table) or a quiz HTML page",
+            source,
+            1,
+        )
+    if fmt == "quiz-text":
+        from flashcards.parse import quiz_text as module
+    elif fmt == "quiz-html":
+        from flashcards.parse import quiz_html as module
+    else:
+        from flashcards.parse import markdown_table as module
+    return module.parse(text, source)
+
+
+def parse_bytes(data: bytes, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Digest]:
+    if len(data) > max_bytes:
+        raise ParseError(f"file is larger than the {max_bytes} byte limit", source)
+    return parse_text(decode(data, source), source)
+
+
+def parse_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Digest]:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ParseError(f"file is larger than the {max_bytes} byte limit ({size} bytes)", path)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(f"cannot read: {exc.strerror or exc}", path) from None
+    return parse_bytes(data, str(path), max_bytes=max_bytes)
+
+
+def find_digest_files(directory: Path) -> list[Path]:
+    """Candidate digest files under `directory`, recursively, in a stable order."""
+    return sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in DIGEST_SUFFIXES
+    )
+
+
+def parse_paths(
+    paths: Iterable[str | Path],
+    *,
+    stdin: bytes | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> ParseResult:
+    """Parse files, directories (recursively) and '-' (the `stdin` bytes).
+
+    A file named explicitly must be a digest; inside a directory, files that are not digests are
+    skipped with a warning. Any other problem raises `ParseError`.
+    """
+    digests: list[Digest] = []
+    warnings: list[str] = []
+    for raw in paths:
+        if str(raw) == "-":
+            found = parse_bytes(stdin or b"", "-", max_bytes=max_bytes)
+        elif Path(raw).is_dir():
+            found = []
+            for path in find_digest_files(Path(raw)):
+                try:
+                    found.extend(parse_file(path, max_bytes=max_bytes))
+                except NotADigestError as exc:
+                    warnings.append(f"{exc} (skipped)")
+        elif Path(raw).exists():
+            found = parse_file(raw, max_bytes=max_bytes)
+        else:
+            raise ParseError("no such file or directory", raw)
+        for digest in found:
+            warnings.extend(f"{digest.source}: {w}" for w in digest.warnings)
+        digests.extend(found)
+    return ParseResult(tuple(digests), tuple(warnings))
+
+
+def parse_many(paths: Sequence[str | Path]) -> list[Digest]:
+    """Convenience for library users: the digests of `paths`, warnings dropped."""
+    return list(parse_paths(paths).digests)
+
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "ParseResult",
+    "decode",
+    "detect_format",
+    "find_digest_files",
+    "parse_bytes",
+    "parse_file",
+    "parse_many",
+    "parse_paths",
+    "parse_text",
+]
