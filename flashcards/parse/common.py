@@ -43,3 +43,113 @@ def parse_iso_date(s: str, source: str, line: int | None) -> date:
         return date(year, month, day)
     except ValueError as exc:
         raise ParseError(f"impossible date {s.strip()!r}: {exc}", source, line) from None
+
+
+# --- The five labelled summary fields of the quiz digests -------------------------------------
+
+#: Emoji that open each summary field; the site keys its own parsing on them, so do we. The
+#: wrench may come with or without its variation selector (U+FE0F).
+_FIELD_EMOJI: dict[str, str] = {
+    "📘": "topic",
+    "💡": "previous_research",
+    "❓": "problem",
+    "🛠": "methods",
+    "📊": "results",
+}
+
+#: Label texts (lower case, without emoji) and the usual short forms a hand-written digest may use.
+_FIELD_LABELS: dict[str, str] = {
+    "topic and domain": "topic",
+    "topic": "topic",
+    "domain": "topic",
+    "previous research and new ideas": "previous_research",
+    "previous research": "previous_research",
+    "new ideas": "previous_research",
+    "problem": "problem",
+    "methods": "methods",
+    "method": "methods",
+    "results and evaluation": "results",
+    "results": "results",
+    "evaluation": "results",
+    "summary": "summary",
+    "workflow": "workflow",
+}
+
+_EMOJI_CLASS = "📘💡❓🛠📊"
+_LABEL_ALTERNATIVES = "|".join(
+    re.escape(label) for label in sorted(_FIELD_LABELS, key=len, reverse=True)
+)
+
+# One field marker: "3. ❓ Problem:", "**❓ Problem:**", "2. **💡 Previous Research…:**" or, at the
+# start of a line only, a bare "Problem:". With an emoji the label text is free (the emoji decides
+# the field); without one it must be a known label, so prose such as "the problem: x" never splits.
+_MARKER = re.compile(
+    rf"""
+    (?P<lead>(?:^|(?<=\s))(?:\d{{1,2}}\.\s*)?(?:\*\*\s*)?)
+    (?:
+        (?P<emoji>[{_EMOJI_CLASS}])\ufe0f?\s*(?P<elabel>[^:：*\n]{{0,60}}?)
+      | (?P<label>{_LABEL_ALTERNATIVES})
+    )
+    \s*(?:\*\*\s*)?[:：](?:\s*\*\*)?[ \t]*
+    """,
+    re.IGNORECASE | re.VERBOSE | re.MULTILINE,
+)
+
+_SPACES = re.compile(r"\s+")
+
+
+def collapse_whitespace(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def field_key(label: str) -> str | None:
+    """The `Paper.fields` key of a summary label such as '📘 Topic and Domain', or None."""
+    label = label.strip().strip("*").strip()
+    if label and label[0] in _FIELD_EMOJI:
+        return _FIELD_EMOJI[label[0]]
+    return _FIELD_LABELS.get(collapse_whitespace(label).rstrip(":：").lower())
+
+
+def split_fields(text: str) -> dict[str, str]:
+    """Split a digest summary into its labelled fields.
+
+    Handles one field a line as well as the 2026 pages where raw markdown leaked in and all five
+    items run together (`1. 📘 Topic…: a 2. **💡 Previous…:** b …`), possibly repeated in later
+    chunks: the first occurrence of a field wins. Unlabelled text before the first marker is kept
+    as `summary`. Only non-empty values are returned, whitespace collapsed, stray `**` removed.
+    """
+    found: dict[str, str] = {}
+    matches = [m for m in _MARKER.finditer(text) if _marker_key(m) is not None]
+    # Bare labels ("Problem:") only count at the start of a line.
+    matches = [m for m in matches if m.group("emoji") or _at_line_start(text, m)]
+    preamble = text[: matches[0].start()] if matches else text
+    _keep(found, "summary", preamble)
+    ends = [m.start() for m in matches[1:]] + [len(text)] if matches else []
+    for match, end in zip(matches, ends, strict=True):
+        key = _marker_key(match)
+        assert key is not None
+        _keep(found, key, text[match.end() : end])
+    return found
+
+
+def _marker_key(match: re.Match[str]) -> str | None:
+    if match.group("emoji"):
+        return _FIELD_EMOJI[match.group("emoji")]
+    return _FIELD_LABELS.get(collapse_whitespace(match.group("label")).lower())
+
+
+def _at_line_start(text: str, match: re.Match[str]) -> bool:
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    return not text[line_start : match.start()].strip()
+
+
+def _keep(found: dict[str, str], key: str, raw: str) -> None:
+    value = collapse_whitespace(raw.replace("**", ""))
+    if value and key not in found:
+        found[key] = value
+
+
+def starts_with_field_label(line: str) -> bool:
+    """Whether `line` opens a labelled summary field ('1. 📘 Topic and Domain: …')."""
+    match = _MARKER.match(line.strip())
+    return match is not None and _marker_key(match) is not None

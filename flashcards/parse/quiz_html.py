@@ -1,0 +1,386 @@
+"""The *quiz HTML* digest: the original daily_paper pages, which carry the right answers.
+
+A page is a sequence of paper cards: an `<h2>Paper 1</h2>` (earliest pages `Paper: 1`), the title
+in a `<p><strong>`, `Published:` and `Link:` paragraphs, one `.category-chunk` per summary field,
+optionally a `.flowchart-card` (the title again and an SVG flow chart), then `.quiz-popup`s whose
+`data-answer` equals the `data-value` of the right `.quiz-choice`.
+
+The site writes model output into the page unescaped, so some pages are not well nested (an SVG
+that never closes swallows the next paper's card). The parser therefore does not rely on nesting:
+it walks the elements in document order and reads each paper from the events that follow its
+heading, exactly as a reader scrolling the page would.
+
+Bilingual pages (2026 on) carry hidden Chinese copies of the summary and quiz, marked
+`data-lang="zh"` and `display:none`; every subtree in another language or hidden inline is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import Comment
+
+from flashcards.errors import NotADigestError, ParseError
+from flashcards.model import Digest, Paper, Question
+from flashcards.parse.common import (
+    arxiv_abs_url,
+    arxiv_id_from_url,
+    collapse_whitespace,
+    parse_iso_date,
+    split_fields,
+)
+
+_PAPER_HEADING = re.compile(r"^Paper\s*:?\s*\d+$")
+_DIGEST_HEADING = re.compile(r"^(?:(?P<date>\S+)\s+)?Papers$", re.IGNORECASE)
+_DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+_TAB_NUMBER = re.compile(r"Q\s*(\d+)")
+_PROMPT_NUMBER = re.compile(r"^(\d+)\s*[.)]\s*")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+# SVG elements whose text the flow chart shows; everything else in an SVG is drawing.
+_SVG_TEXT = {"text", "tspan", "textpath"}
+# Elements that belong to the page, not to a chart: met inside an SVG they mean it never closed.
+_PAGE_CLASSES = {"paper-container", "paper-card", "card-deck", "card-counter", "quiz-tabs"}
+# Sections after the papers (reading tips, personal notes): nothing in them belongs to a paper.
+# (Not the empty `#takeaways-container` placeholder: broken charts can carry it mid-page.)
+_AFTER_PAPERS_CLASSES = {"takeaways-section", "daily-tips-section"}
+
+
+@dataclass
+class _Paper:
+    line: int
+    title: str = ""
+    published: date | None = None
+    link: str | None = None
+    link_line: int | None = None
+    chunks: list[str] = field(default_factory=list)
+    workflow: list[str] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+    closed: bool = False  # a section after the papers began; ignore what follows
+
+
+def parse(text: str, source: str) -> list[Digest]:
+    soup = BeautifulSoup(_close_truncated_charts(text), "html.parser")
+    digest_date = _digest_date(soup, source)
+    warnings: list[str] = []
+    papers: list[_Paper] = []
+    for tag in _visible_tags(soup):
+        classes = set(tag.get("class") or ())
+        paper = papers[-1] if papers else None
+        if tag.name == "h2" and _PAPER_HEADING.match(_text(tag)):
+            papers.append(_Paper(line=tag.sourceline or 1))
+        elif paper is None or paper.closed:
+            continue
+        elif classes & _AFTER_PAPERS_CLASSES:
+            paper.closed = True
+        elif tag.name == "p":
+            _paper_paragraph(paper, tag, source)
+        elif "category-chunk" in classes:
+            paper.chunks.append(tag.get_text())
+        elif tag.name == "svg" and not paper.workflow and tag.find_parent(class_="flowchart-card"):
+            paper.workflow = list(_svg_strings(tag))
+        elif "quiz-popup" in classes:
+            question = _question(tag, len(paper.questions) + 1, source, warnings)
+            paper.questions.append(question)
+    built = _build_papers(papers, source)
+    if not built:
+        warnings.append("no papers in this digest")
+    return [
+        Digest(
+            source=source,
+            format="quiz-html",
+            date=digest_date,
+            papers=tuple(built),
+            warnings=tuple(warnings),
+        )
+    ]
+
+
+_SVG_OPEN = re.compile(r"<svg\b", re.IGNORECASE)
+_SVG_CLOSE = re.compile(r"</svg\s*>", re.IGNORECASE)
+# Where the page template resumes: no flow chart contains these.
+_TEMPLATE_RESUMES = re.compile(
+    r"<h[12]\b|<div\s+class=\"(?:quiz-tabs|quiz-tab|quiz-popup|"
+    r"paper-container|paper-card|card-deck|card-counter|category-chunk)\b",
+    re.IGNORECASE,
+)
+# The template's closing tags just before it resumes belong to the page, not to the chart.
+_TRAILING_CLOSERS = re.compile(r"(?:\s*</div\s*>)*\s*\Z", re.IGNORECASE)
+
+
+def _close_truncated_charts(text: str) -> str:
+    """Close flow-chart SVGs that the site's generator cut off mid-way.
+
+    A chart truncated inside a comment or a `<style>` turns the rest of the page into comment or
+    CSS text (browsers lose the same content; the text digests show it). Each SVG that the page
+    template resumes inside is cut back to its last complete tag and closed; the removed text is
+    replaced by as many newlines, so every later element keeps its source line.
+    """
+    pieces: list[str] = []
+    position = 0
+    for opening in _SVG_OPEN.finditer(text):
+        if opening.start() < position:
+            continue  # inside a chart already repaired
+        closing = _SVG_CLOSE.search(text, opening.end())
+        chart_end = closing.start() if closing else len(text)
+        resumes = _TEMPLATE_RESUMES.search(text, opening.end(), chart_end)
+        if resumes is None:
+            continue
+        chart = text[opening.start() : resumes.start()]
+        closers = _TRAILING_CLOSERS.search(chart)
+        resume_at = opening.start() + (closers.start() if closers else len(chart))
+        chart = text[opening.start() : resume_at]
+        kept = _complete_prefix(chart)
+        removed = chart[len(kept) :]
+        pieces.append(text[position : opening.start()])
+        pieces.append(kept + "</svg>" + "\n" * removed.count("\n"))
+        position = resume_at
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _complete_prefix(chart: str) -> str:
+    """`chart` without its unfinished tail: an unclosed comment or style block, a partial tag."""
+    for opener, closer in (("<!--", "-->"), ("<style", "</style")):
+        last_open = chart.lower().rfind(opener)
+        if last_open > chart.lower().rfind(closer):
+            chart = chart[:last_open]
+    return chart[: chart.rfind(">") + 1]
+
+
+def _digest_date(soup: BeautifulSoup, source: str) -> date:
+    """The date of the `<h1>YYYY-MM-DD Papers</h1>` heading (or, failing that, the `<title>`)."""
+    has_papers = soup.select_one(".paper-card, .paper-container, .quiz-popup") is not None
+    undated_line: int | None = None
+    for tag in [*soup.find_all("h1"), *soup.find_all("title")]:
+        match = _DIGEST_HEADING.match(_text(tag))
+        if match is None:
+            continue
+        shaped = _DATE_SHAPE.fullmatch(match.group("date") or "")
+        if shaped:
+            return parse_iso_date(shaped.group(0), source, tag.sourceline)
+        if undated_line is None:
+            undated_line = tag.sourceline or 1
+    if not has_papers:
+        raise NotADigestError(
+            "HTML page that is not a quiz digest (no 'YYYY-MM-DD Papers' heading)", source, 1
+        )
+    raise ParseError(
+        "digest heading without a date (expected '<h1>YYYY-MM-DD Papers</h1>')",
+        source,
+        undated_line or 1,
+    )
+
+
+def _visible_tags(root: Tag) -> Iterator[Tag]:
+    """Tags in document order, skipping scripts, styles and subtrees in another language or
+    hidden inline (the Chinese copies of bilingual pages)."""
+    stack: list[Tag] = [root]
+    while stack:
+        tag = stack.pop()
+        if tag is not root:
+            if tag.name in ("script", "style", "template", "noscript") or _hidden(tag):
+                continue
+            yield tag
+        stack.extend(reversed([c for c in tag.children if isinstance(c, Tag)]))
+
+
+def _hidden(tag: Tag) -> bool:
+    if tag.name == "html":
+        return False  # the pages say lang="zh-CN" on <html> for their Chinese UI chrome
+    for attribute in ("data-lang", "lang", "xml:lang"):
+        value = tag.get(attribute)
+        if isinstance(value, str) and value and not value.lower().startswith("en"):
+            return True
+    style = tag.get("style")
+    return isinstance(style, str) and bool(_HIDDEN_STYLE.search(style))
+
+
+def _text(tag: Tag) -> str:
+    # No separator: inline markup (H<sub>2</sub>O, <b>…</b>) must not split words.
+    return collapse_whitespace(tag.get_text())
+
+
+def _paper_paragraph(paper: _Paper, tag: Tag, source: str) -> None:
+    text = _text(tag)
+    label, _, value = text.partition(":")
+    label = label.strip().lower()
+    if label == "published" and paper.published is None:
+        shaped = _DATE_SHAPE.match(value.strip())
+        if shaped:  # the site writes "No Date" when it has none
+            paper.published = parse_iso_date(shaped.group(0), source, tag.sourceline)
+    elif label == "link" and paper.link is None:
+        anchor = tag.find("a", href=True)
+        href = anchor["href"] if anchor is not None else value
+        paper.link = str(href).strip() or None
+        paper.link_line = tag.sourceline
+    elif not paper.title and text:
+        paper.title = text
+
+
+def _svg_strings(svg: Tag) -> Iterator[str]:
+    """The words a flow chart shows, in document order (SVG text, and HTML embedded through
+    `<foreignObject>`); stops where the page resumes inside an SVG that was never closed."""
+    for node in svg.descendants:
+        if isinstance(node, Tag):
+            if node.name == "h2" or _PAGE_CLASSES & set(node.get("class") or ()):
+                return
+            continue
+        if isinstance(node, Comment) or not isinstance(node, NavigableString):
+            continue
+        if _shown_in_chart(node, svg):
+            text = collapse_whitespace(str(node))
+            if text:
+                yield text
+
+
+def _shown_in_chart(node: NavigableString, svg: Tag) -> bool:
+    parent = node.parent
+    if parent is None or parent.name is None or parent.name.lower() in ("script", "style"):
+        return False
+    if parent.name.lower() in _SVG_TEXT:
+        return True
+    for ancestor in node.parents:
+        if ancestor is svg:
+            return False
+        if ancestor.name and ancestor.name.lower() == "foreignobject":
+            return True
+    return False
+
+
+def _own(popup: Tag, class_name: str) -> list[Tag]:
+    """Elements matching `selector` that belong to `popup` itself, not to a popup nested in it
+    (which happens when a popup is left unclosed)."""
+    return [
+        t
+        for t in popup.find_all(class_=class_name)
+        if t.find_parent(class_="quiz-popup") is popup and not _hidden_inside(t, popup)
+    ]
+
+
+def _hidden_inside(tag: Tag, stop: Tag) -> bool:
+    node: Tag | None = tag
+    while node is not None and node is not stop:
+        if _hidden(node):
+            return True
+        node = node.parent
+    return False
+
+
+def _question(popup: Tag, fallback_number: int, source: str, warnings: list[str]) -> Question:
+    line = popup.sourceline
+    prompt_tags = _own(popup, "quiz-question")
+    raw_prompt = _text(prompt_tags[0]) if prompt_tags else ""
+    number_match = _PROMPT_NUMBER.match(raw_prompt)
+    prompt = _PROMPT_NUMBER.sub("", raw_prompt, count=1).strip()
+    number = _question_number(popup, number_match, fallback_number)
+    if not prompt:
+        raise ParseError(f"Q{number} has no question text", source, line)
+    choices = _own(popup, "quiz-choice")
+    options = tuple(_option_text(c) for c in choices)
+    if len(options) < 2:
+        raise ParseError(
+            f"Q{number} has {len(options)} option(s); a question needs at least two", source, line
+        )
+    answer = _answer_index(popup, choices)
+    if answer is None:
+        if popup.get("data-answer"):
+            warnings.append(f"line {line}: Q{number}'s data-answer matches none of its options")
+        return Question(number=number, prompt=prompt, options=options, line=line)
+    return Question(
+        number=number,
+        prompt=prompt,
+        options=options,
+        answer=answer,
+        answer_source="marked",
+        confidence=1.0,
+        unsure=False,
+        line=line,
+    )
+
+
+_TAG_LIKE = re.compile(r"<[^<>]*>")
+
+
+def _option_text(choice: Tag) -> str:
+    """The option as its author wrote it. The site does not escape options, so a literal such as
+    '</think>' vanishes from the element's text as an unknown tag; `data-value` keeps it. It is
+    used only when it differs from the text by such tag-like literals alone."""
+    text = _text(choice)
+    value = choice.get("data-value")
+    if isinstance(value, str) and "<" in value:
+        literal = collapse_whitespace(value)
+        if collapse_whitespace(_TAG_LIKE.sub("", literal)) == collapse_whitespace(text):
+            return literal
+    return text
+
+
+def _question_number(popup: Tag, number_match: re.Match[str] | None, fallback: int) -> int:
+    tab = popup.find_parent(class_="quiz-tab")
+    if tab is not None:
+        own_text = "".join(s for s in tab.find_all(string=True, recursive=False))
+        tab_match = _TAB_NUMBER.search(own_text)
+        if tab_match:
+            return int(tab_match.group(1))
+    if number_match:
+        return int(number_match.group(1))
+    return fallback
+
+
+def _answer_index(popup: Tag, choices: list[Tag]) -> int | None:
+    """Which choice `data-answer` names: by `data-value` (both attributes are written from the
+    same string), else by the choice's text; None when empty or ambiguous."""
+    answer = popup.get("data-answer")
+    if not isinstance(answer, str) or not answer.strip():
+        return None
+    by_value = [i for i, c in enumerate(choices) if c.get("data-value") == answer]
+    if len(by_value) == 1:
+        return by_value[0]
+    wanted = collapse_whitespace(answer)
+    by_text = [i for i, c in enumerate(choices) if _text(c) == wanted]
+    if len(by_text) == 1:
+        return by_text[0]
+    return None
+
+
+def _build_papers(papers: list[_Paper], source: str) -> list[Paper]:
+    built: list[Paper] = []
+    seen_ids: dict[str, int | None] = {}
+    for paper in papers:
+        if not paper.title:
+            raise ParseError("paper has no title", source, paper.line)
+        arxiv_id = arxiv_id_from_url(paper.link) if paper.link else None
+        if arxiv_id is not None:
+            if arxiv_id in seen_ids:
+                raise ParseError(
+                    f"arXiv id {arxiv_id} appears twice in this digest "
+                    f"(first at line {seen_ids[arxiv_id]})",
+                    source,
+                    paper.link_line,
+                )
+            seen_ids[arxiv_id] = paper.link_line
+        if arxiv_id is not None:
+            url: str | None = arxiv_abs_url(arxiv_id)
+        elif paper.link and paper.link.startswith(("http://", "https://")):
+            url = paper.link
+        else:
+            url = None
+        fields = split_fields("\n".join(paper.chunks))
+        workflow = " ".join(paper.workflow)
+        if workflow:
+            fields["workflow"] = workflow
+        built.append(
+            Paper(
+                title=paper.title,
+                arxiv_id=arxiv_id,
+                url=url,
+                published=paper.published,
+                fields=fields,
+                questions=tuple(paper.questions),
+                line=paper.line,
+            )
+        )
+    return built

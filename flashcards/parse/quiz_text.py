@@ -1,0 +1,325 @@
+"""The *quiz text* digest: the daily_paper pages flattened to plain text.
+
+    2025-04-28 Papers
+    1/2                              page marker (card counter), optional
+    Paper 1                          "Paper: 1" on the earliest pages
+    <title>                          may wrap onto several lines
+    Published: 2025-04-24
+    Link: http://arxiv.org/pdf/2504.17761
+    1. 📘 Topic and Domain: …        the five labelled fields (any may be missing)
+    <title again>                    the flow-chart card, when the paper has one …
+    <flow chart flattened to a line> … kept as the `workflow` field
+    Q1
+    1. <prompt>
+    <option>                         one a line, consecutive
+    <option>
+
+The parser reads the file line by line with a small state machine; each structural line (paper
+header, `Q<n>`, page marker, `Published:`, `Link:`) is recognised by its whole shape, so a title
+such as "Paper2Video: …" or a flow-chart line starting with "Paper …" is never taken for one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from flashcards.errors import ParseError
+from flashcards.model import Digest, Paper, Question
+from flashcards.parse.common import (
+    arxiv_abs_url,
+    arxiv_id_from_url,
+    collapse_whitespace,
+    parse_iso_date,
+    split_fields,
+    starts_with_field_label,
+)
+
+_HEADER = re.compile(r"^\s*(?P<date>\S*)\s*Papers\s*$")
+_PAPER = re.compile(r"^Paper\s*:?\s*(?P<number>\d+)\s*$")
+_PAGE_MARKER = re.compile(r"^\d+\s*/\s*\d+$")
+# "Q2" alone on its line, or "Q2: prompt" / "Q2. prompt" when a hand-made digest joins them.
+_QUESTION = re.compile(r"^Q(?P<number>\d+)(?:\s*$|[.:)]\s*(?P<prompt>\S.*)$)")
+_PUBLISHED = re.compile(r"^Published\s*:\s*(?P<value>.*)$", re.IGNORECASE)
+_LINK = re.compile(r"^Link\s*:\s*(?P<value>.*)$", re.IGNORECASE)
+_LEADING_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
+_PROMPT_NUMBER = re.compile(r"^\d+\s*[.)]\s*")
+_ANSWER_LINE = re.compile(
+    r"^(?:correct\s+)?answer\s*[:：]\s*\(?(?P<letter>[A-Za-z])\b\)?", re.IGNORECASE
+)
+# A mark after (or before) an option: "✓", "✔", "✅", "☑" or "(correct)".
+_CHECK = "✓✔✅☑"
+_MARK_AFTER = re.compile(rf"\s*(?:[{_CHECK}]\ufe0f?|[(\[]\s*correct\s*[)\]])\s*$", re.IGNORECASE)
+_MARK_BEFORE = re.compile(rf"^\s*[{_CHECK}]\ufe0f?\s*")
+# Option prefixes a hand-made digest may use; stripped only when every option of a question has
+# them in order (A, B, C… or all the same bullet), so real option text is never cut.
+_LETTER_PREFIX = re.compile(r"^\(?(?P<letter>[A-Za-z])[.):]\s+(?P<rest>\S.*)$")
+_BULLET_PREFIX = re.compile(r"^[-*•]\s+(?P<rest>\S.*)$")
+# Headings of the sections the site puts after the papers; nothing after them is part of a paper.
+_AFTER_PAPERS = re.compile(r"^(?:📝\s*)?(?:My Takeaways|Today's Reading Tips)$", re.IGNORECASE)
+
+
+@dataclass
+class _Question:
+    number: int
+    line: int
+    prompt: str | None = None
+    options: list[str] = field(default_factory=list)
+    option_lines: list[int] = field(default_factory=list)
+    answer_letter: tuple[str, int] | None = None  # ("B", line)
+    closed: bool = False  # a blank line ended its options
+
+
+@dataclass
+class _Paper:
+    line: int
+    ended: bool = False  # a section after the papers began
+    title_lines: list[str] = field(default_factory=list)
+    title_done: bool = False
+    published: date | None = None
+    link: str | None = None
+    link_line: int | None = None
+    summary_lines: list[str] = field(default_factory=list)
+    saw_title_again: bool = False
+    workflow_lines: list[str] = field(default_factory=list)
+    questions: list[_Question] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return collapse_whitespace(" ".join(self.title_lines))
+
+
+def parse(text: str, source: str) -> list[Digest]:
+    lines = text.split("\n")
+    header_index = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if header_index is None:
+        raise ParseError("empty file", source)
+    digest_date = _parse_header(lines[header_index], source, header_index + 1)
+
+    warnings: list[str] = []
+    papers: list[_Paper] = []
+    stray: list[int] = []  # lines that fit nowhere, reported once as a warning
+
+    for index in range(header_index + 1, len(lines)):
+        number = index + 1
+        line = lines[index].strip()
+        paper = papers[-1] if papers else None
+        question = paper.questions[-1] if paper and paper.questions else None
+
+        if _PAPER.match(line):
+            papers.append(_Paper(line=number))
+            continue
+        if _PAGE_MARKER.match(line) and _next_is_paper(lines, index + 1):
+            continue
+        if paper is not None and _AFTER_PAPERS.match(line):
+            paper.ended = True
+        if paper is None or paper.ended:
+            if line:
+                stray.append(number)
+            continue
+        match = _QUESTION.match(line)
+        if match:
+            paper.title_done = True
+            prompt = match.group("prompt")
+            paper.questions.append(
+                _Question(number=int(match.group("number")), line=number, prompt=prompt)
+            )
+            continue
+        if question is not None:
+            _question_line(question, line, number, stray)
+            continue
+        _paper_line(paper, line, number, source)
+
+    if stray:
+        warnings.append(
+            f"ignored {len(stray)} line(s) that fit no paper or question (first at line {stray[0]})"
+        )
+    built = _build_papers(papers, source)
+    if not built:
+        warnings.append("no papers in this digest")
+    return [
+        Digest(
+            source=source,
+            format="quiz-text",
+            date=digest_date,
+            papers=tuple(built),
+            warnings=tuple(warnings),
+        )
+    ]
+
+
+def _parse_header(line: str, source: str, number: int) -> date:
+    match = _HEADER.match(line)
+    if match is None:
+        raise ParseError("expected the digest header 'YYYY-MM-DD Papers'", source, number)
+    if not match.group("date"):
+        raise ParseError("digest header 'Papers' has no date (YYYY-MM-DD Papers)", source, number)
+    return parse_iso_date(match.group("date"), source, number)
+
+
+def _next_is_paper(lines: list[str], start: int) -> bool:
+    """A page marker ('1/2') is only one when a paper header follows it; otherwise it may be an
+    option such as '1/2' in a question about fractions."""
+    for line in lines[start:]:
+        if line.strip():
+            return bool(_PAPER.match(line.strip()))
+    return False
+
+
+def _paper_line(paper: _Paper, line: str, number: int, source: str) -> None:
+    """A line between a paper header and its first question."""
+    if not line:
+        if paper.title_lines:
+            paper.title_done = True
+        return
+    published = _PUBLISHED.match(line)
+    link = _LINK.match(line)
+    if published or link:
+        paper.title_done = True
+        if published:
+            value = published.group("value").strip()
+            # The site writes "No Date" when it has none; only a date-shaped value is checked.
+            if _LEADING_DATE.match(value):
+                paper.published = parse_iso_date(
+                    _LEADING_DATE.match(value).group(0),
+                    source,
+                    number,  # type: ignore[union-attr]
+                )
+        else:
+            paper.link = link.group("value").strip() or None  # type: ignore[union-attr]
+            paper.link_line = number
+        return
+    if not paper.title_done and paper.title_lines and starts_with_field_label(line):
+        paper.title_done = True
+    if not paper.title_done:
+        paper.title_lines.append(line)
+        return
+    if paper.saw_title_again:
+        paper.workflow_lines.append(line)
+    elif paper.title_lines and collapse_whitespace(line) == paper.title:
+        # The flow-chart card repeats the title; the line(s) after it are the flattened chart.
+        paper.saw_title_again = True
+    else:
+        paper.summary_lines.append(line)
+
+
+def _question_line(question: _Question, line: str, number: int, stray: list[int]) -> None:
+    if not line:
+        if question.options:
+            question.closed = True
+        return
+    if question.prompt is None:
+        question.prompt = _PROMPT_NUMBER.sub("", line, count=1).strip()
+        return
+    answer = _ANSWER_LINE.match(line)
+    if answer and question.options:
+        question.answer_letter = (answer.group("letter").upper(), number)
+        question.closed = True
+        return
+    if question.closed:
+        # Text after the options' blank line (e.g. a "reading tips" box at the page end).
+        stray.append(number)
+        return
+    question.options.append(line)
+    question.option_lines.append(number)
+
+
+def _build_papers(papers: list[_Paper], source: str) -> list[Paper]:
+    built: list[Paper] = []
+    seen_ids: dict[str, int] = {}
+    for paper in papers:
+        if not paper.title:
+            raise ParseError("paper has no title", source, paper.line)
+        arxiv_id = arxiv_id_from_url(paper.link) if paper.link else None
+        if arxiv_id is not None:
+            if arxiv_id in seen_ids:
+                raise ParseError(
+                    f"arXiv id {arxiv_id} appears twice in this digest "
+                    f"(first at line {seen_ids[arxiv_id]})",
+                    source,
+                    paper.link_line,
+                )
+            seen_ids[arxiv_id] = paper.link_line or paper.line
+        if arxiv_id is not None:
+            url: str | None = arxiv_abs_url(arxiv_id)
+        elif paper.link and paper.link.startswith(("http://", "https://")):
+            url = paper.link
+        else:
+            url = None
+        fields = split_fields("\n".join(paper.summary_lines))
+        workflow = collapse_whitespace(" ".join(paper.workflow_lines))
+        if workflow:
+            fields["workflow"] = workflow
+        built.append(
+            Paper(
+                title=paper.title,
+                arxiv_id=arxiv_id,
+                url=url,
+                published=paper.published,
+                fields=fields,
+                questions=tuple(_build_question(q, source) for q in paper.questions),
+                line=paper.line,
+            )
+        )
+    return built
+
+
+def _build_question(question: _Question, source: str) -> Question:
+    if not question.prompt:
+        raise ParseError(f"Q{question.number} has no question text", source, question.line)
+    options = _strip_prefixes(question.options)
+    marked: list[tuple[int, int]] = []  # (option index, line)
+    for i, option in enumerate(options):
+        unmarked = _MARK_BEFORE.sub("", _MARK_AFTER.sub("", option))
+        if unmarked != option:
+            options[i] = unmarked.strip()
+            marked.append((i, question.option_lines[i]))
+    if len(options) < 2:
+        raise ParseError(
+            f"Q{question.number} has {len(options)} option(s); a question needs at least two "
+            "(one a line, right after the question)",
+            source,
+            question.line,
+        )
+    if question.answer_letter is not None:
+        letter, line = question.answer_letter
+        index = ord(letter) - ord("A")
+        if not 0 <= index < len(options):
+            raise ParseError(
+                f"answer {letter} is out of range for Q{question.number} "
+                f"({len(options)} options, A-{chr(ord('A') + len(options) - 1)})",
+                source,
+                line,
+            )
+        marked.append((index, line))
+    if len({index for index, _ in marked}) > 1:
+        raise ParseError(
+            f"Q{question.number} marks more than one option as correct", source, marked[1][1]
+        )
+    if marked:
+        return Question(
+            number=question.number,
+            prompt=question.prompt,
+            options=tuple(options),
+            answer=marked[0][0],
+            answer_source="marked",
+            confidence=1.0,
+            unsure=False,
+            line=question.line,
+        )
+    return Question(
+        number=question.number, prompt=question.prompt, options=tuple(options), line=question.line
+    )
+
+
+def _strip_prefixes(options: list[str]) -> list[str]:
+    letters = [_LETTER_PREFIX.match(o) for o in options]
+    if len(options) >= 2 and all(letters):
+        expected = [chr(ord("a") + i) for i in range(len(options))]
+        if [m.group("letter").lower() for m in letters] == expected:  # type: ignore[union-attr]
+            return [m.group("rest").strip() for m in letters]  # type: ignore[union-attr]
+    bullets = [_BULLET_PREFIX.match(o) for o in options]
+    if len(options) >= 2 and all(bullets):
+        return [m.group("rest").strip() for m in bullets]  # type: ignore[union-attr]
+    return list(options)
