@@ -65,6 +65,7 @@ class Paper:
     questions: tuple[Question, ...] = ()
     links: tuple[tuple[str, str], ...] = ()  # (label, http(s) url) pairs, e.g. ("HuggingFace", ...)
     line: int | None = None  # 1-based line where the paper starts, for messages
+    category: str | None = None  # the digest's own category for the paper, where it has one
 
     @property
     def key(self) -> str:
@@ -82,6 +83,8 @@ class Paper:
             "authors": list(self.authors),
             "fields": {k: self.fields[k] for k in FIELD_NAMES if k in self.fields},
             "questions": [q.to_dict() for q in self.questions],
+            # Only digests with a category column have one; other JSON keeps its shape.
+            **({"category": self.category} if self.category is not None else {}),
         }
 
 

@@ -1,0 +1,421 @@
+"""The markdown-table digest format: `## Papers for YYYY-MM-DD` sections, each with a paper table.
+
+    ## Papers for 2025-04-14
+
+    | Title | Authors | Summary |
+    |-------|---------|---------|
+    | A Title (Read more on [arXiv](https://arxiv.org/abs/…) or [HuggingFace](…))| A, B | Text |
+
+Each dated section is its own `Digest`. Columns are found by their header names (Title, Authors,
+Summary, and optionally Link and Category, in any order), so the four-column `Link` layout and the
+fork with a leading `Category` column need no special case.
+
+markdown-it-py does the markdown work: it finds the headings and the tables (a GFM table needs a
+header and a matching delimiter row; fenced code is never mistaken for one) and turns every cell
+into plain text and links. Two things real digests do that a GFM table cannot express are handled
+here on the raw lines of a table that markdown-it found:
+
+* a row wrapped onto continuation lines (a long title split after a word): GFM makes every physical
+  line a row; here a line that does not start with `|` continues the previous row's cell, joined
+  with one space;
+* unescaped `|` inside a summary (`|G-1|`, `π_θ(y_i|x)`): GFM drops the cells beyond the header's
+  count; here the surplus cells are joined back, with their `|`, into the Summary column (the one
+  column whose text is free prose). Cells are split by GFM's rule, so `\\|` stays a literal
+  pipe.
+
+A row with fewer cells than the header is ambiguous (which cell is missing?) and is a `ParseError`
+naming its line, as is a paper without a title, the same paper twice in one section, a date that
+does not exist, and a `|` row standing outside any table (usually a blank line inside a table). A
+section with no rows is not an error: it gives a digest with zero papers and a warning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from flashcards.errors import NotADigestError, ParseError
+from flashcards.model import Digest, Paper
+from flashcards.parse.common import arxiv_abs_url, arxiv_id_from_url, parse_iso_date
+
+FORMAT = "markdown-table"
+
+# The commonmark preset keeps raw HTML as `html_inline` tokens (so stray tags can be dropped) and
+# does not linkify; tables are the GFM extension. The block pass only needs the document's shape
+# (headings, tables, code): cells are parsed inline once, after rows are mended.
+_MD = MarkdownIt("commonmark").enable("table")
+_MD_BLOCKS = MarkdownIt("commonmark").enable("table").disable("inline")
+# GFM's cell split (as markdown-it's): a '|' right after a backslash is content, not a border.
+_CELL_BORDER = re.compile(r"(?<!\\)\|")
+
+_SECTION_TITLE = re.compile(r"^\s*papers\s+for\b\s*(?P<rest>.*)$", re.IGNORECASE)
+_ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
+
+# The "(Read more on [arXiv](…) or [HuggingFace](…))" tail of a title cell, also in its
+# "- read more on [arXiv](…)" form: "read more" must be followed by a link, so a title that merely
+# contains the words keeps them.
+_READ_MORE = re.compile(
+    r"\s*(?:\(\s*|[-–—:]\s*)?(?:read\s+more\b[^\[\]()|]{0,30}\[|\[\s*read\s+more\b).*\Z",
+    re.IGNORECASE | re.DOTALL,
+)
+
+# Inline maths `$…$` / `$$…$$` is kept verbatim: markdown would eat its `*`, `_` and `\`. The
+# delimiters hug their content (no space inside) and the closing one is not followed by a digit,
+# so "from $5 to $10" stays prose.
+_MATHS = re.compile(r"(\${1,2})(?=[^\s$])[^$\n`]*?[^\s$\\]\1(?!\d)")
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
+
+_BARE_URL = re.compile(r"https?://[^\s<>()\[\]|]+[^\s<>()\[\].,;:!?'\"|]")
+_SPACES = re.compile(r"\s+")
+_EMPTY_BRACKETS = re.compile(r"\(\s*(?:or|and|[,;/|])?\s*\)|\[\s*\]")
+_SITE_LABEL = re.compile(
+    r"^(?:arxiv|hugging\s*face|hf|pdf|paper|code|github|project(?:\s+page)?|link|url|abs|"
+    r"read\s+more|openreview|website|demo)$",
+    re.IGNORECASE,
+)
+
+# Raw HTML that is markup, not content: dropped with its text kept. Angle-bracketed names that are
+# not HTML (`<think>`, `<RETRIEVAL>` tokens of a paper) are prose and stay.
+_HTML_TAG = re.compile(r"^<\s*/?\s*([a-zA-Z][a-zA-Z0-9]*)")
+_HTML_MARKUP = frozenset(
+    {
+        *("a", "abbr", "b", "big", "blockquote", "br", "center", "cite", "code", "del", "details"),
+        *("div", "em", "font", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q"),
+        *("s", "small", "span", "strike", "strong", "sub", "summary", "sup", "table", "tbody"),
+        *("td", "th", "thead", "tr", "tt", "u", "ul", "var", "wbr"),
+    }
+)
+_HTML_BREAKS = frozenset({"br", "p", "div", "li", "tr", "hr"})
+
+# Chat-assistant boilerplate some summaries open with ("Here's a concise summary of the paper
+# "X: Y", following your guidelines:"); quoted titles may hold colons.
+_PREAMBLE = re.compile(
+    r"""^(?:(?:okay|ok|sure|certainly)[,!.]?\s+)?
+        here(?:'s|’s|\s+is|\s+are)\s+(?:a|an|the|my)\b
+        (?:[^:"“”\n]|"[^"]*"|“[^”]*”){0,300}?
+        \b(?:summary|summaries|overview|breakdown)\b
+        (?:[^:"“”\n]|"[^"]*"|“[^”]*”){0,300}?:\s+""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# LLM-generated "Follow-up questions: 1. …" after a summary are questions, not findings. Only a
+# list right after the colon counts, so prose that mentions follow-up questions stays.
+_FOLLOW_UP = re.compile(
+    r"""\s*(?:\bhere\s+are\s+(?:some\s+|a\s+few\s+)?)?\bfollow-up\s+questions?\b[^:.,;]{0,60}:
+        \s*(?=(?:1[.)]|[-*•]|\(?[ai]\))\s).*\Z""",
+    re.IGNORECASE | re.DOTALL | re.VERBOSE,
+)
+
+# Header names (lower case, non-letters dropped) → the role of the column.
+_COLUMN_ROLES = {
+    "title": "title",
+    "paper": "title",
+    "papertitle": "title",
+    "authors": "authors",
+    "author": "authors",
+    "summary": "summary",
+    "abstract": "summary",
+    "link": "link",
+    "links": "link",
+    "url": "link",
+    "paperlink": "link",
+    "category": "category",
+    "categories": "category",
+}
+
+
+def parse(text: str, source: str) -> list[Digest]:
+    """Every `Papers for YYYY-MM-DD` section of `text` as a `Digest`, in file order."""
+    lines = text.split("\n")
+    sections = _find_sections(_MD_BLOCKS.parse(text), source)
+    if not sections:
+        raise NotADigestError(
+            "not a markdown-table digest: no '## Papers for YYYY-MM-DD' heading", source, 1
+        )
+    digests = []
+    for section in sections:
+        papers, warnings = _parse_section(section, lines, source)
+        digests.append(
+            Digest(
+                source=source,
+                format=FORMAT,
+                date=section.date,
+                papers=tuple(papers),
+                warnings=tuple(warnings),
+            )
+        )
+    return digests
+
+
+@dataclass
+class _Section:
+    date: date
+    line: int  # 0-based line of the heading
+    level: int
+    end: int  # 0-based line where the next heading of the same or a higher level starts
+    tables: list[tuple[int, list[str]]] = field(default_factory=list)  # (line, header cells)
+    code: set[int] = field(default_factory=set)  # 0-based lines of code blocks
+
+
+def _find_sections(tokens: list[Token], source: str) -> list[_Section]:
+    sections: list[_Section] = []
+    current: _Section | None = None
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.map:
+            level = int(token.tag[1:])
+            if current is not None and level <= current.level:
+                current.end = token.map[0]
+                current = None
+            match = _SECTION_TITLE.match(tokens[index + 1].content)
+            if match:
+                current = _Section(
+                    date=_section_date(match["rest"], source, token.map[0] + 1),
+                    line=token.map[0],
+                    level=level,
+                    end=-1,
+                )
+                sections.append(current)
+        elif token.type == "table_open" and token.map and current is not None:
+            current.tables.append((token.map[0], _header_cells(tokens, index)))
+        elif token.type in ("fence", "code_block") and token.map and current is not None:
+            current.code.update(range(*token.map))
+    return sections
+
+
+def _section_date(rest: str, source: str, line: int) -> date:
+    # "Papers for 2025-04-14" possibly followed by more words ("(Monday)").
+    words = rest.split()
+    return parse_iso_date(words[0].rstrip(":,.") if words else "", source, line)
+
+
+def _header_cells(tokens: list[Token], table_open: int) -> list[str]:
+    cells = []
+    for token in tokens[table_open:]:
+        if token.type == "thead_close":
+            break
+        if token.type == "inline":
+            cells.append(token.content)
+    return cells
+
+
+def _parse_section(
+    section: _Section, lines: list[str], source: str
+) -> tuple[list[Paper], list[str]]:
+    end = section.end if section.end >= 0 else len(lines)
+    papers: list[Paper] = []
+    warnings: list[str] = []
+    first_line: dict[str, int] = {}
+    covered: set[int] = set()  # 0-based lines that belong to a table
+    paper_tables = 0
+    for start, header in section.tables:
+        if start in covered:
+            continue
+        roles = _column_roles(header)
+        rows = _table_rows(
+            lines, start, end, starts_with_pipe=lines[start].lstrip().startswith("|")
+        )
+        covered.update((start, start + 1))  # header and delimiter
+        covered.update(line for _, physical in rows for line in physical)
+        if "title" not in roles.values():
+            warnings.append(f"line {start + 1}: a table without a Title column was skipped")
+            continue
+        paper_tables += 1
+        for row_line, physical in rows:
+            paper = _paper(
+                _cells(row_line, lines, physical, header, roles, source), row_line, source
+            )
+            key = paper.key
+            if key in first_line:
+                what = f"arXiv id {paper.arxiv_id}" if paper.arxiv_id else f"title {paper.title!r}"
+                raise ParseError(
+                    f"duplicate paper in this digest: {what} (first on line {first_line[key]})",
+                    source,
+                    row_line + 1,
+                )
+            first_line[key] = row_line + 1
+            papers.append(paper)
+    for number in range(section.line + 1, end):
+        stray = number not in covered and number not in section.code
+        if stray and lines[number].lstrip().startswith("|"):
+            raise ParseError(
+                "table row outside a table (a blank line inside the table, or a missing "
+                "header or delimiter row?)",
+                source,
+                number + 1,
+            )
+    if not papers:
+        what = "no paper table" if paper_tables == 0 else "a paper table with no rows"
+        warnings.append(f"line {section.line + 1}: no papers in this digest ({what})")
+    return papers, warnings
+
+
+def _column_roles(header: list[str]) -> dict[int, str]:
+    roles: dict[int, str] = {}
+    for index, name in enumerate(header):
+        role = _COLUMN_ROLES.get(re.sub(r"[^a-z]", "", _plain(name)[0].lower()))
+        if role is not None and role not in roles.values():
+            roles[index] = role
+    return roles
+
+
+def _table_rows(
+    lines: list[str], header: int, end: int, *, starts_with_pipe: bool
+) -> list[tuple[int, list[int]]]:
+    """The body rows after the header and delimiter lines: (first line, all its physical lines).
+
+    The table ends at a blank line or a heading, whatever markdown-it thought (it ends a table at
+    a line indented four spaces, which a wrapped row may well be).
+    """
+    rows: list[tuple[int, list[int]]] = []
+    for number in range(header + 2, end):
+        text = lines[number]
+        if not text.strip() or _ATX_HEADING.match(text):
+            break
+        if rows and starts_with_pipe and not text.lstrip().startswith("|"):
+            rows[-1][1].append(number)
+        else:
+            rows.append((number, [number]))
+    return rows
+
+
+def _cells(
+    row_line: int,
+    lines: list[str],
+    physical: list[int],
+    header: list[str],
+    roles: dict[int, str],
+    source: str,
+) -> dict[str, str]:
+    """The raw text of each role's cell in one (possibly wrapped) row."""
+    joined = " ".join(lines[n].strip() for n in physical)
+    cells = [cell.replace("\\|", "|") for cell in _CELL_BORDER.split(joined)]
+    if cells and cells[0].strip() == "" and joined.startswith("|"):
+        cells.pop(0)
+    if cells and cells[-1] == "" and joined.endswith("|"):
+        cells.pop()
+    width = len(header)
+    if len(cells) < width:
+        raise ParseError(
+            f"table row has {len(cells)} cell{'s' if len(cells) != 1 else ''} but the header has "
+            f"{width} ({' | '.join(header)}): a cell or a '|' is missing",
+            source,
+            row_line + 1,
+        )
+    if len(cells) > width:
+        # Surplus cells come from unescaped pipes inside the prose column: glue them back there.
+        prose = next((i for i, r in roles.items() if r == "summary"), width - 1)
+        surplus = len(cells) - width
+        cells[prose : prose + surplus + 1] = ["|".join(cells[prose : prose + surplus + 1])]
+    return {role: cells[index] for index, role in roles.items()}
+
+
+def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
+    # Collapsing spaces first also keeps the regexes below linear on hostile whitespace runs.
+    raw_title = _SPACES.sub(" ", cells.get("title", ""))
+    link_cells = raw_title + " " + cells.get("link", "")
+    _, links = _plain(link_cells)
+    title, _ = _plain(_READ_MORE.sub("", raw_title), drop_site_links=True)
+    title = _SPACES.sub(" ", _EMPTY_BRACKETS.sub(" ", _BARE_URL.sub(" ", title)))
+    title = title.strip().rstrip(" -–—:|").strip()
+    if not title:
+        raise ParseError("paper with no title", source, row_line + 1)
+
+    arxiv_id = None
+    others: list[tuple[str, str]] = []
+    for label, url in links:
+        found = arxiv_id_from_url(url)
+        if found and arxiv_id is None:
+            arxiv_id = found
+        elif found != arxiv_id and (label, url) not in others:
+            others.append((label or url, url))
+    url = arxiv_abs_url(arxiv_id) if arxiv_id else (others[0][1] if others else None)
+
+    authors_text, _ = _plain(cells.get("authors", ""))
+    authors = tuple(a for a in (a.strip() for a in authors_text.split(",")) if a)
+
+    fields = {}
+    summary = _clean_summary(_plain(cells.get("summary", ""))[0])
+    if summary:
+        fields["summary"] = summary
+    category = _plain(cells.get("category", ""))[0] or None
+
+    return Paper(
+        title=title,
+        arxiv_id=arxiv_id,
+        url=url,
+        authors=authors,
+        fields=fields,
+        links=tuple(others),
+        category=category,
+        line=row_line + 1,
+    )
+
+
+def _clean_summary(text: str) -> str:
+    text = _FOLLOW_UP.sub("", text)
+    stripped = _PREAMBLE.sub("", text, count=1)
+    # Keep the text whole if the "preamble" was all there was.
+    return stripped if stripped.strip() else text
+
+
+def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[tuple[str, str]]]:
+    """Inline markdown → (plain text with collapsed spaces, [(link text, http(s) url), ...]).
+
+    With `drop_site_links`, a link whose text only names where it goes ("arXiv", "PDF") leaves
+    no text behind: in a title cell it is a pointer, not part of the title.
+    """
+    maths: list[str] = []
+
+    def protect(match: re.Match[str]) -> str:
+        maths.append(match.group(0))
+        return f"\ue000{len(maths) - 1}\ue001"
+
+    tokens = _MD.parseInline(_MATHS.sub(protect, markdown))
+    parts: list[str] = []
+    links: list[tuple[str, str]] = []
+    open_link: tuple[str, int] | None = None  # (href, index into parts where its text starts)
+    children = (tokens[0].children or []) if tokens else []
+    for token in children:
+        kind = token.type
+        if kind in ("text", "code_inline"):
+            parts.append(token.content)
+        elif kind in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif kind == "image":
+            parts.append(token.content)
+        elif kind == "html_inline":
+            parts.append(_html_inline(token.content))
+        elif kind == "link_open":
+            open_link = (str(token.attrGet("href") or ""), len(parts))
+        elif kind == "link_close" and open_link is not None:
+            href, start = open_link
+            open_link = None
+            if re.match(r"https?://", href, re.IGNORECASE):
+                label = _SPACES.sub(" ", "".join(parts[start:])).strip()
+                links.append((_restore(label, maths), href))
+                if drop_site_links and _SITE_LABEL.match(label):
+                    del parts[start:]
+    text = _restore(_SPACES.sub(" ", "".join(parts)).strip(), maths)
+    # Bare URLs are links too (markdown-it is not asked to linkify prose).
+    known = {url for _, url in links}
+    links.extend(("", m.group(0)) for m in _BARE_URL.finditer(text) if m.group(0) not in known)
+    return text, links
+
+
+def _html_inline(tag: str) -> str:
+    match = _HTML_TAG.match(tag)
+    if match is None:
+        return tag
+    name = match.group(1).lower()
+    if name not in _HTML_MARKUP:
+        return tag
+    if name == "sup" and not tag.lstrip("< ").startswith("/"):
+        return "^"
+    return " " if name in _HTML_BREAKS else ""
+
+
+def _restore(text: str, maths: list[str]) -> str:
+    return _PLACEHOLDER.sub(lambda m: maths[int(m.group(1))], text) if maths else text

@@ -1,0 +1,295 @@
+"""The markdown-table digest format: seeds, the whole real corpus, our own fixtures, bad input."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, FIXTURES
+
+from flashcards.errors import ParseError
+from flashcards.model import Digest
+from flashcards.parse import parse_file, parse_text
+
+MD = FIXTURES / "markdown"
+
+# Counted independently of the parser: every arXiv abs/pdf link names one paper.
+_ARXIV_LINK = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})", re.I)
+_SECTION = re.compile(r"^#{1,6}[ \t]+Papers for (\S+)", re.M)
+
+
+def _one(path: Path) -> Digest:
+    digests = parse_file(path)
+    assert len(digests) == 1
+    return digests[0]
+
+
+# --- seeds -------------------------------------------------------------------------------------
+
+
+def test_seed_tables(seeds: Path) -> None:
+    digests = [d for f in sorted(seeds.glob("00[34]_*")) for d in parse_file(f)]
+    assert [d.date for d in digests] == [date(2025, 2, 26), date(2025, 4, 14)]
+    assert {d.format for d in digests} == {"markdown-table"}
+    papers = [p for d in digests for p in d.papers]
+    assert len(papers) == 26
+    assert [len(d.papers) for d in digests] == [13, 13]
+    for paper in papers:
+        assert paper.authors, paper.title
+        assert paper.fields["summary"], paper.title
+        assert paper.arxiv_id and paper.url == f"https://arxiv.org/abs/{paper.arxiv_id}"
+        assert "Read more" not in paper.title and "](" not in paper.title
+    titles = {p.title for p in papers}
+    assert (
+        "GigaTok: Scaling Visual Tokenizers to 3 Billion Parameters for Autoregressive Image "
+        "Generation"
+    ) in titles
+    assert any("Dimitrije Antić" in p.authors for p in papers)
+    gigatok = next(p for p in papers if p.arxiv_id == "2504.08736")
+    assert gigatok.line == 8
+    assert gigatok.links == (("HuggingFace", "https://huggingface.co/papers/2504.08736"),)
+
+
+# --- the real corpus ---------------------------------------------------------------------------
+
+
+def _corpus_files() -> list[Path]:
+    return sorted(
+        p
+        for folder in ("daily-ai-papers", "daily-ai-papers-category")
+        for p in (CORPUS / folder).rglob("*.md")
+    )
+
+
+@pytest.mark.parametrize(
+    "path", _corpus_files(), ids=lambda p: str(p.relative_to(CORPUS)) if CORPUS.is_dir() else "-"
+)
+def test_corpus_file(path: Path, corpus: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    digests = parse_file(path)
+
+    starts = [m.start() for m in _SECTION.finditer(text)] + [len(text)]
+    expected = [len(set(_ARXIV_LINK.findall(text[a:b]))) for a, b in itertools.pairwise(starts)]
+    assert [len(d.papers) for d in digests] == expected
+    categorised = "| Category |" in text
+
+    for digest in digests:
+        assert digest.format == "markdown-table"
+        if not digest.papers:
+            assert digest.warnings  # a header-only day: no error, but said
+        for paper in digest.papers:
+            assert paper.arxiv_id and paper.title
+            for bad in ("Read more", "read more", "](", "|"):
+                assert bad not in paper.title, (paper.line, paper.title)
+            assert lines[paper.line - 1].startswith("| ")
+            # The row's text after its authors cell (with its continuation lines) had words, so
+            # the summary must have some.
+            row = " ".join([lines[paper.line - 1], *_continuations(lines, paper.line)])
+            after_authors = row.split("|", 4 if categorised else 3)[-1]
+            if re.search(r"\w", after_authors):
+                assert paper.fields.get("summary"), paper.line
+            if categorised:
+                assert paper.category
+
+
+def _continuations(lines: list[str], line: int) -> list[str]:
+    following = []
+    for text in lines[line:]:
+        if not text.strip() or text.lstrip().startswith("|"):
+            break
+        following.append(text.strip())
+    return following
+
+
+def test_corpus_holds_the_variations(corpus: Path) -> None:
+    """The sweep above is only worth something if the corpus has what it should have."""
+    texts = {p: p.read_text(encoding="utf-8") for p in _corpus_files()}
+    assert len(texts) == 200
+    assert any("| Link |" in t for t in texts.values())
+    assert any("- read more on [arXiv]" in t for t in texts.values())
+    assert sum(not _ARXIV_LINK.search(t) for t in texts.values()) == 9  # header-only days
+    assert any(re.search(r"^  \S", t, re.M) for t in texts.values())  # wrapped rows
+
+
+# --- our own fixtures --------------------------------------------------------------------------
+
+
+def test_wrapped_titles_sections_maths_html_and_pipes() -> None:
+    first, second = parse_file(MD / "two_days_wrapped.md")
+    assert (first.date, second.date) == (date(2025, 3, 3), date(2025, 3, 4))
+    assert first.warnings == second.warnings == ()
+
+    loops, shortcut, sinks = first.papers
+    assert loops.title == (
+        "Tiny Recursive Reasoners: Why a Two-Layer Network Can Beat a Very Large Language Model "
+        "on Grid Puzzles When It Thinks in Loops"
+    )
+    assert loops.line == 7
+    assert loops.authors == ("Léa Müller", "Dimitrije Antić", "bot42")
+    assert loops.fields["summary"] == (
+        "A small network is run for many recursion steps and solves grid puzzles that stump "
+        "models thousands of times its size; the loss is written $\\mathcal{L}_{rec}$ and the "
+        "step count T=16. See the code for details."
+    )
+    # A title over three lines, a versioned arXiv link, an empty authors cell, a <br>.
+    assert shortcut.title == "Shortcut Distillation for Diffusion Samplers"
+    assert (shortcut.line, shortcut.arxiv_id) == (9, "2503.00012")
+    assert shortcut.url == "https://arxiv.org/abs/2503.00012"
+    assert shortcut.authors == ()
+    assert shortcut.fields["summary"] == (
+        "Distils a sampler into a 2-step student. It keeps 97% of the teacher's quality."
+    )
+    # Escaped pipes are text; a <TOKEN> that is not HTML stays.
+    assert sinks.line == 12
+    assert sinks.fields["summary"] == (
+        "Shows that the first token absorbs attention; with the score |S| bounded, a learned "
+        "sink helps and <RETRIEVAL> tokens are unaffected."
+    )
+
+    ratios, unlinked = second.papers
+    # Unescaped pipes inside the summary go back into the summary.
+    assert ratios.fields["summary"] == (
+        "The ratio π_θ(y|x) / π_old(y|x) is taken over the whole sequence, and the mean |G-1| "
+        "error falls to 0.05."
+    )
+    assert ratios.authors == ("K. Osei", "M. Ito")
+    # No arXiv link: identity from the normalised title.
+    assert (unlinked.arxiv_id, unlinked.url, unlinked.links) == (None, None, ())
+    assert unlinked.key == "title:a-benchmark-without-a-link"
+    assert unlinked.line == 19
+
+
+def test_link_column_layout() -> None:
+    digest = _one(MD / "link_column.md")
+    assert [(p.arxiv_id, p.title, p.line) for p in digest.papers] == [
+        ("2409.00101", "Hybrid State-Space Models for Very Long Image Sequences", 5),
+        ("2409.00102", "Audio-Driven Portraits with Long Motion Memory", 6),
+    ]
+    assert digest.papers[0].authors == ("Ravi Kumar", "Zoe Chen")
+    assert digest.papers[1].fields == {
+        "summary": "Drives a portrait from audio alone, using a long-range motion memory."
+    }
+    assert all(p.links == () for p in digest.papers)
+
+
+def test_category_column() -> None:
+    digest = _one(MD / "category_column.md")
+    depth, unify = digest.papers
+    assert (depth.category, depth.title, depth.authors) == (
+        "Computer Vision",
+        "Depth From One Photo, Again",
+        ("Mia Lund", "ylo"),
+    )
+    assert unify.category == "Machine Learning"
+    assert unify.fields["summary"] == (
+        "Minimises the KL divergence D(p(·|i)||q(·|i)) between two neighbourhood distributions."
+    )
+    assert depth.to_dict()["category"] == "Computer Vision"
+
+
+def test_dash_read_more_preamble_and_follow_up_questions() -> None:
+    (paper,) = _one(MD / "read_more_dash.md").papers
+    assert paper.title == "Do Code Models Need Cleaner Data?"
+    assert paper.arxiv_id == "2409.00301"
+    assert paper.links == (("HuggingFace", "https://huggingface.co/papers/2409.00301"),)
+    # The chat preamble and the trailing follow-up questions are not part of the summary.
+    assert paper.fields["summary"] == (
+        "a) The authors filter instruction data by difficulty. b) A 7B model trained on the "
+        "result matches a 34B baseline."
+    )
+    assert "category" not in paper.to_dict()
+
+
+def test_header_only_day_is_empty_with_a_warning() -> None:
+    digest = _one(MD / "header_only.md")
+    assert digest.date == date(2025, 10, 16)
+    assert digest.papers == ()
+    assert digest.warnings == ("line 3: no papers in this digest (a paper table with no rows)",)
+
+
+def test_rows_without_outer_pipes_and_site_links_in_titles() -> None:
+    text = (
+        "## Papers for 2025-01-02\n\n"
+        "Title | Authors | Summary\n"
+        "---|---|---\n"
+        "Plain Rows [arXiv](https://arxiv.org/abs/2501.00001) | A. One | First.\n"
+        "[Linked Title](https://arxiv.org/abs/2501.00002) ([PDF](https://arxiv.org/pdf/2501.00002)"
+        ", [Code](https://github.com/example/repo)) | B. Two | Second.\n"
+    )
+    plain, linked = parse_text(text, "mem.md")[0].papers
+    assert (plain.title, plain.arxiv_id, plain.links) == ("Plain Rows", "2501.00001", ())
+    assert (linked.title, linked.arxiv_id) == ("Linked Title", "2501.00002")
+    assert linked.links == (("Code", "https://github.com/example/repo"),)
+
+
+def test_a_title_that_mentions_read_more_keeps_it() -> None:
+    text = (
+        "## Papers for 2025-01-02\n\n| Title | Authors | Summary |\n|---|---|---|\n"
+        "| Read More, Think Less (Read more on [arXiv](https://arxiv.org/abs/2501.00003)) "
+        "| C | S |\n"
+    )
+    assert parse_text(text, "mem.md")[0].papers[0].title == "Read More, Think Less"
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "bad_missing_cell.md",
+            "bad_missing_cell.md:6: table row has 2 cells but the header has 3 "
+            "(Title | Authors | Summary): a cell or a '|' is missing",
+        ),
+        (
+            "bad_date.md",
+            "bad_date.md:2: impossible date '2025-02-30': day is out of range for month",
+        ),
+        (
+            "bad_duplicate.md",
+            "bad_duplicate.md:6: duplicate paper in this digest: arXiv id 2505.00009 "
+            "(first on line 5)",
+        ),
+    ],
+)
+def test_bad_fixture(name: str, message: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_file(MD / name)
+    assert str(caught.value) == f"{MD / name}{message.removeprefix(name)}"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "| Title | Authors | Summary |\n|---|---|---|\n| A | X | one |\n\n| B | Y | two |\n",
+            "mem.md:7: table row outside a table (a blank line inside the table, or a missing "
+            "header or delimiter row?)",
+        ),
+        (
+            "| Title | Authors | Summary |\n|---|---|---|\n"
+            "| (Read more on [arXiv](https://arxiv.org/abs/2501.00004)) | X | one |\n",
+            "mem.md:5: paper with no title",
+        ),
+        (
+            "| Title | Authors | Summary |\n|---|---|---|\n| Same Title | X | one |\n"
+            "| Same  title! | Y | two |\n",
+            "mem.md:6: duplicate paper in this digest: title 'Same title!' (first on line 5)",
+        ),
+    ],
+)
+def test_bad_rows(body: str, message: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_text("## Papers for 2025-01-02\n\n" + body, "mem.md")
+    assert str(caught.value) == message
+
+
+def test_heading_that_is_not_a_date() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_text("## Papers for 2025-13-01\n\n| Title | Authors | Summary |\n|-|-|-|\n", "m.md")
+    assert str(caught.value) == "m.md:1: impossible date '2025-13-01': month must be in 1..12"
