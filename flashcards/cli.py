@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -67,3 +68,59 @@ def parse(paths: tuple[str, ...], as_json: bool) -> None:
             f"{len(digest.papers)} papers, {questions} questions"
         )
     click.echo(f"{len(result.digests)} digests")
+
+
+@main.command()
+@click.argument("definitions", nargs=-1)
+@click.option(
+    "-i", "--input", "inputs", multiple=True, help="Digest file or directory (ad-hoc build)."
+)
+@click.option("-o", "--output", help="Package to write (ad-hoc build).")
+@click.option("--deck", help='Deck name for an ad-hoc build (default "AI Papers").')
+@click.option("--answers", help="Answer-key YAML file (ad-hoc build).")
+@click.option("--state", help="State file (ad-hoc build; default <output stem>.state.json).")
+@_report_errors
+def build(
+    definitions: tuple[str, ...],
+    inputs: tuple[str, ...],
+    output: str | None,
+    deck: str | None,
+    answers: str | None,
+    state: str | None,
+) -> None:
+    """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg."""
+    from flashcards import build as builder
+
+    if inputs:
+        if definitions:
+            raise click.UsageError("give deck definitions or -i inputs, not both")
+        if not output:
+            raise click.UsageError("an ad-hoc build (-i) needs -o OUT.apkg")
+    else:
+        adhoc_only = {"--output": output, "--deck": deck, "--answers": answers, "--state": state}
+        given = [name for name, value in adhoc_only.items() if value]
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: only for ad-hoc builds (-i PATH)")
+
+    # A terminated build unwinds like an interrupted one, so its temporary files are removed.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        if inputs:
+            assert output is not None
+            plan = builder.plan_adhoc(inputs, output, deck=deck, answers=answers, state=state)
+            reports = [builder.build(plan)]
+        elif definitions:
+            reports = builder.build_definitions(definitions)
+        else:
+            reports = builder.build_all()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    for report in reports:
+        _warn(report.warnings)
+        status = "written" if report.written else "unchanged on disk"
+        click.echo(
+            f"{report.deck} → {report.output} ({status}): {report.notes} notes, "
+            f"{report.cards} cards; {report.new} new, {report.changed} changed, "
+            f"{report.unchanged} unchanged"
+        )

@@ -1,0 +1,77 @@
+"""Every identifier Anki uses to match our objects across builds, derived in one place.
+
+Anki matches an imported note to an existing one by GUID only, a note type by its model ID (and the
+names of its fields and templates), and a deck by its name. If any of these changed between two
+builds of the same deck, the user's collection would get duplicates and lose review history. So:
+
+- Model IDs are fixed constants, chosen once at random. Never change them.
+- Field and template IDs are derived from the model ID and the field's or template's *original*
+  name. If a field is ever renamed in the UI sense (its label), keep passing the original name here.
+- Deck IDs are derived from the deck name (Anki matches decks by name anyway; a stable ID keeps the
+  package bytes stable).
+- Note GUIDs are derived from the paper's identity (`Paper.key`: its arXiv id, else its normalised
+  title), the card role ("mcq" / "summary") and, for questions, the question number. They are never
+  derived from content, so a fixed typo updates the existing note instead of creating a new one.
+- `MODEL_MOD` is the modification time written on both note types. Anki only updates a local note
+  type from a package whose note type is newer, so bump it when the templates or CSS change (a new
+  value must be larger than the old one). Field and template *names* must not change at all: Anki
+  treats a different set of names as a different note type.
+
+All hashes are SHA-256 over a namespaced, '|'-joined string, so they do not depend on any library's
+hashing helper and stay the same across Python and genanki versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+#: Namespace mixed into every derived identifier, so ours never collide with another tool's.
+NAMESPACE = "flashcards/v1"
+
+MCQ_MODEL_ID = 1655292312
+SUMMARY_MODEL_ID = 1282165969
+
+#: Modification time of both note types (seconds since the epoch); see the module docstring.
+MODEL_MOD = 1_745_000_000
+
+#: Note ids of new notes start at the build time in milliseconds, in steps of this size: a note's
+#: cards take the ids just after it (summary notes have at most six cards).
+NOTE_ID_STEP = 16
+
+_GUID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _digest(*parts: str) -> bytes:
+    return hashlib.sha256("|".join((NAMESPACE, *parts)).encode("utf-8")).digest()
+
+
+def _positive_int(raw: bytes, bits: int) -> int:
+    return int.from_bytes(raw[:8], "big") >> (64 - bits)
+
+
+def deck_id(name: str) -> int:
+    """A deck ID in [2**30, 2**31) (the range genanki recommends), from the full deck name."""
+    return (1 << 30) + _positive_int(_digest("deck", name), 30)
+
+
+def field_id(model_id: int, original_name: str) -> int:
+    """ID of a note type's field; 52 bits so that every JSON reader keeps it exact."""
+    return _positive_int(_digest("field", str(model_id), original_name), 52) or 1
+
+
+def template_id(model_id: int, original_name: str) -> int:
+    return _positive_int(_digest("template", str(model_id), original_name), 52) or 1
+
+
+def note_guid(paper_key: str, role: str, number: int | None = None) -> str:
+    """The GUID of the note for `role` ("mcq" needs the question number) of the paper `paper_key`.
+
+    12 base-62 characters (71 bits): collisions are out of reach for any real collection.
+    """
+    parts = [paper_key, role] if number is None else [paper_key, role, str(number)]
+    value = int.from_bytes(_digest("note", *parts)[:12], "big")
+    chars = []
+    for _ in range(12):
+        value, rest = divmod(value, len(_GUID_ALPHABET))
+        chars.append(_GUID_ALPHABET[rest])
+    return "".join(chars)

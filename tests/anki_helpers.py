@@ -1,0 +1,126 @@
+"""Helpers for tests that check decks with the real Anki backend (the `anki` package from PyPI).
+
+    with fresh_collection(tmp_path) as col:
+        result = import_package(col, deck_path)
+        assert (result.new, result.updated) == (12, 0)
+        for card in rendered_cards(col): ...
+
+Nothing here mocks Anki: imports, rendering and reviews go through its own Rust backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# anki.collection must be imported before anki.cards (the package has an import cycle).
+from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest  # isort: skip
+from anki.cards import Card
+from anki.import_export_pb2 import ImportAnkiPackageUpdateCondition
+from anki.notes import Note
+from anki.scheduler.v3 import CardAnswer
+
+IF_NEWER = ImportAnkiPackageUpdateCondition.IMPORT_ANKI_PACKAGE_UPDATE_CONDITION_IF_NEWER
+
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    new: int
+    updated: int
+    duplicate: int
+    conflicting: int
+
+
+@dataclass(frozen=True)
+class RenderedCard:
+    card_id: int
+    note_id: int
+    guid: str
+    notetype: str
+    template: str
+    deck: str
+    question: str
+    answer: str
+
+
+@contextlib.contextmanager
+def fresh_collection(tmp_path: Path) -> Iterator[Collection]:
+    """A new, empty collection in its own folder under `tmp_path`; closed afterwards."""
+    folder = tmp_path / f"anki-collection-{next(_counter)}"
+    folder.mkdir()
+    col = Collection(str(folder / "collection.anki2"))
+    try:
+        yield col
+    finally:
+        col.close()
+
+
+def import_package(col: Collection, package: Path) -> ImportResult:
+    """Import `package` as Anki's import dialog does by default: update notes and note types only
+    when the incoming ones are newer."""
+    request = ImportAnkiPackageRequest(
+        package_path=str(package),
+        options=ImportAnkiPackageOptions(update_notes=IF_NEWER, update_notetypes=IF_NEWER),
+    )
+    log = col.import_anki_package(request).log
+    return ImportResult(
+        new=len(log.new),
+        updated=len(log.updated),
+        duplicate=len(log.duplicate),
+        conflicting=len(log.conflicting),
+    )
+
+
+def note_by_guid(col: Collection, guid: str) -> Note:
+    found = col.db.list("select id from notes where guid = ?", guid)
+    assert len(found) == 1, f"{len(found)} notes with GUID {guid}"
+    return col.get_note(found[0])
+
+
+def guids(col: Collection) -> set[str]:
+    return set(col.db.list("select guid from notes"))
+
+
+def rendered_cards(col: Collection) -> list[RenderedCard]:
+    """Every card of the collection, rendered by Anki's own template engine, in card-id order."""
+    cards = []
+    for card_id in sorted(col.find_cards("")):
+        card = col.get_card(card_id)
+        note = card.note()
+        notetype = note.note_type()
+        assert notetype is not None
+        cards.append(
+            RenderedCard(
+                card_id=card.id,
+                note_id=note.id,
+                guid=note.guid,
+                notetype=notetype["name"],
+                template=card.template()["name"],
+                deck=col.decks.name(card.did),
+                question=card.question(),
+                answer=card.answer(),
+            )
+        )
+    return cards
+
+
+def review_card(col: Collection, card_id: int, rating: int = CardAnswer.GOOD) -> Card:
+    """Answer one card through the v3 scheduler, as a user studying its deck would."""
+    card = col.get_card(card_id)
+    col.decks.select(card.did)
+    queued = col.sched.get_queued_cards(fetch_limit=500).cards
+    match = [q for q in queued if q.card.id == card_id]
+    assert match, f"card {card_id} is not in its deck's study queue"
+    card.start_timer()
+    col.sched.answer_card(col.sched.build_answer(card=card, states=match[0].states, rating=rating))
+    return col.get_card(card_id)
+
+
+def schedule(card: Card) -> tuple[int, int, int, int, int]:
+    """The review state a re-import must keep: (type, queue, due, ivl, reps)."""
+    return (card.type, card.queue, card.due, card.ivl, card.reps)

@@ -1,0 +1,288 @@
+"""Identity and note building: GUIDs, escaping, links, tags, merging, answers on the card."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import date
+
+import pytest
+from build_samples import QUIZ_FIELDS, digest, question, quiz_paper, table_paper
+
+from flashcards import identity
+from flashcards.notes import (
+    MCQ_FIELDS,
+    SUMMARY_FIELDS,
+    NoteSpec,
+    build_notes,
+    escape_text,
+    mcq_model,
+    safe_link,
+    summary_model,
+)
+
+DAY1, DAY2 = date(2025, 4, 28), date(2025, 5, 2)
+
+
+def _field(spec: NoteSpec, name: str) -> str:
+    names = MCQ_FIELDS if spec.kind == "mcq" else SUMMARY_FIELDS
+    return spec.fields[names.index(name)]
+
+
+def _by_guid(specs: list[NoteSpec]) -> dict[str, NoteSpec]:
+    return {s.guid: s for s in specs}
+
+
+# --- identity ----------------------------------------------------------------------------------
+
+
+def test_guids_are_pinned():
+    # Changing these values would orphan every note users already have: this test must never be
+    # "fixed" by updating the literals.
+    assert identity.note_guid("arxiv:2504.17761", "mcq", 1) == "1IfDZSB1c589"
+    assert identity.note_guid("arxiv:2504.17761", "summary") == "SzBu4piIbuN4"
+    assert identity.deck_id("AI Papers") == 2051937763
+    assert identity.field_id(identity.MCQ_MODEL_ID, "Prompt") == 3707052633226623
+    assert (identity.MCQ_MODEL_ID, identity.SUMMARY_MODEL_ID) == (1655292312, 1282165969)
+
+
+def test_identifiers_are_distinct_and_in_range():
+    guids = {identity.note_guid("arxiv:2501.00001", "mcq", n) for n in range(1, 50)}
+    guids.add(identity.note_guid("arxiv:2501.00001", "summary"))
+    guids.add(identity.note_guid("arxiv:2501.00002", "summary"))
+    assert len(guids) == 51
+    assert all(re.fullmatch(r"[0-9A-Za-z]{12}", g) for g in guids)
+    for name in ("AI Papers", "AI Papers::2025-04", "x"):
+        assert (1 << 30) <= identity.deck_id(name) < (1 << 31)
+    assert identity.deck_id("AI Papers") != identity.deck_id("AI Papers::2025-04")
+
+
+def test_every_field_and_template_has_a_distinct_fixed_id():
+    for model in (mcq_model(), summary_model()):
+        ids = [f["id"] for f in model.fields] + [t["id"] for t in model.templates]
+        assert all(isinstance(i, int) and 0 < i < 2**52 for i in ids)
+        assert len(set(ids)) == len(ids)
+    assert [f["name"] for f in mcq_model().fields] == list(MCQ_FIELDS)
+    assert [t["name"] for t in summary_model().templates] == [
+        "Topic",
+        "Previous research",
+        "Problem",
+        "Methods",
+        "Results",
+        "Summary",
+    ]
+
+
+# --- GUID stability ----------------------------------------------------------------------------
+
+
+def test_guids_survive_reordering_and_typo_fixes():
+    a, b = quiz_paper("2501.00001"), quiz_paper("2501.00002", "Another Paper")
+    before = build_notes([digest(DAY1, a, b)], deck="D")
+    fixed_q = dataclasses.replace(a.questions[1], prompt="Which componnent is fixed now?")
+    fixed = dataclasses.replace(
+        a,
+        title="Routing Tokens Sparsely (fixed)",
+        fields={**a.fields, "problem": "Dense layers waste compute."},
+        questions=(a.questions[0], fixed_q, a.questions[2]),
+    )
+    after = build_notes([digest(DAY1, b, fixed)], deck="D")
+    assert set(_by_guid(before)) == set(_by_guid(after))
+    assert len(before) == 8  # 2 summary notes + 6 questions
+    old = _by_guid(before)
+    changed = {g for g, s in _by_guid(after).items() if s.content_hash != old[g].content_hash}
+    # The fixed paper's notes all change (its title is on every note); the other paper's do not.
+    assert changed == {s.guid for s in before if "Routing" in _field(s, "Title")}
+
+
+def test_a_paper_in_two_digests_is_one_note_with_merged_tags_and_latest_text():
+    old = quiz_paper(fields={**QUIZ_FIELDS, "problem": "Old wording."})
+    new = quiz_paper(
+        fields={**QUIZ_FIELDS, "problem": "New wording.", "topic": ""},
+        questions=[question(2, "A reworded second question?"), question(4)],
+    )
+    specs = build_notes([digest(DAY2, new), digest(DAY1, old)], deck="D")
+    summary = [s for s in specs if s.kind == "summary"]
+    assert len(summary) == 1
+    assert _field(summary[0], "Problem") == "New wording."
+    assert _field(summary[0], "Topic") == escape_text(QUIZ_FIELDS["topic"])  # empty never wins
+    assert _field(summary[0], "Date") == "2025-04-28"
+    assert {"date::2025-04-28", "date::2025-05-02", "arxiv::2501.00001"} <= set(summary[0].tags)
+    numbers = sorted(int(_field(s, "Number")) for s in specs if s.kind == "mcq")
+    assert numbers == [1, 2, 3, 4]
+    q2 = next(s for s in specs if s.kind == "mcq" and _field(s, "Number") == "2")
+    assert _field(q2, "Prompt") == "A reworded second question?"
+
+
+def test_merge_prefers_the_most_trustworthy_answer():
+    keyed = question(1, answer=2, answer_source="key", confidence=1.0)
+    inferred = question(1, answer=0, answer_source="inferred", confidence=0.95, unsure=False)
+    specs = build_notes(
+        [
+            digest(DAY1, quiz_paper(questions=[keyed])),
+            digest(DAY2, quiz_paper(questions=[inferred])),
+        ],
+        deck="D",
+        kinds=["mcq"],
+    )
+    assert [_field(s, "AnswerLetter") for s in specs] == ["C"]
+
+
+def test_papers_without_arxiv_id_are_keyed_by_title():
+    a = quiz_paper(None, "Learning to Route: A Study")
+    b = quiz_paper(None, "learning to route -- a study")  # same title, other spelling
+    specs = build_notes([digest(DAY1, a), digest(DAY2, b)], deck="D", kinds=["summary"])
+    assert len(specs) == 1
+    assert specs[0].guid == identity.note_guid("title:learning-to-route-a-study", "summary")
+    assert not any(t.startswith("arxiv::") for t in specs[0].tags)
+
+
+# --- fields ------------------------------------------------------------------------------------
+
+
+HOSTILE = (
+    '<script>alert(1)</script> <img src=x onerror=alert(2)> {{c1::secret}} [sound:a.mp3] & "q"'
+)
+
+
+def test_escape_text_makes_digest_text_inert():
+    escaped = escape_text(HOSTILE + "\nsecond line")
+    assert "<script" not in escaped and "<img" not in escaped
+    assert "{" not in escaped and "}" not in escaped and "[sound:" not in escaped
+    assert escaped == (
+        "&lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x onerror=alert(2)&gt; "
+        "&#123;&#123;c1::secret&#125;&#125; &#91;sound:a.mp3] &amp; &quot;q&quot;<br>second line"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://arxiv.org/abs/2501.00001", "https://arxiv.org/abs/2501.00001"),
+        ("http://example.org/a?b=1&c=2", "http://example.org/a?b=1&amp;c=2"),
+        ("HTTPS://EXAMPLE.ORG/x", "HTTPS://EXAMPLE.ORG/x"),
+        ("javascript:alert(1)", ""),
+        ("JavaScript://example.org/%0Aalert(1)", ""),
+        ("data:text/html,<script>alert(1)</script>", ""),
+        ("file:///etc/passwd", ""),
+        ("//example.org/no-scheme", ""),
+        ('https://example.org/a"onmouseover=alert(1)', ""),
+        ("https://exa mple.org/", ""),
+        ("https:///no-host", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_safe_link_keeps_only_http_links(url, expected):
+    assert safe_link(url) == expected
+
+
+def test_hostile_paper_gives_only_our_own_markup():
+    q = question(1, HOSTILE, options=(HOSTILE, "b", "c"), answer=0, answer_source="marked")
+    paper = dataclasses.replace(
+        quiz_paper(fields={"problem": HOSTILE}, questions=[q]),
+        title=HOSTILE,
+        url="javascript:alert(3)",
+        authors=(HOSTILE,),
+    )
+    for spec in build_notes([digest(DAY1, paper)], deck="D"):
+        for value in spec.fields:
+            assert "<script" not in value and "<img" not in value and "{{" not in value
+            assert "javascript:" not in value
+        assert _field(spec, "Link") == "https://arxiv.org/abs/2501.00001"  # from the arXiv id
+
+
+def test_mcq_fields_say_where_the_answer_comes_from():
+    questions = [
+        question(1, answer=1, answer_source="key", confidence=1.0),
+        question(2, answer=2, answer_source="marked", confidence=1.0),
+        question(
+            3,
+            answer=0,
+            answer_source="inferred",
+            confidence=0.834,
+            unsure=False,
+            evidence="Routers send tokens.",
+        ),
+        question(4, answer=1, answer_source="inferred", confidence=0.41, unsure=True),
+        question(5),
+    ]
+    specs = build_notes([digest(DAY1, quiz_paper(questions=questions))], deck="D", kinds=["mcq"])
+    rows = [
+        (
+            _field(s, "AnswerLetter"),
+            _field(s, "Answer"),
+            _field(s, "AnswerSource"),
+            _field(s, "Evidence"),
+            "answer::unsure" in s.tags,
+        )
+        for s in specs
+    ]
+    assert rows == [
+        ("B", "A dense adapter", "From your answer key", "", False),
+        ("C", "A token cache", "Marked in the digest", "", False),
+        ("A", "A sparse router", "Inferred, 83% — not certain", "Routers send tokens.", False),
+        ("B", "A dense adapter", "Inferred, 41% — unsure: check it against the paper", "", True),
+        ("", "", "", "", False),
+    ]
+    options = _field(specs[0], "Options")
+    assert options == (
+        '<ol class="fc-choices" id="fc-choices" type="A"><li data-i="0">A sparse router</li>'
+        '<li data-i="1">A dense adapter</li><li data-i="2">A token cache</li></ol>'
+    )
+
+
+def test_unanswered_question_gets_the_most_related_summary_as_context():
+    q = question(1, "How much faster is inference at equal accuracy?", options=("2x", "3x", "4x"))
+    (spec,) = build_notes([digest(DAY1, quiz_paper(questions=[q]))], deck="D", kinds=["mcq"])
+    assert _field(spec, "Answer") == ""
+    assert _field(spec, "Context") == (
+        '<span class="fc-label">Results</span>' + escape_text(QUIZ_FIELDS["results"])
+    )
+
+
+def test_summary_cards_only_for_non_empty_fields():
+    quiz = quiz_paper(fields={**QUIZ_FIELDS, "topic": "", "results": "   "})
+    specs = build_notes([digest(DAY1, quiz, table_paper())], deck="D", kinds=["summary"])
+    assert [s.cards for s in specs] == [3, 1]  # previous research, problem, methods; summary
+    bare = quiz_paper("2501.00009", fields={}, questions=[question(1)])
+    only_mcq = build_notes([digest(DAY1, bare)], deck="D")
+    assert [s.kind for s in only_mcq] == ["mcq"]  # no summary note without summary fields
+
+
+# --- tags, decks, order ------------------------------------------------------------------------
+
+
+def test_tags_decks_and_order():
+    specs = build_notes(
+        [digest(DAY2, table_paper()), digest(DAY1, quiz_paper())],
+        deck="AI Papers",
+        subdecks="month",
+        extra_tags=["ai papers", "weekly"],
+        topics_for=lambda paper: ("llm efficiency", "routing"),
+    )
+    assert [(s.kind, s.order[0], s.order[3]) for s in specs] == [
+        ("summary", "2025-04-28", 0),
+        ("mcq", "2025-04-28", 1),
+        ("mcq", "2025-04-28", 2),
+        ("mcq", "2025-04-28", 3),
+        ("summary", "2025-05-02", 0),
+    ]
+    assert specs[0].tags == (
+        "ai-papers",
+        "arxiv::2501.00001",
+        "date::2025-04-28",
+        "topic::llm-efficiency",
+        "topic::routing",
+        "weekly",
+    )
+    assert [s.deck for s in specs] == ["AI Papers::2025-04"] * 4 + ["AI Papers::2025-05"]
+    assert all(" " not in t for s in specs for t in s.tags)
+
+
+def test_content_hash_ignores_the_deck_but_not_tags_or_fields():
+    (spec,) = build_notes([digest(DAY1, table_paper())], deck="D")
+    assert dataclasses.replace(spec, deck="E").content_hash == spec.content_hash
+    assert dataclasses.replace(spec, tags=("x",)).content_hash != spec.content_hash
+    other = dataclasses.replace(spec, fields=("x", *spec.fields[1:]))
+    assert other.content_hash != spec.content_hash

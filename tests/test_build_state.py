@@ -1,0 +1,193 @@
+"""The build state (modification times, note ids) and the deterministic package."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import sqlite3
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+from build_samples import digest, question, quiz_paper, table_paper
+
+from flashcards import identity
+from flashcards.errors import ConfigError
+from flashcards.export import ZIP_DATE, build_package
+from flashcards.notes import NoteSpec, build_notes
+from flashcards.state import (
+    DeckState,
+    NoteState,
+    load_state,
+    save_state,
+    stamp_notes,
+    state_bytes,
+)
+
+NOW = 1_750_000_000
+DAY = date(2025, 4, 28)
+
+
+def _specs() -> list[NoteSpec]:
+    return build_notes([digest(DAY, quiz_paper(), table_paper())], deck="AI Papers")
+
+
+def _retitled(specs: list[NoteSpec], index: int) -> list[NoteSpec]:
+    changed = dataclasses.replace(specs[index], fields=("Fixed", *specs[index].fields[1:]))
+    return [changed if i == index else s for i, s in enumerate(specs)]
+
+
+# --- stamping ----------------------------------------------------------------------------------
+
+
+def test_first_build_stamps_now_and_allocates_spaced_ids():
+    stamped, state = stamp_notes(_specs(), DeckState(), NOW)
+    assert [s.status for s in stamped] == ["new"] * 5
+    assert {s.mtime for s in stamped} == {NOW}
+    assert [s.note_id for s in stamped] == [
+        NOW * 1000 + i * identity.NOTE_ID_STEP for i in range(5)
+    ]
+    assert set(state.notes) == {s.spec.guid for s in stamped}
+
+
+def test_unchanged_notes_keep_their_time_and_changed_ones_move_forward():
+    specs = _specs()
+    _, first = stamp_notes(specs, DeckState(), NOW)
+    # Same second as the first build: the changed note must still get a later time.
+    stamped, second = stamp_notes(_retitled(specs, 1), first, NOW)
+    statuses = [s.status for s in stamped]
+    assert statuses == ["unchanged", "changed", "unchanged", "unchanged", "unchanged"]
+    assert [s.mtime for s in stamped] == [NOW, NOW + 1, NOW, NOW, NOW]
+    assert [s.note_id for s in stamped] == [first.notes[s.spec.guid].id for s in stamped]
+    # A later build with yet another change: now wins over previous + 1.
+    again, _ = stamp_notes(_retitled(_retitled(specs, 1), 2), second, NOW + 100)
+    assert [s.mtime for s in again] == [NOW, NOW + 1, NOW + 100, NOW, NOW]
+    # A clock that went backwards still moves a changed note forward.
+    back, _ = stamp_notes(specs, second, NOW - 500)
+    assert back[1].mtime == NOW + 2
+
+
+def test_vanished_notes_stay_in_state_and_new_ids_never_reuse_old_ones():
+    specs = _specs()
+    _, first = stamp_notes(specs, DeckState(), NOW)
+    _, second = stamp_notes(specs[:2], first, NOW - 10)  # clock behind the old ids
+    assert set(second.notes) == set(first.notes)
+    extra = build_notes([digest(DAY, table_paper("2503.00003", "Third"))], deck="AI Papers")
+    new, _ = stamp_notes(extra, second, NOW - 10)
+    assert new[0].status == "new"
+    assert new[0].note_id == max(s.id for s in first.notes.values()) + identity.NOTE_ID_STEP
+
+
+# --- state file --------------------------------------------------------------------------------
+
+
+def test_state_file_round_trips_and_is_sorted(tmp_path: Path):
+    _, state = stamp_notes(_specs(), DeckState(), NOW)
+    path = tmp_path / "deck.state.json"
+    assert save_state(state, path) is True
+    assert load_state(path) == state
+    document = json.loads(path.read_text())
+    assert list(document) == ["notes", "version"]
+    assert list(document["notes"]) == sorted(state.notes)
+    assert path.read_bytes() == state_bytes(state)
+
+
+def test_unchanged_state_is_not_rewritten(tmp_path: Path):
+    _, state = stamp_notes(_specs(), DeckState(), NOW)
+    path = tmp_path / "deck.state.json"
+    save_state(state, path)
+    stamp = path.stat().st_mtime_ns
+    assert save_state(load_state(path), path) is False
+    assert path.stat().st_mtime_ns == stamp
+
+
+def test_missing_state_is_empty(tmp_path: Path):
+    assert load_state(tmp_path / "nothing.json") == DeckState()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{",
+        "[]",
+        '{"version": 2, "notes": {}}',
+        '{"version": 1}',
+        '{"version": 1, "notes": {"g": {"hash": "h", "mtime": "soon", "id": 1}}}',
+        '{"version": 1, "notes": {"g": {"hash": "h", "mtime": 1}}}',
+    ],
+)
+def test_damaged_state_is_a_config_error(tmp_path: Path, text: str):
+    path = tmp_path / "deck.state.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_state(path)
+    assert info.value.path == str(path)
+    assert "build state is damaged" in info.value.message
+
+
+def test_note_state_is_plain_data():
+    state = DeckState({"g": NoteState("h", 1, 2)})
+    assert state_bytes(state) == (
+        b'{\n"notes": {\n  "g": {"hash": "h", "id": 2, "mtime": 1}\n},\n"version": 1\n}\n'
+    )
+
+
+# --- package -----------------------------------------------------------------------------------
+
+
+def _collection(data: bytes) -> sqlite3.Connection:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        db = archive.read("collection.anki2")
+    connection = sqlite3.connect(":memory:")
+    connection.deserialize(db)
+    return connection
+
+
+def test_package_is_deterministic_compressed_and_stamped_per_note():
+    specs = _specs()
+    stamped, state = stamp_notes(specs, DeckState(), NOW)
+    first = build_package(stamped)
+    assert build_package(stamped).data == first.data
+    assert (first.notes, first.cards) == (5, 5 + 1 + 3)  # two summaries' cards, 3 questions
+
+    with zipfile.ZipFile(io.BytesIO(first.data)) as archive:
+        infos = archive.infolist()
+        assert [i.filename for i in infos] == ["collection.anki2", "media"]
+        assert all(i.date_time == ZIP_DATE for i in infos)
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in infos)
+        assert archive.read("media") == b"{}"
+        assert infos[0].compress_size * 4 < infos[0].file_size
+
+    later, _ = stamp_notes(_retitled(specs, 3), state, NOW + 60)
+    db = _collection(build_package(later).data)
+    rows = db.execute("select guid, mod, id from notes order by id").fetchall()
+    assert rows == [(s.spec.guid, s.mtime, s.note_id) for s in later]
+    assert [r[1] for r in rows] == [NOW, NOW, NOW, NOW + 60, NOW]
+    models = json.loads(db.execute("select models from col").fetchone()[0])
+    assert {m["mod"] for m in models.values()} == {identity.MODEL_MOD}
+
+
+def test_new_cards_are_due_in_digest_then_paper_then_question_order():
+    later = digest(date(2025, 5, 1), quiz_paper("2505.00001", questions=[question(2), question(1)]))
+    earlier = digest(DAY, table_paper(), quiz_paper("2504.00009", questions=[question(1)]))
+    specs = build_notes([later, earlier], deck="D")
+    stamped, _ = stamp_notes(specs, DeckState(), NOW)
+    db = _collection(build_package(stamped).data)
+    rows = db.execute(
+        "select n.guid, c.due, c.ord from cards c join notes n on n.id = c.nid"
+        " order by c.due, c.ord"
+    ).fetchall()
+    order = [(guid, due) for guid, due, _ord in rows]
+    expected_guids = [
+        identity.note_guid("arxiv:2502.00002", "summary"),
+        *[identity.note_guid("arxiv:2504.00009", "summary")] * 5,
+        identity.note_guid("arxiv:2504.00009", "mcq", 1),
+        *[identity.note_guid("arxiv:2505.00001", "summary")] * 5,
+        identity.note_guid("arxiv:2505.00001", "mcq", 1),
+        identity.note_guid("arxiv:2505.00001", "mcq", 2),
+    ]
+    assert [g for g, _ in order] == expected_guids
+    dues = [d for _, d in order]
+    assert dues == sorted(dues) and dues[0] == 1 and dues[-1] == 6
