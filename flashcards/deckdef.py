@@ -1,21 +1,60 @@
 """Deck definitions: the `decks/*.yaml` files that say what each deck is built from.
 
-STUB — the deck-definitions work replaces the bodies; the signatures are the contract.
+A deck definition is validated entirely on load, before anything is built, so a mistake in it
+stops the build with `file:line: key: what is wrong` and nothing is written.
+
+Path rules (documented in the README):
+- every path *written in the file* (`sources`, `output`, `state`, `answers`, `taxonomy`) is
+  relative to the file's own directory, so a definition means the same from any working directory;
+- when `output` is omitted the deck goes to `dist/<file stem>.apkg` under the current directory
+  (like a build tool's default output folder);
+- when `state` is omitted it lives next to the definition as `<file stem>.state.json`, meant to
+  be committed with it: it is what keeps note modification times stable across clones.
 """
 
 from __future__ import annotations
 
+import glob
+import math
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from flashcards.errors import ConfigError
+from flashcards.parse import find_digest_files
+from flashcards.yamlfile import YamlDocument, describe, read_yaml
 
 CARD_KINDS = ("mcq", "summary")
+SUBDECK_MODES = ("month", "date")
+
+#: Every key a deck definition may hold, in the order the README documents them.
+DECK_KEYS = (
+    "name",
+    "sources",
+    "output",
+    "state",
+    "cards",
+    "subdecks",
+    "tags",
+    "answers",
+    "taxonomy",
+    "unsure_threshold",
+)
+REQUIRED_KEYS = ("name", "sources")
+
+DEFAULT_OUTPUT_DIR = Path("dist")
+
+# Anki splits tags on whitespace; quotes would be stripped or mangled by its search syntax.
+_BAD_TAG_CHARS = re.compile(r"[\s\"]")
 
 
 @dataclass(frozen=True)
 class DeckDefinition:
     path: Path  # the YAML file; relative paths inside it resolve against its directory
     name: str  # Anki deck name, "::" for nesting
-    sources: tuple[str, ...]  # globs
+    sources: tuple[str, ...]  # globs, as written (relative to path.parent)
     output: Path
     state: Path  # where note content hashes and modification times are kept
     cards: tuple[str, ...] = CARD_KINDS
@@ -25,14 +64,238 @@ class DeckDefinition:
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
 
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
     def source_files(self) -> list[Path]:
-        """Files matched by `sources`, sorted; a glob that matches nothing is a ConfigError."""
-        raise NotImplementedError
+        """Files matched by `sources`, sorted; a glob that matches nothing is a ConfigError.
 
+        A glob may also match directories: they contribute the digest files found under them,
+        as `flashcards parse DIR` would read them.
+        """
+        files: set[Path] = set()
+        for pattern in self.sources:
+            matched = _expand_source(self.base_dir, pattern)
+            if not matched:
+                raise ConfigError(f"sources: {pattern!r} matches no file", self.path)
+            files.update(matched)
+        return sorted(files)
 
-def load_deck_definition(path: str | Path) -> DeckDefinition:
-    raise NotImplementedError
+    def subdeck_name(self, digest_date: Any) -> str:
+        """The Anki deck a note from a digest of `digest_date` goes to."""
+        if self.subdecks == "month":
+            return f"{self.name}::{digest_date:%Y-%m}"
+        if self.subdecks == "date":
+            return f"{self.name}::{digest_date:%Y-%m-%d}"
+        return self.name
 
 
 def find_deck_definitions(directory: str | Path = "decks") -> list[Path]:
-    return sorted(Path(directory).glob("*.yaml"))
+    """The deck definitions in `directory` (not recursive), sorted. A missing directory has none."""
+    return sorted(p for p in Path(directory).glob("*.yaml") if p.is_file())
+
+
+def load_deck_definition(path: str | Path) -> DeckDefinition:
+    """Read and validate one deck definition; any problem raises ConfigError naming file and key."""
+    path = Path(path)
+    doc = read_yaml(path)
+    data = doc.data
+    if data is None:
+        raise ConfigError("empty deck definition (expected a mapping with name and sources)", path)
+    if not isinstance(data, dict):
+        raise doc.error(f"expected a mapping of keys (name, sources, ...), got {describe(data)}")
+
+    for key in data:
+        if key not in DECK_KEYS:
+            raise doc.error(
+                f"{key}: unknown key (expected one of: {', '.join(DECK_KEYS)})", key, at_key=True
+            )
+    for key in REQUIRED_KEYS:
+        if key not in data:
+            raise ConfigError(f"{key}: missing (required)", path)
+
+    base = path.parent
+    v = _Validator(doc, path)
+    stem = path.stem
+    output = v.path_value("output", base, suffix=".apkg")
+    state = v.path_value("state", base)
+    definition = DeckDefinition(
+        path=path,
+        name=v.deck_name(),
+        sources=v.sources(base),
+        output=output if output is not None else DEFAULT_OUTPUT_DIR / f"{stem}.apkg",
+        state=state if state is not None else _join(base, f"{stem}.state.json"),
+        cards=v.cards(),
+        subdecks=v.subdecks(),
+        tags=v.tags(),
+        answers=v.path_value("answers", base, must_exist=True),
+        taxonomy=v.path_value("taxonomy", base, must_exist=True),
+        unsure_threshold=v.threshold(),
+    )
+    return definition
+
+
+def load_deck_definitions(paths: list[Path]) -> list[DeckDefinition]:
+    """Load several definitions; two that write the same deck file are an error."""
+    definitions = [load_deck_definition(p) for p in paths]
+    seen: dict[str, Path] = {}
+    for definition in definitions:
+        target = os.path.normcase(os.path.abspath(definition.output))
+        if target in seen:
+            raise ConfigError(
+                f"output: {str(definition.output)!r} is also the output of {seen[target]}",
+                definition.path,
+            )
+        seen[target] = definition.path
+    return definitions
+
+
+class _Validator:
+    """One check per key; each returns the validated value or raises ConfigError at its line."""
+
+    def __init__(self, doc: YamlDocument, path: Path):
+        self.doc = doc
+        self.data: dict[Any, Any] = doc.data
+        self.path = path
+
+    def error(self, message: str, *keys: str | int) -> ConfigError:
+        return self.doc.error(message, *keys)
+
+    def deck_name(self) -> str:
+        value = self.data["name"]
+        if not isinstance(value, str):
+            raise self.error(f"name: expected a string, got {describe(value)}", "name")
+        if not value.strip():
+            raise self.error("name: must not be empty", "name")
+        if any(not part.strip() for part in value.split("::")):
+            raise self.error(f"name: {value!r} has an empty part between '::'", "name")
+        return value.strip()
+
+    def sources(self, base: Path) -> tuple[str, ...]:
+        value = self.data["sources"]
+        if isinstance(value, str):
+            raise self.error(
+                f"sources: expected a list of globs, got {describe(value)} "
+                f"(write it as a list: [{value}])",
+                "sources",
+            )
+        if not isinstance(value, list):
+            raise self.error(f"sources: expected a list of globs, got {describe(value)}", "sources")
+        if not value:
+            raise self.error("sources: expected at least one glob, got an empty list", "sources")
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise self.error(
+                    f"sources: expected a glob, got {describe(item)}", "sources", index
+                )
+            if not _expand_source(base, item):
+                raise self.error(f"sources: {item!r} matches no file", "sources", index)
+        return tuple(value)
+
+    def path_value(
+        self, key: str, base: Path, *, must_exist: bool = False, suffix: str | None = None
+    ) -> Path | None:
+        if key not in self.data or self.data[key] is None:
+            return None
+        value = self.data[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(f"{key}: expected a file path, got {describe(value)}", key)
+        if suffix is not None and not value.endswith(suffix):
+            raise self.error(f"{key}: {value!r} should end in {suffix}", key)
+        resolved = _join(base, value)
+        if must_exist and not resolved.is_file():
+            raise self.error(f"{key}: {value!r} is not a file (looked for {resolved})", key)
+        if not must_exist and resolved.is_dir():
+            raise self.error(f"{key}: {value!r} is a directory, expected a file path", key)
+        return resolved
+
+    def cards(self) -> tuple[str, ...]:
+        if "cards" not in self.data:
+            return CARD_KINDS
+        value = self.data["cards"]
+        expected = "/".join(CARD_KINDS)
+        if not isinstance(value, list):
+            raise self.error(
+                f"cards: expected a list of {expected}, got {describe(value)}", "cards"
+            )
+        if not value:
+            raise self.error(
+                f"cards: expected at least one of {expected}, got an empty list", "cards"
+            )
+        for index, item in enumerate(value):
+            if item not in CARD_KINDS:
+                raise self.error(
+                    f"cards: {describe(item)} is not a card kind (expected {expected})",
+                    "cards",
+                    index,
+                )
+        # Keep the canonical order so that two spellings of the same choice build the same deck.
+        return tuple(kind for kind in CARD_KINDS if kind in value)
+
+    def subdecks(self) -> str | None:
+        value = self.data.get("subdecks")
+        if value is None:
+            return None
+        if value not in SUBDECK_MODES:
+            raise self.error(
+                f"subdecks: expected month, date or null, got {describe(value)}", "subdecks"
+            )
+        return value
+
+    def tags(self) -> tuple[str, ...]:
+        value = self.data.get("tags")
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.error(f"tags: expected a list of tags, got {describe(value)}", "tags")
+        tags: list[str] = []
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item:
+                raise self.error(f"tags: expected a tag, got {describe(item)}", "tags", index)
+            if _BAD_TAG_CHARS.search(item):
+                raise self.error(
+                    f"tags: {item!r} contains a space or a quote (Anki tags cannot; use - or ::)",
+                    "tags",
+                    index,
+                )
+            if item not in tags:
+                tags.append(item)
+        return tuple(tags)
+
+    def threshold(self) -> float | None:
+        value = self.data.get("unsure_threshold")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(
+                f"unsure_threshold: expected a number between 0 and 1, got {describe(value)}",
+                "unsure_threshold",
+            )
+        if math.isnan(value) or not 0 <= value <= 1:
+            raise self.error(
+                f"unsure_threshold: expected a number between 0 and 1, got {describe(value)}",
+                "unsure_threshold",
+            )
+        return float(value)
+
+
+def _join(base: Path, value: str) -> Path:
+    # normpath only tidies "decks/../dist" for messages; it never touches the disk.
+    return Path(os.path.normpath(base / os.path.expanduser(value)))
+
+
+def _expand_source(base: Path, pattern: str) -> list[Path]:
+    """Files that `pattern` (relative to `base`, or absolute) names; `**` recurses."""
+    pattern = os.path.expanduser(pattern)
+    # root_dir rather than joining base into the pattern: a "[" in the directory name must not
+    # turn into a glob character class.
+    root = None if os.path.isabs(pattern) else base
+    files: list[Path] = []
+    for match in glob.glob(pattern, root_dir=root, recursive=True):
+        candidate = Path(os.path.normpath(match if root is None else root / match))
+        if candidate.is_dir():
+            files.extend(find_digest_files(candidate))
+        elif candidate.is_file():
+            files.append(candidate)
+    return files

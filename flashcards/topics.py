@@ -1,26 +1,316 @@
 """Step 2b: assign each paper a few topic slugs (tags `topic::<slug>`) from an editable taxonomy.
 
-STUB — the deck-definitions work replaces the bodies; the signatures are the contract.
+The taxonomy is a YAML file (the bundled one is `flashcards/taxonomy.yaml`): each topic has a slug,
+a label and keyword rules. A paper's text is searched field by field; a rule that matches in a
+field adds that field's weight (times the topic's weight) to the topic's score, once per rule and
+field, so a word repeated ten times counts once and a topic named in the title or in the quiz's
+"Topic and Domain" line outweighs one mentioned in passing in a long summary. Topics that reach
+`min_score` are returned best first (ties in file order); a paper that reaches none gets the
+fallback slug, so every note carries at least one `topic::` tag.
+
+Keyword syntax (documented for users in the taxonomy file itself):
+- a word or phrase matches whole words, ignoring case; spaces and hyphens between its words are
+  interchangeable ("text to image" matches "text-to-image"), and a plural "s"/"es" is allowed;
+- a keyword written in capitals and digits (an acronym: `RAG`, `LLM`, `3D`) matches only in
+  capitals, so that `RAG` does not match "rag" and `SAM` does not match a name;
+- a trailing `*` matches any word ending ("quantiz*" → quantized, quantization);
+- `patterns` hold Python regular expressions, matched ignoring case.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from flashcards.model import Paper
+from flashcards.model import FIELD_NAMES, Paper
+from flashcards.yamlfile import YamlDocument, describe, parse_yaml, read_yaml
+
+#: How much a rule match in each part of a paper counts. The title and the quiz "Topic and
+#: Domain" line say what a paper is *about*; the other fields also mention what it merely uses.
+#: The flattened flow chart (`workflow`) is noisy and only some digests have it: ignored.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "title": 3.0,
+    "topic": 3.0,
+    "previous_research": 1.0,
+    "problem": 1.0,
+    "methods": 1.0,
+    "results": 1.0,
+    "summary": 1.0,
+    "workflow": 0.0,
+}
+WEIGHTED_PARTS = ("title", *FIELD_NAMES)
+
+DEFAULT_MIN_SCORE = 2.0
+DEFAULT_FALLBACK = "other"
+BUNDLED = "<bundled taxonomy.yaml>"
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_ACRONYM = re.compile(r"^[A-Z0-9][A-Z0-9\-]*[A-Z0-9]$|^[A-Z]$")
+_WORD_SEPARATORS = re.compile(r"[\s\-]+")
+_WORD = re.compile(r"[0-9a-z]+")
+_KEY_LENGTH = 3
+
+TAXONOMY_KEYS = ("fallback", "min_score", "weights", "topics")
+TOPIC_KEYS = ("label", "keywords", "patterns", "weight")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One keyword or pattern of a topic.
+
+    Keywords are compiled to patterns that start with a literal (the regex engine then scans
+    for it at C speed) and search the lower-cased text unless they are acronyms; the word
+    boundary on the left is checked by hand, since a look-behind in front of the literal would
+    make every search many times slower.
+    """
+
+    text: str  # as written in the taxonomy, for explanations
+    pattern: re.Pattern[str]
+    on_lowered: bool = False  # search the lower-cased text (case-insensitive keywords)
+    left_boundary: bool = False  # the match must not start inside a word
+    # Lower-case ASCII letters or digits every match starts with (a match starts at a word
+    # start): lets `Taxonomy` skip, by a set lookup, the rules whose first word a text lacks.
+    # Empty for user regexes, which are always tried.
+    needle: str = ""
+
+    def search(self, text: str, lowered: str) -> bool:
+        haystack = lowered if self.on_lowered else text
+        for match in self.pattern.finditer(haystack):
+            start = match.start()
+            if not self.left_boundary or start == 0 or not _is_word_char(haystack[start - 1]):
+                return True
+        return False
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+@dataclass(frozen=True)
+class Topic:
+    slug: str
+    label: str
+    rules: tuple[Rule, ...]
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
 class Taxonomy:
     source: str
+    topics: tuple[Topic, ...] = ()
+    fallback: str = DEFAULT_FALLBACK
+    min_score: float = DEFAULT_MIN_SCORE
+    # (part, weight) pairs rather than a dict so that a Taxonomy stays hashable (cacheable).
+    weights: tuple[tuple[str, float], ...] = tuple(DEFAULT_WEIGHTS.items())
+
+    @cached_property
+    def _index(self) -> tuple[dict[str, list[tuple[int, Rule]]], list[tuple[int, Rule]]]:
+        """Rules by the first `_KEY_LENGTH` characters of their needle, and rules without one."""
+        by_key: dict[str, list[tuple[int, Rule]]] = {}
+        always: list[tuple[int, Rule]] = []
+        for index, topic in enumerate(self.topics):
+            for rule in topic.rules:
+                if rule.needle:
+                    by_key.setdefault(rule.needle[:_KEY_LENGTH], []).append((index, rule))
+                else:
+                    always.append((index, rule))
+        return by_key, always
+
+    def candidates(self, lowered: str) -> list[tuple[int, Rule]]:
+        """(topic index, rule) pairs that may match `lowered`: those whose needle starts a word
+        of it, in taxonomy order, plus every rule without a needle."""
+        by_key, always = self._index
+        words = _WORD.findall(lowered)
+        starts = {w[:n] for w in words for n in range(1, _KEY_LENGTH + 1)}
+        found = [pair for key in starts & by_key.keys() for pair in by_key[key]]
+        found.extend(always)
+        return found
+
+    def label(self, slug: str) -> str:
+        for topic in self.topics:
+            if topic.slug == slug:
+                return topic.label
+        return slug
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """The taxonomy in `path`, or the one bundled with the package when None."""
-    return Taxonomy(source="<bundled>")
+    if path is None:
+        text = resources.files("flashcards").joinpath("taxonomy.yaml").read_text("utf-8")
+        return _build(parse_yaml(text, BUNDLED))
+    return _build(read_yaml(path))
+
+
+def score_topics(paper: Paper, taxonomy: Taxonomy) -> list[tuple[str, float]]:
+    """Every topic with a positive score for `paper`, best first (ties in taxonomy order)."""
+    weights = dict(taxonomy.weights)
+    scores = [0.0] * len(taxonomy.topics)
+    for name, text in _parts(paper):
+        weight = weights.get(name, 0.0)
+        if weight <= 0:
+            continue
+        lowered = text.lower()
+        for index, rule in taxonomy.candidates(lowered):
+            if rule.search(text, lowered):
+                scores[index] += weight
+    ranked = sorted(
+        (-score * topic.weight, index, topic.slug)
+        for index, (topic, score) in enumerate(zip(taxonomy.topics, scores, strict=True))
+        if score > 0 and topic.weight > 0
+    )
+    return [(slug, -negative) for negative, _, slug in ranked]
 
 
 def assign_topics(paper: Paper, taxonomy: Taxonomy, *, limit: int = 3) -> tuple[str, ...]:
     """At least one and at most `limit` topic slugs for `paper`, most relevant first."""
-    return ("general",)
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    chosen = [slug for slug, score in score_topics(paper, taxonomy) if score >= taxonomy.min_score]
+    return tuple(chosen[:limit]) or (taxonomy.fallback,)
+
+
+def _parts(paper: Paper) -> list[tuple[str, str]]:
+    parts = [("title", paper.title)]
+    parts.extend((name, paper.fields[name]) for name in FIELD_NAMES if paper.fields.get(name))
+    return parts
+
+
+def compile_keyword(keyword: str) -> Rule:
+    """The rule a taxonomy keyword stands for (syntax in the module docstring)."""
+    prefix = keyword.endswith("*")
+    core = keyword[:-1].strip() if prefix else keyword.strip()
+    acronym = _ACRONYM.match(core) is not None
+    words = [re.escape(w if acronym else w.lower()) for w in _WORD_SEPARATORS.split(core) if w]
+    body = r"[\s\-]*".join(words)
+    ending = "" if prefix else r"(?:e?s)?(?![0-9A-Za-z])"
+    pattern = re.compile(body + ending)
+    first = _WORD.match(core.lower())
+    needle = first.group() if first else ""
+    return Rule(keyword, pattern, on_lowered=not acronym, left_boundary=True, needle=needle)
+
+
+def _build(doc: YamlDocument) -> Taxonomy:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error(f"expected a mapping with a 'topics' key, got {describe(data)}")
+    for key in data:
+        if key not in TAXONOMY_KEYS:
+            raise doc.error(
+                f"{key}: unknown key (expected one of: {', '.join(TAXONOMY_KEYS)})",
+                key,
+                at_key=True,
+            )
+
+    fallback = data.get("fallback", DEFAULT_FALLBACK)
+    if not isinstance(fallback, str) or not SLUG.match(fallback):
+        raise doc.error(
+            f"fallback: expected a slug (lowercase words joined by -), got {describe(fallback)}",
+            "fallback",
+        )
+    min_score = _number(doc, data.get("min_score", DEFAULT_MIN_SCORE), "min_score")
+    weights = dict(DEFAULT_WEIGHTS)
+    raw_weights = data.get("weights") or {}
+    if not isinstance(raw_weights, dict):
+        raise doc.error(f"weights: expected a mapping, got {describe(raw_weights)}", "weights")
+    for name, value in raw_weights.items():
+        if name not in WEIGHTED_PARTS:
+            raise doc.error(
+                f"weights: {name}: unknown field (expected one of: {', '.join(WEIGHTED_PARTS)})",
+                "weights",
+                name,
+                at_key=True,
+            )
+        weights[name] = _number(doc, value, "weights", name)
+
+    raw_topics = data.get("topics")
+    if not isinstance(raw_topics, dict) or not raw_topics:
+        raise doc.error(
+            f"topics: expected a mapping of topic slugs, got {describe(raw_topics)}", "topics"
+        )
+    topics = tuple(_topic(doc, slug, spec) for slug, spec in raw_topics.items())
+    return Taxonomy(
+        source=doc.path,
+        topics=topics,
+        fallback=fallback,
+        min_score=min_score,
+        weights=tuple(weights.items()),
+    )
+
+
+def _topic(doc: YamlDocument, slug: Any, spec: Any) -> Topic:
+    where = f"topics: {slug}"
+    if not isinstance(slug, str) or not SLUG.match(slug):
+        raise doc.error(
+            f"{where}: not a valid slug (lowercase letters and digits joined by -, no spaces)",
+            "topics",
+            str(slug),
+            at_key=True,
+        )
+    if not isinstance(spec, dict):
+        raise doc.error(
+            f"{where}: expected a mapping with label and keywords, got {describe(spec)}",
+            "topics",
+            slug,
+        )
+    for key in spec:
+        if key not in TOPIC_KEYS:
+            raise doc.error(
+                f"{where}: {key}: unknown key (expected one of: {', '.join(TOPIC_KEYS)})",
+                "topics",
+                slug,
+                key,
+                at_key=True,
+            )
+    label = spec.get("label")
+    if not isinstance(label, str) or not label.strip():
+        raise doc.error(
+            f"{where}: label: expected a non-empty string, got {describe(label)}",
+            "topics",
+            slug,
+            "label" if "label" in spec else "",
+        )
+    rules: list[Rule] = []
+    for kind in ("keywords", "patterns"):
+        items = spec.get(kind) or []
+        if not isinstance(items, list):
+            raise doc.error(
+                f"{where}: {kind}: expected a list, got {describe(items)}", "topics", slug, kind
+            )
+        for index, item in enumerate(items):
+            if not isinstance(item, str) or not item.strip(" *"):
+                raise doc.error(
+                    f"{where}: {kind}: expected a non-empty string, got {describe(item)}",
+                    "topics",
+                    slug,
+                    kind,
+                    index,
+                )
+            if kind == "keywords":
+                rules.append(compile_keyword(item))
+                continue
+            try:
+                pattern = re.compile(item, re.IGNORECASE)
+            except re.error as exc:
+                raise doc.error(
+                    f"{where}: patterns: {item!r} is not a valid regular expression ({exc})",
+                    "topics",
+                    slug,
+                    kind,
+                    index,
+                ) from None
+            rules.append(Rule(item, pattern))
+    if not rules:
+        raise doc.error(f"{where}: needs at least one keyword or pattern", "topics", slug)
+    weight = _number(doc, spec.get("weight", 1.0), "topics", slug, "weight")
+    return Topic(slug=slug, label=label.strip(), rules=tuple(rules), weight=weight)
+
+
+def _number(doc: YamlDocument, value: Any, *keys: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        name = ": ".join(keys)
+        raise doc.error(f"{name}: expected a number ≥ 0, got {describe(value)}", *keys)
+    return float(value)
