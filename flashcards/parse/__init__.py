@@ -37,9 +37,10 @@ class ParseResult:
 def decode(data: bytes, source: str) -> str:
     """UTF-8 (with or without BOM) to text with '\\n' line endings; anything else is an error."""
     if not data.strip():
-        raise ParseError("empty file", source)
+        raise ParseError("empty file", source, 1)
     if b"\x00" in data:
-        raise ParseError("binary file, not a text digest", source)
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise ParseError("binary file, not a text digest", source, line)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

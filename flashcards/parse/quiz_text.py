@@ -38,7 +38,8 @@ from flashcards.parse.common import (
 
 _HEADER = re.compile(r"^\s*(?P<date>\S*)\s*Papers\s*$")
 _PAPER = re.compile(r"^Paper\s*:?\s*(?P<number>\d+)\s*$")
-_PAGE_MARKER = re.compile(r"^\d+\s*/\s*\d+$")
+# The card counter of a paper with a flow chart ("1/2": first of two cards).
+_PAGE_MARKER = re.compile(r"^1\s*/\s*\d+$")
 # "Q2" alone on its line, or "Q2: prompt" / "Q2. prompt" when a hand-made digest joins them.
 _QUESTION = re.compile(r"^Q(?P<number>\d+)(?:\s*$|[.:)]\s*(?P<prompt>\S.*)$)")
 _PUBLISHED = re.compile(r"^Published\s*:\s*(?P<value>.*)$", re.IGNORECASE)

@@ -1,0 +1,615 @@
+"""The quiz digest parsers (quiz text and quiz HTML): seeds, the real corpus, fixtures, bad input.
+
+Expectations on real files are computed here independently of the parsers (regexes over the raw
+files), and the text and HTML versions of the same day are checked against each other.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import CORPUS, FIXTURES
+
+from flashcards.cli import main
+from flashcards.errors import NotADigestError, ParseError
+from flashcards.model import FIELD_NAMES, Digest
+from flashcards.parse import parse_bytes, parse_file, parse_text, quiz_html, quiz_text
+from flashcards.parse.common import arxiv_id_from_url, parse_iso_date, split_fields
+
+QUIZ = FIXTURES / "quiz"
+FIVE_FIELDS = ("topic", "previous_research", "problem", "methods", "results")
+ARXIV_LINK = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
+CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
+
+
+def _only(digests: list[Digest]) -> Digest:
+    assert len(digests) == 1
+    return digests[0]
+
+
+# --- shared helpers ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://arxiv.org/pdf/2504.17761", "2504.17761"),
+        ("https://arxiv.org/abs/2504.17761v3", "2504.17761"),
+        ("https://arxiv.org/pdf/2504.17761v2.pdf", "2504.17761"),
+        ("https://arxiv.org/html/2412.00001v1", "2412.00001"),
+        ("https://www.arxiv.org/abs/0704.0001", "0704.0001"),
+        ("https://arxiv.org/abs/hep-th/0601001v1", "hep-th/0601001"),
+        ("https://huggingface.co/papers/2504.17761", None),
+        ("https://arxiv.org/list/cs.AI/recent", None),
+        ("not a url", None),
+    ],
+)
+def test_arxiv_id_from_url(url: str, expected: str | None) -> None:
+    assert arxiv_id_from_url(url) == expected
+
+
+def test_parse_iso_date_names_impossible_dates() -> None:
+    assert parse_iso_date("2025-02-28", "f.txt", 3).isoformat() == "2025-02-28"
+    with pytest.raises(ParseError) as caught:
+        parse_iso_date("2025-02-30", "f.txt", 3)
+    assert str(caught.value).startswith("f.txt:3: impossible date '2025-02-30'")
+    with pytest.raises(ParseError, match="expected a date as YYYY-MM-DD"):
+        parse_iso_date("April 1st", "f.txt", 1)
+
+
+def test_split_fields_handles_run_together_markdown_and_prose() -> None:
+    text = (
+        "1. 📘 Topic and Domain: T, and the problem: stays here. 2. **💡 Previous Research and "
+        "New Ideas:** P 3. **❓ Problem:** Q 4. **🛠️ Methods:** M 5. **📊 Results and "
+        "Evaluation:** R\n2. 💡 Previous Research and New Ideas: P 3. **❓ Problem:** Q"
+    )
+    assert split_fields(text) == {
+        "topic": "T, and the problem: stays here.",
+        "previous_research": "P",
+        "problem": "Q",
+        "methods": "M",
+        "results": "R",
+    }
+    assert split_fields("Loose words first.\nProblem: bare label") == {
+        "summary": "Loose words first.",
+        "problem": "bare label",
+    }
+    assert split_fields("") == {}
+
+
+# --- seeds ---------------------------------------------------------------------------------------
+
+SEED_PAPERS = {
+    "000": (
+        "2025-04-28",
+        [
+            ("2504.17761", "Step1X-Edit: A Practical Framework for General Image Editing"),
+            (
+                "2504.18415",
+                "BitNet v2: Native 4-bit Activations with Hadamard Transformation for 1-bit LLMs",
+            ),
+            ("2504.15777", "Tina: Tiny Reasoning Models via LoRA"),
+        ],
+    ),
+    "001": (
+        "2025-04-17",
+        [
+            ("2504.12285", "BitNet b1.58 2B4T Technical Report"),
+            ("2504.12240", "Cobra: Efficient Line Art COlorization with BRoAder References"),
+            ("2504.10337", "Heimdall: test-time scaling on the generative verification"),
+        ],
+    ),
+    "002": (
+        "2025-05-22",
+        [
+            ("2505.14302", "Scaling Law for Quantization-Aware Training"),
+            ("2505.15779", "IA-T2I: Internet-Augmented Text-to-Image Generation"),
+            (
+                "2505.14231",
+                "UniVG-R1: Reasoning Guided Universal Visual Grounding with Reinforcement Learning",
+            ),
+        ],
+    ),
+}
+
+
+def _raw_prompts(path: Path) -> list[str]:
+    """Every prompt of a quiz text file, read straight from the line after each `Q<n>`."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [
+        re.sub(r"^\d+\.\s*", "", lines[i + 1].strip())
+        for i, line in enumerate(lines)
+        if re.fullmatch(r"Q\d+", line.strip())
+    ]
+
+
+@pytest.mark.parametrize("prefix", sorted(SEED_PAPERS))
+def test_quiz_seeds_exactly(seeds: Path, prefix: str) -> None:
+    (path,) = seeds.glob(f"{prefix}_*")
+    digest = _only(parse_file(path))
+    expected_date, expected_papers = SEED_PAPERS[prefix]
+    assert digest.format == "quiz-text"
+    assert digest.date.isoformat() == expected_date
+    assert digest.warnings == ()
+    assert [(p.arxiv_id, p.title) for p in digest.papers] == expected_papers
+    for paper in digest.papers:
+        assert paper.url == f"https://arxiv.org/abs/{paper.arxiv_id}"
+        assert paper.published is not None
+        assert all(paper.fields.get(name) for name in FIVE_FIELDS), paper.title
+        assert paper.fields.get("workflow")
+        assert [q.number for q in paper.questions] == [1, 2, 3]
+        for question in paper.questions:
+            assert len(question.options) == 3
+            assert not re.match(r"\d+\.", question.prompt)
+            assert question.answer is None and question.answer_source is None
+    prompts = [q.prompt for p in digest.papers for q in p.questions]
+    assert prompts == _raw_prompts(path)
+
+
+def test_quiz_seed_totals(seeds: Path) -> None:
+    papers = [
+        p for prefix in SEED_PAPERS for p in _only(parse_file(*seeds.glob(f"{prefix}_*"))).papers
+    ]
+    questions = [q for p in papers for q in p.questions]
+    assert len(papers) == 9
+    assert len(questions) == 27
+    assert {len(q.options) for q in questions} == {3}
+
+
+# --- the real corpus -----------------------------------------------------------------------------
+
+DAILY = CORPUS / "daily_paper"
+TEXT_FILES = sorted((DAILY / "text").glob("*.txt")) if DAILY.is_dir() else []
+HTML_FILES = sorted((DAILY / "html").glob("*.html")) if DAILY.is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def parsed() -> dict[Path, Digest]:
+    """Every quiz digest of the corpus, parsed once for the whole module."""
+    if not DAILY.is_dir():
+        pytest.skip("../shared/corpus is not beside the checkout")
+    return {path: _only(parse_file(path)) for path in [*TEXT_FILES, *HTML_FILES]}
+
+
+def test_corpus_is_there(parsed: dict[Path, Digest]) -> None:
+    assert len(TEXT_FILES) >= 100 and len(HTML_FILES) >= 100
+
+
+def test_every_corpus_file_parses_to_its_dated_digest(parsed: dict[Path, Digest]) -> None:
+    for path, digest in parsed.items():
+        assert digest.format == ("quiz-html" if path.suffix == ".html" else "quiz-text")
+        assert digest.date.isoformat() == path.stem
+        assert digest.warnings == (), path
+
+
+def test_corpus_papers_match_distinct_arxiv_links(parsed: dict[Path, Digest]) -> None:
+    for path, digest in parsed.items():
+        links = set(ARXIV_LINK.findall(path.read_text(encoding="utf-8")))
+        assert sorted(p.arxiv_id for p in digest.papers) == sorted(links), path
+
+
+def test_corpus_lines_point_at_papers_and_questions(parsed: dict[Path, Digest]) -> None:
+    for path, digest in parsed.items():
+        lines = path.read_text(encoding="utf-8").split("\n")
+        for paper in digest.papers:
+            assert paper.line is not None
+            assert re.search(r"Paper:? ?\d", lines[paper.line - 1]), (path, paper.line)
+            for question in paper.questions:
+                assert question.line is not None
+                wanted = "quiz-popup" if path.suffix == ".html" else f"Q{question.number}"
+                assert wanted in lines[question.line - 1], (path, question.line)
+
+
+def test_corpus_fields_and_counts(parsed: dict[Path, Digest]) -> None:
+    papers = [p for d in parsed.values() for p in d.papers]
+    questions = [q for p in papers for q in p.questions]
+    assert len(questions) >= 1700
+    for paper in papers:
+        assert set(paper.fields) <= set(FIELD_NAMES)
+        assert all(value and value == value.strip() for value in paper.fields.values())
+        assert "**" not in "".join(paper.fields.values())
+    # Most papers carry all five fields; a few summaries are empty on the site itself.
+    complete = sum(all(f in p.fields for f in FIVE_FIELDS) for p in papers)
+    assert complete >= 0.98 * len(papers)
+    for question in questions:
+        assert len(question.options) >= 2
+        assert question.prompt and not re.match(r"\d+\s*\.", question.prompt)
+
+
+def _raw_popups(page: str) -> list[tuple[str, str, list[str]]]:
+    """(data-answer, prompt, data-values) of every English quiz popup, from the raw page text."""
+    popups = []
+    for chunk in re.split(r'<div class="quiz-popup"', page)[1:]:
+        head = re.match(r'\s*data-answer="(?P<answer>[^"]*)"(?P<rest>[^>]*)>', chunk)
+        assert head is not None, chunk[:200]
+        if re.search(r'data-lang="(?!en)', head.group("rest")):
+            continue
+        answer = html.unescape(head.group("answer"))
+        prompt = re.search(r'class="quiz-question">(.*?)</div>', chunk, re.S).group(1)
+        prompt = re.sub(r"^\d+\.\s*", "", " ".join(html.unescape(prompt).split()))
+        values = [html.unescape(v) for v in re.findall(r'data-value="([^"]*)"', chunk)]
+        popups.append((answer, prompt, values))
+    return popups
+
+
+def test_html_answers_read_back(parsed: dict[Path, Digest]) -> None:
+    known = 0
+    for path in HTML_FILES:
+        questions = [q for p in parsed[path].papers for q in p.questions]
+        popups = _raw_popups(path.read_text(encoding="utf-8"))
+        assert len(questions) == len(popups), path
+        for question, (answer, prompt, values) in zip(questions, popups, strict=True):
+            assert question.prompt == prompt, path
+            if answer:
+                known += 1
+                assert question.answer == values.index(answer), (path, prompt)
+                assert question.answer_source == "marked"
+                assert question.confidence == 1.0 and question.unsure is False
+            else:
+                assert question.answer is None
+                assert question.answer_source is None and question.confidence is None
+    assert known >= 850
+
+
+def _damaged(text: Digest, page: Digest, page_path: Path) -> bool:
+    """The text digest lost content that the HTML holds: a flow chart cut off mid-comment or
+    mid-style hid the rest of its paper in browsers, and so in the text digest too."""
+    raw = page_path.read_text(encoding="utf-8")
+    text_questions = sum(len(p.questions) for p in text.papers)
+    return text_questions < raw.count('class="quiz-popup"') or len(text.papers) < len(
+        set(ARXIV_LINK.findall(raw))
+    )
+
+
+def _without_tags(options: tuple[str, ...]) -> tuple[str, ...]:
+    # A literal like '</think>' in an option survives in the HTML (data-value) but not in text.
+    return tuple(" ".join(re.sub(r"<[^<>]*>", "", o).split()) for o in options)
+
+
+def test_text_and_html_of_the_same_day_agree(parsed: dict[Path, Digest]) -> None:
+    damaged = []
+    for text_path in TEXT_FILES:
+        page_path = DAILY / "html" / f"{text_path.stem}.html"
+        text, page = parsed[text_path], parsed[page_path]
+        questions_of = {
+            id(p): [(q.number, q.prompt, _without_tags(q.options)) for q in p.questions]
+            for p in [*text.papers, *page.papers]
+        }
+        if _damaged(text, page, page_path):
+            damaged.append(text_path.stem)
+            # What the text kept must still be in the page, whichever paper it landed under.
+            assert {p.key for p in text.papers} <= {p.key for p in page.papers}
+            page_questions = Counter(q for p in page.papers for q in questions_of[id(p)])
+            text_questions = Counter(q for p in text.papers for q in questions_of[id(p)])
+            assert not text_questions - page_questions, text_path
+            continue
+        assert [(p.arxiv_id, p.title) for p in text.papers] == [
+            (p.arxiv_id, p.title) for p in page.papers
+        ], text_path
+        for a, b in zip(text.papers, page.papers, strict=True):
+            assert questions_of[id(a)] == questions_of[id(b)], (text_path, a.title)
+            assert a.published == b.published
+            assert {k: v for k, v in a.fields.items() if k != "workflow"} == {
+                k: v for k, v in b.fields.items() if k != "workflow"
+            }, (text_path, a.title)
+            assert ("workflow" in a.fields) == ("workflow" in b.fields)
+            if "workflow" in a.fields:
+                words_a, words_b = (
+                    set(a.fields["workflow"].split()),
+                    set(b.fields["workflow"].split()),
+                )
+                assert len(words_a & words_b) >= 0.9 * len(words_a), (text_path, a.title)
+    # Only the three pages whose flow charts broke the page differ; more means a parser bug.
+    assert damaged == ["2025-05-06", "2025-05-07", "2025-05-08"]
+
+
+def test_no_chinese_leaks_into_english_content(parsed: dict[Path, Digest]) -> None:
+    for digest in parsed.values():
+        for paper in digest.papers:
+            texts = [paper.title, *paper.fields.values()]
+            texts += [s for q in paper.questions for s in (q.prompt, *q.options)]
+            assert not any(CJK.search(t) for t in texts), (digest.source, paper.title)
+
+
+# --- fixtures in our own words -------------------------------------------------------------------
+
+
+def test_fixture_text_variations() -> None:
+    digest = _only(parse_file(QUIZ / "varied.txt"))
+    assert digest.date.isoformat() == "2025-06-03"
+    first, second, third = digest.papers
+    # Earliest layout: "Paper: 1", no space after the colon, no flow chart, no page marker.
+    assert first.arxiv_id == "2506.01234" and first.url == "https://arxiv.org/abs/2506.01234"
+    assert first.fields["topic"] == (
+        "Speech recognition on small devices, using sparse expert layers."
+    )
+    assert "workflow" not in first.fields
+    assert [len(q.options) for q in first.questions] == [4, 3]
+    # '1/2' is an option here, not a page marker: no paper header follows it.
+    assert first.questions[1].options == ("1/2", "1/4", "3/4")
+    assert (first.line, [q.line for q in first.questions]) == (3, [16, 22])
+    # A wrapped title, "No Date", no link (identity from the title), run-together markdown.
+    assert second.title == (
+        "A Very Long Title About Retrieval That the Converter Wrapped Onto Two Lines"
+    )
+    assert second.arxiv_id is None and second.url is None and second.published is None
+    assert second.key == (
+        "title:a-very-long-title-about-retrieval-that-the-converter-wrapped-onto-two-lines"
+    )
+    assert second.fields == {
+        "topic": "Retrieval for question answering.",
+        "previous_research": "Earlier retrievers scored passages one by one.",
+        "problem": "Scoring every passage is slow.",
+        "methods": "Passages are clustered first and only the best cluster is scored.",
+        "results": "Latency halved with the same recall.",
+        "workflow": "Cluster-first retrieval Query Encode Cluster search Passage scoring Answer",
+    }
+    # A title that starts with "Paper", an empty summary, no quiz; the reading tips are ignored.
+    assert third.title == "Paper2Poster: Turning Articles Into Posters"
+    assert third.questions == ()
+    assert third.fields == {
+        "workflow": "Paper Poster Pipeline Parse article Lay out panels Render poster"
+    }
+    assert digest.warnings == (
+        "ignored 2 line(s) that fit no paper or question (first at line 61)",
+    )
+
+
+def test_fixture_text_marks() -> None:
+    digest = _only(parse_file(QUIZ / "marks.txt"))
+    questions = digest.papers[0].questions
+    assert [q.answer for q in questions] == [1, 2, 1, None]
+    assert questions[0].options == ("The first one", "The second one", "The third one")
+    assert questions[1].options == ("Alpha", "Beta", "Gamma")
+    assert questions[2].options == ("Red", "Green", "Blue")
+    for question in questions[:3]:
+        assert (question.answer_source, question.confidence, question.unsure) == (
+            "marked",
+            1.0,
+            False,
+        )
+    assert (questions[3].answer_source, questions[3].confidence, questions[3].unsure) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_fixture_header_only_digest_warns() -> None:
+    digest = _only(parse_file(QUIZ / "header_only.txt"))
+    assert digest.papers == ()
+    assert digest.warnings == ("no papers in this digest",)
+
+
+def test_fixture_bilingual_html_takes_english() -> None:
+    digest = _only(parse_file(QUIZ / "bilingual.html"))
+    assert digest.format == "quiz-html" and digest.date.isoformat() == "2026-02-10"
+    first, second = digest.papers
+    assert first.title == "Gardening Robots That Learn From a Single Demonstration"
+    assert first.fields["problem"] == "Collecting many demonstrations in a garden is slow."
+    assert first.fields["workflow"] == (
+        "One-Shot Garden Pipeline Watch video Predict hand path Move arm"
+    )
+    q1, q2 = first.questions
+    assert (q1.prompt, q1.answer, q1.answer_source) == (
+        "How many demonstrations does the robot need?",
+        1,
+        "marked",
+    )
+    # Inline markup does not split words; an unescaped '<tool>' is kept from data-value.
+    assert q2.prompt == "Which tool does the planner not control?"
+    assert q2.options[-1] == "Wrap <tool> tags"
+    assert (q2.answer, q2.answer_source, q2.confidence, q2.unsure) == (None, None, None, None)
+    assert (first.line, q1.line, q2.line) == (18, 41, 53)
+    # A card without a flow chart, fields run together in one chunk; the tips box is not a link.
+    assert second.arxiv_id == "2602.02222" and "workflow" not in second.fields
+    assert second.fields["results"] == "Counts came within 5% of expert surveys."
+    assert second.fields["previous_research"] == (
+        "Past counts used cameras; this uses microphones."
+    )
+    assert second.url == "https://arxiv.org/abs/2602.02222"
+    assert [q.options for q in second.questions] == [("Cameras", "Microphones")]
+
+
+def test_fixture_truncated_flow_charts_do_not_swallow_the_page() -> None:
+    digest = _only(parse_file(QUIZ / "truncated_chart.html"))
+    assert [p.arxiv_id for p in digest.papers] == ["2506.07777", "2506.08888", "2506.09999"]
+    first, second, third = digest.papers
+    assert first.fields["workflow"] == "Truncation study"
+    assert [(q.answer, q.line) for q in first.questions] == [(1, 26)]
+    assert [(q.answer, q.line) for q in second.questions] == [(0, 49)]
+    assert third.title == "The Paper After the Damage" and third.line == 58
+
+
+def test_crlf_and_bom_parse_like_plain_utf8() -> None:
+    data = (QUIZ / "marks.txt").read_bytes()
+    plain = _only(parse_bytes(data, "x.txt"))
+    windows = _only(parse_bytes(b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n"), "x.txt"))
+    assert windows.papers == plain.papers
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+GOOD_PAPER = """Paper 1
+
+A Perfectly Fine Title
+
+Published: 2025-06-02
+
+Link: http://arxiv.org/pdf/2506.00001
+
+Q1
+1. Which is right?
+This
+That
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("Just some notes.\nNothing to see.\n", 1, "not a digest"),
+        ("2025-02-30 Papers\n\n" + GOOD_PAPER, 1, "impossible date '2025-02-30'"),
+        (
+            "2025-06-03 Papers\n\n" + GOOD_PAPER.replace("That\n", ""),
+            11,
+            "Q1 has 1 option(s); a question needs at least two",
+        ),
+        (
+            "2025-06-03 Papers\n\nPaper 1\n\nPublished: 2025-06-02\n",
+            3,
+            "paper has no title",
+        ),
+        (
+            "2025-06-03 Papers\n\n" + GOOD_PAPER + "\n" + GOOD_PAPER.replace("Paper 1", "Paper 2"),
+            22,
+            "arXiv id 2506.00001 appears twice in this digest (first at line 9)",
+        ),
+        (
+            "2025-06-03 Papers\n\n" + GOOD_PAPER + "Answer: D\n",
+            15,
+            "answer D is out of range for Q1 (2 options, A-B)",
+        ),
+        (
+            "2025-06-03 Papers\n\n" + GOOD_PAPER.replace("This\nThat", "This ✓\nThat ✓"),
+            14,
+            "Q1 marks more than one option as correct",
+        ),
+    ],
+)
+def test_bad_quiz_text(text: str, line: int, message: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_text(text, "bad.txt")
+    assert caught.value.line == line
+    assert str(caught.value).startswith(f"bad.txt:{line}: ")
+    assert message in str(caught.value)
+
+
+def test_quiz_text_header_without_date() -> None:
+    with pytest.raises(ParseError) as caught:
+        quiz_text.parse("Papers\n\n" + GOOD_PAPER, "nodate.txt")
+    assert str(caught.value) == (
+        "nodate.txt:1: digest header 'Papers' has no date (YYYY-MM-DD Papers)"
+    )
+
+
+PAGE = """<!DOCTYPE html>
+<html><body>
+<h1>{heading}</h1>
+<div class="paper-card">
+<h2>Paper 1</h2>
+{title}
+<p><strong>Link: </strong><a href="http://arxiv.org/pdf/2506.00002">x</a></p>
+</div>
+<div class="quiz-tabs"><div class="quiz-tab">Q1
+<div class="quiz-popup" data-answer="Only">
+<div class="quiz-question">1. Which?</div>
+<div class="quiz-choices"><div class="quiz-choice" data-value="Only">Only</div>{more}</div>
+</div></div></div>
+</body></html>
+"""
+
+
+@pytest.mark.parametrize(
+    ("fill", "line", "message"),
+    [
+        ({}, 10, "Q1 has 1 option(s); a question needs at least two"),
+        ({"title": "", "more": '<div class="quiz-choice">Other</div>'}, 5, "paper has no title"),
+        ({"heading": "Papers"}, 3, "digest heading without a date"),
+        ({"heading": "2025-13-01 Papers"}, 3, "impossible date '2025-13-01'"),
+    ],
+)
+def test_bad_quiz_html(fill: dict[str, str], line: int, message: str) -> None:
+    values = {"heading": "2025-06-03 Papers", "title": "<p><strong>T</strong></p>", "more": ""}
+    page = PAGE.format(**(values | fill))
+    with pytest.raises(ParseError) as caught:
+        parse_text(page, "bad.html")
+    assert str(caught.value).startswith(f"bad.html:{line}: ")
+    assert message in str(caught.value)
+
+
+def test_html_that_is_no_digest_is_skippable() -> None:
+    with pytest.raises(NotADigestError):
+        quiz_html.parse("<html><head><title>Research Papers</title></head></html>", "x.html")
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "message"),
+    [
+        (b"", 1, "empty file"),
+        (b"  \n\n", 1, "empty file"),
+        (b"2025-06-03 Papers\n\n\xff\xfe broken\n", 3, "not UTF-8"),
+    ],
+)
+def test_bad_bytes(data: bytes, line: int, message: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_bytes(data, "raw.txt")
+    assert str(caught.value).startswith(f"raw.txt:{line}: {message}")
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+PAPER_KEYS = {"arxiv_id", "title", "url", "published", "authors", "fields", "questions"}
+QUESTION_KEYS = {"number", "prompt", "options", "answer", "answer_source", "confidence"}
+QUESTION_KEYS |= {"unsure", "evidence"}
+
+
+def test_cli_parse_json_shape(seeds: Path) -> None:
+    (path,) = seeds.glob("000_*")
+    result = CliRunner().invoke(main, ["parse", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert set(document) == {"digests"}
+    (digest,) = document["digests"]
+    assert {"source", "format", "date", "papers"} <= set(digest)
+    assert (digest["format"], digest["date"]) == ("quiz-text", "2025-04-28")
+    assert len(digest["papers"]) == 3
+    for paper in digest["papers"]:
+        assert set(paper) >= PAPER_KEYS
+        assert set(paper["fields"]) == {*FIVE_FIELDS, "workflow"}
+        assert paper["url"] == f"https://arxiv.org/abs/{paper['arxiv_id']}"
+        for question in paper["questions"]:
+            assert set(question) >= QUESTION_KEYS
+            assert isinstance(question["options"], list) and len(question["options"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            "2025-06-03 Papers\n\nPaper 1\n\nPublished: 2025-06-02\n",
+            "bad.txt:3: paper has no title",
+        ),
+        ("", "bad.txt:1: empty file"),
+    ],
+)
+def test_cli_parse_error_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("bad.txt").write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(main, ["parse", "--json", "bad.txt"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: {expected}\n"
+    assert "Traceback" not in result.output
+
+
+def test_python_dash_m_flashcards_parse() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "flashcards", "parse", str(QUIZ / "marks.txt")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "quiz-text, 2025-06-04, 1 papers, 4 questions" in completed.stdout
