@@ -613,3 +613,11 @@ def test_python_dash_m_flashcards_parse() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert "quiz-text, 2025-06-04, 1 papers, 4 questions" in completed.stdout
+
+
+def test_quiz_text_allows_a_short_preamble_before_the_header() -> None:
+    # Bilingual pages show a language button ("ZH") above the heading.
+    digest = _only(quiz_text.parse("ZH\n\n2026-04-01 Papers\n\n" + GOOD_PAPER, "zh.txt"))
+    assert digest.date.isoformat() == "2026-04-01"
+    assert [p.arxiv_id for p in digest.papers] == ["2506.00001"]
+    assert digest.warnings == ("ignored 1 line(s) that fit no paper or question (first at line 1)",)

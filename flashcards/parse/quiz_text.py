@@ -37,6 +37,7 @@ from flashcards.parse.common import (
 )
 
 _HEADER = re.compile(r"^\s*(?P<date>\S*)\s*Papers\s*$")
+_MAX_PREAMBLE = 3
 _PAPER = re.compile(r"^Paper\s*:?\s*(?P<number>\d+)\s*$")
 # The card counter of a paper with a flow chart ("1/2": first of two cards).
 _PAGE_MARKER = re.compile(r"^1\s*/\s*\d+$")
@@ -93,14 +94,18 @@ class _Paper:
 
 def parse(text: str, source: str) -> list[Digest]:
     lines = text.split("\n")
-    header_index = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if header_index is None:
-        raise ParseError("empty file", source)
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    if not filled:
+        raise ParseError("empty file", source, 1)
+    # Bilingual pages put a language button ("ZH") above the heading; allow a short preamble.
+    header_index = next(
+        (i for i in filled[: _MAX_PREAMBLE + 1] if _HEADER.match(lines[i])), filled[0]
+    )
     digest_date = _parse_header(lines[header_index], source, header_index + 1)
 
     warnings: list[str] = []
     papers: list[_Paper] = []
-    stray: list[int] = []  # lines that fit nowhere, reported once as a warning
+    stray = [i + 1 for i in filled if i < header_index]  # lines that fit nowhere
 
     for index in range(header_index + 1, len(lines)):
         number = index + 1
