@@ -15,7 +15,12 @@ from pathlib import Path
 
 from flashcards.answers import DEFAULT_UNSURE_THRESHOLD, load_answer_key, resolve_answers
 from flashcards.atomicfile import replace_files
-from flashcards.deckdef import DeckDefinition, find_deck_definitions, load_deck_definition
+from flashcards.deckdef import (
+    DeckDefinition,
+    find_deck_definitions,
+    load_deck_definition,
+    load_deck_definitions,
+)
 from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
 from flashcards.notes import CARD_KINDS, build_notes
@@ -151,7 +156,7 @@ def build_definition(path: str | Path, *, now: int | None = None) -> BuildReport
 
 def build_definitions(paths: Sequence[str | Path], *, now: int | None = None) -> list[BuildReport]:
     """Build several deck definitions; all are loaded and validated before anything is written."""
-    plans = [plan_for_definition(load_deck_definition(p)) for p in paths]
+    plans = [plan_for_definition(d) for d in load_deck_definitions([Path(p) for p in paths])]
     return [build(plan, now=now) for plan in plans]
 
 

@@ -15,6 +15,7 @@ Spare room for later content is the `Extra` field of each, shown on the back whe
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import json
@@ -431,16 +432,16 @@ def _merge_group(key: str, found: list[tuple[date, str, int, Paper]]) -> PaperGr
                 previous[1],
             ):
                 questions[question.number] = (question, position)
-    merged = Paper(
-        title=latest.title,
+    # Start from the latest version so that any other attribute (e.g. category) comes along.
+    merged = dataclasses.replace(
+        latest,
         arxiv_id=next((p.arxiv_id for *_, p in reversed(found) if p.arxiv_id), None),
         url=next((p.url for *_, p in reversed(found) if p.url), None),
         published=next((p.published for *_, p in reversed(found) if p.published), None),
         authors=next((p.authors for *_, p in reversed(found) if p.authors), ()),
+        category=next((p.category for *_, p in reversed(found) if p.category), None),
         fields=fields,
         questions=tuple(questions[n][0] for n in sorted(questions)),
-        links=latest.links,
-        line=latest.line,
     )
     first_date, first_source, first_index, _ = found[0]
     return PaperGroup(

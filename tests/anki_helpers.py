@@ -110,14 +110,21 @@ def rendered_cards(col: Collection) -> list[RenderedCard]:
 
 
 def review_card(col: Collection, card_id: int, rating: int = CardAnswer.GOOD) -> Card:
-    """Answer one card through the v3 scheduler, as a user studying its deck would."""
+    """Answer one card through the v3 scheduler, as a user studying its deck would.
+
+    A new card is first moved to the front of the new-card queue (the scheduler only answers
+    the card at the top)."""
     card = col.get_card(card_id)
+    if card.type == 0:  # new
+        col.sched.reposition_new_cards(
+            [card_id], starting_from=0, step_size=1, randomize=False, shift_existing=True
+        )
     col.decks.select(card.did)
-    queued = col.sched.get_queued_cards(fetch_limit=500).cards
-    match = [q for q in queued if q.card.id == card_id]
-    assert match, f"card {card_id} is not in its deck's study queue"
+    top = col.sched.get_queued_cards(fetch_limit=1).cards
+    assert top and top[0].card.id == card_id, f"card {card_id} is not at the top of its queue"
+    card = col.get_card(card_id)
     card.start_timer()
-    col.sched.answer_card(col.sched.build_answer(card=card, states=match[0].states, rating=rating))
+    col.sched.answer_card(col.sched.build_answer(card=card, states=top[0].states, rating=rating))
     return col.get_card(card_id)
 
 
