@@ -21,7 +21,11 @@ DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 #: What a directory scan picks up (recursively); explicit file arguments may have any name.
 DIGEST_SUFFIXES = (".txt", ".md", ".html", ".htm")
 
-_QUIZ_TEXT_HEADER = re.compile(r"\A\s*\d{4}-\d{2}-\d{2}\s+Papers[ \t]*$", re.MULTILINE)
+# Bilingual pages put a language button ("ZH") above the heading, which their text version
+# keeps: allow up to three short lines before it.
+_QUIZ_TEXT_HEADER = re.compile(
+    r"\A\s*(?:[^\n]{0,20}\n\s*){0,3}\d{4}-\d{2}-\d{2}\s+Papers[ \t]*$", re.MULTILINE
+)
 _TABLE_HEADER = re.compile(r"^#{1,6}[ \t]+Papers for \d{4}-\d{2}-\d{2}", re.MULTILINE)
 _HTML_START = re.compile(
     r"\A\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|div)\b", re.I | re.S
