@@ -621,3 +621,10 @@ def test_quiz_text_allows_a_short_preamble_before_the_header() -> None:
     assert digest.date.isoformat() == "2026-04-01"
     assert [p.arxiv_id for p in digest.papers] == ["2506.00001"]
     assert digest.warnings == ("ignored 1 line(s) that fit no paper or question (first at line 1)",)
+
+
+def test_format_detection_sees_quiz_text_behind_a_short_preamble() -> None:
+    [digest] = parse_text("ZH\n\n2026-04-01 Papers\n\n" + GOOD_PAPER, "zh.txt")
+    assert digest.format == "quiz-text"
+    with pytest.raises(NotADigestError):
+        parse_text("a long line of prose that is not a language button\n\n2026-04-01 Papers\n")
