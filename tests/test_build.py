@@ -1,0 +1,246 @@
+"""`flashcards build`: deck definitions and ad-hoc builds, reports, and all-or-nothing writes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flashcards import atomicfile
+from flashcards import build as builder
+from flashcards.cli import main
+from flashcards.errors import BuildError, ConfigError, ParseError
+
+NOW = 1_750_000_000
+QUIZ_SEED = "000_8c7c851b79673f42.txt"
+TABLE_SEED = "003_6112daa6f0df162a.txt"
+
+
+@pytest.fixture
+def digests(seeds: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    for name in (QUIZ_SEED, TABLE_SEED):
+        shutil.copyfile(seeds / name, folder / name)
+    return folder
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (temporary ones included) with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _adhoc(digests: Path, out: Path, **kwargs: object) -> builder.BuildPlan:
+    return builder.plan_adhoc([digests], out / "deck.apkg", **kwargs)  # type: ignore[arg-type]
+
+
+# 3 quiz papers x (5 summary cards + 3 questions) + 13 table papers x 1 summary card
+SEED_NOTES, SEED_CARDS = 3 * (1 + 3) + 13, 3 * (5 + 3) + 13
+
+
+def test_adhoc_build_reports_and_keeps_state_beside_the_output(digests: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    report = builder.build(_adhoc(digests, out), now=NOW)
+    assert report == builder.BuildReport(
+        deck="AI Papers",
+        output=out / "deck.apkg",
+        state=out / "deck.state.json",
+        notes=SEED_NOTES,
+        cards=SEED_CARDS,
+        new=SEED_NOTES,
+        changed=0,
+        unchanged=0,
+        written=True,
+    )
+    assert sorted(_snapshot(out)) == ["deck.apkg", "deck.state.json"]
+    custom = builder.plan_adhoc([digests], out / "x.apkg", state=tmp_path / "s.json", deck="My")
+    assert (custom.state, custom.name) == (tmp_path / "s.json", "My")
+
+
+def test_rebuild_is_byte_identical_whatever_the_clock(digests: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    builder.build(_adhoc(digests, out), now=NOW)
+    before = _snapshot(out)
+    again = builder.build(_adhoc(digests, out), now=NOW + 86_400)
+    assert (again.new, again.changed, again.unchanged, again.written) == (0, 0, SEED_NOTES, False)
+    assert _snapshot(out) == before
+    # The same input built elsewhere from the same state gives the same bytes too.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copyfile(out / "deck.state.json", elsewhere / "deck.state.json")
+    builder.build(_adhoc(digests, elsewhere), now=NOW + 5)
+    assert _snapshot(elsewhere) == before
+
+
+def test_deck_definition_build(digests: Path, tmp_path: Path):
+    decks = tmp_path / "decks"
+    decks.mkdir()
+    (decks / "papers.yaml").write_text(
+        "name: Research::Papers\n"
+        "sources: ['../digests/*.txt']\n"
+        "output: ../dist/papers.apkg\n"
+        "cards: [summary]\n"
+        "subdecks: month\n"
+        "tags: [reading-list]\n",
+        encoding="utf-8",
+    )
+    (report,) = builder.build_all(decks, now=NOW)
+    assert report.deck == "Research::Papers"
+    assert report.output == tmp_path / "dist" / "papers.apkg"
+    assert report.state == decks / "papers.state.json"
+    assert (report.notes, report.cards) == (3 + 13, 3 * 5 + 13)
+    assert report.output.is_file() and report.state.is_file()
+
+
+def test_no_definitions_is_a_config_error(tmp_path: Path):
+    with pytest.raises(ConfigError, match="no deck definitions"):
+        builder.build_all(tmp_path)
+
+
+# --- failures leave everything as it was ---------------------------------------------------------
+
+
+@pytest.fixture
+def built(digests: Path, tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    """A first build in tmp_path/out, then an edit so that the next build would change files."""
+    out = tmp_path / "out"
+    builder.build(_adhoc(digests, out), now=NOW)
+    quiz = digests / QUIZ_SEED
+    quiz.write_text(quiz.read_text(encoding="utf-8").replace("GEdit-Bench", "GEdit Bench"))
+    return out, _snapshot(out)
+
+
+def test_bad_input_writes_nothing(built, digests: Path):
+    out, before = built
+    (digests / "broken.txt").write_text("2025-04-30 Papers\n\nPaper 1\n\n", encoding="utf-8")
+    with pytest.raises(ParseError):
+        builder.build(_adhoc(digests, out), now=NOW + 1)
+    assert _snapshot(out) == before
+
+
+def test_failure_while_packaging_writes_nothing(built, digests: Path, monkeypatch):
+    out, before = built
+
+    def explode(notes):
+        raise RuntimeError("bug in packaging")
+
+    monkeypatch.setattr(builder, "build_package", explode)
+    with pytest.raises(RuntimeError):
+        builder.build(_adhoc(digests, out), now=NOW + 1)
+    assert _snapshot(out) == before
+
+
+def test_disk_full_while_writing_leaves_deck_state_and_no_temp_files(
+    built, digests: Path, monkeypatch
+):
+    out, before = built
+    real_fsync = os.fsync
+    calls = []
+
+    def full_disk(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:  # the state's temp file was written; the deck's fails
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomicfile.os, "fsync", full_disk)
+    with pytest.raises(BuildError) as info:
+        builder.build(_adhoc(digests, out), now=NOW + 1)
+    assert "No space left on device" in str(info.value)
+    assert info.value.path == str(out / "deck.apkg")
+    assert _snapshot(out) == before
+
+
+def test_failed_rename_restores_the_state_already_replaced(built, digests: Path, monkeypatch):
+    out, before = built
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if str(dst).endswith(".apkg") and str(src).endswith(".tmp"):
+            raise OSError(errno.EIO, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomicfile.os, "replace", failing_replace)
+    with pytest.raises(BuildError):
+        builder.build(_adhoc(digests, out), now=NOW + 1)
+    assert _snapshot(out) == before
+
+
+def test_interrupt_during_write_leaves_no_temp_files(built, digests: Path, monkeypatch):
+    out, before = built
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomicfile.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        builder.build(_adhoc(digests, out), now=NOW + 1)
+    assert _snapshot(out) == before
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def test_cli_adhoc_build_prints_what_it_wrote(digests: Path, tmp_path: Path):
+    runner = CliRunner()
+    out = tmp_path / "out" / "deck.apkg"
+    args = ["build", "-i", str(digests), "-o", str(out), "--deck", "Papers"]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert first.output == (
+        f"Papers → {out} (written): {SEED_NOTES} notes, {SEED_CARDS} cards; "
+        f"{SEED_NOTES} new, 0 changed, 0 unchanged\n"
+    )
+    second = runner.invoke(main, args)
+    assert second.output.endswith(
+        f"(unchanged on disk): {SEED_NOTES} notes, {SEED_CARDS} cards; "
+        f"0 new, 0 changed, {SEED_NOTES} unchanged\n"
+    )
+    assert (out.parent / "deck.state.json").is_file()
+
+
+def test_cli_builds_every_definition_in_decks(digests: Path, tmp_path: Path, monkeypatch):
+    (tmp_path / "decks").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "decks" / f"{name}.yaml").write_text(
+            f"name: Deck {name}\nsources: [../digests/{QUIZ_SEED}]\n", encoding="utf-8"
+        )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"Deck {name} → dist/{name}.apkg (written): 12 notes, 24 cards; "
+        "12 new, 0 changed, 0 unchanged"
+        for name in ("a", "b")
+    ]
+    one = CliRunner().invoke(main, ["build", "decks/a.yaml"])
+    assert one.output.startswith("Deck a → dist/a.apkg (unchanged on disk)")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "x.apkg"], "--output: only for ad-hoc builds"),
+        (["decks/a.yaml", "-i", "d"], "not both"),
+        (["-i", "d"], "needs -o OUT.apkg"),
+    ],
+)
+def test_cli_usage_errors(args: list[str], message: str):
+    result = CliRunner().invoke(main, ["build", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_cli_errors_exit_with_their_code_and_write_nothing(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 2
+    assert "no deck definitions" in result.output
+    missing = CliRunner().invoke(main, ["build", "-i", "nowhere", "-o", "out/deck.apkg"])
+    assert missing.exit_code == 2
+    assert "nowhere: no such file or directory" in missing.output
+    assert not (tmp_path / "out").exists()
