@@ -29,11 +29,12 @@ from typing import Any
 from flashcards.model import FIELD_NAMES, Paper
 from flashcards.yamlfile import YamlDocument, describe, parse_yaml, read_yaml
 
-#: How much a rule match in each part of a paper counts. The title and the quiz "Topic and
-#: Domain" line say what a paper is *about*; the other fields also mention what it merely uses.
+#: How much a rule match in each part of a paper counts. The title, the table's category column
+#: and the quiz "Topic and Domain" line say what a paper is *about*; the other fields also mention what it merely uses.
 #: The flattened flow chart (`workflow`) is noisy and only some digests have it: ignored.
 DEFAULT_WEIGHTS: dict[str, float] = {
     "title": 3.0,
+    "category": 3.0,
     "topic": 3.0,
     "previous_research": 1.0,
     "problem": 1.0,
@@ -42,7 +43,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "summary": 1.0,
     "workflow": 0.0,
 }
-WEIGHTED_PARTS = ("title", *FIELD_NAMES)
+WEIGHTED_PARTS = ("title", "category", *FIELD_NAMES)
 
 DEFAULT_MIN_SCORE = 2.0
 DEFAULT_FALLBACK = "other"
@@ -175,6 +176,8 @@ def assign_topics(paper: Paper, taxonomy: Taxonomy, *, limit: int = 3) -> tuple[
 
 def _parts(paper: Paper) -> list[tuple[str, str]]:
     parts = [("title", paper.title)]
+    if paper.category:
+        parts.append(("category", paper.category))
     parts.extend((name, paper.fields[name]) for name in FIELD_NAMES if paper.fields.get(name))
     return parts
 
