@@ -92,8 +92,12 @@ class DeckDefinition:
 
 
 def find_deck_definitions(directory: str | Path = "decks") -> list[Path]:
-    """The deck definitions in `directory` (not recursive), sorted. A missing directory has none."""
-    return sorted(p for p in Path(directory).glob("*.yaml") if p.is_file())
+    """The deck definitions in `directory` (not recursive), sorted. A missing directory has none.
+
+    Files with a second suffix (`ai-papers.answers.yaml`, `my.taxonomy.yaml`) are companions of a
+    deck, kept beside it, not deck definitions.
+    """
+    return sorted(p for p in Path(directory).glob("*.yaml") if p.is_file() and "." not in p.stem)
 
 
 def load_deck_definition(path: str | Path) -> DeckDefinition:
