@@ -1,0 +1,45 @@
+"""The MCQ card's tap-to-choose script, run under Node with a minimal stand-in for the card's DOM.
+
+Anki's webviews cannot run here; this checks the script's own logic on both sides of a card, the
+way AnkiDroid (a new page per side, sessionStorage kept) and the desktop (one page, sessionStorage
+unavailable in this stand-in) load it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from flashcards.notes import MCQ_SCRIPT
+
+NODE = shutil.which("node")
+
+HARNESS = FIXTURES / "card_script" / "card_harness.js"
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_tap_to_choose_script_on_front_and_back(tmp_path: Path):
+    assert MCQ_SCRIPT.startswith("<script>") and MCQ_SCRIPT.endswith("</script>")
+    (tmp_path / "card.js").write_text(MCQ_SCRIPT[len("<script>") : -len("</script>")])
+    completed = subprocess.run(
+        [NODE, str(HARNESS), str(tmp_path / "card.js")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    results = json.loads(completed.stdout)
+    assert results == {
+        "front_list": "fc-choices fc-tappable",
+        "front_roles": ["button", "button", "button"],
+        "front_listeners": [1, 1, 1],
+        "front_after_clicks": ["fc-chosen", "", ""],
+        "back_wrong_choice": ["fc-wrong", "fc-correct", ""],
+        "back_no_choice": ["", "fc-correct", ""],
+        "back_unknown_answer": ["", "fc-chosen", ""],
+        "back_right_choice": ["", "", "fc-correct"],
+    }
