@@ -26,7 +26,7 @@ def _new_file_mode(path: Path) -> int:
 def _write_temp(path: Path, data: bytes) -> Path:
     """`data` in a new temporary file beside `path` (same directory, so the rename is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), _new_file_mode(path))
