@@ -160,7 +160,7 @@ def test_failed_rename_restores_the_state_already_replaced(built, digests: Path,
     real_replace = os.replace
 
     def failing_replace(src, dst):
-        if str(dst).endswith(".apkg") and str(src).endswith(".tmp"):
+        if str(dst).endswith(".apkg") and ".apkg.tmp" in str(src):
             raise OSError(errno.EIO, "Input/output error")
         real_replace(src, dst)
 
