@@ -8,6 +8,8 @@ from datetime import date
 
 import pytest
 from build_samples import QUIZ_FIELDS, digest, question, quiz_paper, table_paper
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flashcards import identity
 from flashcards.notes import (
@@ -286,3 +288,47 @@ def test_content_hash_ignores_the_deck_but_not_tags_or_fields():
     assert dataclasses.replace(spec, tags=("x",)).content_hash != spec.content_hash
     other = dataclasses.replace(spec, fields=("x", *spec.fields[1:]))
     assert other.content_hash != spec.content_hash
+
+
+# --- property: identity never depends on content or order ----------------------------------------
+
+_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40
+).filter(str.strip)  # an empty summary field would (rightly) drop the summary note
+
+
+@st.composite
+def _papers(draw: st.DrawFn) -> list:
+    ids = draw(st.lists(st.integers(1, 99999), min_size=1, max_size=5, unique=True))
+    papers = []
+    for n in ids:
+        numbers = draw(st.lists(st.integers(1, 9), max_size=4, unique=True))
+        questions = [question(k, draw(_text), options=(draw(_text), draw(_text))) for k in numbers]
+        papers.append(
+            quiz_paper(
+                f"2501.{n:05d}", draw(_text), fields={"problem": draw(_text)}, questions=questions
+            )
+        )
+    return papers
+
+
+@settings(max_examples=60, deadline=None)
+@given(papers=_papers(), data=st.data())
+def test_guids_depend_only_on_paper_role_and_number(papers, data):
+    before = build_notes([digest(DAY1, *papers)], deck="D")
+    shuffled = data.draw(st.permutations(papers))
+    edited = [
+        dataclasses.replace(
+            p,
+            title=data.draw(_text),
+            fields={"problem": data.draw(_text)},
+            questions=tuple(dataclasses.replace(q, prompt=data.draw(_text)) for q in p.questions),
+        )
+        for p in shuffled
+    ]
+    after = build_notes([digest(DAY2, *edited)], deck="D")
+    assert sorted(s.guid for s in before) == sorted(s.guid for s in after)
+    expected = {identity.note_guid(p.key, "summary") for p in papers} | {
+        identity.note_guid(p.key, "mcq", q.number) for p in papers for q in p.questions
+    }
+    assert {s.guid for s in after} == expected
