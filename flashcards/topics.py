@@ -30,8 +30,9 @@ from flashcards.model import FIELD_NAMES, Paper
 from flashcards.yamlfile import YamlDocument, describe, parse_yaml, read_yaml
 
 #: How much a rule match in each part of a paper counts. The title, the table's category column
-#: and the quiz "Topic and Domain" line say what a paper is *about*; the other fields also mention what it merely uses.
-#: The flattened flow chart (`workflow`) is noisy and only some digests have it: ignored.
+#: and the quiz "Topic and Domain" line say what a paper is *about*; the other fields also
+#: mention what it merely uses. The flattened flow chart (`workflow`) is noisy and only some
+#: digests have it: ignored.
 DEFAULT_WEIGHTS: dict[str, float] = {
     "title": 3.0,
     "category": 3.0,
@@ -272,9 +273,7 @@ def _topic(doc: YamlDocument, slug: Any, spec: Any) -> Topic:
     if not isinstance(label, str) or not label.strip():
         raise doc.error(
             f"{where}: label: expected a non-empty string, got {describe(label)}",
-            "topics",
-            slug,
-            "label" if "label" in spec else "",
+            *(("topics", slug, "label") if "label" in spec else ("topics", slug)),
         )
     rules: list[Rule] = []
     for kind in ("keywords", "patterns"):
