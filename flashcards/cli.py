@@ -124,3 +124,34 @@ def build(
             f"{report.cards} cards; {report.new} new, {report.changed} changed, "
             f"{report.unchanged} unchanged"
         )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--taxonomy", help="Taxonomy YAML file (default: the one bundled with flashcards).")
+@click.option("--limit", default=3, show_default=True, help="Most topics per paper.")
+@click.option("--papers", "per_paper", is_flag=True, help="Also list each paper's topics.")
+@_report_errors
+def topics(paths: tuple[str, ...], taxonomy: str | None, limit: int, per_paper: bool) -> None:
+    """Show how a topic taxonomy tags the papers in PATHS (to tune your own taxonomy)."""
+    from flashcards.topics import load_taxonomy, topic_report
+
+    if limit < 1:
+        raise click.UsageError("--limit must be at least 1")
+    result = _read_paths(paths)
+    _warn(result.warnings)
+    report = topic_report(
+        (p for d in result.digests for p in d.papers), load_taxonomy(taxonomy), limit=limit
+    )
+    if per_paper:
+        for paper, slugs in report.assignments:
+            click.echo(f"{' '.join(slugs)}\t{paper.title}")
+    total = max(report.papers, 1)
+    for slug, count in report.counts:
+        label = report.taxonomy.label(slug)
+        click.echo(f"{slug:24} {count:6} {count / total:6.1%}  {label}")
+    fallback = report.fallback_only
+    click.echo(
+        f"{report.papers} papers; {fallback} ({fallback / total:.1%}) matched no topic "
+        f"and are tagged '{report.taxonomy.fallback}'"
+    )

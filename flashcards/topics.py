@@ -20,6 +20,7 @@ Keyword syntax (documented for users in the taxonomy file itself):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -173,6 +174,43 @@ def assign_topics(paper: Paper, taxonomy: Taxonomy, *, limit: int = 3) -> tuple[
         raise ValueError("limit must be at least 1")
     chosen = [slug for slug, score in score_topics(paper, taxonomy) if score >= taxonomy.min_score]
     return tuple(chosen[:limit]) or (taxonomy.fallback,)
+
+
+@dataclass(frozen=True)
+class TopicReport:
+    """How a taxonomy tags a set of papers: for tuning a taxonomy (`flashcards topics`)."""
+
+    taxonomy: Taxonomy
+    assignments: tuple[tuple[Paper, tuple[str, ...]], ...]  # distinct papers, first-seen order
+
+    @property
+    def papers(self) -> int:
+        return len(self.assignments)
+
+    @property
+    def counts(self) -> list[tuple[str, int]]:
+        """(slug, papers tagged with it), most used first, ties in taxonomy order."""
+        order = {t.slug: i for i, t in enumerate(self.taxonomy.topics)}
+        tally: dict[str, int] = {}
+        for _, slugs in self.assignments:
+            for slug in slugs:
+                tally[slug] = tally.get(slug, 0) + 1
+        return sorted(tally.items(), key=lambda item: (-item[1], order.get(item[0], len(order))))
+
+    @property
+    def fallback_only(self) -> int:
+        """Papers that reached no topic and got only the fallback slug."""
+        return sum(1 for _, slugs in self.assignments if slugs == (self.taxonomy.fallback,))
+
+
+def topic_report(papers: Iterable[Paper], taxonomy: Taxonomy, *, limit: int = 3) -> TopicReport:
+    """Assign topics to each distinct paper (the same paper in two digests counts once, as it
+    is one note in a deck; its latest text wins, as in a build)."""
+    distinct: dict[str, Paper] = {}
+    for paper in papers:
+        distinct[paper.key] = paper  # keeps the first position, takes the latest text
+    assignments = tuple((p, assign_topics(p, taxonomy, limit=limit)) for p in distinct.values())
+    return TopicReport(taxonomy, assignments)
 
 
 def _parts(paper: Paper) -> list[tuple[str, str]]:

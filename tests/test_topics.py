@@ -21,6 +21,7 @@ from flashcards.topics import (
     compile_keyword,
     load_taxonomy,
     score_topics,
+    topic_report,
 )
 
 SMALL = """\
@@ -315,3 +316,50 @@ def test_few_corpus_papers_fall_back_to_other(corpus: Path) -> None:
     # Every topic is in use, and no one topic swamps the rest.
     assert all(counts[t.slug] > 0 for t in taxonomy.topics)
     assert max(counts.values()) / len(papers) < 0.4
+
+
+# --- the report and `flashcards topics` -------------------------------------------------------
+
+
+def test_topic_report_counts_each_paper_once(small) -> None:
+    first = Paper(title="Old Title", arxiv_id="2501.00001")
+    again = Paper(title="Retrieval for Agents", arxiv_id="2501.00001")  # same paper, fixed text
+    other = Paper(title="Nothing Relevant", arxiv_id="2501.00002")
+    report = topic_report([first, other, again], small)
+    assert [(p.arxiv_id, slugs) for p, slugs in report.assignments] == [
+        ("2501.00001", ("retrieval", "agents")),
+        ("2501.00002", ("misc",)),
+    ]
+    assert report.papers == 2
+    assert report.counts == [("retrieval", 1), ("agents", 1), ("misc", 1)]
+    assert report.fallback_only == 1
+
+
+def test_topics_command_on_the_bundled_samples() -> None:
+    from click.testing import CliRunner
+
+    from flashcards.cli import main
+
+    result = CliRunner().invoke(main, ["topics", str(ROOT / "decks" / "samples"), "--papers"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    rag = "Retrieval-Augmented Generation for Knowledge-Intensive NLP Tasks"
+    assert f"retrieval-rag\t{rag}" in lines
+    assert lines[-1] == "17 papers; 0 (0.0%) matched no topic and are tagged 'other'"
+
+
+def test_topics_command_reports_a_bad_taxonomy(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from flashcards.cli import main
+
+    bad = tmp_path / "t.yaml"
+    bad.write_text("topics:\n  Big Models:\n    label: x\n    keywords: [x]\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["topics", str(ROOT / "decks" / "samples"), "--taxonomy", str(bad)]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().endswith(
+        "t.yaml:2: topics: Big Models: not a valid slug "
+        "(lowercase letters and digits joined by -, no spaces)"
+    )
