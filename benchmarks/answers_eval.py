@@ -1,0 +1,487 @@
+"""Measure (and refit) answer inference on the labelled quiz digests.
+
+The quiz *text* digests of ../shared/corpus/daily_paper/text/ carry no answers; the HTML pages of
+the same days (html/) do. Pairing them gives ~870 labelled questions whose text is exactly what a
+user's digest holds. Everything reported is held out:
+
+* leave-one-month-out: for each month, weights, calibration and document frequencies are fitted
+  on the other months only (calibration on inner out-of-fold predictions), then that month is
+  scored;
+* forward: fitted on March–August 2025, scored on September–December 2025 (later digests the
+  fit has never seen, as in real use).
+
+Usage:
+
+    python benchmarks/answers_eval.py                 # report (a few seconds)
+    python benchmarks/answers_eval.py --json          # the same numbers as JSON
+    python benchmarks/answers_eval.py --refit         # fit on all months and write the shipped
+                                                      # constants (flashcards/inference.py) and
+                                                      # document frequencies (flashcards/data/)
+
+Refit after changing the features in flashcards/inference.py, then re-run the report and update
+README "## Answers" and the thresholds asserted in tests/test_answers_corpus.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import random
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from flashcards import inference  # noqa: E402
+from flashcards.inference import (  # noqa: E402
+    FEATURE_NAMES,
+    NEGATED_FEATURES,
+    DocumentFrequencies,
+    Model,
+    PaperIndex,
+    decide,
+    is_negated,
+    model_rows,
+    option_features,
+    option_probabilities,
+    softmax,
+)
+from flashcards.model import Paper, Question  # noqa: E402
+from flashcards.parse import parse_file  # noqa: E402
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "daily_paper"
+FIXTURES = ROOT / "tests" / "fixtures" / "answers"
+#: Our own hand-written digests whose summaries state the answers, with their keys.
+HANDMADE = (
+    (FIXTURES / "handmade.txt", FIXTURES / "handmade_key.yaml"),
+    (FIXTURES / "handmade2.txt", FIXTURES / "handmade2_key.yaml"),
+)
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
+L2 = 1.0  # ridge penalty of the conditional logit (features are O(1); keeps weights modest)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled question with the paper it belongs to."""
+
+    date: str
+    paper: Paper
+    question: Question
+    answer: int
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().lower()
+
+
+def load_labelled(corpus: Path = DEFAULT_CORPUS) -> list[Item]:
+    """Questions of the text digests labelled with the answers of the same day's HTML page."""
+    items: list[Item] = []
+    for text_path in sorted((corpus / "text").glob("*.txt")):
+        html_path = corpus / "html" / f"{text_path.stem}.html"
+        if not html_path.exists():
+            continue
+        marked: dict[tuple[str, int], Question] = {}
+        for digest in parse_file(html_path):
+            for paper in digest.papers:
+                for question in paper.questions:
+                    marked[(paper.key, question.number)] = question
+        for digest in parse_file(text_path):
+            for paper in digest.papers:
+                for question in paper.questions:
+                    truth = marked.get((paper.key, question.number))
+                    if truth is None or truth.answer is None:
+                        continue
+                    if [_norm(o) for o in truth.options] != [_norm(o) for o in question.options]:
+                        continue
+                    items.append(Item(digest.date.isoformat(), paper, question, truth.answer))
+    return items
+
+
+def load_handmade() -> list[Item]:
+    """Our own hand-written digest whose summaries state the answers (tests/fixtures/answers)."""
+    from flashcards.answers import load_answer_key
+
+    items: list[Item] = []
+    for digest_path, key_path in HANDMADE:
+        key = load_answer_key(key_path)
+        for digest in parse_file(digest_path):
+            for paper in digest.papers:
+                answers = key.answers[paper.key]
+                for question, answer in zip(paper.questions, answers, strict=True):
+                    assert answer is not None
+                    items.append(Item(digest.date.isoformat(), paper, question, answer))
+    return items
+
+
+def permuted(items: Sequence[Item], seed: int = 0) -> list[Item]:
+    """The same questions with their options shuffled: a digest without the position skew."""
+    rng = random.Random(seed)
+    out: list[Item] = []
+    for item in items:
+        order = list(range(len(item.question.options)))
+        rng.shuffle(order)
+        question = replace(item.question, options=tuple(item.question.options[i] for i in order))
+        out.append(replace(item, question=question, answer=order.index(item.answer)))
+    return out
+
+
+# -- fitting ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Group:
+    """The feature rows of one question's options, which one is right, and whether the
+    question is negated (which selects the model that reads it)."""
+
+    rows: list[list[float]]
+    answer: int
+    negated: bool
+
+
+def features_of(items: Sequence[Item], frequencies: DocumentFrequencies) -> list[Group]:
+    indexes: dict[int, PaperIndex] = {}
+    groups: list[Group] = []
+    for item in items:
+        index = indexes.setdefault(id(item.paper), PaperIndex(item.paper))
+        rows = option_features(item.paper, item.question, index=index, frequencies=frequencies)
+        groups.append(Group(rows, item.answer, is_negated(item.question.prompt)))
+    return groups
+
+
+def fit_weights(
+    groups: Sequence[tuple[list[list[float]], int]], l2: float = L2, iterations: int = 50
+) -> list[float]:
+    """Conditional logit (softmax over each question's options) by Newton's method, ridge l2."""
+    d = len(groups[0][0][0])
+    w = [0.0] * d
+    for _ in range(iterations):
+        grad = [l2 * x for x in w]
+        hess = [[l2 if i == j else 0.0 for j in range(d)] for i in range(d)]
+        for rows, answer in groups:
+            p = softmax([sum(a * b for a, b in zip(w, row, strict=True)) for row in rows])
+            mean = [sum(p[k] * rows[k][j] for k in range(len(rows))) for j in range(d)]
+            for j in range(d):
+                grad[j] += mean[j] - rows[answer][j]
+            for k, row in enumerate(rows):
+                dx = [row[j] - mean[j] for j in range(d)]
+                for i in range(d):
+                    a = p[k] * dx[i]
+                    if a:
+                        h = hess[i]
+                        for j in range(d):
+                            h[j] += a * dx[j]
+        step = _solve(hess, grad)
+        w = [a - b for a, b in zip(w, step, strict=True)]
+        if max(abs(s) for s in step) < 1e-7:
+            break
+    return w
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    n = len(b)
+    m = [[*row, b[i]] for i, row in enumerate(a)]
+    for c in range(n):
+        pivot = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[pivot] = m[pivot], m[c]
+        for r in range(n):
+            if r != c and m[c][c]:
+                f = m[r][c] / m[c][c]
+                for k in range(c, n + 1):
+                    m[r][k] -= f * m[c][k]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def fit_platt(pairs: Sequence[tuple[float, bool]], iterations: int = 100) -> tuple[float, float]:
+    """confidence = σ(a·logit(p) + b), fitted by Newton on (winner probability, was right)."""
+    a, b = 1.0, 0.0
+    xs = [
+        math.log(min(max(p, 1e-6), 1 - 1e-6) / (1 - min(max(p, 1e-6), 1 - 1e-6))) for p, _ in pairs
+    ]
+    ys = [1.0 if ok else 0.0 for _, ok in pairs]
+    for _ in range(iterations):
+        ga = gb = haa = hab = hbb = 0.0
+        for x, y in zip(xs, ys, strict=True):
+            q = 1.0 / (1.0 + math.exp(-(a * x + b)))
+            ga += (q - y) * x
+            gb += q - y
+            s = q * (1 - q)
+            haa += s * x * x
+            hab += s * x
+            hbb += s
+        haa += 1e-3
+        hbb += 1e-3
+        det = haa * hbb - hab * hab
+        da = (hbb * ga - hab * gb) / det
+        db = (haa * gb - hab * ga) / det
+        a, b = a - da, b - db
+        if abs(da) + abs(db) < 1e-9:
+            break
+    return a, b
+
+
+def _winner(model: Model, group: Group) -> tuple[int, float]:
+    p = option_probabilities(model, group.rows, group.negated)
+    best = max(range(len(p)), key=p.__getitem__)
+    return best, p[best]
+
+
+def _months(items: Sequence[Item]) -> list[str]:
+    return sorted({item.date[:7] for item in items})
+
+
+def _fit_both(groups: Sequence[Group], freq: DocumentFrequencies, l2: float) -> Model:
+    """Weights of the plain model on plain questions, of the negated one on negated ones."""
+    plain = [(model_rows(g.rows, False), g.answer) for g in groups if not g.negated]
+    negated = [(model_rows(g.rows, True), g.answer) for g in groups if g.negated]
+    weights = fit_weights(plain, l2)
+    negated_weights = fit_weights(negated, l2) if negated else [0.0] * len(NEGATED_FEATURES)
+    return Model(tuple(weights), tuple(negated_weights), (1.0, 0.0), freq)
+
+
+def fit_model(train: Sequence[Item], l2: float = L2) -> Model:
+    """Weights on `train`; Platt calibration on inner leave-one-month-out predictions.
+
+    Document frequencies come from `train`'s papers only, so a held-out month stays unseen.
+    """
+    papers = list({id(i.paper): i.paper for i in train}.values())
+    freq = DocumentFrequencies.from_papers(papers)
+    groups = features_of(train, freq)
+    pairs: list[tuple[float, bool]] = []
+    months = [i.date[:7] for i in train]
+    for month in sorted(set(months)):
+        inner = [g for g, m in zip(groups, months, strict=True) if m != month]
+        held = [g for g, m in zip(groups, months, strict=True) if m == month]
+        inner_model = _fit_both(inner, freq, l2)
+        for group in held:
+            best, p = _winner(inner_model, group)
+            pairs.append((p, best == group.answer))
+    return replace(_fit_both(groups, freq, l2), calibration=fit_platt(pairs))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    item: Item
+    answer: int
+    confidence: float
+
+    @property
+    def right(self) -> bool:
+        return self.answer == self.item.answer
+
+
+def predict(model: Model, items: Sequence[Item]) -> list[Prediction]:
+    out: list[Prediction] = []
+    for item, group in zip(items, features_of(items, model.frequencies), strict=True):
+        best, confidence, _ = decide(model, group.rows, group.negated)
+        out.append(Prediction(item, best, confidence))
+    return out
+
+
+def leave_one_month_out(
+    items: Sequence[Item], transform: Callable[[list[Item]], list[Item]] = list
+) -> list[Prediction]:
+    out: list[Prediction] = []
+    for month in _months(items):
+        train = [i for i in items if i.date[:7] != month]
+        test = transform([i for i in items if i.date[:7] == month])
+        out.extend(predict(fit_model(train), test))
+    return out
+
+
+def forward(items: Sequence[Item], split: str = "2025-09") -> list[Prediction]:
+    train = [i for i in items if i.date < split]
+    test = [i for i in items if i.date >= split]
+    return predict(fit_model(train), test)
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+def summary(predictions: Sequence[Prediction], threshold: float) -> dict[str, float]:
+    n = len(predictions)
+    sure = [p for p in predictions if p.confidence >= threshold]
+    return {
+        "questions": n,
+        "accuracy": sum(p.right for p in predictions) / n,
+        "coverage": len(sure) / n,
+        "precision_sure": sum(p.right for p in sure) / len(sure) if sure else 1.0,
+        "misses_marked_unsure": sum(1 for p in predictions if not p.right and p not in sure),
+        "misses": sum(1 for p in predictions if not p.right),
+    }
+
+
+def curve(predictions: Sequence[Prediction]) -> list[dict[str, float]]:
+    return [{"threshold": t, **summary(predictions, t)} for t in THRESHOLDS]
+
+
+def calibration_table(predictions: Sequence[Prediction]) -> list[dict[str, float]]:
+    edges = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0001)
+    rows = []
+    for lo, hi in itertools.pairwise(edges):
+        b = [p for p in predictions if lo <= p.confidence < hi]
+        if b:
+            rows.append(
+                {
+                    "bin": f"[{lo:.2f}, {min(hi, 1.0):.2f})",
+                    "n": len(b),
+                    "mean_confidence": sum(p.confidence for p in b) / len(b),
+                    "accuracy": sum(p.right for p in b) / len(b),
+                }
+            )
+    return rows
+
+
+def baselines(items: Sequence[Item]) -> dict[str, float]:
+    n = len(items)
+    position = Counter(i.answer for i in items).most_common(1)[0]
+    overlap_right = 0
+    for item in items:
+        text = set(inference.tokens(" ".join([item.paper.title, *item.paper.fields.values()])))
+        scores = [len(set(inference.tokens(o)) & text) for o in item.question.options]
+        overlap_right += scores.index(max(scores)) == item.answer
+    return {
+        f"most_common_position ({'ABCDEFG'[position[0]]})": position[1] / n,
+        "word_overlap": overlap_right / n,
+    }
+
+
+def timing(items: Sequence[Item]) -> dict[str, float]:
+    """Seconds to infer every labelled question with the shipped constants (fresh caches)."""
+    inference.tokens.cache_clear()
+    inference.stem.cache_clear()
+    start = time.perf_counter()
+    for item in items:
+        inference.infer_answer(item.paper, item.question)  # shipped model
+    return {"questions": len(items), "seconds": time.perf_counter() - start}
+
+
+def evaluate(corpus: Path = DEFAULT_CORPUS, threshold: float | None = None) -> dict[str, object]:
+    from flashcards.answers import DEFAULT_UNSURE_THRESHOLD
+
+    t = DEFAULT_UNSURE_THRESHOLD if threshold is None else threshold
+    items = load_labelled(corpus)
+    lomo = leave_one_month_out(items)
+    later = forward(items)
+    shuffled = leave_one_month_out(items, transform=permuted)
+    everything = fit_model(items)
+    hand = predict(everything, load_handmade())
+    return {
+        "threshold": t,
+        "labelled_questions": len(items),
+        "baselines": baselines(items),
+        "leave_one_month_out": summary(lomo, t),
+        "forward_sep_dec": summary(later, t),
+        "options_shuffled": summary(shuffled, t),
+        "handmade_fixture": summary(hand, t),
+        "curve_leave_one_month_out": curve(lomo),
+        "curve_forward": curve(later),
+        "calibration_leave_one_month_out": calibration_table(lomo),
+        "timing_shipped": timing(items),
+    }
+
+
+# -- refit -----------------------------------------------------------------------------------
+
+
+def _replace_tuple(source: str, name: str, names: Sequence[str], values: Sequence[float]) -> str:
+    """Rewrite `NAME: tuple[float, ...] = (...)` in inference.py with one commented line each."""
+    body = "".join(f"    {v:.4f},  # {n}\n" for n, v in zip(names, values, strict=True))
+    pattern = re.compile(rf"^{name}: tuple\[float, \.\.\.\] = (?:\(\n.*?^\)|.*?)$", re.M | re.S)
+    new, count = pattern.subn(f"{name}: tuple[float, ...] = (\n{body})", source, count=1)
+    if count != 1:
+        raise SystemExit(f"cannot find {name} in flashcards/inference.py")
+    return new
+
+
+def refit(corpus: Path = DEFAULT_CORPUS) -> Model:
+    """Fit on every labelled question and write the constants the package ships."""
+    items = load_labelled(corpus)
+    model = fit_model(items)
+    source_path = ROOT / "flashcards" / "inference.py"
+    source = source_path.read_text(encoding="utf-8")
+    source = _replace_tuple(source, "WEIGHTS", FEATURE_NAMES, model.weights)
+    source = _replace_tuple(source, "NEGATED_WEIGHTS", NEGATED_FEATURES, model.negated_weights)
+    source = re.sub(
+        r"^CALIBRATION_A = .*$", f"CALIBRATION_A = {model.calibration[0]:.4f}", source, flags=re.M
+    )
+    source = re.sub(
+        r"^CALIBRATION_B = .*$", f"CALIBRATION_B = {model.calibration[1]:.4f}", source, flags=re.M
+    )
+    source_path.write_text(source, encoding="utf-8")
+    data = ROOT / "flashcards" / "data" / "answer_idf.tsv"
+    data.parent.mkdir(exist_ok=True)
+    data.write_text(model.frequencies.to_tsv(), encoding="utf-8")
+    return model
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def _print_report(result: dict[str, object]) -> None:
+    def pct(x: float) -> str:
+        return f"{100 * x:5.1f}%"
+
+    print(f"labelled questions: {result['labelled_questions']}")
+    for name, value in result["baselines"].items():  # type: ignore[union-attr]
+        print(f"baseline {name}: {pct(value)}")
+    print(f"\nunsure threshold {result['threshold']}")
+    for name in ("leave_one_month_out", "forward_sep_dec", "options_shuffled", "handmade_fixture"):
+        s = result[name]
+        print(
+            f"{name:22s} n={s['questions']:4d} accuracy {pct(s['accuracy'])}  "
+            f"sure {pct(s['coverage'])} of answers, {pct(s['precision_sure'])} right  "
+            f"misses {s['misses']} ({s['misses_marked_unsure']} marked unsure)"
+        )
+    for name in ("curve_leave_one_month_out", "curve_forward"):
+        print(f"\n{name}: threshold → coverage / precision of sure answers")
+        for row in result[name]:  # type: ignore[union-attr]
+            print(
+                f"  {row['threshold']:.2f} → {pct(row['coverage'])} / {pct(row['precision_sure'])}"
+            )
+    print("\ncalibration (leave one month out): confidence bin, n, mean confidence, accuracy")
+    for row in result["calibration_leave_one_month_out"]:  # type: ignore[union-attr]
+        print(
+            f"  {row['bin']}  {row['n']:4d}  {pct(row['mean_confidence'])}  {pct(row['accuracy'])}"
+        )
+    t = result["timing_shipped"]
+    print(f"\ninference with shipped constants: {t['questions']} questions in {t['seconds']:.2f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--refit", action="store_true")
+    args = parser.parse_args(argv)
+    if args.refit:
+        model = refit(args.corpus)
+        for name, w in zip(FEATURE_NAMES, model.weights, strict=True):
+            print(f"{name:18s} {w:+.3f}")
+        for name, w in zip(NEGATED_FEATURES, model.negated_weights, strict=True):
+            print(f"negated {name:10s} {w:+.3f}")
+        print(f"calibration a={model.calibration[0]:.3f} b={model.calibration[1]:.3f}")
+        return 0
+    result = evaluate(args.corpus, args.threshold)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_report(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
