@@ -22,9 +22,11 @@ from anki_helpers import (
     schedule,
 )
 from build_samples import digest, question, quiz_paper, table_paper
+from conftest import ROOT
 
 from flashcards import identity
-from flashcards.build import BuildReport, build, plan_adhoc
+from flashcards.build import BuildReport, build, plan_adhoc, plan_for_definition
+from flashcards.deckdef import load_deck_definition
 from flashcards.export import write_package
 from flashcards.model import Digest
 from flashcards.notes import MCQ_MODEL_NAME, SUMMARY_MODEL_NAME, build_notes
@@ -86,6 +88,11 @@ def test_fresh_import_of_the_seed_deck(digests_dir: Path, tmp_path: Path):
             assert not _has_template_error(card.question + card.answer), card
             if card.notetype == MCQ_MODEL_NAME:
                 assert 'id="fc-choices"' in card.question and 'id="fc-back"' in card.answer
+                # The seeds carry no key and no marks: every answer is inferred, never certain,
+                # and exactly the unsure ones are tagged for checking.
+                assert re.search(r"Inferred, \d+% — (not certain|unsure)", card.answer)
+                unsure = "answer::unsure" in col.get_card(card.card_id).note().tags
+                assert unsure == ("unsure: check it" in card.answer)
             else:
                 assert "fc-field" in card.answer
         # The MCQ note type keeps our field and template ids (so later versions still match).
@@ -233,3 +240,23 @@ def test_subdecks_by_month_and_a_second_deck_in_one_collection(tmp_path: Path):
         decks = {c.deck for c in rendered_cards(col)}
         assert decks == {"AI Papers::2025-04", "AI Papers::2025-05", "Other"}
         assert col.note_count() == 9
+
+
+def test_bundled_deck_imports_with_answers_from_the_key(tmp_path: Path):
+    definition = load_deck_definition(ROOT / "decks" / "ai-papers.yaml")
+    plan = dataclasses.replace(
+        plan_for_definition(definition),
+        output=tmp_path / "ai-papers.apkg",
+        state=tmp_path / "ai-papers.state.json",
+    )
+    report = build(plan, now=NOW)
+    notes, cards = _expected_counts(list(parse_paths(plan.inputs).digests))
+    assert (report.notes, report.cards) == (notes, cards)
+
+    with fresh_collection(tmp_path) as col:
+        assert import_package(col, report.output).new == notes
+        mcq = [c for c in rendered_cards(col) if c.notetype == MCQ_MODEL_NAME]
+        assert mcq and all("From your answer key" in c.answer for c in mcq)
+        assert all('class="fc-answer"' in c.answer for c in mcq)
+        tags = set(col.tags.all())
+        assert "ai-papers" in tags and any(t.startswith("topic::") for t in tags)
