@@ -82,14 +82,6 @@ class DeckDefinition:
             files.update(matched)
         return sorted(files)
 
-    def subdeck_name(self, digest_date: Any) -> str:
-        """The Anki deck a note from a digest of `digest_date` goes to."""
-        if self.subdecks == "month":
-            return f"{self.name}::{digest_date:%Y-%m}"
-        if self.subdecks == "date":
-            return f"{self.name}::{digest_date:%Y-%m-%d}"
-        return self.name
-
 
 def find_deck_definitions(directory: str | Path = "decks") -> list[Path]:
     """The deck definitions in `directory` (not recursive), sorted. A missing directory has none.

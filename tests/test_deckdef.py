@@ -124,13 +124,17 @@ def test_absolute_paths_are_kept(decks: Path, tmp_path: Path) -> None:
 def test_subdeck_names(decks: Path) -> None:
     from datetime import date
 
+    from flashcards.notes import deck_for
+
     day = date(2025, 3, 12)
     plain = load_deck_definition(write(decks, MINIMAL))
     monthly = load_deck_definition(write(decks, MINIMAL + "subdecks: month\n", "m.yaml"))
     daily = load_deck_definition(write(decks, MINIMAL + "subdecks: date\n", "d.yaml"))
-    assert plain.subdeck_name(day) == "AI"
-    assert monthly.subdeck_name(day) == "AI::2025-03"
-    assert daily.subdeck_name(day) == "AI::2025-03-12"
+    assert [deck_for(d.name, day, d.subdecks) for d in (plain, monthly, daily)] == [
+        "AI",
+        "AI::2025-03",
+        "AI::2025-03-12",
+    ]
 
 
 # Each case: the file's text, then the exact message (the file is decks/x.yaml).
