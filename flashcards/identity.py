@@ -24,6 +24,7 @@ hashing helper and stay the same across Python and genanki versions.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, date, datetime
 
 #: Namespace mixed into every derived identifier, so ours never collide with another tool's.
 NAMESPACE = "flashcards/v1"
@@ -34,9 +35,11 @@ SUMMARY_MODEL_ID = 1282165969
 #: Modification time of both note types (seconds since the epoch); see the module docstring.
 MODEL_MOD = 1_745_000_000
 
-#: Note ids of new notes start at the build time in milliseconds, in steps of this size: a note's
-#: cards take the ids just after it (summary notes have at most six cards).
+#: Note ids are multiples of this step: a note's cards take the ids just after it (summary notes
+#: have at most six cards), so no two notes' id ranges overlap.
 NOTE_ID_STEP = 16
+
+_MS_PER_DAY = 86_400_000
 
 _GUID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -61,6 +64,23 @@ def field_id(model_id: int, original_name: str) -> int:
 
 def template_id(model_id: int, original_name: str) -> int:
     return _positive_int(_digest("template", str(model_id), original_name), 52) or 1
+
+
+def day_start(day: date) -> int:
+    """Seconds since the epoch at 00:00 UTC of `day`: the modification time of a new note.
+
+    Deriving it from the paper's first digest date instead of the clock makes a first build of the
+    same input byte-identical wherever and whenever it runs."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def note_id_candidate(guid: str, day: date) -> int:
+    """Preferred Anki note id of a new note: within its first digest's day (Anki shows the id as
+    the date the note was added), at a GUID-derived slot. Callers step by `NOTE_ID_STEP` past
+    ids already taken; Anki itself gives an imported note a fresh id if its id is in use."""
+    slots = _MS_PER_DAY // NOTE_ID_STEP
+    offset = _positive_int(_digest("note-id", guid), 32) % slots
+    return day_start(day) * 1000 + offset * NOTE_ID_STEP
 
 
 def note_guid(paper_key: str, role: str, number: int | None = None) -> str:

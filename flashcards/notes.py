@@ -379,6 +379,11 @@ class NoteSpec:
     cards: int  # how many cards the note generates
 
     @property
+    def first_date(self) -> date:
+        """The date of the first digest the note's paper appeared in."""
+        return date.fromisoformat(self.order[0])
+
+    @property
     def content_hash(self) -> str:
         """What decides whether the note changed. The deck is left out: cards never move decks
         on re-import, so a deck change alone must not count as an update."""

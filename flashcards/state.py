@@ -5,7 +5,9 @@ its note ID. Committed next to the deck definition, it makes builds deterministi
   byte-identical package and Anki sees "duplicate" (nothing to update);
 - changed content gets `max(now, previous + 1)`, strictly later than before even when two builds
   fall within one second, so Anki's "update if newer" rule delivers the change;
-- a new note gets `now`, and a fresh note ID (Anki shows it as the note's creation time).
+- a new note gets the start of its first digest's day (UTC) and a note ID within that day derived
+  from its GUID (`identity.note_id_candidate`), so a first build never depends on the clock: the
+  same input gives the same package on any machine, state file or not.
 
 Notes that disappear from the input stay in the state: an import never deletes notes from a
 collection anyway, and if the paper comes back its note keeps its ID and, if unchanged, its time.
@@ -100,20 +102,20 @@ def stamp_notes(
 ) -> tuple[list[StampedNote], DeckState]:
     """Give each note its modification time and ID from `previous`; return the new state.
 
-    `now` is whole seconds since the epoch; pass it explicitly in tests.
+    `now` (whole seconds since the epoch) only dates changed notes; pass it explicitly in tests.
     """
     notes = dict(previous.notes)
-    next_id = max(
-        now * 1000,
-        max((s.id for s in notes.values()), default=0) + identity.NOTE_ID_STEP,
-    )
+    taken = {s.id for s in notes.values()}
     stamped: list[StampedNote] = []
     for spec in specs:
         before = notes.get(spec.guid)
         content = spec.content_hash
         if before is None:
-            entry = NoteState(content, now, next_id)
-            next_id += identity.NOTE_ID_STEP
+            note_id = identity.note_id_candidate(spec.guid, spec.first_date)
+            while note_id in taken:
+                note_id += identity.NOTE_ID_STEP
+            taken.add(note_id)
+            entry = NoteState(content, identity.day_start(spec.first_date), note_id)
             status: NoteStatus = "new"
         elif before.hash == content:
             entry = before

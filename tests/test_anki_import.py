@@ -155,7 +155,6 @@ def test_edits_update_notes_in_place_and_keep_review_history(digests_dir: Path, 
         lines[rows[0]], lines[rows[1]] = lines[rows[1]], lines[rows[0]]
         table.write_text("\n".join(lines), encoding="utf-8")
 
-        # Rebuilt within the same second: the edited note's time must still move forward.
         second = _build(digests_dir, out, NOW)
         assert (second.new, second.changed, second.unchanged) == (0, 1, 61)
         result = import_package(col, second.output)
@@ -163,6 +162,16 @@ def test_edits_update_notes_in_place_and_keep_review_history(digests_dir: Path, 
         assert guids(col) == before
         note = note_by_guid(col, edited_guid)
         assert "what main gap did Step1X-Edit aim to close" in note["Prompt"]
+        assert note.mod == NOW
+
+        # Another fix rebuilt within the same second: the note's time must still move forward.
+        quiz.write_text(quiz.read_text(encoding="utf-8").replace("aim to close", "aim to shut"))
+        third = _build(digests_dir, out, NOW)
+        assert (third.new, third.changed, third.unchanged) == (0, 1, 61)
+        result = import_package(col, third.output)
+        assert (result.new, result.updated, result.duplicate) == (0, 1, 61)
+        note = note_by_guid(col, edited_guid)
+        assert "what main gap did Step1X-Edit aim to shut" in note["Prompt"]
         assert note.mod == NOW + 1
         for card_id, state in reviewed.items():
             assert schedule(col.get_card(card_id)) == state

@@ -34,22 +34,34 @@ def _specs() -> list[NoteSpec]:
     return build_notes([digest(DAY, quiz_paper(), table_paper())], deck="AI Papers")
 
 
-def _retitled(specs: list[NoteSpec], index: int) -> list[NoteSpec]:
-    changed = dataclasses.replace(specs[index], fields=("Fixed", *specs[index].fields[1:]))
+def _retitled(specs: list[NoteSpec], index: int, title: str = "Fixed") -> list[NoteSpec]:
+    changed = dataclasses.replace(specs[index], fields=(title, *specs[index].fields[1:]))
     return [changed if i == index else s for i, s in enumerate(specs)]
 
 
 # --- stamping ----------------------------------------------------------------------------------
 
 
-def test_first_build_stamps_now_and_allocates_spaced_ids():
+def test_first_build_depends_on_the_input_only_not_on_the_clock():
     stamped, state = stamp_notes(_specs(), DeckState(), NOW)
     assert [s.status for s in stamped] == ["new"] * 5
-    assert {s.mtime for s in stamped} == {NOW}
-    assert [s.note_id for s in stamped] == [
-        NOW * 1000 + i * identity.NOTE_ID_STEP for i in range(5)
-    ]
+    day_start = 1_745_798_400  # 2025-04-28T00:00:00Z, the digest's day
+    assert {s.mtime for s in stamped} == {day_start}
+    ids = [s.note_id for s in stamped]
+    assert len(set(ids)) == 5
+    assert all(day_start * 1000 <= i < (day_start + 86_400) * 1000 for i in ids)
+    assert all(i % identity.NOTE_ID_STEP == 0 for i in ids)
     assert set(state.notes) == {s.spec.guid for s in stamped}
+    later, _ = stamp_notes(_specs(), DeckState(), NOW + 12_345)
+    assert [(s.mtime, s.note_id) for s in later] == [(s.mtime, s.note_id) for s in stamped]
+
+
+def test_new_note_ids_step_past_ids_already_taken():
+    specs = _specs()
+    wanted = identity.note_id_candidate(specs[0].guid, DAY)
+    squatter = NoteState("other", NOW, wanted)
+    stamped, _ = stamp_notes(specs[:1], DeckState({"someone-else": squatter}), NOW)
+    assert stamped[0].note_id == wanted + identity.NOTE_ID_STEP
 
 
 def test_unchanged_notes_keep_their_time_and_changed_ones_move_forward():
@@ -59,14 +71,18 @@ def test_unchanged_notes_keep_their_time_and_changed_ones_move_forward():
     stamped, second = stamp_notes(_retitled(specs, 1), first, NOW)
     statuses = [s.status for s in stamped]
     assert statuses == ["unchanged", "changed", "unchanged", "unchanged", "unchanged"]
-    assert [s.mtime for s in stamped] == [NOW, NOW + 1, NOW, NOW, NOW]
+    first_time = first.notes[specs[0].guid].mtime
+    assert [s.mtime for s in stamped] == [first_time, NOW, first_time, first_time, first_time]
     assert [s.note_id for s in stamped] == [first.notes[s.spec.guid].id for s in stamped]
+    # Changed again within the same second: still strictly later.
+    same, _ = stamp_notes(_retitled(specs, 1, "Fixed twice"), second, NOW)
+    assert same[1].mtime == NOW + 1
     # A later build with yet another change: now wins over previous + 1.
     again, _ = stamp_notes(_retitled(_retitled(specs, 1), 2), second, NOW + 100)
-    assert [s.mtime for s in again] == [NOW, NOW + 1, NOW + 100, NOW, NOW]
+    assert [s.mtime for s in again] == [first_time, NOW, NOW + 100, first_time, first_time]
     # A clock that went backwards still moves a changed note forward.
     back, _ = stamp_notes(specs, second, NOW - 500)
-    assert back[1].mtime == NOW + 2
+    assert back[1].mtime == NOW + 1
 
 
 def test_vanished_notes_stay_in_state_and_new_ids_never_reuse_old_ones():
@@ -77,7 +93,7 @@ def test_vanished_notes_stay_in_state_and_new_ids_never_reuse_old_ones():
     extra = build_notes([digest(DAY, table_paper("2503.00003", "Third"))], deck="AI Papers")
     new, _ = stamp_notes(extra, second, NOW - 10)
     assert new[0].status == "new"
-    assert new[0].note_id == max(s.id for s in first.notes.values()) + identity.NOTE_ID_STEP
+    assert new[0].note_id not in {s.id for s in first.notes.values()}
 
 
 # --- state file --------------------------------------------------------------------------------
@@ -163,8 +179,11 @@ def test_package_is_deterministic_compressed_and_stamped_per_note():
     later, _ = stamp_notes(_retitled(specs, 3), state, NOW + 60)
     db = _collection(build_package(later).data)
     rows = db.execute("select guid, mod, id from notes order by id").fetchall()
-    assert rows == [(s.spec.guid, s.mtime, s.note_id) for s in later]
-    assert [r[1] for r in rows] == [NOW, NOW, NOW, NOW + 60, NOW]
+    assert rows == sorted(((s.spec.guid, s.mtime, s.note_id) for s in later), key=lambda r: r[2])
+    day_start = identity.day_start(DAY)
+    assert {guid: mod for guid, mod, _id in rows} == {
+        s.spec.guid: NOW + 60 if i == 3 else day_start for i, s in enumerate(later)
+    }
     models = json.loads(db.execute("select models from col").fetchone()[0])
     assert {m["mod"] for m in models.values()} == {identity.MODEL_MOD}
 
