@@ -290,6 +290,11 @@ def predict(model: Model, items: Sequence[Item]) -> list[Prediction]:
     return out
 
 
+def shipped() -> Model:
+    """The model the package ships (fitted on every labelled month by `--refit`)."""
+    return inference.shipped_model()
+
+
 def leave_one_month_out(
     items: Sequence[Item], transform: Callable[[list[Item]], list[Item]] = list
 ) -> list[Prediction]:

@@ -49,16 +49,34 @@ def main() -> None:
     """Turn daily AI-paper digests into Anki decks."""
 
 
+_UNSURE_BELOW = click.option(
+    "--unsure-below",
+    "unsure_below",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Mark inferred answers with a lower confidence as unsure (default 0.9).",
+)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option("--answers", "answers_path", help="Answer-key YAML file (arXiv id → letters).")
+@_UNSURE_BELOW
 @_report_errors
-def parse(paths: tuple[str, ...], as_json: bool) -> None:
+def parse(
+    paths: tuple[str, ...], as_json: bool, answers_path: str | None, unsure_below: float | None
+) -> None:
     """Read digest files (or directories, or - for stdin) and print what was understood."""
+    from flashcards.answers import DEFAULT_UNSURE_THRESHOLD, load_answer_key, resolve_answers
+
     result = _read_paths(paths)
     _warn(result.warnings)
+    key = load_answer_key(answers_path) if answers_path else None
+    threshold = DEFAULT_UNSURE_THRESHOLD if unsure_below is None else unsure_below
+    digests = resolve_answers(list(result.digests), key, threshold=threshold)
     if as_json:
-        document = {"digests": [d.to_dict() for d in result.digests]}
+        document = {"digests": [d.to_dict() for d in digests]}
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
     for digest in result.digests:
@@ -154,4 +172,49 @@ def topics(paths: tuple[str, ...], taxonomy: str | None, limit: int, per_paper: 
     click.echo(
         f"{report.papers} papers; {fallback} ({fallback / total:.1%}) matched no topic "
         f"and are tagged '{report.taxonomy.fallback}'"
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, help="Answer-key YAML file to write.")
+@click.option("--answers", "answers_path", help="An existing key whose answers take precedence.")
+@_UNSURE_BELOW
+@click.option(
+    "--unsure-as-unknown",
+    is_flag=True,
+    help="Write unsure answers as ? (kept inferred next build) instead of their best guess.",
+)
+@_report_errors
+def answers(
+    paths: tuple[str, ...],
+    output: str,
+    answers_path: str | None,
+    unsure_below: float | None,
+    unsure_as_unknown: bool,
+) -> None:
+    """Write an answer key for the questions in PATHS, for a person to check and commit."""
+    from flashcards.answers import (
+        DEFAULT_UNSURE_THRESHOLD,
+        load_answer_key,
+        resolve_answers,
+        write_answer_key,
+    )
+
+    result = _read_paths(paths)
+    _warn(result.warnings)
+    key = load_answer_key(answers_path) if answers_path else None
+    threshold = DEFAULT_UNSURE_THRESHOLD if unsure_below is None else unsure_below
+    digests = resolve_answers(list(result.digests), key, threshold=threshold)
+    write_answer_key(digests, output, unsure_as_unknown=unsure_as_unknown)
+    questions = [q for d in digests for p in d.papers for q in p.questions]
+    counts = {source: 0 for source in ("key", "marked", "inferred")}
+    for question in questions:
+        if question.answer_source is not None:
+            counts[question.answer_source] += 1
+    unsure = sum(1 for q in questions if q.unsure)
+    click.echo(
+        f"wrote {output}: {len(questions)} answers ({counts['key']} from the key, "
+        f"{counts['marked']} marked in the digests, {counts['inferred']} inferred, "
+        f"{unsure} of them unsure: check those)"
     )

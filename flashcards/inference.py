@@ -53,32 +53,32 @@ NEGATED_FEATURES: tuple[str, ...] = ("support_frac", "dominance", "phrase", "big
 
 #: Fitted by `benchmarks/answers_eval.py --refit` on all labelled digests (see its docstring).
 WEIGHTS: tuple[float, ...] = (
-    -0.6428,  # support_frac
-    0.6446,  # support_sum
-    0.0743,  # dominance
-    0.1999,  # phrase
-    0.5800,  # bigrams
-    1.1100,  # qa_sentence
-    1.9542,  # qa_proximity
-    -1.0076,  # negated_mention
-    -1.0931,  # prior_work_only
-    0.1681,  # numbers_found
-    -0.2104,  # numbers_missing
-    -0.0565,  # number_context
-    1.1114,  # longer
-    -1.1160,  # absolutes
-    0.2001,  # question_echo
+    -0.7773,  # support_frac
+    0.7397,  # support_sum
+    0.1161,  # dominance
+    0.1319,  # phrase
+    0.5805,  # bigrams
+    1.1391,  # qa_sentence
+    1.9758,  # qa_proximity
+    -0.9663,  # negated_mention
+    -1.2039,  # prior_work_only
+    0.1437,  # numbers_found
+    -0.1930,  # numbers_missing
+    -0.0627,  # number_context
+    1.0934,  # longer
+    -1.1101,  # absolutes
+    0.2089,  # question_echo
 )
 NEGATED_WEIGHTS: tuple[float, ...] = (
-    -1.1421,  # support_frac
-    -1.2550,  # dominance
-    -1.2676,  # phrase
-    -0.2373,  # bigrams
+    -1.1418,  # support_frac
+    -1.2548,  # dominance
+    -1.2677,  # phrase
+    -0.2375,  # bigrams
 )
 
 #: Platt calibration of the winner's probability: confidence = σ(A · logit(p) + B).
-CALIBRATION_A = 0.9367
-CALIBRATION_B = 0.2358
+CALIBRATION_A = 0.9863
+CALIBRATION_B = 0.1132
 
 
 def _words(text: str) -> frozenset[str]:
@@ -127,6 +127,21 @@ _NUMBER_WORDS = {
     "thousand": "1000",
     "half": "50%",
 }
+
+#: Paraphrase: stems of everyday words that digests and quiz options use interchangeably,
+#: each group mapped to its first member ("stay frozen" matches "keeps … frozen").
+_SYNONYM_GROUPS = (
+    "keep stay remain retain preserv maintain",
+    "reduc decreas lower cut cuts shrink minimiz fewer less",
+    "increas rais boost",
+    "fast faster quick speed speedup accelerat",
+    "larg bigg big",
+    "combin integrat merg fuse unify",
+    "generat produc creat synthesiz",
+    "frozen freez",
+    "drop discard remov omit",
+)
+_SYNONYMS = {word: group.split()[0] for group in _SYNONYM_GROUPS for word in group.split()}
 
 # Numbers keep a glued unit ("24.5%", "4.6x", "7b", "3d"), words may carry digits ("gpt4").
 _TOKEN = re.compile(r"\d+(?:\.\d+)?(?:%|[a-z]+)?|[a-z][a-z0-9]*")
@@ -237,7 +252,11 @@ def _marked_tokens(text: str) -> tuple[str, ...]:
         if token in _STOPWORDS:
             continue
         token = _NUMBER_WORDS.get(token, token)
-        out.append(token if token[0].isdigit() else stem(token))
+        if token[0].isdigit():
+            out.append(token)
+        else:
+            stemmed = stem(token)
+            out.append(_SYNONYMS.get(stemmed, stemmed))
     return tuple(out)
 
 
@@ -260,7 +279,8 @@ def is_negated(prompt: str) -> bool:
     if match is None:
         return False
     # "…a phenomenon that was not present in the data" describes the answer, it does not negate.
-    return not _RELATIVE_CLAUSE_NOT.search(prompt[: match.end()])
+    # (Searched from the second character: the question's own leading "Which" is no relative.)
+    return not _RELATIVE_CLAUSE_NOT.search(prompt, 1, match.end())
 
 
 # -- document frequencies ------------------------------------------------------------------

@@ -1,0 +1,320 @@
+"""Answer resolution: the key file, precedence key > marked > inferred, the unsure threshold,
+negated questions, our own hand-made digest, and the `flashcards answers` round trip."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flashcards.answers import (
+    DEFAULT_UNSURE_THRESHOLD,
+    AnswerKey,
+    format_answer_key,
+    load_answer_key,
+    paper_key_of,
+    resolve_answers,
+)
+from flashcards.cli import main
+from flashcards.errors import ConfigError
+from flashcards.inference import infer_answer, is_negated, tokens
+from flashcards.model import Digest, Paper, Question
+from flashcards.parse import parse_file
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "answers"
+HANDMADE = FIXTURES / "handmade.txt"
+HANDMADE_KEY = FIXTURES / "handmade_key.yaml"
+
+
+def write(tmp_path: Path, text: str, name: str = "key.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def sample_digest() -> Digest:
+    """Two papers: one with a marked question, one whose text clearly answers its question."""
+    marked = Question(1, "Which colour?", ("red", "green", "blue"), 2, "marked", 1.0, False)
+    open_q = Question(
+        2,
+        "Which optimiser trains the sparse gating network?",
+        ("Plain stochastic gradient descent", "Evolution strategies", "Simulated annealing"),
+    )
+    first = Paper(
+        "A Paper About Gating",
+        arxiv_id="2401.00001",
+        fields={
+            "methods": "The sparse gating network is trained with evolution strategies, "
+            "because its routing decisions are not differentiable.",
+            "results": "Routing quality improves by 12% over a dense baseline.",
+        },
+        questions=(marked, open_q),
+    )
+    second = Paper(
+        "A Paper Without Link",
+        fields={"methods": "Layers are pruned by magnitude."},
+        questions=(Question(1, "How are layers pruned?", ("By magnitude", "At random")),),
+    )
+    return Digest("sample.txt", "quiz-text", date(2025, 1, 2), (first, second))
+
+
+# -- the key file ------------------------------------------------------------------------------
+
+
+def test_key_file_forms(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '"2504.17761": [B, C, A]\n'
+        "2504.17760: [a, ~, null]\n"  # unquoted: must keep its trailing zero
+        "arxiv:2401.00001v2: [B, ?]\n"
+        "title:a-paper-without-link: BCA\n"
+        "Another Paper, Its Title!:\n  - C\n  - ?\n",
+    )
+    key = load_answer_key(path)
+    assert key.answers == {
+        "arxiv:2504.17761": (1, 2, 0),
+        "arxiv:2504.17760": (0, None, None),
+        "arxiv:2401.00001": (1, None),
+        "title:a-paper-without-link": (1, 2, 0),
+        "title:another-paper-its-title": (2, None),
+    }
+    assert key.lines["arxiv:2401.00001"] == 3
+    assert key.source == str(path)
+
+
+def test_paper_key_of_matches_paper_key() -> None:
+    paper = Paper("GigaTok: Scaling Visual Tokenizers to 3 Billion Parameters")
+    assert paper_key_of(paper.title) == paper.key
+    assert paper_key_of("hep-th/0601001v3") == "arxiv:hep-th/0601001"
+
+
+def test_empty_key_file_is_an_empty_key(tmp_path: Path) -> None:
+    assert load_answer_key(write(tmp_path, "# nothing confirmed yet\n")).answers == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        (
+            '"2504.17761": [B, E7]\n',
+            "2504.17761: 'E7' is not an option letter (A, B, C, … or ? for unknown)",
+            1,
+        ),
+        ('"2504.17761": [B]\n"2504.17761": [C]\n', "2504.17761: listed twice (first on line 1)", 2),
+        ('"2504.17761": 3\n', "2504.17761: expected a list of letters like [B, C, A]", 1),
+        (
+            '"2504.17761": [[B]]\n',
+            "2504.17761: expected an option letter, got a nested structure",
+            1,
+        ),
+        (
+            "- B\n- C\n",
+            "an answer key maps arXiv ids (or titles) to lists of letters, "
+            'e.g. "2504.17761": [B, C, A]',
+            1,
+        ),
+        ('"2504.17761": [B\n', "invalid YAML: expected ',' or ']', but got '<stream end>'", 2),
+    ],
+)
+def test_key_file_errors(tmp_path: Path, text: str, message: str, line: int) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_answer_key(path)
+    assert info.value.message == message
+    assert (info.value.path, info.value.line) == (str(path), line)
+
+
+def test_missing_key_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="answer key file not found"):
+        load_answer_key(tmp_path / "nope.yaml")
+
+
+def test_key_matching_no_paper_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, '"2401.00001": [B]\n"2501.99999": [A]\n')
+    with pytest.raises(ConfigError) as info:
+        resolve_answers([sample_digest()], load_answer_key(path))
+    assert str(info.value) == f"{path}:2: 2501.99999: matches no paper of the digests read"
+
+
+def test_key_letter_out_of_range(tmp_path: Path) -> None:
+    path = write(tmp_path, '"2401.00001": [A, D]\n')
+    with pytest.raises(ConfigError) as info:
+        resolve_answers([sample_digest()], load_answer_key(path))
+    assert str(info.value) == (
+        f"{path}:1: 2401.00001: answer D for Q2 is out of range (the question has 3 options, A–C)"
+    )
+
+
+def test_key_with_more_answers_than_questions(tmp_path: Path) -> None:
+    path = write(tmp_path, '"title:a-paper-without-link": [A, B]\n')
+    with pytest.raises(ConfigError) as info:
+        resolve_answers([sample_digest()], load_answer_key(path))
+    assert info.value.message == (
+        "title:a-paper-without-link: 2 answers given but the paper has 1 questions"
+    )
+
+
+# -- precedence and threshold ---------------------------------------------------------------
+
+
+def questions_of(digests: list[Digest]) -> list[Question]:
+    return [q for d in digests for p in d.papers for q in p.questions]
+
+
+def test_precedence_key_over_marked_over_inferred() -> None:
+    digest = sample_digest()
+    plain = questions_of(resolve_answers([digest]))
+    assert [(q.answer, q.answer_source) for q in plain] == [
+        (2, "marked"),
+        (1, "inferred"),  # the text says "evolution strategies"
+        (0, "inferred"),
+    ]
+    assert plain[0].confidence == 1.0 and plain[0].unsure is False
+    assert "evolution strategies" in (plain[1].evidence or "")
+    key = AnswerKey("k.yaml", {"arxiv:2401.00001": (0, None)})
+    keyed = questions_of(resolve_answers([digest], key))
+    assert [(q.answer, q.answer_source) for q in keyed] == [
+        (0, "key"),  # the key beats the digest's own mark
+        (1, "inferred"),  # `?` in the key leaves the question to inference
+        (0, "inferred"),
+    ]
+    assert (keyed[0].confidence, keyed[0].unsure, keyed[0].evidence) == (1.0, False, None)
+
+
+def test_every_question_gets_all_answer_fields() -> None:
+    for question in questions_of(resolve_answers([sample_digest()])):
+        assert question.answer is not None
+        assert question.answer_source in ("key", "marked", "inferred")
+        assert question.confidence is not None and 0.0 <= question.confidence <= 1.0
+        assert question.unsure is not None
+
+
+def test_unsure_threshold() -> None:
+    digest = sample_digest()
+    inferred = [q for q in questions_of(resolve_answers([digest])) if q.answer_source == "inferred"]
+    assert all(q.unsure == (q.confidence < DEFAULT_UNSURE_THRESHOLD) for q in inferred)
+    nobody = questions_of(resolve_answers([digest], threshold=0.0))
+    everybody = questions_of(resolve_answers([digest], threshold=1.0))
+    assert [q.unsure for q in nobody] == [False, False, False]
+    # A mark is never unsure, whatever the threshold.
+    assert [q.unsure for q in everybody] == [False, True, True]
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        resolve_answers([digest], threshold=1.5)
+
+
+# -- inference -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "negated"),
+    [
+        ("Which of the following is NOT part of the pipeline?", True),
+        ("All of these were evaluated EXCEPT:", True),
+        ("Which approach was found to *not* work well?", True),
+        ("Which component is not part of the reward design?", True),
+        ("Which of these was not used in pre-training?", True),
+        ("What phenomenon was observed that was not present in supervised data?", False),
+        ("Why does the model not only rely on text?", False),
+        ("What is the main innovation of the paper?", False),
+    ],
+)
+def test_is_negated(prompt: str, negated: bool) -> None:
+    assert is_negated(prompt) is negated
+
+
+def test_negated_question_picks_the_option_the_text_does_not_back() -> None:
+    paper = Paper(
+        "Gadget",
+        fields={
+            "methods": "Gadget combines a retrieval module, a planning module and a verifier "
+            "that checks every step.",
+        },
+    )
+    question = Question(
+        1,
+        "Which of these is NOT a component of Gadget?",
+        ("A retrieval module", "A reinforcement-learned reward model", "A verifier"),
+    )
+    guess = infer_answer(paper, question)
+    assert guess.negated and guess.answer == 1
+    positive = Question(1, "Which component checks every step?", question.options)
+    assert infer_answer(paper, positive).answer == 2
+
+
+def test_numbers_and_percentages_match_exactly() -> None:
+    assert tokens("a 24.5 percent gain, 4.6× faster, 10,000 times") == (
+        "24.5%",
+        "gain",
+        "4.6x",
+        "fast",
+        "10000",
+        "time",
+    )
+    paper = Paper("P", fields={"results": "Accuracy rises to 24.5% on the test set."})
+    question = Question(1, "What accuracy is reached?", ("12.5%", "24.5%", "42.5%"))
+    assert infer_answer(paper, question).answer == 1
+
+
+def test_handmade_digest_is_answered_with_misses_marked_unsure() -> None:
+    """Our own digest (six real papers, summaries stating the answers, answers spread over A/B/C,
+    some right options shorter than the distractors, negated and numeric questions)."""
+    key = load_answer_key(HANDMADE_KEY)
+    digests = parse_file(HANDMADE)
+    resolved = resolve_answers(digests)
+    truth = [a for p in digests[0].papers for a in key.answers[p.key]]
+    questions = questions_of(resolved)
+    assert len(questions) == 18
+    right = [q.answer == t for q, t in zip(questions, truth, strict=True)]
+    assert sum(right) >= 17  # measured: 17 of 18
+    assert all(q.unsure for q, ok in zip(questions, right, strict=True) if not ok)
+    assert sum(not q.unsure for q in questions) >= 9  # measured: 12 sure, all right
+
+
+# -- the human in the loop: `flashcards answers` ------------------------------------------------
+
+
+def test_answers_command_round_trips_through_the_key(tmp_path: Path) -> None:
+    out = tmp_path / "key.yaml"
+    result = CliRunner().invoke(main, ["answers", str(HANDMADE), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"wrote {out}: 18 answers (0 from the key")
+    text = out.read_text(encoding="utf-8")
+    assert '"1706.03762":' in text
+    assert "# Q1 unsure (" in text and "evidence: " in text
+    resolved = questions_of(resolve_answers(parse_file(HANDMADE)))
+    key = load_answer_key(out)
+    assert [a for letters in key.answers.values() for a in letters] == [q.answer for q in resolved]
+    # The next parse uses the file as the key.
+    parsed = CliRunner().invoke(main, ["parse", "--json", str(HANDMADE), "--answers", str(out)])
+    assert parsed.exit_code == 0, parsed.output
+    document = json.loads(parsed.output)
+    questions = [q for p in document["digests"][0]["papers"] for q in p["questions"]]
+    assert {q["answer_source"] for q in questions} == {"key"}
+    assert [q["answer"] for q in questions] == [q.answer for q in resolved]
+
+
+def test_unsure_as_unknown_leaves_unsure_answers_to_inference() -> None:
+    resolved = resolve_answers([sample_digest()], threshold=1.0)
+    text = format_answer_key(resolved, unsure_as_unknown=True)
+    assert '"2401.00001":\n  - C  # Q1 marked in the digest\n  - ?  # Q2 best guess B' in text
+    assert '"title:a-paper-without-link":\n  - ?  # Q1 best guess A' in text
+
+
+def test_parse_json_fills_answers_and_honours_unsure_below(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["parse", "--json", "--unsure-below", "0", str(HANDMADE)])
+    assert result.exit_code == 0, result.output
+    questions = [
+        q for p in json.loads(result.output)["digests"][0]["papers"] for q in p["questions"]
+    ]
+    assert all(q["answer_source"] == "inferred" and q["unsure"] is False for q in questions)
+    assert all(isinstance(q["answer"], int) and q["evidence"] for q in questions)
+    bad = write(tmp_path, '"9999.99999": [A]\n')
+    result = runner.invoke(main, ["parse", str(HANDMADE), "--answers", str(bad)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: {bad}:1: 9999.99999: matches no paper of the digests read"
+    )
