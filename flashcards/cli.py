@@ -97,6 +97,7 @@ def parse(
 @click.option("--deck", help='Deck name for an ad-hoc build (default "AI Papers").')
 @click.option("--answers", help="Answer-key YAML file (ad-hoc build).")
 @click.option("--state", help="State file (ad-hoc build; default <output stem>.state.json).")
+@click.option("--taxonomy", help="Topic taxonomy YAML (ad-hoc build; default: the bundled one).")
 @_report_errors
 def build(
     definitions: tuple[str, ...],
@@ -105,6 +106,7 @@ def build(
     deck: str | None,
     answers: str | None,
     state: str | None,
+    taxonomy: str | None,
 ) -> None:
     """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg."""
     from flashcards import build as builder
@@ -115,7 +117,13 @@ def build(
         if not output:
             raise click.UsageError("an ad-hoc build (-i) needs -o OUT.apkg")
     else:
-        adhoc_only = {"--output": output, "--deck": deck, "--answers": answers, "--state": state}
+        adhoc_only = {
+            "--output": output,
+            "--deck": deck,
+            "--answers": answers,
+            "--state": state,
+            "--taxonomy": taxonomy,
+        }
         given = [name for name, value in adhoc_only.items() if value]
         if given:
             raise click.UsageError(f"{', '.join(given)}: only for ad-hoc builds (-i PATH)")
@@ -125,7 +133,9 @@ def build(
     try:
         if inputs:
             assert output is not None
-            plan = builder.plan_adhoc(inputs, output, deck=deck, answers=answers, state=state)
+            plan = builder.plan_adhoc(
+                inputs, output, deck=deck, answers=answers, state=state, taxonomy=taxonomy
+            )
             reports = [builder.build(plan)]
         elif definitions:
             reports = builder.build_definitions(definitions)

@@ -244,3 +244,27 @@ def test_cli_errors_exit_with_their_code_and_write_nothing(tmp_path: Path, monke
     assert missing.exit_code == 2
     assert "nowhere: no such file or directory" in missing.output
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_adhoc_build_uses_the_given_taxonomy(digests: Path, tmp_path: Path):
+    import sqlite3
+    import zipfile
+
+    taxonomy = tmp_path / "mine.yaml"
+    taxonomy.write_text(
+        "topics:\n  editing:\n    label: Image editing\n    keywords: [editing]\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out" / "deck.apkg"
+    args = ["build", "-i", str(digests / QUIZ_SEED), "-o", str(out), "--taxonomy", str(taxonomy)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as archive:
+        (tmp_path / "c.anki2").write_bytes(archive.read("collection.anki2"))
+    tags = {
+        t
+        for (row,) in sqlite3.connect(tmp_path / "c.anki2").execute("select tags from notes")
+        for t in row.split()
+        if t.startswith("topic::")
+    }
+    assert tags == {"topic::editing", "topic::other"}
