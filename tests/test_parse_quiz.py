@@ -360,6 +360,8 @@ def test_fixture_text_variations() -> None:
     }
     assert digest.warnings == (
         "ignored 2 line(s) that fit no paper or question (first at line 61)",
+        "line 28: paper 'A Very Long Title About Retrieval That the Converter Wrapped Onto Two "
+        "Lines' has no arXiv link; its identity comes from its title",
     )
 
 

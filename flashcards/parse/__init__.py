@@ -7,6 +7,7 @@ format, dispatches, and walks directories.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,20 +16,32 @@ from pathlib import Path
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.model import Digest, Format
 
-#: Files larger than this are refused before being read whole: real digests are under 1 MB.
+#: Files larger than this are refused before being read whole: real digests are under 100 KB.
+#: (The markdown parser needs about 10 seconds for 8 MB of dense markup.)
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+
+#: Lines longer than this are refused before any format is parsed: real digest lines hold at most
+#: a few thousand characters, and the largest real page (80 KB) would fit even on one line. A
+#: single huge line is what a wrongly converted or hostile file looks like, and one line of dense
+#: markdown costs the table parser about 10 µs a character.
+DEFAULT_MAX_LINE = 256 * 1024
 
 #: What a directory scan picks up (recursively); explicit file arguments may have any name.
 DIGEST_SUFFIXES = (".txt", ".md", ".html", ".htm")
 
 # Bilingual pages put a language button ("ZH") above the heading, which their text version
-# keeps: allow up to three short lines before it.
+# keeps: allow up to three short lines before it. The blank runs are possessive (`\s*+`): the
+# short lines may hold spaces too, and trying every split of a long blank run between them was
+# cubic (20,000 blank lines took seconds).
 _QUIZ_TEXT_HEADER = re.compile(
-    r"\A\s*(?:[^\n]{0,20}\n\s*){0,3}\d{4}-\d{2}-\d{2}\s+Papers[ \t]*$", re.MULTILINE
+    r"\A\s*+(?:[^\n]{0,20}\n\s*+){0,3}\d{4}-\d{2}-\d{2}\s+Papers[ \t]*$", re.MULTILINE
 )
 _TABLE_HEADER = re.compile(r"^#{1,6}[ \t]+Papers for \d{4}-\d{2}-\d{2}", re.MULTILINE)
 _HTML_START = re.compile(
-    r"\A\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|div)\b", re.I | re.S
+    # Possessive: each comment ends at its first "-->", and backtracking into a run of comments
+    # would try exponentially many ways to split it (30 empty comments took minutes).
+    r"\A\s*+(?:<!--.*?-->\s*+)*+<(!doctype\s+html|html|head|body|div)\b",
+    re.I | re.S,
 )
 
 
@@ -42,6 +55,9 @@ def decode(data: bytes, source: str) -> str:
     """UTF-8 (with or without BOM) to text with '\\n' line endings; anything else is an error."""
     if not data.strip():
         raise ParseError("empty file", source, 1)
+    # Checked before NUL bytes: UTF-16 text is full of them.
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ParseError("UTF-16 text; save the file as UTF-8", source, 1)
     if b"\x00" in data:
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
         raise ParseError("binary file, not a text digest", source, line)
@@ -68,8 +84,26 @@ def detect_format(text: str) -> Format | None:
     return None
 
 
-def parse_text(text: str, source: str = "<string>") -> list[Digest]:
+def check_line_lengths(text: str, source: str, max_line: int = DEFAULT_MAX_LINE) -> None:
+    """Refuse `text` if one of its lines is longer than `max_line` characters."""
+    if len(text) <= max_line:
+        return
+    lines = text.split("\n")
+    if max(map(len, lines)) <= max_line:
+        return
+    number, line = next((i, line) for i, line in enumerate(lines, 1) if len(line) > max_line)
+    raise ParseError(
+        f"line is longer than the {max_line} character limit ({len(line)} characters)",
+        source,
+        number,
+    )
+
+
+def parse_text(
+    text: str, source: str = "<string>", *, max_line: int = DEFAULT_MAX_LINE
+) -> list[Digest]:
     """Parse one digest file's text; a markdown file may hold several dated digests."""
+    check_line_lengths(text, source, max_line)
     fmt = detect_format(text)
     if fmt is None:
         raise NotADigestError(
@@ -87,22 +121,34 @@ def parse_text(text: str, source: str = "<string>") -> list[Digest]:
     return module.parse(text, source)
 
 
-def parse_bytes(data: bytes, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Digest]:
+def parse_bytes(
+    data: bytes,
+    source: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_line: int = DEFAULT_MAX_LINE,
+) -> list[Digest]:
     if len(data) > max_bytes:
         raise ParseError(f"file is larger than the {max_bytes} byte limit", source)
-    return parse_text(decode(data, source), source)
+    return parse_text(decode(data, source), source, max_line=max_line)
 
 
-def parse_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Digest]:
+def parse_file(
+    path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_line: int = DEFAULT_MAX_LINE
+) -> list[Digest]:
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ParseError(f"file is larger than the {max_bytes} byte limit ({size} bytes)", path)
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            # Never more than the limit allows, whatever the size claims: a device or a file still
+            # being written reports a size that is no bound.
+            data = handle.read(max_bytes + 1)
+            size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise ParseError(f"cannot read: {exc.strerror or exc}", path) from None
-    return parse_bytes(data, str(path), max_bytes=max_bytes)
+    if len(data) > max_bytes:
+        known = f" ({size} bytes)" if size > max_bytes else ""
+        raise ParseError(f"file is larger than the {max_bytes} byte limit{known}", path)
+    return parse_bytes(data, str(path), max_bytes=max_bytes, max_line=max_line)
 
 
 def find_digest_files(directory: Path) -> list[Path]:
@@ -117,6 +163,7 @@ def parse_paths(
     *,
     stdin: bytes | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_line: int = DEFAULT_MAX_LINE,
 ) -> ParseResult:
     """Parse files, directories (recursively) and '-' (the `stdin` bytes).
 
@@ -127,16 +174,16 @@ def parse_paths(
     warnings: list[str] = []
     for raw in paths:
         if str(raw) == "-":
-            found = parse_bytes(stdin or b"", "-", max_bytes=max_bytes)
+            found = parse_bytes(stdin or b"", "-", max_bytes=max_bytes, max_line=max_line)
         elif Path(raw).is_dir():
             found = []
             for path in find_digest_files(Path(raw)):
                 try:
-                    found.extend(parse_file(path, max_bytes=max_bytes))
+                    found.extend(parse_file(path, max_bytes=max_bytes, max_line=max_line))
                 except NotADigestError as exc:
                     warnings.append(f"{exc} (skipped)")
         elif Path(raw).exists():
-            found = parse_file(raw, max_bytes=max_bytes)
+            found = parse_file(raw, max_bytes=max_bytes, max_line=max_line)
         else:
             raise ParseError("no such file or directory", raw)
         for digest in found:
@@ -152,7 +199,9 @@ def parse_many(paths: Sequence[str | Path]) -> list[Digest]:
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_LINE",
     "ParseResult",
+    "check_line_lengths",
     "decode",
     "detect_format",
     "find_digest_files",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 
 from flashcards.errors import ParseError
+from flashcards.model import Paper
 
 # New-style ids (0704.0001 onward, 4+4 or 4+5 digits) and old-style ones (hep-th/0601001).
 _ARXIV_URL = re.compile(
@@ -31,6 +33,17 @@ def arxiv_id_from_url(url: str) -> str | None:
 
 def arxiv_abs_url(arxiv_id: str) -> str:
     return f"https://arxiv.org/abs/{arxiv_id}"
+
+
+def missing_arxiv_warnings(papers: Iterable[Paper]) -> list[str]:
+    """Quiz digests link every paper to arXiv; one without such a link is keyed by its title, so
+    fixing a typo in that title later makes it a new note: worth a word, not an error."""
+    return [
+        f"line {paper.line}: paper {paper.title!r} has no arXiv link; "
+        "its identity comes from its title"
+        for paper in papers
+        if paper.arxiv_id is None
+    ]
 
 
 def parse_iso_date(s: str, source: str, line: int | None) -> date:
@@ -83,11 +96,14 @@ _LABEL_ALTERNATIVES = "|".join(
 # One field marker: "3. ❓ Problem:", "**❓ Problem:**", "2. **💡 Previous Research…:**" or, at the
 # start of a line only, a bare "Problem:". With an emoji the label text is free (the emoji decides
 # the field); without one it must be a known label, so prose such as "the problem: x" never splits.
+# The emoji's label runs to the colon (it holds none), so it is taken whole (possessive `{0,60}+`,
+# as are the spaces before it): letting the regex try every split of a long run of spaces between
+# them made one emoji followed by 20,000 spaces take minutes.
 _MARKER = re.compile(
     rf"""
-    (?P<lead>(?:^|(?<=\s))(?:\d{{1,2}}\.\s*)?(?:\*\*\s*)?)
+    (?P<lead>(?:^|(?<=\s))(?:\d{{1,2}}\.\s*+)?(?:\*\*\s*+)?)
     (?:
-        (?P<emoji>[{_EMOJI_CLASS}])\ufe0f?\s*(?P<elabel>[^:：*\n]{{0,60}}?)
+        (?P<emoji>[{_EMOJI_CLASS}])\ufe0f?\s*+(?P<elabel>[^:：*\n]{{0,60}}+)
       | (?P<label>{_LABEL_ALTERNATIVES})
     )
     \s*(?:\*\*\s*)?[:：](?:\s*\*\*)?[ \t]*

@@ -16,10 +16,12 @@ Bilingual pages (2026 on) carry hidden Chinese copies of the summary and quiz, m
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment
@@ -30,6 +32,7 @@ from flashcards.parse.common import (
     arxiv_abs_url,
     arxiv_id_from_url,
     collapse_whitespace,
+    missing_arxiv_warnings,
     parse_iso_date,
     split_fields,
 )
@@ -63,9 +66,21 @@ class _Paper:
 
 
 def parse(text: str, source: str) -> list[Digest]:
+    _check_size(text, source)
+    unfinished = _UNFINISHED_TAG.search(text)
+    if unfinished is not None:
+        # The parser would keep the half tag as text and quietly lose what it was opening.
+        raise ParseError(
+            "the page ends inside an HTML tag: the file is truncated",
+            source,
+            text.count("\n", 0, unfinished.start()) + 1,
+        )
     soup = BeautifulSoup(_close_truncated_charts(text), "html.parser")
+    _check_depth(soup, source)
     digest_date = _digest_date(soup, source)
     warnings: list[str] = []
+    if not _HTML_END.search(text):
+        warnings.append("no closing </html>: the page may be truncated")
     papers: list[_Paper] = []
     for tag in _visible_tags(soup):
         classes = set(tag.get("class") or ())
@@ -88,6 +103,7 @@ def parse(text: str, source: str) -> list[Digest]:
     built = _build_papers(papers, source)
     if not built:
         warnings.append("no papers in this digest")
+    warnings.extend(missing_arxiv_warnings(built))
     return [
         Digest(
             source=source,
@@ -99,6 +115,43 @@ def parse(text: str, source: str) -> list[Digest]:
     ]
 
 
+_UNFINISHED_TAG = re.compile(r"<[A-Za-z/!][^<>]*\Z")
+_HTML_END = re.compile(r"</html\s*>\s*\Z", re.IGNORECASE)
+
+#: Real pages hold about 1,000 tags. The parsed tree costs some 200 bytes of memory and 10 µs per
+#: tag, so a page of nothing but tags within the file size limit would take a gigabyte: refused.
+MAX_TAGS = 50_000
+#: Real pages nest about 10 elements deep. Unclosed tags (`<p>` never closed nests every later
+#: `<p>` inside it) make trees as deep as the page is long, and reading each element's text then
+#: costs depth × size: past this depth the page is refused instead of parsed for minutes.
+MAX_DEPTH = 200
+
+
+def _check_size(text: str, source: str) -> None:
+    # Counting '<' over-counts tags (a literal '<' in a script), which only errs on the safe side.
+    if text.count("<") > MAX_TAGS:
+        position = next(islice(re.finditer("<", text), MAX_TAGS, None)).start()
+        raise ParseError(
+            f"more than {MAX_TAGS} HTML tags; a digest page has a few thousand at most",
+            source,
+            text.count("\n", 0, position) + 1,
+        )
+
+
+def _check_depth(soup: BeautifulSoup, source: str) -> None:
+    stack: list[tuple[Tag, int]] = [(soup, 0)]
+    while stack:
+        tag, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ParseError(
+                f"HTML elements nested more than {MAX_DEPTH} deep (unclosed tags?); "
+                "not a digest page",
+                source,
+                tag.sourceline,
+            )
+        stack.extend((child, depth + 1) for child in tag.children if isinstance(child, Tag))
+
+
 _SVG_OPEN = re.compile(r"<svg\b", re.IGNORECASE)
 _SVG_CLOSE = re.compile(r"</svg\s*>", re.IGNORECASE)
 # Where the page template resumes: no flow chart contains these.
@@ -107,8 +160,8 @@ _TEMPLATE_RESUMES = re.compile(
     r"paper-container|paper-card|card-deck|card-counter|category-chunk)\b",
     re.IGNORECASE,
 )
-# The template's closing tags just before it resumes belong to the page, not to the chart.
-_TRAILING_CLOSERS = re.compile(r"(?:\s*</div\s*>)*\s*\Z", re.IGNORECASE)
+# The template's closing tag just before it resumes belongs to the page, not to the chart.
+_DIV_CLOSE = re.compile(r"</div\s*>", re.IGNORECASE)
 
 
 def _close_truncated_charts(text: str) -> str:
@@ -118,20 +171,25 @@ def _close_truncated_charts(text: str) -> str:
     CSS text (browsers lose the same content; the text digests show it). Each SVG that the page
     template resumes inside is cut back to its last complete tag and closed; the removed text is
     replaced by as many newlines, so every later element keeps its source line.
+
+    Linear in the page: every `</svg>` and resume point is found once, up front (a search per
+    `<svg` would make a page of many unclosed charts quadratic).
     """
+    closings = [m.start() for m in _SVG_CLOSE.finditer(text)]
+    # Resume matches cannot overlap (each holds one '<', its first character), so `finditer`
+    # finds every one; one that starts before a chart's end also ends before it.
+    resume_points = [m.start() for m in _TEMPLATE_RESUMES.finditer(text)]
     pieces: list[str] = []
     position = 0
     for opening in _SVG_OPEN.finditer(text):
         if opening.start() < position:
             continue  # inside a chart already repaired
-        closing = _SVG_CLOSE.search(text, opening.end())
-        chart_end = closing.start() if closing else len(text)
-        resumes = _TEMPLATE_RESUMES.search(text, opening.end(), chart_end)
-        if resumes is None:
+        next_closing = bisect.bisect_left(closings, opening.end())
+        chart_end = closings[next_closing] if next_closing < len(closings) else len(text)
+        next_resume = bisect.bisect_left(resume_points, opening.end())
+        if next_resume == len(resume_points) or resume_points[next_resume] >= chart_end:
             continue
-        chart = text[opening.start() : resumes.start()]
-        closers = _TRAILING_CLOSERS.search(chart)
-        resume_at = opening.start() + (closers.start() if closers else len(chart))
+        resume_at = _before_trailing_closers(text, opening.start(), resume_points[next_resume])
         chart = text[opening.start() : resume_at]
         kept = _complete_prefix(chart)
         removed = chart[len(kept) :]
@@ -140,6 +198,19 @@ def _close_truncated_charts(text: str) -> str:
         position = resume_at
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def _before_trailing_closers(text: str, start: int, end: int) -> int:
+    """Where the run of whitespace and `</div>` tags that ends `text[start:end]` begins. Walked
+    backwards by hand: a regex anchored at the end would be retried from every position of a long
+    whitespace run (quadratic)."""
+    while True:
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        tag_start = text.rfind("<", start, end)
+        if tag_start < 0 or _DIV_CLOSE.fullmatch(text, tag_start, end) is None:
+            return end
+        end = tag_start
 
 
 def _complete_prefix(chart: str) -> str:

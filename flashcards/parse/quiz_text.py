@@ -31,6 +31,7 @@ from flashcards.parse.common import (
     arxiv_abs_url,
     arxiv_id_from_url,
     collapse_whitespace,
+    missing_arxiv_warnings,
     parse_iso_date,
     split_fields,
     starts_with_field_label,
@@ -52,7 +53,11 @@ _ANSWER_LINE = re.compile(
 )
 # A mark after (or before) an option: "✓", "✔", "✅", "☑" or "(correct)".
 _CHECK = "✓✔✅☑"
-_MARK_AFTER = re.compile(rf"\s*(?:[{_CHECK}]\ufe0f?|[(\[]\s*correct\s*[)\]])\s*$", re.IGNORECASE)
+# Matched only from the start of a run of spaces, taken whole: retried from inside a long run of
+# spaces, the search would be quadratic in its length.
+_MARK_AFTER = re.compile(
+    rf"(?<!\s)\s*+(?:[{_CHECK}]\ufe0f?|[(\[]\s*correct\s*[)\]])\s*$", re.IGNORECASE
+)
 _MARK_BEFORE = re.compile(rf"^\s*[{_CHECK}]\ufe0f?\s*")
 # Option prefixes a hand-made digest may use; stripped only when every option of a question has
 # them in order (A, B, C… or all the same bullet), so real option text is never cut.
@@ -144,6 +149,7 @@ def parse(text: str, source: str) -> list[Digest]:
     built = _build_papers(papers, source)
     if not built:
         warnings.append("no papers in this digest")
+    warnings.extend(missing_arxiv_warnings(built))
     return [
         Digest(
             source=source,
