@@ -21,7 +21,14 @@ from conftest import CORPUS, FIXTURES
 from flashcards.cli import main
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.model import FIELD_NAMES, Digest
-from flashcards.parse import parse_bytes, parse_file, parse_text, quiz_html, quiz_text
+from flashcards.parse import (
+    parse_bytes,
+    parse_file,
+    parse_paths,
+    parse_text,
+    quiz_html,
+    quiz_text,
+)
 from flashcards.parse.common import arxiv_id_from_url, parse_iso_date, split_fields
 
 QUIZ = FIXTURES / "quiz"
@@ -359,7 +366,7 @@ def test_fixture_text_variations() -> None:
         "workflow": "Paper Poster Pipeline Parse article Lay out panels Render poster"
     }
     assert digest.warnings == (
-        "ignored 2 line(s) that fit no paper or question (first at line 61)",
+        "line 61: ignored this and 1 more line(s): no paper or question fits here",
         "line 28: paper 'A Very Long Title About Retrieval That the Converter Wrapped Onto Two "
         "Lines' has no arXiv link; its identity comes from its title",
     )
@@ -622,7 +629,7 @@ def test_quiz_text_allows_a_short_preamble_before_the_header() -> None:
     digest = _only(quiz_text.parse("ZH\n\n2026-04-01 Papers\n\n" + GOOD_PAPER, "zh.txt"))
     assert digest.date.isoformat() == "2026-04-01"
     assert [p.arxiv_id for p in digest.papers] == ["2506.00001"]
-    assert digest.warnings == ("ignored 1 line(s) that fit no paper or question (first at line 1)",)
+    assert digest.warnings == ("line 1: ignored this: no paper or question fits here",)
 
 
 def test_format_detection_sees_quiz_text_behind_a_short_preamble() -> None:
@@ -630,3 +637,18 @@ def test_format_detection_sees_quiz_text_behind_a_short_preamble() -> None:
     assert digest.format == "quiz-text"
     with pytest.raises(NotADigestError):
         parse_text("a long line of prose that is not a language button\n\n2026-04-01 Papers\n")
+
+
+def test_directory_scan_reports_warnings_as_path_and_line(tmp_path: Path) -> None:
+    (tmp_path / "zh.txt").write_text("ZH\n\n2026-04-01 Papers\n\n" + GOOD_PAPER, encoding="utf-8")
+    (tmp_path / "notes.md").write_text("just my notes\n", encoding="utf-8")
+    result = parse_paths([tmp_path])
+    assert [d.source for d in result.digests] == [str(tmp_path / "zh.txt")]
+    assert sorted(result.warnings) == sorted(
+        [
+            f"{tmp_path / 'notes.md'}:1: not a digest: expected a 'YYYY-MM-DD Papers' header "
+            "(quiz text), a '## Papers for YYYY-MM-DD' section (markdown table) or a quiz HTML "
+            "page (skipped)",
+            f"{tmp_path / 'zh.txt'}:1: ignored this: no paper or question fits here",
+        ]
+    )

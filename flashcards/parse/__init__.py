@@ -187,9 +187,20 @@ def parse_paths(
         else:
             raise ParseError("no such file or directory", raw)
         for digest in found:
-            warnings.extend(f"{digest.source}: {w}" for w in digest.warnings)
+            warnings.extend(_located(digest.source, w) for w in digest.warnings)
         digests.extend(found)
     return ParseResult(tuple(digests), tuple(warnings))
+
+
+_LINE_PREFIX = re.compile(r"line (\d+): ")
+
+
+def _located(source: str, warning: str) -> str:
+    """A digest's warning ("line 3: …" or "…") as `path:3: …`, the form errors take too."""
+    match = _LINE_PREFIX.match(warning)
+    if match is None:
+        return f"{source}: {warning}"
+    return f"{source}:{match.group(1)}: {warning[match.end() :]}"
 
 
 def parse_many(paths: Sequence[str | Path]) -> list[Digest]:

@@ -143,9 +143,8 @@ def parse(text: str, source: str) -> list[Digest]:
         _paper_line(paper, line, number, source)
 
     if stray:
-        warnings.append(
-            f"ignored {len(stray)} line(s) that fit no paper or question (first at line {stray[0]})"
-        )
+        more = f" and {len(stray) - 1} more line(s)" if len(stray) > 1 else ""
+        warnings.append(f"line {stray[0]}: ignored this{more}: no paper or question fits here")
     built = _build_papers(papers, source)
     if not built:
         warnings.append("no papers in this digest")
