@@ -68,6 +68,9 @@ _READ_MORE = re.compile(
 # so "from $5 to $10" stays prose.
 _MATHS = re.compile(r"(\${1,2})(?=[^\s$])[^$\n`]*?[^\s$\\]\1(?!\d)")
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
+# The placeholder's own (private-use) characters, met in a cell, are set aside like maths: a
+# literal "\ue0007\ue001" would otherwise be "restored" to another span, or to none at all.
+_PROTECTED = re.compile(f"{_MATHS.pattern}|[\ue000\ue001]")
 
 _BARE_URL = re.compile(r"https?://[^\s<>()\[\]|]+[^\s<>()\[\].,;:!?'\"|]")
 _SPACES = re.compile(r"\s+")
@@ -373,7 +376,7 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
         maths.append(match.group(0))
         return f"\ue000{len(maths) - 1}\ue001"
 
-    tokens = _MD.parseInline(_MATHS.sub(protect, markdown))
+    tokens = _MD.parseInline(_PROTECTED.sub(protect, markdown))
     parts: list[str] = []
     links: list[tuple[str, str]] = []
     open_link: tuple[str, int] | None = None  # (href, index into parts where its text starts)
