@@ -8,6 +8,7 @@ file whose bytes would not change is not rewritten.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from flashcards.deckdef import (
 from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
 from flashcards.notes import CARD_KINDS, build_notes
-from flashcards.parse import parse_paths
+from flashcards.parse import DEFAULT_MAX_BYTES, parse_paths
 from flashcards.state import load_state, stamp_notes, state_bytes
 from flashcards.topics import assign_topics, load_taxonomy
 
@@ -44,6 +45,7 @@ class BuildPlan:
     answers: Path | None = None
     taxonomy: Path | None = None
     unsure_threshold: float | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ def plan_adhoc(
     answers: str | Path | None = None,
     state: str | Path | None = None,
     taxonomy: str | Path | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> BuildPlan:
     output = Path(output)
     return BuildPlan(
@@ -99,6 +102,7 @@ def plan_adhoc(
         state=Path(state) if state is not None else default_state_path(output),
         answers=Path(answers) if answers is not None else None,
         taxonomy=Path(taxonomy) if taxonomy is not None else None,
+        max_bytes=max_bytes,
     )
 
 
@@ -112,7 +116,7 @@ def build(plan: BuildPlan, *, now: int | None = None) -> BuildReport:
         )
     now = int(time.time()) if now is None else now
 
-    parsed = parse_paths(plan.inputs)
+    parsed = parse_paths(plan.inputs, max_bytes=plan.max_bytes)
     key = load_answer_key(plan.answers) if plan.answers is not None else None
     threshold = (
         plan.unsure_threshold if plan.unsure_threshold is not None else DEFAULT_UNSURE_THRESHOLD
@@ -154,14 +158,22 @@ def build_definition(path: str | Path, *, now: int | None = None) -> BuildReport
     return build(plan_for_definition(load_deck_definition(path)), now=now)
 
 
-def build_definitions(paths: Sequence[str | Path], *, now: int | None = None) -> list[BuildReport]:
+def build_definitions(
+    paths: Sequence[str | Path], *, now: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> list[BuildReport]:
     """Build several deck definitions; all are loaded and validated before anything is written."""
-    plans = [plan_for_definition(d) for d in load_deck_definitions([Path(p) for p in paths])]
+    plans = [
+        dataclasses.replace(plan_for_definition(d), max_bytes=max_bytes)
+        for d in load_deck_definitions([Path(p) for p in paths])
+    ]
     return [build(plan, now=now) for plan in plans]
 
 
 def build_all(
-    directory: str | Path = DEFAULT_DECKS_DIR, *, now: int | None = None
+    directory: str | Path = DEFAULT_DECKS_DIR,
+    *,
+    now: int | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[BuildReport]:
     """Build every `*.yaml` deck definition in `directory`."""
     paths = find_deck_definitions(directory)
@@ -170,4 +182,4 @@ def build_all(
             "no deck definitions (*.yaml) here; give one, or build ad hoc with -i PATH -o OUT.apkg",
             directory,
         )
-    return build_definitions(paths, now=now)
+    return build_definitions(paths, now=now, max_bytes=max_bytes)

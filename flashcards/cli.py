@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from flashcards.errors import FlashcardsError
-from flashcards.parse import ParseResult, parse_paths
+from flashcards.parse import DEFAULT_MAX_BYTES, ParseResult, parse_paths
 
 
 def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,9 +38,19 @@ def _warn(warnings: tuple[str, ...] | list[str]) -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
-def _read_paths(paths: tuple[str, ...]) -> ParseResult:
-    stdin = sys.stdin.buffer.read() if "-" in paths else None
-    return parse_paths(paths, stdin=stdin)
+def _read_paths(paths: tuple[str, ...], max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
+    # One byte over the limit is enough to refuse it; never more is read.
+    stdin = sys.stdin.buffer.read(max_bytes + 1) if "-" in paths else None
+    return parse_paths(paths, stdin=stdin, max_bytes=max_bytes)
+
+
+_MAX_BYTES = click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    help="Refuse digest files larger than this (a guard against wrong or hostile inputs).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,14 +73,19 @@ _UNSURE_BELOW = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--answers", "answers_path", help="Answer-key YAML file (arXiv id → letters).")
 @_UNSURE_BELOW
+@_MAX_BYTES
 @_report_errors
 def parse(
-    paths: tuple[str, ...], as_json: bool, answers_path: str | None, unsure_below: float | None
+    paths: tuple[str, ...],
+    as_json: bool,
+    answers_path: str | None,
+    unsure_below: float | None,
+    max_bytes: int,
 ) -> None:
     """Read digest files (or directories, or - for stdin) and print what was understood."""
     from flashcards.answers import DEFAULT_UNSURE_THRESHOLD, load_answer_key, resolve_answers
 
-    result = _read_paths(paths)
+    result = _read_paths(paths, max_bytes)
     _warn(result.warnings)
     key = load_answer_key(answers_path) if answers_path else None
     threshold = DEFAULT_UNSURE_THRESHOLD if unsure_below is None else unsure_below
@@ -98,6 +113,7 @@ def parse(
 @click.option("--answers", help="Answer-key YAML file (ad-hoc build).")
 @click.option("--state", help="State file (ad-hoc build; default <output stem>.state.json).")
 @click.option("--taxonomy", help="Topic taxonomy YAML (ad-hoc build; default: the bundled one).")
+@_MAX_BYTES
 @_report_errors
 def build(
     definitions: tuple[str, ...],
@@ -107,6 +123,7 @@ def build(
     answers: str | None,
     state: str | None,
     taxonomy: str | None,
+    max_bytes: int,
 ) -> None:
     """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg."""
     from flashcards import build as builder
@@ -134,13 +151,19 @@ def build(
         if inputs:
             assert output is not None
             plan = builder.plan_adhoc(
-                inputs, output, deck=deck, answers=answers, state=state, taxonomy=taxonomy
+                inputs,
+                output,
+                deck=deck,
+                answers=answers,
+                state=state,
+                taxonomy=taxonomy,
+                max_bytes=max_bytes,
             )
             reports = [builder.build(plan)]
         elif definitions:
-            reports = builder.build_definitions(definitions)
+            reports = builder.build_definitions(definitions, max_bytes=max_bytes)
         else:
-            reports = builder.build_all()
+            reports = builder.build_all(max_bytes=max_bytes)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
