@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import html
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
+from digest_writers import FIVE_FIELDS, write_markdown, write_quiz_html, write_quiz_text
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -54,14 +54,15 @@ _QUIZ_TEXT_PIECES = [
     "Paper 1", "Paper: 2", "Q1", "Q2: why?", "1. What is it?", "2) Which?", "Yes", "No", "A. x",
     "B. y", "- a", "✓", "(correct)", "Answer: B", "Answer: Z", "1/2", "", "", "Published: ",
     "Published: 2025-02-30", "Published: No Date", "Link: http://arxiv.org/pdf/2504.17761",
-    "Link: javascript:alert(1)", "1. 📘 Topic and Domain: x", "2. **💡 Previous:** y",
+    "Link: javascript:alert(1)", 'Link: https://example.org/a b"<x>', "1. 📘 Topic and Domain: x",
+    "2. **💡 Previous:** y",
     "❓ Problem:", "🛠️ Methods:z", "📊", "Problem: w", "My Takeaways", "Today's Reading Tips",
 ]  # fmt: skip
 _HTML_PIECES = [
     "<h1>2025-01-01 Papers</h1>", "<h1>Papers</h1>", "<title>2025-13-01 Papers</title>",
     "<h2>Paper 1</h2>", "<h2>Paper: 2</h2>", "<p><strong>T</strong></p>",
     "<p>Published: 2025-02-30</p>", "<p>Link: <a href='http://arxiv.org/abs/2501.00001'>x</a></p>",
-    "<p>Link: <a href='javascript:x'>",
+    "<p>Link: <a href='javascript:x'>", "<p>Link: <a href='https://x.org/\"a b'>x</a></p>",
     '<div class="category-chunk">📘 Topic: a</div>', '<div class="quiz-tab">Q1',
     '<div class="quiz-popup" data-answer="a">', '<div class="quiz-question">1. q</div>',
     '<div class="quiz-choice" data-value="a">a</div>', '<div class="quiz-choice" data-value="<b>">',
@@ -75,6 +76,7 @@ _TABLE_PIECES = [
     "| a | b | c |", "| a | b |", "| | | |",
     "| T (Read more on [arXiv](https://arxiv.org/abs/2501.00001)) | b | c |", "  wrapped", "",
     "```", "    code", "\\|", "$a|b$", "<br>", "<sup>", "[x](javascript:alert(1))", "\ue0001\ue001",
+    "https://x.org/a'b\"c", "| t [a](<https://x.org/a b>) | b | c |",
 ]  # fmt: skip
 
 
@@ -91,9 +93,17 @@ STRUCTURED = {
 ANY_TEXT = st.text(max_size=400) | st.one_of(*STRUCTURED.values())
 
 
-def _parses_or_raises_ours(call: Callable[[], object]) -> None:
+# What a paper may link to, whatever the input: an absolute http(s) URL that cannot break out of
+# an attribute.
+SAFE_URL = re.compile(r"^https?://[^\s\"'<>`\\]+$", re.IGNORECASE)
+
+
+def _parses_or_raises_ours(call: Callable[[], list[Digest]]) -> None:
     with contextlib.suppress(FlashcardsError):
-        call()
+        for digest in call():
+            for paper in digest.papers:
+                urls = [paper.url, *(url for _label, url in paper.links)]
+                assert all(SAFE_URL.match(url) for url in urls if url is not None), urls
 
 
 @pytest.mark.parametrize("fmt", sorted(PARSERS))
@@ -192,14 +202,6 @@ ARXIV_ID = st.one_of(
     st.builds(lambda n: f"hep-th/{n:07d}", st.integers(1, 9_999_999)),
 )
 DATES = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
-FIVE_FIELDS = ("topic", "previous_research", "problem", "methods", "results")
-FIELD_LABELS = {
-    "topic": "📘 Topic and Domain",
-    "previous_research": "💡 Previous Research and New Ideas",
-    "problem": "❓ Problem",
-    "methods": "🛠️ Methods",
-    "results": "📊 Results and Evaluation",
-}
 
 
 @st.composite
@@ -226,9 +228,9 @@ def quiz_question(draw: st.DrawFn, number: int) -> Question:
 # (a value holding "📘 …:" would open another field), so values avoid them.
 _FIELD_VALUE = _phrase(1, 8).filter(lambda v: "**" not in v)
 
-# A Link line: arXiv (pdf or abs, with or without version), another http(s) page, a hostile
-# `javascript:` link (must give no url at all), or none.
-LINK_KINDS = ("arxiv-pdf", "arxiv-abs", "other", "javascript", "none")
+# A Link line: arXiv (pdf or abs, with or without version), another http(s) page, a broken or
+# hostile (`javascript:`) link (neither may become the paper's url), or none.
+LINK_KINDS = ("arxiv-pdf", "arxiv-abs", "other", "broken", "javascript", "none")
 
 
 @st.composite
@@ -238,11 +240,13 @@ def quiz_paper(draw: st.DrawFn) -> tuple[Paper, str]:
     link = {
         "arxiv-pdf": f"http://arxiv.org/pdf/{arxiv_id}",
         "arxiv-abs": f"https://arxiv.org/abs/{arxiv_id}v3",
-        "other": "https://example.org/papers/42?x=1&y=<2>",
+        "other": "https://example.org/papers/42?x=1&y=%3C2%3E",
+        # Spaces, quotes or angle brackets: not a link to keep, whatever its scheme.
+        "broken": 'https://example.org/a b"><x>',
         "javascript": "javascript:alert(1)",
         "none": "",
     }[kind]
-    url = {"other": link, "javascript": None, "none": None}.get(
+    url = {"other": link, "broken": None, "javascript": None, "none": None}.get(
         kind, f"https://arxiv.org/abs/{arxiv_id}"
     )
     fields = draw(st.dictionaries(st.sampled_from(FIVE_FIELDS), _FIELD_VALUE, max_size=5))
@@ -269,82 +273,6 @@ def _unique_papers(papers: list[tuple[Paper, str]]) -> list[tuple[Paper, str]]:
 
 
 QUIZ_DIGEST = st.tuples(DATES, st.lists(quiz_paper(), max_size=3).map(_unique_papers))
-
-
-def write_quiz_text(day: date, papers: list[tuple[Paper, str]]) -> str:
-    lines = [f"{day.isoformat()} Papers", ""]
-    for number, (paper, link) in enumerate(papers, 1):
-        if "workflow" in paper.fields:
-            lines += ["1/2", ""]
-        lines += [f"Paper {number}", "", paper.title, ""]
-        if paper.published:
-            lines += [f"Published: {paper.published.isoformat()}", ""]
-        if link:
-            lines += [f"Link: {link}", ""]
-        for index, name in enumerate(FIVE_FIELDS, 1):
-            if name in paper.fields:
-                lines.append(f"{index}. {FIELD_LABELS[name]}: {paper.fields[name]}")
-        if "workflow" in paper.fields:
-            lines += ["", paper.title, "", paper.fields["workflow"]]
-        for question in paper.questions:
-            lines += [f"Q{question.number}", f"{question.number}. {question.prompt}"]
-            lines += [
-                option + (" ✓" if i == question.answer else "")
-                for i, option in enumerate(question.options)
-            ]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def write_quiz_html(day: date, papers: list[tuple[Paper, str]]) -> str:
-    def e(text: str) -> str:
-        return html.escape(text, quote=True)
-
-    parts = [
-        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8">',
-        f"<title>{day.isoformat()} Papers</title></head>\n<body>",
-        f"<h1>{day.isoformat()} Papers</h1>",
-    ]
-    for number, (paper, link) in enumerate(papers, 1):
-        parts += [
-            '<div class="paper-container"><div class="card-deck"><div class="paper-card">',
-            f"<h2>Paper {number}</h2>",
-            f"<p><strong>{e(paper.title)}</strong></p>",
-        ]
-        if paper.published:
-            parts.append(f"<p><strong>Published: </strong>{paper.published.isoformat()}</p>")
-        if link:
-            parts.append(f'<p><strong>Link: </strong><a href="{e(link)}">{e(link)}</a></p>')
-        for index, name in enumerate(FIVE_FIELDS, 1):
-            if name in paper.fields:
-                parts.append(
-                    f'<div class="category-chunk">{index}. <strong>{FIELD_LABELS[name]}:</strong> '
-                    f"{e(paper.fields[name])}</div>"
-                )
-        parts.append("</div>")
-        if "workflow" in paper.fields:
-            parts += [
-                '<div class="paper-card flowchart-card">',
-                f"<h2>{e(paper.title)}</h2>",
-                '<svg viewBox="0 0 10 10"><rect width="4" height="4"/>',
-                f'<text x="1" y="1">{e(paper.fields["workflow"])}</text></svg></div>',
-            ]
-        parts.append('</div><div class="quiz-tabs">')
-        for q in paper.questions:
-            answer = q.options[q.answer] if q.answer is not None else ""
-            choices = "".join(
-                f'<div class="quiz-choice" data-value="{e(o)}">{e(o)}</div>' for o in q.options
-            )
-            parts += [
-                f'<div class="quiz-tab">Q{q.number}',
-                f'<div class="quiz-popup" data-answer="{e(answer)}">',
-                f'<div class="quiz-question">{q.number}. {e(q.prompt)}</div>',
-                f'<div class="quiz-choices">{choices}</div>',
-                "</div></div>",
-            ]
-        parts.append("</div></div>")
-    parts.append("</body>\n</html>\n")
-    return "\n".join(parts)
 
 
 def _bare(digest: Digest) -> list[Paper]:
@@ -442,31 +370,6 @@ def _unique_keys(papers: list[Paper]) -> list[Paper]:
 TABLE_DIGESTS = st.lists(
     st.tuples(DATES, st.lists(TABLE_PAPER, max_size=4).map(_unique_keys)), min_size=1, max_size=3
 )
-
-_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-
-
-def md_escape(text: str) -> str:
-    return _ASCII_PUNCTUATION.sub(r"\\\1", text)
-
-
-def write_markdown(digests: list[tuple[date, list[Paper]]]) -> str:
-    lines = []
-    for day, papers in digests:
-        lines += [f"## Papers for {day.isoformat()}", "", "| Title | Authors | Summary |"]
-        lines.append("|-------|---------|---------|")
-        for p in papers:
-            title = md_escape(p.title)
-            if p.arxiv_id:
-                title += (
-                    f" (Read more on [arXiv](https://arxiv.org/abs/{p.arxiv_id}) or "
-                    f"[HuggingFace](https://huggingface.co/papers/{p.arxiv_id}))"
-                )
-            authors = ", ".join(md_escape(a) for a in p.authors)
-            summary = md_escape(p.fields.get("summary", ""))
-            lines.append(f"| {title} | {authors} | {summary} |")
-        lines.append("")
-    return "\n".join(lines)
 
 
 @ROUND_TRIP

@@ -31,6 +31,18 @@ def arxiv_id_from_url(url: str) -> str | None:
     return arxiv_id.lower() if "/" in arxiv_id else arxiv_id
 
 
+# Characters that never belong in a link we keep: whitespace, controls, quotes and angle brackets
+# (a "link" holding them is markup or a broken line, and could end an attribute it is put in).
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f\"'<>`\\]")
+_HTTP_URL = re.compile(r"^https?://[^/?#]", re.IGNORECASE)
+
+
+def is_http_url(url: str) -> bool:
+    """Whether `url` is an absolute http(s) link that is safe to keep: papers link only to
+    those (never `javascript:`, `data:` or relative links)."""
+    return bool(_HTTP_URL.match(url)) and _NOT_IN_URL.search(url) is None
+
+
 def arxiv_abs_url(arxiv_id: str) -> str:
     return f"https://arxiv.org/abs/{arxiv_id}"
 

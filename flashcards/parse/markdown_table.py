@@ -40,7 +40,7 @@ from markdown_it.token import Token
 
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.model import Digest, Paper
-from flashcards.parse.common import arxiv_abs_url, arxiv_id_from_url, parse_iso_date
+from flashcards.parse.common import arxiv_abs_url, arxiv_id_from_url, is_http_url, parse_iso_date
 
 FORMAT = "markdown-table"
 
@@ -396,7 +396,7 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
         elif kind == "link_close" and open_link is not None:
             href, start = open_link
             open_link = None
-            if re.match(r"https?://", href, re.IGNORECASE):
+            if is_http_url(href):
                 label = _SPACES.sub(" ", "".join(parts[start:])).strip()
                 links.append((_restore(label, maths), href))
                 if drop_site_links and _SITE_LABEL.match(label):
@@ -404,7 +404,11 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
     text = _restore(_SPACES.sub(" ", "".join(parts)).strip(), maths)
     # Bare URLs are links too (markdown-it is not asked to linkify prose).
     known = {url for _, url in links}
-    links.extend(("", m.group(0)) for m in _BARE_URL.finditer(text) if m.group(0) not in known)
+    links.extend(
+        ("", m.group(0))
+        for m in _BARE_URL.finditer(text)
+        if m.group(0) not in known and is_http_url(m.group(0))
+    )
     return text, links
 
 

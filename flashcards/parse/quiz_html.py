@@ -32,6 +32,7 @@ from flashcards.parse.common import (
     arxiv_abs_url,
     arxiv_id_from_url,
     collapse_whitespace,
+    is_http_url,
     missing_arxiv_warnings,
     parse_iso_date,
     split_fields,
@@ -435,7 +436,7 @@ def _build_papers(papers: list[_Paper], source: str) -> list[Paper]:
             seen_ids[arxiv_id] = paper.link_line
         if arxiv_id is not None:
             url: str | None = arxiv_abs_url(arxiv_id)
-        elif paper.link and paper.link.startswith(("http://", "https://")):
+        elif paper.link and is_http_url(paper.link):
             url = paper.link
         else:
             url = None
