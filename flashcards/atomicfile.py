@@ -1,10 +1,20 @@
 """All-or-nothing file writes: a build either replaces its outputs completely or leaves them as
-they were, and never leaves a temporary file behind."""
+they were, and never leaves a temporary file behind.
+
+A file is only ever changed by `os.replace` of a complete, fsynced temporary file beside it, so a
+reader (or Anki) never sees half a deck. The one thing no process can clean up after is its own
+SIGKILL (or a power cut) while it writes: that leaves a temporary file, named
+`.<file name>.tmp-<pid>-<random>` so that it is recognisable, ignored by everything (hidden, and
+no digest or deck suffix), and removed by the next write of the same file once its process is
+gone. A kill between the renames of one build's files (state first, then deck; two syscalls)
+leaves the new state beside the old deck: the next build then writes the same deck again.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,10 +33,48 @@ def _new_file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.tmp-"
+
+
+_TEMP_PID = re.compile(r"^(\d+)-")
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete temporary files that writes of `path` left behind when their process was killed;
+    returns them. Temporary files of a process still running are left alone."""
+    removed = []
+    prefix = _temp_prefix(path)
+    try:
+        candidates = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = _TEMP_PID.match(candidate.name[len(prefix) :])
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or no way to tell: keep its file
+    return True
+
+
 def _write_temp(path: Path, data: bytes) -> Path:
     """`data` in a new temporary file beside `path` (same directory, so the rename is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), _new_file_mode(path))
@@ -59,6 +107,7 @@ def replace_files(files: Sequence[tuple[Path, bytes]]) -> list[Path]:
     try:
         for path, data in files:
             current = path
+            remove_stale_temps(path)
             previous = _read_or_none(path)
             if previous == data:
                 continue

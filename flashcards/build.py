@@ -108,13 +108,32 @@ def plan_adhoc(
 
 def build(plan: BuildPlan, *, now: int | None = None) -> BuildReport:
     """Build `plan`'s package and update its state; `now` (epoch seconds) is for tests."""
+    return _commit([_prepare(plan, int(time.time()) if now is None else now)])[0]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A deck built in memory: the files to write and the report (`written` still unknown)."""
+
+    files: tuple[tuple[Path, bytes], ...]
+    report: BuildReport
+
+
+def _commit(prepared: Sequence[_Prepared]) -> list[BuildReport]:
+    """Write every prepared deck's files together: all of them, or (on any error) none."""
+    written = replace_files([file for deck in prepared for file in deck.files])
+    return [
+        dataclasses.replace(deck.report, written=deck.report.output in written) for deck in prepared
+    ]
+
+
+def _prepare(plan: BuildPlan, now: int) -> _Prepared:
     if not plan.name.strip() or any(not part.strip() for part in plan.name.split("::")):
         raise BuildError(f"invalid deck name {plan.name!r}", plan.output)
     if plan.output.is_dir():
         raise BuildError(
             "the output is a directory; give a file name such as deck.apkg", plan.output
         )
-    now = int(time.time()) if now is None else now
 
     parsed = parse_paths(plan.inputs, max_bytes=plan.max_bytes)
     key = load_answer_key(plan.answers) if plan.answers is not None else None
@@ -134,13 +153,11 @@ def build(plan: BuildPlan, *, now: int | None = None) -> BuildReport:
 
     stamped, new_state = stamp_notes(specs, load_state(plan.state), now)
     package = build_package(stamped)
-    # The state goes first: if only it landed, the next build still stamps the same times.
-    written = replace_files([(plan.state, state_bytes(new_state)), (plan.output, package.data)])
 
     warnings = list(parsed.warnings)
     if not specs:
         warnings.append(f"{plan.output}: the deck has no notes (no papers in its inputs)")
-    return BuildReport(
+    report = BuildReport(
         deck=plan.name,
         output=plan.output,
         state=plan.state,
@@ -149,9 +166,11 @@ def build(plan: BuildPlan, *, now: int | None = None) -> BuildReport:
         new=sum(s.status == "new" for s in stamped),
         changed=sum(s.status == "changed" for s in stamped),
         unchanged=sum(s.status == "unchanged" for s in stamped),
-        written=plan.output in written,
+        written=False,
         warnings=tuple(warnings),
     )
+    # The state goes first: if only it landed, the next build still stamps the same times.
+    return _Prepared(((plan.state, state_bytes(new_state)), (plan.output, package.data)), report)
 
 
 def build_definition(path: str | Path, *, now: int | None = None) -> BuildReport:
@@ -161,12 +180,14 @@ def build_definition(path: str | Path, *, now: int | None = None) -> BuildReport
 def build_definitions(
     paths: Sequence[str | Path], *, now: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> list[BuildReport]:
-    """Build several deck definitions; all are loaded and validated before anything is written."""
+    """Build several deck definitions, all or nothing: every deck is built in memory before any
+    file is written, so a broken input of one deck leaves every deck and state as it was."""
     plans = [
         dataclasses.replace(plan_for_definition(d), max_bytes=max_bytes)
         for d in load_deck_definitions([Path(p) for p in paths])
     ]
-    return [build(plan, now=now) for plan in plans]
+    now = int(time.time()) if now is None else now
+    return _commit([_prepare(plan, now) for plan in plans])
 
 
 def build_all(
