@@ -37,7 +37,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 # Generating whole digests costs more than parsing them: fewer, larger examples.
-ROUND_TRIP = settings(FUZZ, max_examples=100)
+ROUND_TRIP = settings(FUZZ, max_examples=75)
 
 PARSERS: dict[str, Callable[[str, str], list[Digest]]] = {
     "quiz-text": quiz_text.parse,
