@@ -240,9 +240,13 @@ def test_a_5_mb_line_is_refused_quickly(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / "huge.txt"
     path.write_text(head + long_line[len(head.rsplit("\n", 1)[1]) :] + "\n", encoding="utf-8")
     assert detect_format(path.read_text(encoding="utf-8")) == fmt
+    size = path.stat().st_size
+    with pytest.raises(ParseError) as info:
+        parse_file(path)  # the default file limit refuses it before reading
+    assert str(info.value) == f"{path}: file is larger than the 2097152 byte limit ({size} bytes)"
     started = time.perf_counter()
     with pytest.raises(ParseError) as info:
-        parse_file(path)
+        parse_file(path, max_bytes=8 * 1024 * 1024)  # let it in: the line limit refuses it
     assert time.perf_counter() - started < 2.0  # the markdown parser alone would take ~15 s
     assert str(info.value) == (
         f"{path}:{line}: line is longer than the 262144 character limit "
@@ -259,11 +263,11 @@ def test_the_line_limit_is_configurable() -> None:
 
 def test_file_size_limit(tmp_path: Path) -> None:
     path = tmp_path / "big.md"
-    with path.open("wb") as handle:  # sparse: 9 MiB without writing them
-        handle.truncate(9 * 1024 * 1024)
+    with path.open("wb") as handle:  # sparse: 3 MiB without writing them
+        handle.truncate(3 * 1024 * 1024)
     with pytest.raises(ParseError) as info:
         parse_file(path)
-    assert str(info.value) == f"{path}: file is larger than the 8388608 byte limit (9437184 bytes)"
+    assert str(info.value) == f"{path}: file is larger than the 2097152 byte limit (3145728 bytes)"
     small = MALFORMED / "md_escaped_pipes.md"
     size = small.stat().st_size
     with pytest.raises(ParseError, match=r"file is larger than the 100 byte limit \(\d+ bytes\)$"):

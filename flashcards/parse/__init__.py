@@ -16,9 +16,10 @@ from pathlib import Path
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.model import Digest, Format
 
-#: Files larger than this are refused before being read whole: real digests are under 100 KB.
-#: (The markdown parser needs about 10 seconds for 8 MB of dense markup.)
-DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+#: Files larger than this are refused before being read whole: real digests are under 100 KB,
+#: and the markdown parser needs seconds per MB of dense (hostile) markup, so 2 MiB keeps the
+#: worst case bounded while leaving a 20x margin over real files. `--max-bytes` raises it.
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 
 #: Lines longer than this are refused before any format is parsed: real digest lines hold at most
 #: a few thousand characters, and the largest real page (80 KB) would fit even on one line. A
