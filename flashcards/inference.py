@@ -27,7 +27,7 @@ from importlib import resources
 
 from flashcards.model import FIELD_NAMES, Paper, Question
 
-#: Names of the per-option features, in the order of `option_features` columns and `WEIGHTS`.
+#: Names of the per-option features, in the order of `option_features` columns.
 FEATURE_NAMES: tuple[str, ...] = (
     "support_frac",  # share of the option's distinctive words found in the text (idf-weighted)
     "support_sum",  # how much distinctive evidence was found (log idf mass)
@@ -40,45 +40,56 @@ FEATURE_NAMES: tuple[str, ...] = (
     "prior_work_only",  # the option's support comes only from the previous-research field
     "numbers_found",  # numbers of the option that the text states
     "numbers_missing",  # numbers of the option that the text never states
-    "number_context",  # a found number sits right next to the question's words
+    "proximity_lead",  # qa_proximity minus the best qa_proximity of the other options: where
+    # several options sit in one sentence, the one bound to the question's words wins
+    "backed_frac",  # share of the option's distinctive words the paper affirms of its own work
+    # (not only under "no"/"without", not only in the previous-research field)
+    "backed_dominance",  # backed_frac minus the best backed_frac of the other options
     "longer",  # longer than every other option (bounded: quiz writers make the right option
     # the most specific one, but a digest from another writer need not)
     "absolutes",  # "only", "completely", "solely"…: typical of distractors
     "question_echo",  # share of the option's words that merely repeat the question
 )
 
-#: A negated question ("which is NOT…", "EXCEPT") asks for the option the text does not back:
-#: it has its own weights over these features (measured as for any question, not flipped).
-NEGATED_FEATURES: tuple[str, ...] = ("support_frac", "dominance", "phrase", "bigrams")
+#: The features the model of plain questions reads, in the order of `WEIGHTS`.
+PLAIN_FEATURES: tuple[str, ...] = tuple(
+    n for n in FEATURE_NAMES if n not in ("backed_frac", "backed_dominance")
+)
+
+#: A negated question ("which is NOT…", "EXCEPT") asks for the option the paper does not
+#: claim for its own work: it has its own weights over these features (measured as for any
+#: question, not flipped). What the paper only denies ("no Markov chains") or ascribes to
+#: earlier work does not count as claimed.
+NEGATED_FEATURES: tuple[str, ...] = ("backed_frac", "backed_dominance", "phrase", "bigrams")
 
 #: Fitted by `benchmarks/answers_eval.py --refit` on all labelled digests (see its docstring).
 WEIGHTS: tuple[float, ...] = (
-    -0.7773,  # support_frac
-    0.7397,  # support_sum
-    0.1161,  # dominance
-    0.1319,  # phrase
-    0.5805,  # bigrams
-    1.1391,  # qa_sentence
-    1.9758,  # qa_proximity
-    -0.9663,  # negated_mention
-    -1.2039,  # prior_work_only
-    0.1437,  # numbers_found
-    -0.1930,  # numbers_missing
-    -0.0627,  # number_context
-    1.0934,  # longer
-    -1.1101,  # absolutes
-    0.2089,  # question_echo
+    -0.5219,  # support_frac
+    0.5601,  # support_sum
+    0.0931,  # dominance
+    0.1826,  # phrase
+    0.5909,  # bigrams
+    0.9463,  # qa_sentence
+    0.5727,  # qa_proximity
+    -1.1166,  # negated_mention
+    -1.1201,  # prior_work_only
+    -0.0619,  # numbers_found
+    -0.1875,  # numbers_missing
+    1.0546,  # proximity_lead
+    1.1216,  # longer
+    -1.0415,  # absolutes
+    0.0782,  # question_echo
 )
 NEGATED_WEIGHTS: tuple[float, ...] = (
-    -1.1418,  # support_frac
-    -1.2548,  # dominance
-    -1.2677,  # phrase
-    -0.2375,  # bigrams
+    -1.1729,  # backed_frac
+    -1.2843,  # backed_dominance
+    -1.2535,  # phrase
+    -0.2097,  # bigrams
 )
 
 #: Platt calibration of the winner's probability: confidence = σ(A · logit(p) + B).
-CALIBRATION_A = 0.9863
-CALIBRATION_B = 0.1132
+CALIBRATION_A = 0.9693
+CALIBRATION_B = 0.1092
 
 
 def _words(text: str) -> frozenset[str]:
@@ -90,11 +101,11 @@ _STOPWORDS = _words(
     "its this that these those which what how why when where who whom whose does do did "
     "doing done can could would should will may might must shall than then there their "
     "they them we our us you your he she his her into via onto about across after before "
-    "during while through both each such also has have had having more most other over "
+    "during while through both each such also has have had having most other over "
     "under between among within without per not no nor but if so very just too up down "
     "out off again further once own same some any using use used uses based paper papers "
     "authors author study work proposed propose proposes approach method methods new "
-    "novel main key primary i e g etc following one's "
+    "novel main key primary i e g etc following one's many much "
 )
 
 _ABSOLUTES = _words(
@@ -140,6 +151,7 @@ _SYNONYM_GROUPS = (
     "generat produc creat synthesiz",
     "frozen freez",
     "drop discard remov omit",
+    "select pick choos chosen",
 )
 _SYNONYMS = {word: group.split()[0] for group in _SYNONYM_GROUPS for word in group.split()}
 
@@ -158,10 +170,17 @@ _NEGATED_QUIET = re.compile(
     re.IGNORECASE,
 )
 _RELATIVE_CLAUSE_NOT = re.compile(r"\b(?:that|which|who)\s+(?:\w+\s+){0,2}not\b", re.IGNORECASE)
+#: Questions about what a method does away with ("What does PPO avoid?"): the answer is what
+#: the text denies ("without X") or leaves to earlier work, not what the method does.
+_AVOIDANCE = re.compile(
+    r"\b(?:avoid(?:s|ed|ing)?|eliminat(?:e|es|ed|ing)|get(?:s|ting)? rid of|do(?:es)? away with|"
+    r"dispens(?:e|es|ed|ing) with|bypass(?:es|ed|ing)?|sidestep(?:s|ped|ping)?|"
+    r"no longer (?:need|require|use)s?|remov(?:e|es|ed|ing) the need)\b",
+    re.IGNORECASE,
+)
 
 _SUFFIXES = (
     "ational",
-    "ization",
     "fulness",
     "ousness",
     "iveness",
@@ -193,14 +212,16 @@ _SUFFIXES = (
 _LONGER_SPAN = 0.2  # log-length difference at which an option counts as fully "longer"
 _WINDOW = 30  # words per chunk of a run-on text such as the workflow line
 _REACH = 6  # how far (in content words) an option word looks for the question's words
-_NUMBER_REACH = 8  # the same for a number
+_NUMBER_IDF = 5.0  # the evidence weight of any number (see `_score`)
 
 #: Words that deny what follows ("without X", "no X", "unlike X"): X is then not supported.
-_NEGATION_CUES = frozenset(
-    ("no not without neither nor never unlike lack lacks lacking instead rather cannot ").split()  # noqa: SIM905 (a word list reads better as text)
+_NEGATION_CUES = _words(
+    "no not without neither nor never unlike lack lacks lacking instead rather cannot "
+    "avoid avoids avoided avoiding eliminate eliminates eliminated eliminating "
+    "bypass bypasses bypassed bypassing "
 )
 _NEGATION = "¬"  # stands for a negation cue in a token stream
-_NEGATION_SCOPE = 3  # content words a negation cue reaches
+_NEGATION_SCOPE = 5  # content words a negation cue reaches
 #: Clause breaks: "28.4 BLEU on German, and 41.8 on French" keeps each number with its own
 #: words. A placeholder word the tokenizer sees, then a marker in token streams.
 _CLAUSE = "qqclauseqq"
@@ -232,6 +253,11 @@ def stem(word: str) -> str:
         word = word[:-1]
     if len(word) > 4 and word[-1] == word[-2] and word[-1] not in "lsz":
         word = word[:-1]
+    # British and American spellings meet: labelled/labeled, optimise/optimize, analyse/analyze.
+    if len(word) > 5 and word.endswith("ll"):
+        word = word[:-1]
+    if word.endswith(("iz", "yz")):
+        word = word[:-1] + "s"
     return word
 
 
@@ -269,6 +295,11 @@ def tokens(text: str) -> tuple[str, ...]:
 
 def is_number(token: str) -> bool:
     return token[0].isdigit()
+
+
+def asks_what_is_avoided(prompt: str) -> bool:
+    """Does the question ask what a method avoids, eliminates or no longer needs?"""
+    return _AVOIDANCE.search(prompt) is not None
 
 
 def is_negated(prompt: str) -> bool:
@@ -418,12 +449,57 @@ class PaperIndex:
         self.own_work: frozenset[str] = frozenset(
             t for s in segments if s.field != "previous_research" for t in s.tokens
         )
+        #: Words the paper affirms of its own work: outside a negation and outside the
+        #: previous-research field.
+        self.claimed: frozenset[str] = frozenset(
+            t
+            for s in segments
+            if s.field != "previous_research"
+            for t, n in zip(s.tokens, s.negated, strict=True)
+            if not n
+        )
         #: In how many segments each word occurs: the paper's own name is everywhere and says
         #: little about *where* the answer is; a word of one sentence says a lot.
         self.spread: Counter[str] = Counter(t for s in segments for t in s.positions)
         self.bigrams: frozenset[tuple[str, str]] = frozenset(
             pair for s in segments for pair in itertools.pairwise(s.tokens)
         )
+        self._acronyms: dict[str, tuple[tuple[int, ...], ...]] = {}
+
+    def acronym_positions(self, acronym: str) -> tuple[tuple[int, ...], ...]:
+        """Per segment, the token positions where words spelling `acronym` begin: a question
+        may say "TRPO" where the text spells out "trust region policy optimization"."""
+        if acronym not in self._acronyms:
+            self._acronyms[acronym] = tuple(_spelled_out(s.text, acronym) for s in self.segments)
+        return self._acronyms[acronym]
+
+
+_RAW_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,5}s?$")
+#: A multi-word name in a question ("Mixtral 8x7B", "Llama 2 70B"): capitalised or with digits.
+_NAME_WORD = re.compile(r"^(?=[^a-z]*[A-Z0-9])[A-Za-z0-9][\w.+-]*$")
+
+
+def _spelled_out(text: str, acronym: str) -> tuple[int, ...]:
+    """Token positions in `text` where consecutive words spell `acronym` by their initials
+    (function words such as "of" may be skipped, as in "Bidirectional Encoder Representations
+    from Transformers")."""
+    words = list(_RAW_WORD.finditer(text))
+    found: list[int] = []
+    for i, first in enumerate(words):
+        if first.group()[0].lower() != acronym[0] or first.group().lower() in _STOPWORDS:
+            continue
+        k, j = 0, i
+        while k < len(acronym) and j < len(words):
+            word = words[j].group()
+            if word[0].lower() == acronym[k]:
+                k += 1
+            elif word.lower() not in _STOPWORDS:
+                break
+            j += 1
+        if k == len(acronym):
+            found.append(len(tokens(text[: first.start()])))
+    return tuple(found)
 
 
 # -- features --------------------------------------------------------------------------------
@@ -446,26 +522,82 @@ def _longest_run(option: Sequence[str], segment: _Segment) -> int:
     return best
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """The question's words as located in the paper's text."""
+
+    weights: dict[str, float]  # idf of each word of the question
+    #: idf / (1 + number of segments holding the word): the paper's own name is everywhere and
+    #: says little about *where* the answer is; a word of one sentence says a lot.
+    locating: dict[str, float]
+    positions: tuple[dict[str, tuple[int, ...]], ...]  # per segment: where each word occurs
+
+
+def _raw_words(text: str) -> list[str]:
+    return [w.strip("?!.,:;()[]\"'“”‘’") for w in text.split()]
+
+
+def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Asked:
+    weights = {t: idf(t) for t in tokens(prompt)}
+    positions = [{w: s.positions[w] for w in weights if w in s.positions} for s in index.segments]
+    spread = {w: index.spread[w] for w in weights}
+    raw = _raw_words(prompt)
+    for word in raw:
+        if not _ACRONYM.match(word):
+            continue
+        for token in tokens(word):
+            if token in index.vocabulary or not token.isalpha():
+                continue
+            found = index.acronym_positions(token.removesuffix("s") if word[-1] == "s" else token)
+            for where, places in zip(positions, found, strict=True):
+                if places:
+                    where[token] = places
+            spread[token] = sum(1 for places in found if places)
+    locating = {t: w / (1 + spread.get(t, 0)) for t, w in weights.items()}
+    # A name of several words ("Mixtral 8x7B") is one clue, not three: its words share the
+    # weight of one, so that a sentence naming the model does not outweigh the one that
+    # holds what the question asks about it.
+    for is_name, run in itertools.groupby(raw[1:], key=lambda w: bool(_NAME_WORD.match(w))):
+        names = {t for w in run for t in tokens(w) if t in locating} if is_name else set()
+        if len(names) > 1:
+            share = sum(locating[t] for t in names) / len(names) ** 2
+            locating.update({t: share for t in names})
+    return _Asked(weights, locating, tuple(positions))
+
+
 def _closeness(
-    token: str, segment: _Segment, question: dict[str, float], reach: int = _REACH
+    token: str,
+    segment: _Segment,
+    where: dict[str, tuple[int, ...]],
+    weights: dict[str, float],
 ) -> float:
-    """How tightly `token` sits among the question's words in `segment`: the weighted sum of
-    1/distance over question words within `reach` (a clause break counts as extra distance),
-    at the token's best occurrence, scaled by the question's total weight."""
-    total = sum(question.values()) or 1.0
+    """How tightly `token` sits among the question's words in `segment` (found at `where`): the
+    weighted sum of 1/distance over question words within `_REACH` (a clause break counts as
+    extra distance), at the token's best occurrence, scaled by the question's total weight."""
+    total = sum(weights.values()) or 1.0
     clauses = segment.clauses
     best = 0.0
     for i in segment.positions.get(token, ()):
         value = 0.0
-        for word, weight in question.items():
-            nearest = reach + 1
-            for j in segment.positions.get(word, ()):
-                d = abs(i - j) + _CLAUSE_PENALTY * abs(clauses[i] - clauses[j])
-                nearest = min(nearest, d)
-            if nearest <= reach:
-                value += weight / max(1, nearest)
+        for word, places in where.items():
+            nearest = min(
+                abs(i - j) + _CLAUSE_PENALTY * abs(clauses[i] - clauses[j]) for j in places
+            )
+            if nearest <= _REACH:
+                value += weights[word] / math.sqrt(max(1, nearest))
         best = max(best, value / total)
     return best
+
+
+#: (feature, its lead over the best other option) column pairs, filled in after all options.
+_LEADS = tuple(
+    (FEATURE_NAMES.index(a), FEATURE_NAMES.index(b))
+    for a, b in (
+        ("support_frac", "dominance"),
+        ("qa_proximity", "proximity_lead"),
+        ("backed_frac", "backed_dominance"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -481,12 +613,17 @@ def _score(
     index: PaperIndex,
     idf: Callable[[str], float],
 ) -> _Scored:
-    prompt = {t: idf(t) for t in tokens(question.prompt)}
+    asked_words = _asked(question.prompt, index, idf)
+    prompt = asked_words.weights
     prompt_mass = sum(prompt.values()) or 1.0
-    locating = {t: w / (1 + index.spread[t]) for t, w in prompt.items()}
+    locating = asked_words.locating
     options = [tokens(o) for o in question.options]
     shared = Counter(t for o in options for t in set(o))
     negated = is_negated(question.prompt)
+    # Mentions under "no"/"without" or only in earlier work count against an option, except
+    # when the question asks what is avoided: then they are the evidence for it, and what the
+    # paper claims for its own work counts against it instead.
+    avoided = asks_what_is_avoided(question.prompt)
     textual: list[list[float]] = []
     style: list[list[float]] = []
     evidence: list[str | None] = []
@@ -496,7 +633,9 @@ def _score(
         denied_words = {t for t, d in zip(clean, denied, strict=True) if d}
         distinct = set(option) - prompt.keys()
         # A word all options share cannot tell them apart; one only this option has says most.
-        weight = {t: idf(t) / shared[t] for t in distinct}
+        # A number's rarity says nothing about whether it is the answer ("8" is rarer than "2"):
+        # every number weighs the same.
+        weight = {t: (_NUMBER_IDF if is_number(t) else idf(t)) / shared[t] for t in distinct}
         total = sum(weight.values())
         found = sum(
             w
@@ -504,42 +643,50 @@ def _score(
             if t in index.affirmed or (t in denied_words and t in index.vocabulary)
         )
         mentioned = sum(w for t, w in weight.items() if t in index.vocabulary)
+        backed = sum(
+            w
+            for t, w in weight.items()
+            if t in index.claimed or (t in denied_words and t in index.vocabulary)
+        )
         own = sum(w for t, w in weight.items() if t in index.own_work)
         best_sentence, best_value, best_run, best_near = None, 0.0, 0, 0.0
-        for segment in index.segments:
+        for segment, where in zip(index.segments, asked_words.positions, strict=True):
             hits = [t for t in weight if t in segment.positions]
             if not hits:
                 continue
             mass = sum(weight[t] for t in hits)
-            asked = sum(w for t, w in prompt.items() if t in segment.positions) / prompt_mass
+            asked = sum(w for t, w in prompt.items() if t in where) / prompt_mass
             value = mass * (0.25 + asked)
             if value > best_value:
                 best_sentence, best_value = segment.text, value
-            near = sum(weight[t] * _closeness(t, segment, locating) for t in hits)
+            near = sum(weight[t] * _closeness(t, segment, where, locating) for t in hits)
             best_near = max(best_near, near)
             if len(option) > 1:
                 best_run = max(best_run, _longest_run(option, segment))
         numbers = [t for t in set(option) if is_number(t)]
         numbers_found = [t for t in numbers if t in index.vocabulary]
-        context = 0.0
-        for number in numbers_found:
-            for segment in index.segments:
-                context = max(context, _closeness(number, segment, locating, _NUMBER_REACH))
         pairs = list(itertools.pairwise(option))
+        share = 1.0 / total if total else 0.0
+        denied_only = (mentioned - found) * share  # mentioned only under "no", "without"…
+        earlier_only = (mentioned - own) * share  # mentioned only as earlier work
+        if avoided:
+            denied_only, earlier_only = -denied_only, backed * share - earlier_only
         textual.append(
             [
-                found / total if total else 0.0,
+                found * share,
                 math.log1p(found),
                 0.0,  # dominance, filled in below
                 best_run / len(option) if best_run > 1 else 0.0,
                 float(sum(1 for p in pairs if p in index.bigrams)),
                 math.log1p(best_value),
                 math.log1p(best_near),
-                (mentioned - found) / total if total else 0.0,
-                (mentioned - own) / total if total else 0.0,
+                denied_only,
+                earlier_only,
                 float(len(numbers_found)),
                 float(len(numbers) - len(numbers_found)),
-                context,
+                0.0,  # proximity_lead, filled in below
+                backed * share,
+                0.0,  # backed_dominance, filled in below
             ]
         )
         words = re.findall(r"[a-z]+", raw.lower())
@@ -551,10 +698,11 @@ def _score(
             ]
         )
         evidence.append(best_sentence)
-    fracs = [row[0] for row in textual]
-    for i, row in enumerate(textual):
-        others = [f for j, f in enumerate(fracs) if j != i]
-        row[2] = fracs[i] - max(others, default=0.0)
+    for share, lead in _LEADS:
+        fracs = [row[share] for row in textual]
+        for i, row in enumerate(textual):
+            others = [f for j, f in enumerate(fracs) if j != i]
+            row[lead] = fracs[i] - max(others, default=0.0)
     lengths = [row[0] for row in style]
     for i, row in enumerate(style):
         others = max((n for j, n in enumerate(lengths) if j != i), default=lengths[i])
@@ -595,9 +743,11 @@ def shipped_model() -> Model:
     return Model(WEIGHTS, NEGATED_WEIGHTS, (CALIBRATION_A, CALIBRATION_B), shipped_frequencies())
 
 
+_PLAIN_COLUMNS = tuple(FEATURE_NAMES.index(name) for name in PLAIN_FEATURES)
 _NEGATED_COLUMNS = tuple(FEATURE_NAMES.index(name) for name in NEGATED_FEATURES)
 _STYLE_FEATURES = ("longer", "absolutes", "question_echo")
-_TEXT_COLUMNS = tuple(i for i, n in enumerate(FEATURE_NAMES) if n not in _STYLE_FEATURES)
+#: Columns of the plain model's rows that measure the text (not the quiz writer's style).
+_TEXT_COLUMNS = tuple(i for i, n in enumerate(PLAIN_FEATURES) if n not in _STYLE_FEATURES)
 
 #: See `decide`: how far (in logit units) the text alone must favour an answer for it to be
 #: called sure, and the confidence of an answer it does not favour that far.
@@ -609,7 +759,7 @@ def model_rows(rows: Sequence[Sequence[float]], negated: bool) -> list[list[floa
     """The columns of `option_features` rows that the plain or the negated model reads."""
     if negated:
         return [[row[i] for i in _NEGATED_COLUMNS] for row in rows]
-    return [list(row) for row in rows]
+    return [[row[i] for i in _PLAIN_COLUMNS] for row in rows]
 
 
 def softmax(scores: Sequence[float]) -> list[float]:
@@ -643,7 +793,8 @@ def decide(
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
     confidence = calibrate(probabilities[best], *model.calibration)
     if not negated and len(rows) > 1:
-        text = [sum(model.weights[i] * row[i] for i in _TEXT_COLUMNS) for row in rows]
+        plain = model_rows(rows, negated=False)
+        text = [sum(model.weights[i] * row[i] for i in _TEXT_COLUMNS) for row in plain]
         rival = max(t for i, t in enumerate(text) if i != best)
         if text[best] - rival < TEXT_MARGIN:
             confidence = min(confidence, UNBACKED_CAP)
