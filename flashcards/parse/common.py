@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from flashcards.errors import ParseError
-from flashcards.model import Paper
+from flashcards.model import Digest, Format, Paper, Question
 
 # New-style ids (0704.0001 onward, 4+4 or 4+5 digits) and old-style ones (hep-th/0601001).
 _ARXIV_URL = re.compile(
@@ -181,3 +182,79 @@ def starts_with_field_label(line: str) -> bool:
     """Whether `line` opens a labelled summary field ('1. 📘 Topic and Domain: …')."""
     match = _MARKER.match(line.strip())
     return match is not None and _marker_key(match) is not None
+
+
+@dataclass(frozen=True)
+class QuizPaperDraft:
+    """What a quiz parser (text or HTML) collected for one paper, before the checks that both
+    formats share (`quiz_digests`)."""
+
+    line: int
+    title: str
+    published: date | None
+    link: str | None
+    link_line: int | None
+    field_text: str  # the numbered emoji fields, for `split_fields`
+    workflow: str
+    questions: tuple[Question, ...]
+
+
+def quiz_digests(
+    drafts: Iterable[QuizPaperDraft],
+    *,
+    fmt: Format,
+    source: str,
+    digest_date: date,
+    warnings: list[str],
+) -> list[Digest]:
+    """The one digest of a quiz page: each paper needs a title, an arXiv id appears once, the
+    link becomes the paper's identity and URL, and an empty page or a paper without an arXiv link
+    is worth a warning."""
+    papers: list[Paper] = []
+    seen_ids: dict[str, int] = {}
+    for draft in drafts:
+        if not draft.title:
+            raise ParseError("paper has no title", source, draft.line)
+        arxiv_id = arxiv_id_from_url(draft.link) if draft.link else None
+        link_line = draft.link_line or draft.line
+        if arxiv_id is not None:
+            if arxiv_id in seen_ids:
+                raise ParseError(
+                    f"arXiv id {arxiv_id} appears twice in this digest "
+                    f"(first at line {seen_ids[arxiv_id]})",
+                    source,
+                    link_line,
+                )
+            seen_ids[arxiv_id] = link_line
+            url: str | None = arxiv_abs_url(arxiv_id)
+        elif draft.link and is_http_url(draft.link):
+            url = draft.link
+        else:
+            url = None
+        fields = split_fields(draft.field_text)
+        workflow = collapse_whitespace(draft.workflow)
+        if workflow:
+            fields["workflow"] = workflow
+        papers.append(
+            Paper(
+                title=draft.title,
+                arxiv_id=arxiv_id,
+                url=url,
+                published=draft.published,
+                fields=fields,
+                questions=draft.questions,
+                line=draft.line,
+            )
+        )
+    if not papers:
+        warnings.append("no papers in this digest")
+    warnings.extend(missing_arxiv_warnings(papers))
+    return [
+        Digest(
+            source=source,
+            format=fmt,
+            date=digest_date,
+            papers=tuple(papers),
+            warnings=tuple(warnings),
+        )
+    ]

@@ -27,15 +27,12 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment
 
 from flashcards.errors import NotADigestError, ParseError
-from flashcards.model import Digest, Paper, Question
+from flashcards.model import Digest, Question
 from flashcards.parse.common import (
-    arxiv_abs_url,
-    arxiv_id_from_url,
+    QuizPaperDraft,
     collapse_whitespace,
-    is_http_url,
-    missing_arxiv_warnings,
     parse_iso_date,
-    split_fields,
+    quiz_digests,
 )
 
 _PAPER_HEADING = re.compile(r"^Paper\s*:?\s*\d+$")
@@ -101,19 +98,22 @@ def parse(text: str, source: str) -> list[Digest]:
         elif "quiz-popup" in classes:
             question = _question(tag, len(paper.questions) + 1, source, warnings)
             paper.questions.append(question)
-    built = _build_papers(papers, source)
-    if not built:
-        warnings.append("no papers in this digest")
-    warnings.extend(missing_arxiv_warnings(built))
-    return [
-        Digest(
-            source=source,
-            format="quiz-html",
-            date=digest_date,
-            papers=tuple(built),
-            warnings=tuple(warnings),
+    drafts = (
+        QuizPaperDraft(
+            line=paper.line,
+            title=paper.title,
+            published=paper.published,
+            link=paper.link,
+            link_line=paper.link_line,
+            field_text="\n".join(paper.chunks),
+            workflow=" ".join(paper.workflow),
+            questions=tuple(paper.questions),
         )
-    ]
+        for paper in papers
+    )
+    return quiz_digests(
+        drafts, fmt="quiz-html", source=source, digest_date=digest_date, warnings=warnings
+    )
 
 
 _UNFINISHED_TAG = re.compile(r"<[A-Za-z/!][^<>]*\Z")
@@ -416,43 +416,3 @@ def _answer_index(popup: Tag, choices: list[Tag]) -> int | None:
     if len(by_text) == 1:
         return by_text[0]
     return None
-
-
-def _build_papers(papers: list[_Paper], source: str) -> list[Paper]:
-    built: list[Paper] = []
-    seen_ids: dict[str, int | None] = {}
-    for paper in papers:
-        if not paper.title:
-            raise ParseError("paper has no title", source, paper.line)
-        arxiv_id = arxiv_id_from_url(paper.link) if paper.link else None
-        if arxiv_id is not None:
-            if arxiv_id in seen_ids:
-                raise ParseError(
-                    f"arXiv id {arxiv_id} appears twice in this digest "
-                    f"(first at line {seen_ids[arxiv_id]})",
-                    source,
-                    paper.link_line,
-                )
-            seen_ids[arxiv_id] = paper.link_line
-        if arxiv_id is not None:
-            url: str | None = arxiv_abs_url(arxiv_id)
-        elif paper.link and is_http_url(paper.link):
-            url = paper.link
-        else:
-            url = None
-        fields = split_fields("\n".join(paper.chunks))
-        workflow = " ".join(paper.workflow)
-        if workflow:
-            fields["workflow"] = workflow
-        built.append(
-            Paper(
-                title=paper.title,
-                arxiv_id=arxiv_id,
-                url=url,
-                published=paper.published,
-                fields=fields,
-                questions=tuple(paper.questions),
-                line=paper.line,
-            )
-        )
-    return built

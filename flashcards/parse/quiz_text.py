@@ -26,15 +26,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flashcards.errors import ParseError
-from flashcards.model import Digest, Paper, Question
+from flashcards.model import Digest, Question
 from flashcards.parse.common import (
-    arxiv_abs_url,
-    arxiv_id_from_url,
+    QuizPaperDraft,
     collapse_whitespace,
-    is_http_url,
-    missing_arxiv_warnings,
     parse_iso_date,
-    split_fields,
+    quiz_digests,
     starts_with_field_label,
 )
 
@@ -146,19 +143,22 @@ def parse(text: str, source: str) -> list[Digest]:
     if stray:
         more = f" and {len(stray) - 1} more line(s)" if len(stray) > 1 else ""
         warnings.append(f"line {stray[0]}: ignored this{more}: no paper or question fits here")
-    built = _build_papers(papers, source)
-    if not built:
-        warnings.append("no papers in this digest")
-    warnings.extend(missing_arxiv_warnings(built))
-    return [
-        Digest(
-            source=source,
-            format="quiz-text",
-            date=digest_date,
-            papers=tuple(built),
-            warnings=tuple(warnings),
+    drafts = (
+        QuizPaperDraft(
+            line=paper.line,
+            title=paper.title,
+            published=paper.published,
+            link=paper.link,
+            link_line=paper.link_line,
+            field_text="\n".join(paper.summary_lines),
+            workflow=" ".join(paper.workflow_lines),
+            questions=tuple(_build_question(q, source) for q in paper.questions),
         )
-    ]
+        for paper in papers
+    )
+    return quiz_digests(
+        drafts, fmt="quiz-text", source=source, digest_date=digest_date, warnings=warnings
+    )
 
 
 def _parse_header(line: str, source: str, number: int) -> date:
@@ -235,46 +235,6 @@ def _question_line(question: _Question, line: str, number: int, stray: list[int]
         return
     question.options.append(line)
     question.option_lines.append(number)
-
-
-def _build_papers(papers: list[_Paper], source: str) -> list[Paper]:
-    built: list[Paper] = []
-    seen_ids: dict[str, int] = {}
-    for paper in papers:
-        if not paper.title:
-            raise ParseError("paper has no title", source, paper.line)
-        arxiv_id = arxiv_id_from_url(paper.link) if paper.link else None
-        if arxiv_id is not None:
-            if arxiv_id in seen_ids:
-                raise ParseError(
-                    f"arXiv id {arxiv_id} appears twice in this digest "
-                    f"(first at line {seen_ids[arxiv_id]})",
-                    source,
-                    paper.link_line,
-                )
-            seen_ids[arxiv_id] = paper.link_line or paper.line
-        if arxiv_id is not None:
-            url: str | None = arxiv_abs_url(arxiv_id)
-        elif paper.link and is_http_url(paper.link):
-            url = paper.link
-        else:
-            url = None
-        fields = split_fields("\n".join(paper.summary_lines))
-        workflow = collapse_whitespace(" ".join(paper.workflow_lines))
-        if workflow:
-            fields["workflow"] = workflow
-        built.append(
-            Paper(
-                title=paper.title,
-                arxiv_id=arxiv_id,
-                url=url,
-                published=paper.published,
-                fields=fields,
-                questions=tuple(_build_question(q, source) for q in paper.questions),
-                line=paper.line,
-            )
-        )
-    return built
 
 
 def _build_question(question: _Question, source: str) -> Question:
