@@ -48,8 +48,8 @@ from flashcards.inference import (  # noqa: E402
     DocumentFrequencies,
     Model,
     PaperIndex,
+    asks_for_unclaimed,
     decide,
-    is_negated,
     model_rows,
     option_features,
     option_probabilities,
@@ -164,7 +164,7 @@ def features_of(items: Sequence[Item], frequencies: DocumentFrequencies) -> list
     for item in items:
         index = indexes.setdefault(id(item.paper), PaperIndex(item.paper))
         rows = option_features(item.paper, item.question, index=index, frequencies=frequencies)
-        groups.append(Group(rows, item.answer, is_negated(item.question.prompt)))
+        groups.append(Group(rows, item.answer, asks_for_unclaimed(item.question.prompt)))
     return groups
 
 

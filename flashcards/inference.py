@@ -170,14 +170,25 @@ _NEGATED_QUIET = re.compile(
     re.IGNORECASE,
 )
 _RELATIVE_CLAUSE_NOT = re.compile(r"\b(?:that|which|who)\s+(?:\w+\s+){0,2}not\b", re.IGNORECASE)
-#: Questions about what a method does away with ("What does PPO avoid?"): the answer is what
-#: the text denies ("without X") or leaves to earlier work, not what the method does.
+#: Questions about what a method does away with ("What does PPO avoid?"): like a negated
+#: question, they ask for what the paper does not claim for its own work — what it denies
+#: ("without X") or leaves to earlier work — so the negated model reads them.
 _AVOIDANCE = re.compile(
-    r"\b(?:avoid(?:s|ed|ing)?|eliminat(?:e|es|ed|ing)|get(?:s|ting)? rid of|do(?:es)? away with|"
-    r"dispens(?:e|es|ed|ing) with|bypass(?:es|ed|ing)?|sidestep(?:s|ped|ping)?|"
-    r"no longer (?:need|require|use)s?|remov(?:e|es|ed|ing) the need)\b",
+    r"\b(?:avoid(?:s|ed)?|eliminat(?:e|es|ed)|get(?:s)? rid of|do(?:es)? away with|"
+    r"dispens(?:e|es|ed) with|bypass(?:es|ed)?|sidestep(?:s|ped)?|"
+    r"no longer (?:need|require|use)s?)\b",
     re.IGNORECASE,
 )
+#: What may follow the verb when the avoided thing is what the question asks for ("What does
+#: PPO avoid compared with TRPO?", "…eliminate the need for?"), unlike "How does X avoid
+#: storing Y?" or "What helps avoid overfitting?", where the avoided thing is given.
+_AVOIDED_IS_ASKED = re.compile(
+    r"\s*(?:the (?:need|use) (?:for|of|to)\s*)?(?:[?.:]|$|\w+ly\b|,|"
+    r"(?:compared|relative|unlike|in|on|by|when|during|with|over|than|while|at|from|"
+    r"altogether|entirely)\b)",
+    re.IGNORECASE,
+)
+_QUESTION_WORD = re.compile(r"\b(?:what|which|how|why)\b", re.IGNORECASE)
 
 _SUFFIXES = (
     "ational",
@@ -299,7 +310,21 @@ def is_number(token: str) -> bool:
 
 def asks_what_is_avoided(prompt: str) -> bool:
     """Does the question ask what a method avoids, eliminates or no longer needs?"""
-    return _AVOIDANCE.search(prompt) is not None
+    for verb in _AVOIDANCE.finditer(prompt):
+        asked = _QUESTION_WORD.search(prompt, 0, verb.start())
+        if (
+            asked is not None
+            and asked.group().lower() in ("what", "which")
+            and _AVOIDED_IS_ASKED.match(prompt, verb.end())
+        ):
+            return True
+    return False
+
+
+def asks_for_unclaimed(prompt: str) -> bool:
+    """Does the question ask for an option the paper does not claim for its own work ("which
+    is NOT…", "EXCEPT", "what does X avoid")? Such questions are read by the negated model."""
+    return is_negated(prompt) or asks_what_is_avoided(prompt)
 
 
 def is_negated(prompt: str) -> bool:
@@ -604,7 +629,8 @@ _LEADS = tuple(
 class _Scored:
     features: list[list[float]]
     evidence: list[str | None]
-    negated: bool
+    negated: bool  # read by the negated model (see `asks_for_unclaimed`)
+    avoided: bool  # "what does X avoid": the answer's own sentence is the evidence
 
 
 def _score(
@@ -619,11 +645,8 @@ def _score(
     locating = asked_words.locating
     options = [tokens(o) for o in question.options]
     shared = Counter(t for o in options for t in set(o))
-    negated = is_negated(question.prompt)
-    # Mentions under "no"/"without" or only in earlier work count against an option, except
-    # when the question asks what is avoided: then they are the evidence for it, and what the
-    # paper claims for its own work counts against it instead.
     avoided = asks_what_is_avoided(question.prompt)
+    negated = avoided or is_negated(question.prompt)
     textual: list[list[float]] = []
     style: list[list[float]] = []
     evidence: list[str | None] = []
@@ -667,10 +690,6 @@ def _score(
         numbers_found = [t for t in numbers if t in index.vocabulary]
         pairs = list(itertools.pairwise(option))
         share = 1.0 / total if total else 0.0
-        denied_only = (mentioned - found) * share  # mentioned only under "no", "without"…
-        earlier_only = (mentioned - own) * share  # mentioned only as earlier work
-        if avoided:
-            denied_only, earlier_only = -denied_only, backed * share - earlier_only
         textual.append(
             [
                 found * share,
@@ -680,8 +699,8 @@ def _score(
                 float(sum(1 for p in pairs if p in index.bigrams)),
                 math.log1p(best_value),
                 math.log1p(best_near),
-                denied_only,
-                earlier_only,
+                (mentioned - found) * share,
+                (mentioned - own) * share,
                 float(len(numbers_found)),
                 float(len(numbers) - len(numbers_found)),
                 0.0,  # proximity_lead, filled in below
@@ -708,7 +727,7 @@ def _score(
         others = max((n for j, n in enumerate(lengths) if j != i), default=lengths[i])
         row[0] = max(-1.0, min(1.0, (lengths[i] - others) / _LONGER_SPAN))
     rows = [t + s for t, s in zip(textual, style, strict=True)]
-    return _Scored(rows, evidence, negated)
+    return _Scored(rows, evidence, negated, avoided)
 
 
 def option_features(
@@ -824,7 +843,7 @@ def infer_answer(
     scored = _score(paper, question, index or PaperIndex(paper), model.frequencies.idf)
     best, confidence, probabilities = decide(model, scored.features, scored.negated)
     evidence = scored.evidence[best]
-    if scored.negated:
+    if scored.negated and not scored.avoided:
         # The answer is the option the text does not back; what backs the others is the proof.
         others = [e for i, e in enumerate(scored.evidence) if i != best and e]
         evidence = others[0] if others else None
