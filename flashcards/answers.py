@@ -278,17 +278,33 @@ def _comment(text: str) -> str:
     return " ".join(text.split())
 
 
-def _describe(question: Question) -> str:
-    if question.answer_source == "key":
-        return "from the answer key"
-    if question.answer_source == "marked":
-        return "marked in the digest"
-    percent = round(100 * (question.confidence or 0.0))
+def _evidence_note(question: Question) -> str:
     evidence = _comment(question.evidence or "no supporting sentence found")
     if len(evidence) > _EVIDENCE_CHARS:
         evidence = evidence[: _EVIDENCE_CHARS - 1].rstrip() + "…"
-    label = f"unsure ({percent}%)" if question.unsure else f"inferred ({percent}%)"
-    return f"{label}: evidence: {evidence}"
+    return f"evidence: {evidence}"
+
+
+def _key_line(question: Question, guess_unsure: bool) -> str:
+    """One `  - X  # Qn …` line of the key: the letter (or ?) and where it came from."""
+    number = f"Q{question.number}"
+    if question.answer is None:
+        return f"  - ?  # {number}: no answer"
+    letter = _LETTERS[question.answer]
+    if question.answer_source == "key":
+        return f"  - {letter}  # {number} from the answer key"
+    if question.answer_source == "marked":
+        return f"  - {letter}  # {number} marked in the digest"
+    percent = round(100 * (question.confidence or 0.0))
+    if not question.unsure:
+        return f"  - {letter}  # {number} inferred ({percent}%): {_evidence_note(question)}"
+    if guess_unsure:
+        return f"  - {letter}  # {number} unsure ({percent}%): {_evidence_note(question)}"
+    # An unchecked guess must not come back as "from your answer key": written as ? it stays
+    # inferred (and tagged unsure) until a person replaces the ? with a letter.
+    return (
+        f"  - ?  # {number} unsure ({percent}%): best guess {letter} — {_evidence_note(question)}"
+    )
 
 
 def _unique_papers(digests: Iterable[Digest]) -> Iterator[tuple[Digest, Paper]]:
@@ -300,41 +316,34 @@ def _unique_papers(digests: Iterable[Digest]) -> Iterator[tuple[Digest, Paper]]:
                 yield digest, paper
 
 
-def format_answer_key(digests: Iterable[Digest], *, unsure_as_unknown: bool = False) -> str:
+def format_answer_key(digests: Iterable[Digest], *, guess_unsure: bool = False) -> str:
     """YAML text of an answer key for resolved `digests`, one commented line per question.
 
-    Unsure answers are written with their letter and flagged `# unsure (NN%)` so a person can
-    confirm them; with `unsure_as_unknown` they are written as `?` (so the next build keeps
-    inferring them) and the guess goes into the comment.
+    Unsure answers are written as `?` with the best guess, its confidence and evidence in the
+    comment, so that the next build keeps treating them as inferred (and unsure) until a
+    person confirms them; with `guess_unsure` their letter is written instead (still commented
+    as unsure), and the next build will present it as coming from the key.
     """
     out = [
         "# Answer key: arXiv id (or title:<normalised title>) -> the letters of the right options",
-        "# in question order (A = first option, ? = unknown). Check the answers marked unsure,",
-        "# then pass this file with --answers KEY.yaml (or `answers:` in a deck definition).",
+        "# in question order (A = first option, ? = unknown). Replace each ? marked unsure with",
+        "# the right letter once checked, then pass this file with --answers KEY.yaml (or",
+        "# `answers:` in a deck definition).",
     ]
     for digest, paper in _unique_papers(digests):
         out.append("")
         out.append(f"# {_comment(paper.title)} ({digest.date.isoformat()})")
         out.append(f"{json.dumps(_key_name(paper), ensure_ascii=False)}:")
-        for question in paper.questions:
-            if question.answer is None:
-                out.append(f"  - ?  # Q{question.number}: no answer")
-                continue
-            letter = _LETTERS[question.answer]
-            note = _describe(question)
-            if question.unsure and unsure_as_unknown:
-                out.append(f"  - ?  # Q{question.number} best guess {letter}, {note}")
-            else:
-                out.append(f"  - {letter}  # Q{question.number} {note}")
+        out.extend(_key_line(question, guess_unsure) for question in paper.questions)
     return "\n".join(out) + "\n"
 
 
 def write_answer_key(
-    digests: Iterable[Digest], path: str | Path, *, unsure_as_unknown: bool = False
+    digests: Iterable[Digest], path: str | Path, *, guess_unsure: bool = False
 ) -> None:
     """Write `format_answer_key` atomically: a temporary file beside `path`, then a rename."""
     target = Path(path)
-    text = format_answer_key(digests, unsure_as_unknown=unsure_as_unknown)
+    text = format_answer_key(digests, guess_unsure=guess_unsure)
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)

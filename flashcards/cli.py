@@ -214,9 +214,10 @@ def topics(paths: tuple[str, ...], taxonomy: str | None, limit: int, per_paper: 
 @click.option("--answers", "answers_path", help="An existing key whose answers take precedence.")
 @_UNSURE_BELOW
 @click.option(
-    "--unsure-as-unknown",
+    "--guess-unsure",
     is_flag=True,
-    help="Write unsure answers as ? (kept inferred next build) instead of their best guess.",
+    help="Write unsure answers as their best-guess letter instead of ? (the next build then "
+    "presents them as from your key).",
 )
 @_report_errors
 def answers(
@@ -224,7 +225,7 @@ def answers(
     output: str,
     answers_path: str | None,
     unsure_below: float | None,
-    unsure_as_unknown: bool,
+    guess_unsure: bool,
 ) -> None:
     """Write an answer key for the questions in PATHS, for a person to check and commit."""
     from flashcards.answers import (
@@ -239,7 +240,7 @@ def answers(
     key = load_answer_key(answers_path) if answers_path else None
     threshold = DEFAULT_UNSURE_THRESHOLD if unsure_below is None else unsure_below
     digests = resolve_answers(list(result.digests), key, threshold=threshold)
-    write_answer_key(digests, output, unsure_as_unknown=unsure_as_unknown)
+    write_answer_key(digests, output, guess_unsure=guess_unsure)
     questions = [q for d in digests for p in d.papers for q in p.questions]
     counts = {source: 0 for source in ("key", "marked", "inferred")}
     for question in questions:
@@ -249,5 +250,6 @@ def answers(
     click.echo(
         f"wrote {output}: {len(questions)} answers ({counts['key']} from the key, "
         f"{counts['marked']} marked in the digests, {counts['inferred']} inferred, "
-        f"{unsure} of them unsure: check those)"
+        f"{unsure} of them unsure, written as "
+        f"{'their best guess' if guess_unsure else '?'}: check those)"
     )

@@ -20,13 +20,29 @@ from flashcards.answers import (
 )
 from flashcards.cli import main
 from flashcards.errors import ConfigError
-from flashcards.inference import infer_answer, is_negated, tokens
+from flashcards.inference import (
+    PaperIndex,
+    asks_what_is_avoided,
+    infer_answer,
+    is_negated,
+    stem,
+    tokens,
+)
 from flashcards.model import Digest, Paper, Question
 from flashcards.parse import parse_file
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "answers"
 HANDMADE = FIXTURES / "handmade.txt"
 HANDMADE_KEY = FIXTURES / "handmade_key.yaml"
+#: Our own digests whose summaries state the answers: name → (questions, right, not unsure), as
+#: measured with the shipped model (README "## Answers"). 1–2 guided the features, 3 was
+#: written before them, 4 after them (held out).
+HANDMADE_MEASURED = {
+    "handmade": (18, 18, 10),
+    "handmade2": (24, 24, 17),
+    "handmade3": (24, 23, 14),
+    "handmade4": (24, 23, 14),
+}
 
 
 def write(tmp_path: Path, text: str, name: str = "key.yaml") -> Path:
@@ -258,49 +274,195 @@ def test_numbers_and_percentages_match_exactly() -> None:
     assert infer_answer(paper, question).answer == 1
 
 
-def test_handmade_digest_is_answered_with_misses_marked_unsure() -> None:
-    """Our own digest (six real papers, summaries stating the answers, answers spread over A/B/C,
-    some right options shorter than the distractors, negated and numeric questions)."""
-    key = load_answer_key(HANDMADE_KEY)
-    digests = parse_file(HANDMADE)
-    resolved = resolve_answers(digests)
-    truth = [a for p in digests[0].papers for a in key.answers[p.key]]
-    questions = questions_of(resolved)
-    assert len(questions) == 18
-    right = [q.answer == t for q, t in zip(questions, truth, strict=True)]
-    assert sum(right) >= 17  # measured: 17 of 18
-    assert all(q.unsure for q, ok in zip(questions, right, strict=True) if not ok)
-    assert sum(not q.unsure for q in questions) >= 9  # measured: 12 sure, all right
+def test_handmade_digests_are_answered_with_every_miss_unsure() -> None:
+    """Our own digests (real papers, summaries stating the answers, answers spread over the
+    positions, some right options shorter than the distractors, negated, numeric and
+    paraphrased questions): at least 95% right overall, and no wrong answer is sure."""
+    totals = [0, 0, 0]
+    for name, measured in HANDMADE_MEASURED.items():
+        key = load_answer_key(FIXTURES / f"{name}_key.yaml")
+        digests = parse_file(FIXTURES / f"{name}.txt")
+        truth = [a for d in digests for p in d.papers for a in key.answers[p.key]]
+        questions = questions_of(resolve_answers(digests))
+        right = [q.answer == t for q, t in zip(questions, truth, strict=True)]
+        assert all(q.unsure for q, ok in zip(questions, right, strict=True) if not ok), name
+        counts = (len(questions), sum(right), sum(not q.unsure for q in questions))
+        assert counts == measured, name
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+    assert totals[1] / totals[0] >= 0.95  # measured: 88 of 90 (97.8%)
+
+
+def paper_of(**fields: str) -> Paper:
+    return Paper("A Made-Up Paper", fields=fields)
+
+
+def test_numbers_bind_to_the_words_of_the_question() -> None:
+    """Several options' numbers in one sentence: the one next to the question's words wins,
+    whatever the rarity of the number itself."""
+    paper = paper_of(
+        methods="Each layer holds sixteen adapters, of which a gate activates three per "
+        "request; the model was tuned for 9 days."
+    )
+    question = Question(
+        1, "How many adapters does the gate activate per request?", ("Nine", "Sixteen", "Three")
+    )
+    assert infer_answer(paper, question).answer == 2
+    total = Question(1, "How many adapters does each layer hold?", question.options)
+    assert infer_answer(paper, total).answer == 1
+
+
+def test_a_multi_word_name_counts_as_one_clue() -> None:
+    """ "Gizmo 4x2B" names the subject; what is asked about it ("active") decides."""
+    paper = paper_of(
+        methods="Gizmo 4x2B has 9B weights in total but uses only 3B active weights per "
+        "query; it reads 16k tokens."
+    )
+    question = Question(
+        1, "How many weights are active per query in Gizmo 4x2B?", ("2B", "3B", "9B")
+    )
+    assert infer_answer(paper, question).answer == 1
+
+
+def test_acronyms_in_questions_find_their_spelled_out_words() -> None:
+    paper = paper_of(
+        previous_research="Deep belief networks need slow layer-wise pretraining.",
+        methods="Stacked ridge units replace them and train end to end.",
+    )
+    index = PaperIndex(paper)
+    # segments: the title, the previous-research sentence, the methods sentence
+    assert index.acronym_positions("dbn") == ((), (0,), ())
+    assert index.acronym_positions("xyz") == ((), (), ())
+
+
+@pytest.mark.parametrize(
+    ("prompt", "avoided"),
+    [
+        ("Compared with TRPO, what does PPO avoid?", True),
+        ("What does the method eliminate the need for?", True),
+        ("Which step does the pipeline no longer require?", True),
+        ("Which of the following does the method eliminate?", True),
+        ("What does the method use instead of a reward model?", False),
+        ("What happens when the regulariser is removed?", False),
+        # the avoided thing is given; the question asks for the means
+        ("How does FlashAttention avoid storing the attention matrix?", False),
+        ("What does the model use to avoid collapse?", False),
+        ("What technique helps avoid overfitting?", False),
+    ],
+)
+def test_asks_what_is_avoided(prompt: str, avoided: bool) -> None:
+    assert asks_what_is_avoided(prompt) is avoided
+
+
+def test_what_a_method_avoids_is_what_the_text_leaves_to_others() -> None:
+    paper = paper_of(
+        previous_research="Iterative mesh refinement is accurate but slow, relying on a costly "
+        "global solver at every step.",
+        methods="Our sampler alternates between drawing points from the surface and "
+        "fitting a local quadratic patch to each batch.",
+    )
+    options = (
+        "Drawing points from the surface between fits",
+        "A costly global solver",
+        "Fitting local patches",
+    )
+    question = Question(1, "Compared with IMR, what does our sampler avoid?", options)
+    assert infer_answer(paper, question).answer == 1
+    positive = Question(1, "What does the sampler alternate with fitting patches?", options)
+    assert infer_answer(paper, positive).answer == 0
+
+
+def test_negated_question_answer_may_be_what_the_text_denies() -> None:
+    """ "no replay buffer" mentions the buffer, but does not claim it: that is what the
+    method does NOT use."""
+    paper = paper_of(
+        previous_research="Earlier agents depended on a replay buffer; ours needs none.",
+        methods="A policy network and a value network are trained together from fresh "
+        "rollouts, without any replay buffer.",
+    )
+    question = Question(
+        1,
+        "Which of these does the agent NOT use?",
+        ("A policy network", "A value network", "A replay buffer of past transitions"),
+    )
+    guess = infer_answer(paper, question)
+    assert guess.negated and guess.answer == 2
+
+
+def test_british_and_american_spellings_meet() -> None:
+    for british, american in [
+        ("labelled", "labeled"),
+        ("optimise", "optimize"),
+        ("optimiser", "optimizer"),
+        ("localisation", "localization"),
+        ("normalised", "normalized"),
+        ("analyse", "analyze"),
+    ]:
+        assert stem(british) == stem(american), british
+    assert stem("localization") != stem("local")  # "-ization" no longer strips to the root
 
 
 # -- the human in the loop: `flashcards answers` ------------------------------------------------
 
 
 def test_answers_command_round_trips_through_the_key(tmp_path: Path) -> None:
+    """Sure answers come back from the key; unsure ones are written as ? (best guess in the
+    comment) and stay inferred and unsure: an unchecked guess never passes for the key's."""
     out = tmp_path / "key.yaml"
     result = CliRunner().invoke(main, ["answers", str(HANDMADE), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"wrote {out}: 18 answers (0 from the key")
+    resolved = questions_of(resolve_answers(parse_file(HANDMADE)))
+    unsure = [q for q in resolved if q.unsure]
+    assert 0 < len(unsure) < len(resolved)
+    assert result.output == (
+        f"wrote {out}: 18 answers (0 from the key, 0 marked in the digests, 18 inferred, "
+        f"{len(unsure)} of them unsure, written as ?: check those)\n"
+    )
     text = out.read_text(encoding="utf-8")
     assert '"1706.03762":' in text
-    assert "# Q1 unsure (" in text and "evidence: " in text
-    resolved = questions_of(resolve_answers(parse_file(HANDMADE)))
+    first = unsure[0]
+    percent = round(100 * (first.confidence or 0))
+    assert (
+        f"  - ?  # Q{first.number} unsure ({percent}%): best guess "
+        f"{'ABC'[first.answer or 0]} — evidence: "
+    ) in text
     key = load_answer_key(out)
-    assert [a for letters in key.answers.values() for a in letters] == [q.answer for q in resolved]
-    # The next parse uses the file as the key.
+    assert [a for letters in key.answers.values() for a in letters] == [
+        None if q.unsure else q.answer for q in resolved
+    ]
+    # The next parse uses the file as the key for the sure answers only.
     parsed = CliRunner().invoke(main, ["parse", "--json", str(HANDMADE), "--answers", str(out)])
     assert parsed.exit_code == 0, parsed.output
     document = json.loads(parsed.output)
     questions = [q for p in document["digests"][0]["papers"] for q in p["questions"]]
-    assert {q["answer_source"] for q in questions} == {"key"}
+    assert [(q["answer_source"], q["unsure"]) for q in questions] == [
+        ("inferred", True) if q.unsure else ("key", False) for q in resolved
+    ]
     assert [q["answer"] for q in questions] == [q.answer for q in resolved]
 
 
-def test_unsure_as_unknown_leaves_unsure_answers_to_inference() -> None:
+def test_guess_unsure_writes_the_letter_of_unsure_answers(tmp_path: Path) -> None:
+    out = tmp_path / "key.yaml"
+    result = CliRunner().invoke(main, ["answers", str(HANDMADE), "-o", str(out), "--guess-unsure"])
+    assert result.exit_code == 0, result.output
+    assert "unsure, written as their best guess: check those)" in result.output
+    resolved = questions_of(resolve_answers(parse_file(HANDMADE)))
+    key = load_answer_key(out)
+    assert [a for letters in key.answers.values() for a in letters] == [q.answer for q in resolved]
+    assert "best guess" not in out.read_text(encoding="utf-8")
+
+
+def test_key_lines_say_where_each_answer_came_from() -> None:
     resolved = resolve_answers([sample_digest()], threshold=1.0)
-    text = format_answer_key(resolved, unsure_as_unknown=True)
-    assert '"2401.00001":\n  - C  # Q1 marked in the digest\n  - ?  # Q2 best guess B' in text
-    assert '"title:a-paper-without-link":\n  - ?  # Q1 best guess A' in text
+    text = format_answer_key(resolved)
+    assert '"2401.00001":\n  - C  # Q1 marked in the digest\n  - ?  # Q2 unsure (' in text
+    assert "): best guess B — evidence: The sparse gating network is trained with" in text
+    assert '"title:a-paper-without-link":\n  - ?  # Q1 unsure (' in text
+    guessed = format_answer_key(resolved, guess_unsure=True)
+    assert "  - B  # Q2 unsure (" in guessed and "best guess" not in guessed
+    sure = format_answer_key(resolve_answers([sample_digest()], threshold=0.0))
+    assert "  - B  # Q2 inferred (" in sure and "?" not in sure.split("\n\n", 1)[1]
+    keyed = resolve_answers([sample_digest()], AnswerKey("k.yaml", {"arxiv:2401.00001": (0,)}))
+    assert "  - A  # Q1 from the answer key\n" in format_answer_key(keyed)
 
 
 def test_parse_json_fills_answers_and_honours_unsure_below(tmp_path: Path) -> None:
