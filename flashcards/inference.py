@@ -11,6 +11,16 @@ times in 10). Weights, calibration and the document-frequency table are constant
 No answer-position prior is used on purpose: the real digests favour the second option, but a
 digest from another writer need not, and a position prior made confident mistakes on such
 digests in our tests.
+
+Local context matters where several options occur in one sentence ("eight experts, of which a
+router picks two"): an option's words are scored by how close they sit to the question's words
+(clause breaks count as distance), and by their lead over the rival options; every number
+weighs the same, whatever its rarity; a multi-word name in the question ("Mixtral 8x7B") counts
+as one clue; an acronym in the question finds its spelled-out words ("TRPO"). Mentions under a
+negation ("without X", "no X", "eliminates X") or only in the previous-research field are not
+what the paper claims for its own work: they count against an option of a plain question, and
+they are what a negated question ("which is NOT…") or an avoidance question ("what does PPO
+avoid?") asks for — both are read by the negated model.
 """
 
 from __future__ import annotations
