@@ -28,6 +28,7 @@ import yaml
 from flashcards.errors import ConfigError
 from flashcards.inference import PaperIndex, infer_answer
 from flashcards.model import Digest, Paper, Question, normalise_title
+from flashcards.yamlfile import compose_yaml, read_text
 
 #: Inferred answers with a confidence below this are marked `unsure` (tag `answer::unsure`).
 #: On held-out months of the real digests, answers at or above 0.9 were right 98–99% of the time
@@ -120,20 +121,11 @@ def _letters_of(name: str, node: yaml.Node, path: str) -> tuple[int | None, ...]
 def load_answer_key(path: str | Path) -> AnswerKey:
     """Read and check an answer-key file (see the module docstring for its form)."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError("answer key file not found", source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read answer key: {exc}", source) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            f"invalid YAML: {problem}", source, mark.line + 1 if mark else None
-        ) from None
+    if not Path(path).exists():
+        raise ConfigError("answer key file not found", source)
+    # The node tree, not the constructed values: an unquoted 2504.17760 must keep its trailing
+    # zero, and a bare `?` in a list must read as "unknown".
+    root = compose_yaml(read_text(path), source)
     if root is None:
         return AnswerKey(source)
     if not isinstance(root, yaml.MappingNode):

@@ -1,12 +1,16 @@
-"""Reading the project's YAML configuration files (deck definitions, taxonomies) with line numbers.
+"""Reading the project's YAML files (deck definitions, taxonomies, answer keys) with line numbers.
 
 `yaml.safe_load` forgets where each value came from; a user who mistyped a key wants to be told on
 which line. So the file is composed into a node tree once, the Python values are constructed from
-that same tree, and the tree is kept to look up the line of any key or list item later.
+that same tree, and the tree is kept to look up the line of any key or list item later. A reader
+that interprets the nodes itself (the answer key) uses `read_text` and `compose_yaml` only: the
+same decoding and the same `file:line: invalid YAML` messages.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,27 +62,46 @@ class YamlDocument:
         return ConfigError(message, self.path, line)
 
 
-def read_yaml(path: str | Path) -> YamlDocument:
-    """Parse one YAML file; unreadable, undecodable or malformed files raise ConfigError."""
+def read_text(path: str | Path) -> str:
+    """The text of a UTF-8 file (BOM allowed); unreadable or undecodable files raise ConfigError."""
     shown = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", shown) from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError("not UTF-8 text; save the file as UTF-8", shown, line) from None
-    return parse_yaml(text, shown)
+
+
+def read_yaml(path: str | Path) -> YamlDocument:
+    """Parse one YAML file; unreadable, undecodable or malformed files raise ConfigError."""
+    return parse_yaml(read_text(path), str(path))
+
+
+def compose_yaml(text: str, path: str) -> yaml.Node | None:
+    """The node tree of `text` (None for an empty document); malformed YAML raises ConfigError."""
+    with _invalid_yaml(path):
+        return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
 def parse_yaml(text: str, path: str) -> YamlDocument:
-    loader = yaml.SafeLoader(text)
+    root = compose_yaml(text, path)
+    _reject_duplicate_keys(root, path)
+    if root is None:
+        return YamlDocument(path, None, None)
+    with _invalid_yaml(path):  # e.g. a tag that safe YAML does not construct
+        data = yaml.constructor.SafeConstructor().construct_document(root)
+    return YamlDocument(path, data, root)
+
+
+@contextlib.contextmanager
+def _invalid_yaml(path: str) -> Iterator[None]:
+    """PyYAML's errors as `path:line: invalid YAML: problem`."""
     try:
-        root = loader.get_single_node()
-        _reject_duplicate_keys(root, path)
-        data = loader.construct_document(root) if root is not None else None
+        yield
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "malformed YAML"
@@ -86,9 +109,6 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
         raise ConfigError(f"invalid YAML: {problem}", path, line) from None
     except yaml.YAMLError as exc:  # e.g. a reader error on a control character
         raise ConfigError(f"invalid YAML: {exc}", path) from None
-    finally:
-        loader.dispose()
-    return YamlDocument(path, data, root)
 
 
 def _reject_duplicate_keys(node: yaml.Node | None, path: str) -> None:
