@@ -83,7 +83,7 @@ def read_yaml(path: str | Path) -> YamlDocument:
 
 def compose_yaml(text: str, path: str) -> yaml.Node | None:
     """The node tree of `text` (None for an empty document); malformed YAML raises ConfigError."""
-    with _invalid_yaml(path):
+    with _invalid_yaml(path, text):
         return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
@@ -98,8 +98,8 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
 
 
 @contextlib.contextmanager
-def _invalid_yaml(path: str) -> Iterator[None]:
-    """PyYAML's errors as `path:line: invalid YAML: problem`."""
+def _invalid_yaml(path: str, text: str | None = None) -> Iterator[None]:
+    """PyYAML's errors as `path:line: invalid YAML: problem` (`text`: to place reader errors)."""
     try:
         yield
     except yaml.MarkedYAMLError as exc:
@@ -107,8 +107,13 @@ def _invalid_yaml(path: str) -> Iterator[None]:
         problem = exc.problem or exc.context or "malformed YAML"
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(f"invalid YAML: {problem}", path, line) from None
-    except yaml.YAMLError as exc:  # e.g. a reader error on a control character
-        raise ConfigError(f"invalid YAML: {exc}", path) from None
+    except yaml.reader.ReaderError as exc:
+        # Its str() spans two lines; errors are one line, `path:line: message`.
+        line = text.count("\n", 0, exc.position) + 1 if text is not None else None
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else "character"
+        raise ConfigError(f"invalid YAML: unacceptable {what} ({exc.reason})", path, line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}", path) from None
 
 
 def _reject_duplicate_keys(node: yaml.Node | None, path: str) -> None:

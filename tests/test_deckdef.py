@@ -274,6 +274,15 @@ def test_unreadable_and_undecodable_files(decks: Path) -> None:
     assert str(caught.value) == "decks/latin1.yaml:1: not UTF-8 text; save the file as UTF-8"
 
 
+def test_a_control_character_is_a_one_line_error_with_its_line(decks: Path) -> None:
+    path = write(decks, "name: AI\nsources: [samples/*.txt]\ntags: [a\x01]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_deck_definition(path)
+    assert str(caught.value) == (
+        "decks/x.yaml:3: invalid YAML: unacceptable #x0001 (special characters are not allowed)"
+    )
+
+
 def test_utf8_bom_and_crlf_are_accepted(decks: Path) -> None:
     path = decks / "bom.yaml"
     path.write_bytes(b"\xef\xbb\xbfname: Caf\xc3\xa9\r\nsources: [samples/*.txt]\r\n")
