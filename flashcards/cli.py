@@ -49,7 +49,8 @@ _MAX_BYTES = click.option(
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_BYTES,
     show_default=True,
-    help="Refuse digest files larger than this (a guard against wrong or hostile inputs).",
+    metavar="N",
+    help="Refuse digest files larger than N bytes (a guard against wrong or hostile inputs).",
 )
 
 
@@ -64,14 +65,20 @@ _UNSURE_BELOW = click.option(
     "unsure_below",
     type=click.FloatRange(0.0, 1.0),
     default=None,
-    help="Mark inferred answers with a lower confidence as unsure (default 0.9).",
+    metavar="P",
+    help="Mark inferred answers with a confidence below P (0 to 1) as unsure (default 0.9).",
 )
 
 
-@main.command()
+@main.command(short_help="Show what the digests in PATHS hold (or --json).")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-@click.option("--answers", "answers_path", help="Answer-key YAML file (arXiv id → letters).")
+@click.option(
+    "--answers",
+    "answers_path",
+    metavar="KEY.yaml",
+    help="Answer-key YAML file (arXiv id → letters).",
+)
 @_UNSURE_BELOW
 @_MAX_BYTES
 @_report_errors
@@ -100,19 +107,33 @@ def parse(
             f"{digest.source}: {digest.format}, {digest.date.isoformat()}, "
             f"{len(digest.papers)} papers, {questions} questions"
         )
-    click.echo(f"{len(result.digests)} digests")
+    count = len(result.digests)
+    click.echo(f"{count} digest{'' if count == 1 else 's'}")
 
 
-@main.command()
+@main.command(short_help="Build the Anki decks (.apkg) of decks/*.yaml, or ad hoc.")
 @click.argument("definitions", nargs=-1)
 @click.option(
-    "-i", "--input", "inputs", multiple=True, help="Digest file or directory (ad-hoc build)."
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="Digest file or directory (ad-hoc build; repeat for more).",
 )
-@click.option("-o", "--output", help="Package to write (ad-hoc build).")
-@click.option("--deck", help='Deck name for an ad-hoc build (default "AI Papers").')
-@click.option("--answers", help="Answer-key YAML file (ad-hoc build).")
-@click.option("--state", help="State file (ad-hoc build; default <output stem>.state.json).")
-@click.option("--taxonomy", help="Topic taxonomy YAML (ad-hoc build; default: the bundled one).")
+@click.option("-o", "--output", metavar="OUT.apkg", help="Package to write (ad-hoc build).")
+@click.option("--deck", metavar="NAME", help='Deck name for an ad-hoc build (default "AI Papers").')
+@click.option("--answers", metavar="KEY.yaml", help="Answer-key YAML file (ad-hoc build).")
+@click.option(
+    "--state",
+    metavar="FILE",
+    help="State file that keeps note times stable (ad-hoc build; default: OUT.state.json).",
+)
+@click.option(
+    "--taxonomy",
+    metavar="FILE",
+    help="Topic taxonomy YAML (ad-hoc build; default: the bundled one).",
+)
 @_MAX_BYTES
 @_report_errors
 def build(
@@ -125,7 +146,11 @@ def build(
     taxonomy: str | None,
     max_bytes: int,
 ) -> None:
-    """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg."""
+    """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg.
+
+    Prints, for each deck, its notes and cards and how many notes are new, changed or unchanged
+    since the last build, as recorded in the deck's state file (commit it with the deck).
+    """
     from flashcards import build as builder
 
     if inputs:
@@ -143,7 +168,10 @@ def build(
         }
         given = [name for name, value in adhoc_only.items() if value]
         if given:
-            raise click.UsageError(f"{', '.join(given)}: only for ad-hoc builds (-i PATH)")
+            raise click.UsageError(
+                f"{', '.join(given)}: only for ad-hoc builds (-i PATH); "
+                "a deck definition sets these in its YAML file"
+            )
 
     # A terminated build unwinds like an interrupted one, so its temporary files are removed.
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -177,10 +205,14 @@ def build(
         )
 
 
-@main.command()
+@main.command(short_help="Show the topic tags a taxonomy gives the papers in PATHS.")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--taxonomy", help="Taxonomy YAML file (default: the one bundled with flashcards).")
-@click.option("--limit", default=3, show_default=True, help="Most topics per paper.")
+@click.option(
+    "--taxonomy",
+    metavar="FILE",
+    help="Taxonomy YAML file (default: the one bundled with flashcards).",
+)
+@click.option("--limit", default=3, show_default=True, metavar="N", help="Most topics per paper.")
 @click.option("--papers", "per_paper", is_flag=True, help="Also list each paper's topics.")
 @_report_errors
 def topics(paths: tuple[str, ...], taxonomy: str | None, limit: int, per_paper: bool) -> None:
@@ -208,10 +240,17 @@ def topics(paths: tuple[str, ...], taxonomy: str | None, limit: int, per_paper: 
     )
 
 
-@main.command()
+@main.command(short_help="Write an answer key for a person to check (unsure ones as ?).")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-o", "--output", required=True, help="Answer-key YAML file to write.")
-@click.option("--answers", "answers_path", help="An existing key whose answers take precedence.")
+@click.option(
+    "-o", "--output", required=True, metavar="KEY.yaml", help="Answer-key YAML file to write."
+)
+@click.option(
+    "--answers",
+    "answers_path",
+    metavar="KEY.yaml",
+    help="An existing key whose answers take precedence.",
+)
 @_UNSURE_BELOW
 @click.option(
     "--guess-unsure",
