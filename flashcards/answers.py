@@ -16,15 +16,14 @@ A paper may also be named by `arxiv:<id>`, or by its plain title (normalised the
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
+from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
 from flashcards.inference import PaperIndex, infer_answer
 from flashcards.model import Digest, Paper, Question, normalise_title
@@ -333,18 +332,7 @@ def format_answer_key(digests: Iterable[Digest], *, guess_unsure: bool = False) 
 def write_answer_key(
     digests: Iterable[Digest], path: str | Path, *, guess_unsure: bool = False
 ) -> None:
-    """Write `format_answer_key` atomically: a temporary file beside `path`, then a rename."""
-    target = Path(path)
+    """Write `format_answer_key` atomically (`atomicfile`: a failed write raises `BuildError`
+    and leaves any previous file as it was)."""
     text = format_answer_key(digests, guess_unsure=guess_unsure)
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise ConfigError(f"cannot write answer key: {exc.strerror or exc}", target) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ConfigError(f"cannot write answer key: {exc.strerror or exc}", target) from None
+    replace_files([(Path(path), text.encode("utf-8"))])

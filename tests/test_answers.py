@@ -4,6 +4,7 @@ negated questions, our own hand-made digest, and the `flashcards answers` round 
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -479,4 +480,20 @@ def test_parse_json_fills_answers_and_honours_unsure_below(tmp_path: Path) -> No
     assert result.exit_code == 2
     assert result.output.strip() == (
         f"error: {bad}:1: 9999.99999: matches no paper of the digests read"
+    )
+
+
+def test_answers_command_writes_like_every_other_output(tmp_path: Path) -> None:
+    """Through `atomicfile`: the usual file mode (not mkstemp's 0600), and a failed write is a
+    one-line error with the exit code of failed writes (1)."""
+    out = tmp_path / "keys" / "key.yaml"
+    result = CliRunner().invoke(main, ["answers", str(HANDMADE), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    failed = CliRunner().invoke(main, ["answers", str(HANDMADE), "-o", str(tmp_path)])
+    assert failed.exit_code == 1
+    assert failed.stderr == (
+        f"error: {tmp_path}: cannot write: Is a directory; nothing was changed\n"
     )
