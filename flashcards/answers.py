@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -231,13 +232,16 @@ def resolve_answers(
     digests: list[Digest],
     key: AnswerKey | None = None,
     *,
-    threshold: float = DEFAULT_UNSURE_THRESHOLD,
+    threshold: float | None = None,
 ) -> list[Digest]:
-    """Digests with `answer`, `answer_source`, `confidence`, `unsure`, `evidence` filled.
+    """Digests with `answer`, `answer_source`, `confidence`, `unsure`, `evidence` filled;
+    inferred answers under `threshold` (None: `DEFAULT_UNSURE_THRESHOLD`) are unsure.
 
     Raises `ConfigError` (naming the key file and line) for a key entry that matches no paper,
     gives more letters than the paper has questions, or a letter beyond a question's options.
     """
+    if threshold is None:
+        threshold = DEFAULT_UNSURE_THRESHOLD
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"the unsure threshold must be between 0 and 1, got {threshold}")
     if key is not None:
@@ -256,6 +260,29 @@ def resolve_answers(
             papers.append(replace(paper, questions=tuple(questions)))
         out.append(digest.with_papers(tuple(papers)))
     return out
+
+
+@dataclass(frozen=True)
+class AnswerCounts:
+    """Where the answers of resolved digests came from (every question of every digest)."""
+
+    questions: int
+    key: int
+    marked: int
+    inferred: int
+    unsure: int  # inferred answers under the threshold
+
+
+def count_answers(digests: Iterable[Digest]) -> AnswerCounts:
+    questions = [q for d in digests for p in d.papers for q in p.questions]
+    sources = Counter(q.answer_source for q in questions)
+    return AnswerCounts(
+        questions=len(questions),
+        key=sources["key"],
+        marked=sources["marked"],
+        inferred=sources["inferred"],
+        unsure=sum(1 for q in questions if q.unsure),
+    )
 
 
 # -- writing a key for a person to check -----------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flashcards.answers import DEFAULT_UNSURE_THRESHOLD, load_answer_key, resolve_answers
+from flashcards.answers import load_answer_key, resolve_answers
 from flashcards.atomicfile import replace_files
 from flashcards.deckdef import (
     DeckDefinition,
@@ -137,10 +137,7 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
 
     parsed = parse_paths(plan.inputs, max_bytes=plan.max_bytes)
     key = load_answer_key(plan.answers) if plan.answers is not None else None
-    threshold = (
-        plan.unsure_threshold if plan.unsure_threshold is not None else DEFAULT_UNSURE_THRESHOLD
-    )
-    digests = resolve_answers(list(parsed.digests), key, threshold=threshold)
+    digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
     taxonomy = load_taxonomy(plan.taxonomy)
     specs = build_notes(
         digests,

@@ -90,13 +90,12 @@ def parse(
     max_bytes: int,
 ) -> None:
     """Read digest files (or directories, or - for stdin) and print what was understood."""
-    from flashcards.answers import DEFAULT_UNSURE_THRESHOLD, load_answer_key, resolve_answers
+    from flashcards.answers import load_answer_key, resolve_answers
 
     result = _read_paths(paths, max_bytes)
     _warn(result.warnings)
     key = load_answer_key(answers_path) if answers_path else None
-    threshold = DEFAULT_UNSURE_THRESHOLD if unsure_below is None else unsure_below
-    digests = resolve_answers(list(result.digests), key, threshold=threshold)
+    digests = resolve_answers(list(result.digests), key, threshold=unsure_below)
     if as_json:
         document = {"digests": [d.to_dict() for d in digests]}
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
@@ -268,7 +267,7 @@ def answers(
 ) -> None:
     """Write an answer key for the questions in PATHS, for a person to check and commit."""
     from flashcards.answers import (
-        DEFAULT_UNSURE_THRESHOLD,
+        count_answers,
         load_answer_key,
         resolve_answers,
         write_answer_key,
@@ -277,18 +276,12 @@ def answers(
     result = _read_paths(paths)
     _warn(result.warnings)
     key = load_answer_key(answers_path) if answers_path else None
-    threshold = DEFAULT_UNSURE_THRESHOLD if unsure_below is None else unsure_below
-    digests = resolve_answers(list(result.digests), key, threshold=threshold)
+    digests = resolve_answers(list(result.digests), key, threshold=unsure_below)
     write_answer_key(digests, output, guess_unsure=guess_unsure)
-    questions = [q for d in digests for p in d.papers for q in p.questions]
-    counts = {source: 0 for source in ("key", "marked", "inferred")}
-    for question in questions:
-        if question.answer_source is not None:
-            counts[question.answer_source] += 1
-    unsure = sum(1 for q in questions if q.unsure)
+    counts = count_answers(digests)
     click.echo(
-        f"wrote {output}: {len(questions)} answers ({counts['key']} from the key, "
-        f"{counts['marked']} marked in the digests, {counts['inferred']} inferred, "
-        f"{unsure} of them unsure, written as "
+        f"wrote {output}: {counts.questions} answers ({counts.key} from the key, "
+        f"{counts.marked} marked in the digests, {counts.inferred} inferred, "
+        f"{counts.unsure} of them unsure, written as "
         f"{'their best guess' if guess_unsure else '?'}: check those)"
     )

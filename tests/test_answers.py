@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from flashcards.answers import (
     DEFAULT_UNSURE_THRESHOLD,
+    AnswerCounts,
     AnswerKey,
+    count_answers,
     format_answer_key,
     load_answer_key,
     paper_key_of,
@@ -464,6 +466,16 @@ def test_key_lines_say_where_each_answer_came_from() -> None:
     assert "  - B  # Q2 inferred (" in sure and "?" not in sure.split("\n\n", 1)[1]
     keyed = resolve_answers([sample_digest()], AnswerKey("k.yaml", {"arxiv:2401.00001": (0,)}))
     assert "  - A  # Q1 from the answer key\n" in format_answer_key(keyed)
+
+
+def test_count_answers_tallies_every_question_by_source() -> None:
+    keyed = resolve_answers(
+        [sample_digest()], AnswerKey("k.yaml", {"arxiv:2401.00001": (0,)}), threshold=1.0
+    )
+    assert count_answers(keyed) == AnswerCounts(questions=3, key=1, marked=0, inferred=2, unsure=2)
+    assert count_answers(resolve_answers([sample_digest()], threshold=0.0)) == AnswerCounts(
+        questions=3, key=0, marked=1, inferred=2, unsure=0
+    )
 
 
 def test_parse_json_fills_answers_and_honours_unsure_below(tmp_path: Path) -> None:
