@@ -191,41 +191,36 @@ def _check_key(key: AnswerKey, digests: list[Digest]) -> None:
                 )
 
 
-def _resolve_question(
-    paper: Paper,
-    question: Question,
-    position: int,
-    key: AnswerKey | None,
-    threshold: float,
-    index: PaperIndex | None,
-) -> tuple[Question, PaperIndex | None]:
+def _resolve_paper(paper: Paper, key: AnswerKey | None, threshold: float) -> Paper:
     letters = key.answers.get(paper.key, ()) if key else ()
-    if position < len(letters) and letters[position] is not None:
-        resolved = replace(
-            question,
-            answer=letters[position],
-            answer_source="key",
-            confidence=1.0,
-            unsure=False,
-            evidence=None,
-        )
-        return resolved, index
-    if question.answer_source in ("marked", "key") and question.answer is not None:
-        resolved = replace(question, confidence=1.0, unsure=False)
-        return resolved, index
-    if len(question.options) < 2:
-        return question, index
-    index = index or PaperIndex(paper)
-    guess = infer_answer(paper, question, index=index)
-    resolved = replace(
-        question,
-        answer=guess.answer,
-        answer_source="inferred",
-        confidence=guess.confidence,
-        unsure=guess.confidence < threshold,
-        evidence=guess.evidence,
-    )
-    return resolved, index
+    index: PaperIndex | None = None  # built once per paper, and only if a question needs it
+    questions: list[Question] = []
+    for position, question in enumerate(paper.questions):
+        given = letters[position] if position < len(letters) else None
+        if given is not None:
+            question = replace(
+                question,
+                answer=given,
+                answer_source="key",
+                confidence=1.0,
+                unsure=False,
+                evidence=None,
+            )
+        elif question.answer_source in ("marked", "key") and question.answer is not None:
+            question = replace(question, confidence=1.0, unsure=False)
+        elif len(question.options) >= 2:
+            index = index or PaperIndex(paper)
+            guess = infer_answer(paper, question, index=index)
+            question = replace(
+                question,
+                answer=guess.answer,
+                answer_source="inferred",
+                confidence=guess.confidence,
+                unsure=guess.confidence < threshold,
+                evidence=guess.evidence,
+            )
+        questions.append(question)
+    return replace(paper, questions=tuple(questions))
 
 
 def resolve_answers(
@@ -246,20 +241,10 @@ def resolve_answers(
         raise ConfigError(f"the unsure threshold must be between 0 and 1, got {threshold}")
     if key is not None:
         _check_key(key, digests)
-    out: list[Digest] = []
-    for digest in digests:
-        papers: list[Paper] = []
-        for paper in digest.papers:
-            index: PaperIndex | None = None
-            questions: list[Question] = []
-            for position, question in enumerate(paper.questions):
-                resolved, index = _resolve_question(
-                    paper, question, position, key, threshold, index
-                )
-                questions.append(resolved)
-            papers.append(replace(paper, questions=tuple(questions)))
-        out.append(digest.with_papers(tuple(papers)))
-    return out
+    return [
+        digest.with_papers(tuple(_resolve_paper(paper, key, threshold) for paper in digest.papers))
+        for digest in digests
+    ]
 
 
 @dataclass(frozen=True)
