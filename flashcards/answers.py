@@ -27,7 +27,8 @@ import yaml
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
 from flashcards.inference import PaperIndex, infer_answer
-from flashcards.model import Digest, Paper, Question, normalise_title
+from flashcards.model import Digest, Paper, Question, paper_key
+from flashcards.parse.common import arxiv_id_from_text, collapse_whitespace
 from flashcards.yamlfile import compose_yaml, read_text
 
 #: Inferred answers with a confidence below this are marked `unsure` (tag `answer::unsure`).
@@ -37,9 +38,6 @@ DEFAULT_UNSURE_THRESHOLD = 0.9
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _UNKNOWN = frozenset({"?", "~", "null", "none", ""})
-_ARXIV_NEW = re.compile(r"^\d{4}\.\d{4,5}(?:v\d+)?$")
-_ARXIV_OLD = re.compile(r"^[a-z][a-z.-]*/\d{7}(?:v\d+)?$", re.IGNORECASE)
-_VERSION = re.compile(r"v\d+$")
 _EVIDENCE_CHARS = 200
 
 
@@ -57,17 +55,12 @@ class AnswerKey:
 def paper_key_of(name: str) -> str:
     """The `Paper.key` an answer-key entry names: arXiv id, `arxiv:`/`title:` form, or title."""
     name = name.strip()
-    lowered = name.lower()
-    if lowered.startswith("arxiv:"):
+    if name.lower().startswith("arxiv:"):
         name = name[len("arxiv:") :].strip()
-        lowered = name.lower()
-    if _ARXIV_NEW.match(name):
-        return f"arxiv:{_VERSION.sub('', name)}"
-    if _ARXIV_OLD.match(name):
-        return f"arxiv:{_VERSION.sub('', lowered)}"
-    if lowered.startswith("title:"):
+    arxiv_id = arxiv_id_from_text(name)
+    if arxiv_id is None and name.lower().startswith("title:"):
         name = name[len("title:") :]
-    return f"title:{normalise_title(name)}"
+    return paper_key(arxiv_id, name)
 
 
 def _is_unknown_node(node: yaml.Node) -> bool:
@@ -144,16 +137,14 @@ def load_answer_key(path: str | Path) -> AnswerKey:
             raise ConfigError("expected an arXiv id or a paper title as key", source, line)
         # The raw scalar text, so that an unquoted 2504.17760 keeps its trailing zero.
         name = key_node.value.strip()
-        paper_key = paper_key_of(name)
-        if paper_key == "title:":
+        entry = paper_key_of(name)
+        if entry == "title:":
             raise ConfigError(f"{name}: not an arXiv id or a paper title", source, line)
-        if paper_key in answers:
-            raise ConfigError(
-                f"{name}: listed twice (first on line {lines[paper_key]})", source, line
-            )
-        answers[paper_key] = _letters_of(name, value_node, source)
-        lines[paper_key] = line
-        names[paper_key] = name
+        if entry in answers:
+            raise ConfigError(f"{name}: listed twice (first on line {lines[entry]})", source, line)
+        answers[entry] = _letters_of(name, value_node, source)
+        lines[entry] = line
+        names[entry] = name
     return AnswerKey(source, answers, lines, names)
 
 
@@ -167,10 +158,10 @@ def _check_key(key: AnswerKey, digests: list[Digest]) -> None:
     for digest in digests:
         for paper in digest.papers:
             papers.setdefault(paper.key, paper)
-    for paper_key, letters in key.answers.items():
-        name = key.names.get(paper_key, paper_key)
-        line = key.lines.get(paper_key)
-        paper = papers.get(paper_key)
+    for entry, letters in key.answers.items():
+        name = key.names.get(entry, entry)
+        line = key.lines.get(entry)
+        paper = papers.get(entry)
         if paper is None:
             raise ConfigError(f"{name}: matches no paper of the digests read", key.source, line)
         if len(letters) > len(paper.questions):
@@ -277,12 +268,8 @@ def _key_name(paper: Paper) -> str:
     return paper.arxiv_id if paper.arxiv_id else paper.key
 
 
-def _comment(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _evidence_note(question: Question) -> str:
-    evidence = _comment(question.evidence or "no supporting sentence found")
+    evidence = collapse_whitespace(question.evidence or "no supporting sentence found")
     if len(evidence) > _EVIDENCE_CHARS:
         evidence = evidence[: _EVIDENCE_CHARS - 1].rstrip() + "…"
     return f"evidence: {evidence}"
@@ -335,7 +322,7 @@ def format_answer_key(digests: Iterable[Digest], *, guess_unsure: bool = False) 
     ]
     for digest, paper in _unique_papers(digests):
         out.append("")
-        out.append(f"# {_comment(paper.title)} ({digest.date.isoformat()})")
+        out.append(f"# {collapse_whitespace(paper.title)} ({digest.date.isoformat()})")
         out.append(f"{json.dumps(_key_name(paper), ensure_ascii=False)}:")
         out.extend(_key_line(question, guess_unsure) for question in paper.questions)
     return "\n".join(out) + "\n"

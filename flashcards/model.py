@@ -70,9 +70,7 @@ class Paper:
     @property
     def key(self) -> str:
         """Stable identity of the paper: its arXiv id, else its normalised title."""
-        if self.arxiv_id:
-            return f"arxiv:{self.arxiv_id}"
-        return f"title:{normalise_title(self.title)}"
+        return paper_key(self.arxiv_id, self.title)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +107,11 @@ class Digest:
 
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def paper_key(arxiv_id: str | None, title: str) -> str:
+    """`Paper.key` of a paper with this arXiv id (None if it has none) and title."""
+    return f"arxiv:{arxiv_id}" if arxiv_id else f"title:{normalise_title(title)}"
 
 
 def normalise_title(title: str) -> str:

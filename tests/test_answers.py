@@ -108,6 +108,8 @@ def test_paper_key_of_matches_paper_key() -> None:
     paper = Paper("GigaTok: Scaling Visual Tokenizers to 3 Billion Parameters")
     assert paper_key_of(paper.title) == paper.key
     assert paper_key_of("hep-th/0601001v3") == "arxiv:hep-th/0601001"
+    # The same id grammar as the parsers' links, version suffix in either case.
+    assert paper_key_of("arXiv: 2504.17761V2") == "arxiv:2504.17761"
 
 
 def test_empty_key_file_is_an_empty_key(tmp_path: Path) -> None:

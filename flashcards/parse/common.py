@@ -10,21 +10,33 @@ from datetime import date
 from flashcards.errors import ParseError
 from flashcards.model import Digest, Format, Paper, Question
 
-# New-style ids (0704.0001 onward, 4+4 or 4+5 digits) and old-style ones (hep-th/0601001).
+# New-style ids (0704.0001 onward, 4+4 or 4+5 digits) and old-style ones (hep-th/0601001), with
+# an optional version suffix that is not part of the identity.
+_ARXIV_ID = r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(?:v\d+)?"
 _ARXIV_URL = re.compile(
-    r"""^https?://(?:www\.|export\.)?arxiv\.org/
+    rf"""^https?://(?:www\.|export\.)?arxiv\.org/
         (?:abs|pdf|html|format)/
-        (?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})
-        (?:v\d+)?(?:\.pdf)?/?(?:[?#].*)?$""",
+        {_ARXIV_ID}
+        (?:\.pdf)?/?(?:[?#].*)?$""",
     re.IGNORECASE | re.VERBOSE,
 )
+_BARE_ARXIV_ID = re.compile(rf"^{_ARXIV_ID}$", re.IGNORECASE)
 
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
 
 
 def arxiv_id_from_url(url: str) -> str | None:
     """The arXiv id of an arxiv.org abs/pdf/html link, without its version suffix; else None."""
-    match = _ARXIV_URL.match(url.strip())
+    return _canonical_id(_ARXIV_URL.match(url.strip()))
+
+
+def arxiv_id_from_text(text: str) -> str | None:
+    """The arXiv id that `text` is ('2504.17761v2', 'hep-th/0601001'), without its version
+    suffix; else None."""
+    return _canonical_id(_BARE_ARXIV_ID.match(text.strip()))
+
+
+def _canonical_id(match: re.Match[str] | None) -> str | None:
     if match is None:
         return None
     arxiv_id = match.group("id")
