@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
-from urllib.parse import urlsplit
 
 import genanki
 
 from flashcards import identity
 from flashcards.model import Digest, Paper, Question
+from flashcards.parse.common import arxiv_abs_url, is_http_url
 
 NoteKind = Literal["mcq", "summary"]
 CARD_KINDS: tuple[NoteKind, ...] = ("mcq", "summary")
@@ -122,17 +122,9 @@ def escape_text(text: str) -> str:
 
 
 def safe_link(url: str | None) -> str:
-    """`url` escaped for an href when it is an absolute http(s) link; otherwise ''."""
-    if not url:
-        return ""
-    url = url.strip()
-    if any(ch.isspace() or ord(ch) < 32 or ch in "\"'<>`\\" for ch in url):
-        return ""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    """`url` escaped for an href when it is an absolute http(s) link (the parsers' rule,
+    `is_http_url`, checked again because a `Paper` may come from anywhere); otherwise ''."""
+    if not url or not is_http_url(url.strip()):
         return ""
     return escape_text(url)
 
@@ -502,7 +494,7 @@ def _link(paper: Paper) -> str:
     """The paper's own link if it is a safe one, else its arXiv page, else nothing."""
     link = safe_link(paper.url)
     if not link and paper.arxiv_id:
-        link = safe_link(f"https://arxiv.org/abs/{paper.arxiv_id}")
+        link = safe_link(arxiv_abs_url(paper.arxiv_id))
     return link
 
 
