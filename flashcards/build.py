@@ -19,7 +19,6 @@ from flashcards.atomicfile import replace_files
 from flashcards.deckdef import (
     DeckDefinition,
     find_deck_definitions,
-    load_deck_definition,
     load_deck_definitions,
 )
 from flashcards.errors import BuildError, ConfigError
@@ -168,10 +167,6 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
     )
     # The state goes first: if only it landed, the next build still stamps the same times.
     return _Prepared(((plan.state, state_bytes(new_state)), (plan.output, package.data)), report)
-
-
-def build_definition(path: str | Path, *, now: int | None = None) -> BuildReport:
-    return build(plan_for_definition(load_deck_definition(path)), now=now)
 
 
 def build_definitions(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,11 +204,6 @@ def _located(source: str, warning: str) -> str:
     return f"{source}:{match.group(1)}: {warning[match.end() :]}"
 
 
-def parse_many(paths: Sequence[str | Path]) -> list[Digest]:
-    """Convenience for library users: the digests of `paths`, warnings dropped."""
-    return list(parse_paths(paths).digests)
-
-
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_LINE",
@@ -219,7 +214,6 @@ __all__ = [
     "find_digest_files",
     "parse_bytes",
     "parse_file",
-    "parse_many",
     "parse_paths",
     "parse_text",
 ]

@@ -143,14 +143,6 @@ def collapse_whitespace(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def field_key(label: str) -> str | None:
-    """The `Paper.fields` key of a summary label such as '📘 Topic and Domain', or None."""
-    label = label.strip().strip("*").strip()
-    if label and label[0] in _FIELD_EMOJI:
-        return _FIELD_EMOJI[label[0]]
-    return _FIELD_LABELS.get(collapse_whitespace(label).rstrip(":：").lower())
-
-
 def split_fields(text: str) -> dict[str, str]:
     """Split a digest summary into its labelled fields.
 
