@@ -19,6 +19,7 @@ from flashcards.atomicfile import replace_files
 from flashcards.deckdef import (
     DeckDefinition,
     find_deck_definitions,
+    is_valid_deck_name,
     load_deck_definitions,
 )
 from flashcards.errors import BuildError, ConfigError
@@ -127,7 +128,7 @@ def _commit(prepared: Sequence[_Prepared]) -> list[BuildReport]:
 
 
 def _prepare(plan: BuildPlan, now: int) -> _Prepared:
-    if not plan.name.strip() or any(not part.strip() for part in plan.name.split("::")):
+    if not is_valid_deck_name(plan.name):  # ad-hoc names (--deck) are not checked elsewhere
         raise BuildError(f"invalid deck name {plan.name!r}", plan.output)
     if plan.output.is_dir():
         raise BuildError(

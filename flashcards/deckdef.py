@@ -83,6 +83,11 @@ class DeckDefinition:
         return sorted(files)
 
 
+def is_valid_deck_name(name: str) -> bool:
+    """Anki nests decks by '::'; an empty or blank part would make a nameless deck."""
+    return all(part.strip() for part in name.split("::"))
+
+
 def find_deck_definitions(directory: str | Path = "decks") -> list[Path]:
     """The deck definitions in `directory` (not recursive), sorted. A missing directory has none.
 
@@ -164,7 +169,7 @@ class _Validator:
             raise self.error(f"name: expected a string, got {describe(value)}", "name")
         if not value.strip():
             raise self.error("name: must not be empty", "name")
-        if any(not part.strip() for part in value.split("::")):
+        if not is_valid_deck_name(value):
             raise self.error(f"name: {value!r} has an empty part between '::'", "name")
         return value.strip()
 

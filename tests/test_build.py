@@ -96,6 +96,17 @@ def test_deck_definition_build(digests: Path, tmp_path: Path):
     assert report.output.is_file() and report.state.is_file()
 
 
+@pytest.mark.parametrize("name", ["  ", "AI::", "AI:: ::Papers"])
+def test_adhoc_deck_name_with_an_empty_part_is_refused(
+    digests: Path, tmp_path: Path, name: str
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(BuildError) as info:
+        builder.build(_adhoc(digests, out, deck=name), now=NOW)
+    assert str(info.value) == f"{out / 'deck.apkg'}: invalid deck name {name!r}"
+    assert not out.exists()
+
+
 def test_no_definitions_is_a_config_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="no deck definitions"):
         builder.build_all(tmp_path)
