@@ -155,7 +155,7 @@ def load_deck_definitions(paths: list[Path]) -> list[DeckDefinition]:
 class _Validator:
     """One check per key; each returns the validated value or raises ConfigError at its line."""
 
-    def __init__(self, doc: YamlDocument, path: Path):
+    def __init__(self, doc: YamlDocument, path: Path) -> None:
         self.doc = doc
         self.data: dict[Any, Any] = doc.data
         self.path = path

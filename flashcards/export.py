@@ -1,4 +1,4 @@
-"""Step 4: write notes to an Anki package (.apkg), byte for byte the same for the same input.
+"""Step 4b: write notes to an Anki package (.apkg), byte for byte the same for the same input.
 
 genanki writes the collection; three things are changed from its defaults:
 - every note gets its own modification time and ID (from `flashcards.state`) instead of one
@@ -42,7 +42,7 @@ class PackageResult:
 class _StampedNote(genanki.Note):
     """A genanki note written with its own modification time and IDs."""
 
-    def __init__(self, *, mtime: int, note_id: int, **kwargs: Any):
+    def __init__(self, *, mtime: int, note_id: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mtime = mtime
         self.note_id = note_id

@@ -1,4 +1,5 @@
-"""Step 2b: infer the correct option of a question from the paper's own text.
+"""Step 2a, last source (`flashcards.answers` calls it): infer the correct option of a question
+from the paper's own text.
 
 A lexical method, no model download: each option is described by a few features measuring how
 well the digest's text (fields, title, workflow) supports the words that are *distinctive* to
@@ -456,7 +457,7 @@ def _segment(field_name: str, text: str) -> _Segment | None:
 class PaperIndex:
     """A paper's text split into sentences (and windows of run-on text), with word sets."""
 
-    def __init__(self, paper: Paper):
+    def __init__(self, paper: Paper) -> None:
         segments: list[_Segment] = []
         named = [("title", paper.title), *((n, paper.fields.get(n, "")) for n in FIELD_NAMES)]
         for field_name, text in named:

@@ -1,5 +1,5 @@
-"""The build state: per note GUID, the hash of its content, when that content last changed, and
-its note ID. Committed next to the deck definition, it makes builds deterministic:
+"""Step 4a, the build state: per note GUID, the hash of its content, when that content last
+changed, and its note ID. Committed next to the deck definition, it makes builds deterministic:
 
 - unchanged content keeps its recorded modification time, so an identical rebuild gives a
   byte-identical package and Anki sees "duplicate" (nothing to update);

@@ -324,8 +324,8 @@ def _shown_in_chart(node: NavigableString, svg: Tag) -> bool:
 
 
 def _own(popup: Tag, class_name: str) -> list[Tag]:
-    """Elements matching `selector` that belong to `popup` itself, not to a popup nested in it
-    (which happens when a popup is left unclosed)."""
+    """Elements of class `class_name` that belong to `popup` itself, not to a popup nested in
+    it (which happens when a popup is left unclosed), and are not hidden."""
     return [
         t
         for t in popup.find_all(class_=class_name)
