@@ -652,3 +652,32 @@ def test_directory_scan_reports_warnings_as_path_and_line(tmp_path: Path) -> Non
             f"{tmp_path / 'zh.txt'}:1: ignored this: no paper or question fits here",
         ]
     )
+
+
+def test_fixture_inline_markup_in_chart_text_keeps_its_words() -> None:
+    """2026 charts write `F<sub>plan</sub>` inside SVG text: the HTML parser keeps the marked-up
+    text glued to its word, as the text digest of the same page does; separate `<tspan>`s (shown
+    on separate lines) stay separate words."""
+    page = _only(parse_file(QUIZ / "svg_inline_markup.html"))
+    text = _only(parse_file(QUIZ / "svg_inline_markup.txt"))
+    [page_paper], [text_paper] = page.papers, text.papers
+    assert page_paper.fields["workflow"] == (
+        "Training Flow Loss Ltotal = Ldrag + Lsteer Area grows as r2 Swim test Score low is flagged"
+    )
+    assert text_paper.fields["workflow"] == (
+        "Training Flow Loss Ltotal = Ldrag + Lsteer Area grows as r2 Swimtest Score low is flagged"
+    )
+    assert {k: v for k, v in page_paper.fields.items() if k != "workflow"} == {
+        "topic": "Swimming robots that clean ponds.",
+        "methods": "A drag loss and a steering loss are added together.",
+    }
+    assert [(q.prompt, q.options, q.answer) for q in page_paper.questions] == [
+        (
+            "What is the total training loss?",
+            ("The drag loss alone", "The drag loss plus the steering loss"),
+            1,
+        )
+    ]
+    assert [(q.prompt, q.options) for q in text_paper.questions] == [
+        (q.prompt, q.options) for q in page_paper.questions
+    ]

@@ -43,6 +43,9 @@ _PROMPT_NUMBER = re.compile(r"^(\d+)\s*[.)]\s*")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 # SVG elements whose text the flow chart shows; everything else in an SVG is drawing.
 _SVG_TEXT = {"text", "tspan", "textpath"}
+# Inline markup that model output puts inside SVG text ("F<sub>plan</sub>"): its text belongs to
+# the word it is written against, as in the text digests, not a word of its own.
+_INLINE_MARKUP = {"sub", "sup", "b", "i", "em", "strong", "small"}
 # Elements that belong to the page, not to a chart: met inside an SVG they mean it never closed.
 _PAGE_CLASSES = {"paper-container", "paper-card", "card-deck", "card-counter", "quiz-tabs"}
 # Sections after the papers (reading tips, personal notes): nothing in them belongs to a paper.
@@ -296,17 +299,44 @@ def _paper_paragraph(paper: _Paper, tag: Tag, source: str) -> None:
 def _svg_strings(svg: Tag) -> Iterator[str]:
     """The words a flow chart shows, in document order (SVG text, and HTML embedded through
     `<foreignObject>`); stops where the page resumes inside an SVG that was never closed."""
+    pending = ""  # held back: the next string may continue its word through inline markup
+    previous_raw = ""
     for node in svg.descendants:
         if isinstance(node, Tag):
             if node.name == "h2" or _PAGE_CLASSES & set(node.get("class") or ()):
-                return
+                break
             continue
         if isinstance(node, Comment) or not isinstance(node, NavigableString):
             continue
         if _shown_in_chart(node, svg):
-            text = collapse_whitespace(str(node))
-            if text:
-                yield text
+            raw = str(node)
+            text = collapse_whitespace(raw)
+            if not text:
+                continue
+            if pending and _continues_word(node, previous_raw, raw):
+                pending += text
+            else:
+                if pending:
+                    yield pending
+                pending = text
+            previous_raw = raw
+    if pending:
+        yield pending
+
+
+def _continues_word(node: NavigableString, previous_raw: str, raw: str) -> bool:
+    """Whether `node` goes on the word before it: it is in, or right after, inline markup, with
+    no space between them (separate `<tspan>`s stay separate words)."""
+    if previous_raw[-1:].isspace() or raw[:1].isspace():
+        return False
+    before = node.previous_sibling
+    return _tag_name(node.parent) in _INLINE_MARKUP or (
+        isinstance(before, Tag) and _tag_name(before) in _INLINE_MARKUP
+    )
+
+
+def _tag_name(tag: Tag | None) -> str:
+    return (tag.name or "").lower() if tag is not None else ""
 
 
 def _shown_in_chart(node: NavigableString, svg: Tag) -> bool:
@@ -315,10 +345,11 @@ def _shown_in_chart(node: NavigableString, svg: Tag) -> bool:
         return False
     if parent.name.lower() in _SVG_TEXT:
         return True
+    # Text nested deeper: inline markup inside SVG text, or HTML through `<foreignObject>`.
     for ancestor in node.parents:
         if ancestor is svg:
             return False
-        if ancestor.name and ancestor.name.lower() == "foreignobject":
+        if ancestor.name and ancestor.name.lower() in (*_SVG_TEXT, "foreignobject"):
             return True
     return False
 
