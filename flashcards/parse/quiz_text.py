@@ -185,22 +185,16 @@ def _paper_line(paper: _Paper, line: str, number: int, source: str) -> None:
         if paper.title_lines:
             paper.title_done = True
         return
-    published = _PUBLISHED.match(line)
-    link = _LINK.match(line)
-    if published or link:
+    if published := _PUBLISHED.match(line):
         paper.title_done = True
-        if published:
-            value = published.group("value").strip()
-            # The site writes "No Date" when it has none; only a date-shaped value is checked.
-            if _LEADING_DATE.match(value):
-                paper.published = parse_iso_date(
-                    _LEADING_DATE.match(value).group(0),
-                    source,
-                    number,  # type: ignore[union-attr]
-                )
-        else:
-            paper.link = link.group("value").strip() or None  # type: ignore[union-attr]
-            paper.link_line = number
+        # The site writes "No Date" when it has none; only a date-shaped value is checked.
+        if shaped := _LEADING_DATE.match(published.group("value").strip()):
+            paper.published = parse_iso_date(shaped.group(0), source, number)
+        return
+    if link := _LINK.match(line):
+        paper.title_done = True
+        paper.link = link.group("value").strip() or None
+        paper.link_line = number
         return
     if not paper.title_done and paper.title_lines and starts_with_field_label(line):
         paper.title_done = True
@@ -286,12 +280,13 @@ def _build_question(question: _Question, source: str) -> Question:
 
 
 def _strip_prefixes(options: list[str]) -> list[str]:
-    letters = [_LETTER_PREFIX.match(o) for o in options]
-    if len(options) >= 2 and all(letters):
-        expected = [chr(ord("a") + i) for i in range(len(options))]
-        if [m.group("letter").lower() for m in letters] == expected:  # type: ignore[union-attr]
-            return [m.group("rest").strip() for m in letters]  # type: ignore[union-attr]
-    bullets = [_BULLET_PREFIX.match(o) for o in options]
-    if len(options) >= 2 and all(bullets):
-        return [m.group("rest").strip() for m in bullets]  # type: ignore[union-attr]
+    if len(options) < 2:
+        return list(options)
+    lettered = [m for o in options if (m := _LETTER_PREFIX.match(o))]
+    expected = [chr(ord("a") + i) for i in range(len(options))]
+    if [m.group("letter").lower() for m in lettered] == expected:
+        return [m.group("rest").strip() for m in lettered]
+    bulleted = [m for o in options if (m := _BULLET_PREFIX.match(o))]
+    if len(bulleted) == len(options):
+        return [m.group("rest").strip() for m in bulleted]
     return list(options)
