@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -151,7 +151,7 @@ def load_answer_key(path: str | Path) -> AnswerKey:
 # -- resolution ------------------------------------------------------------------------------
 
 
-def _check_key(key: AnswerKey, digests: list[Digest]) -> None:
+def check_key(key: AnswerKey, digests: Sequence[Digest]) -> None:
     """Every entry must name a paper of `digests`, with no more letters than questions and
     every letter within its question's options."""
     papers: dict[str, Paper] = {}
@@ -231,7 +231,7 @@ def resolve_answers(
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"the unsure threshold must be between 0 and 1, got {threshold}")
     if key is not None:
-        _check_key(key, digests)
+        check_key(key, digests)
     return [
         digest.with_papers(tuple(_resolve_paper(paper, key, threshold) for paper in digest.papers))
         for digest in digests

@@ -90,16 +90,19 @@ def parse(
     max_bytes: int,
 ) -> None:
     """Read digest files (or directories, or - for stdin) and print what was understood."""
-    from flashcards.answers import load_answer_key, resolve_answers
+    from flashcards.answers import check_key, load_answer_key, resolve_answers
 
     result = _read_paths(paths, max_bytes)
     _warn(result.warnings)
     key = load_answer_key(answers_path) if answers_path else None
-    digests = resolve_answers(list(result.digests), key, threshold=unsure_below)
     if as_json:
+        digests = resolve_answers(list(result.digests), key, threshold=unsure_below)
         document = {"digests": [d.to_dict() for d in digests]}
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
+    # The summary shows no answers, so none are inferred; a wrong key is still an error.
+    if key is not None:
+        check_key(key, result.digests)
     for digest in result.digests:
         questions = sum(len(p.questions) for p in digest.papers)
         click.echo(
