@@ -214,15 +214,20 @@ def build(
     metavar="FILE",
     help="Taxonomy YAML file (default: the one bundled with flashcards).",
 )
-@click.option("--limit", default=3, show_default=True, metavar="N", help="Most topics per paper.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    metavar="N",
+    help="Most topics per paper.",
+)
 @click.option("--papers", "per_paper", is_flag=True, help="Also list each paper's topics.")
 @_report_errors
 def topics(paths: tuple[str, ...], taxonomy: str | None, limit: int, per_paper: bool) -> None:
     """Show how a topic taxonomy tags the papers in PATHS (to tune your own taxonomy)."""
     from flashcards.topics import load_taxonomy, topic_report
 
-    if limit < 1:
-        raise click.UsageError("--limit must be at least 1")
     result = _read_paths(paths)
     _warn(result.warnings)
     report = topic_report(

@@ -363,3 +363,13 @@ def test_topics_command_reports_a_bad_taxonomy(tmp_path: Path) -> None:
         "t.yaml:2: topics: Big Models: not a valid slug "
         "(lowercase letters and digits joined by -, no spaces)"
     )
+
+
+def test_topics_command_refuses_a_limit_under_one() -> None:
+    from click.testing import CliRunner
+
+    from flashcards.cli import main
+
+    result = CliRunner().invoke(main, ["topics", str(ROOT / "decks" / "samples"), "--limit", "0"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--limit': 0 is not in the range x>=1." in result.output
