@@ -22,7 +22,7 @@ from anki_helpers import (
     schedule,
 )
 from build_samples import digest, question, quiz_paper, table_paper
-from conftest import ROOT
+from conftest import NOW, QUIZ_SEED, ROOT, TABLE_SEED
 
 from flashcards import identity
 from flashcards.build import BuildReport, build, plan_adhoc, plan_for_definition
@@ -33,10 +33,7 @@ from flashcards.notes import MCQ_MODEL_NAME, SUMMARY_MODEL_NAME, build_notes
 from flashcards.parse import parse_paths
 from flashcards.state import DeckState, stamp_notes
 
-NOW = 1_750_000_000
 CARD_FIELDS = ("topic", "previous_research", "problem", "methods", "results", "summary")
-QUIZ_SEED = "000_8c7c851b79673f42.txt"
-TABLE_SEED = "003_6112daa6f0df162a.txt"
 EDITED_PROMPT = "what was the primary gap Step1X-Edit aimed to address"
 
 

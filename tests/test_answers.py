@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES
 
 from flashcards.answers import (
     DEFAULT_UNSURE_THRESHOLD,
@@ -34,9 +35,9 @@ from flashcards.inference import (
 from flashcards.model import Digest, Paper, Question
 from flashcards.parse import parse_file
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "answers"
-HANDMADE = FIXTURES / "handmade.txt"
-HANDMADE_KEY = FIXTURES / "handmade_key.yaml"
+ANSWER_FIXTURES = FIXTURES / "answers"
+HANDMADE = ANSWER_FIXTURES / "handmade.txt"
+HANDMADE_KEY = ANSWER_FIXTURES / "handmade_key.yaml"
 #: Our own digests whose summaries state the answers: name → (questions, right, not unsure), as
 #: measured with the shipped model (README "## Answers"). 1–2 guided the features, 3 was
 #: written before them, 4 after them (held out).
@@ -285,8 +286,8 @@ def test_handmade_digests_are_answered_with_every_miss_unsure() -> None:
     paraphrased questions): at least 95% right overall, and no wrong answer is sure."""
     totals = [0, 0, 0]
     for name, measured in HANDMADE_MEASURED.items():
-        key = load_answer_key(FIXTURES / f"{name}_key.yaml")
-        digests = parse_file(FIXTURES / f"{name}.txt")
+        key = load_answer_key(ANSWER_FIXTURES / f"{name}_key.yaml")
+        digests = parse_file(ANSWER_FIXTURES / f"{name}.txt")
         truth = [a for d in digests for p in d.papers for a in key.answers[p.key]]
         questions = questions_of(resolve_answers(digests))
         right = [q.answer == t for q, t in zip(questions, truth, strict=True)]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import NOW, ROOT
 from digest_writers import write_markdown, write_quiz_text
 
 from flashcards import atomicfile
@@ -32,7 +32,6 @@ from flashcards.cli import main
 from flashcards.errors import BuildError, FlashcardsError
 from flashcards.model import Paper, Question
 
-NOW = 1_750_000_000
 LINUX_PROC = Path("/proc/self/fd").is_dir()
 
 

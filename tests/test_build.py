@@ -9,15 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import NOW, QUIZ_SEED, TABLE_SEED
 
 from flashcards import atomicfile
 from flashcards import build as builder
 from flashcards.cli import main
 from flashcards.errors import BuildError, ConfigError, ParseError
-
-NOW = 1_750_000_000
-QUIZ_SEED = "000_8c7c851b79673f42.txt"
-TABLE_SEED = "003_6112daa6f0df162a.txt"
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from build_samples import digest, question, quiz_paper, table_paper
+from conftest import NOW
 
 from flashcards import identity
 from flashcards.errors import ConfigError
@@ -26,7 +27,6 @@ from flashcards.state import (
     state_bytes,
 )
 
-NOW = 1_750_000_000
 DAY = date(2025, 4, 28)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from anki_helpers import fresh_collection, import_package, rendered_cards
 from bs4 import BeautifulSoup
+from conftest import NOW
 from digest_writers import write_markdown, write_quiz_html, write_quiz_text
 
 from flashcards.build import build, plan_adhoc
@@ -24,7 +25,6 @@ from flashcards.model import Paper, Question
 from flashcards.notes import MCQ_SCRIPT
 from flashcards.parse import parse_file, parse_paths
 
-NOW = 1_750_000_000
 DAY = date(2025, 7, 14)
 
 HOSTILE = (

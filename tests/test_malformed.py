@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from conftest import FIXTURES, only_digest
 
 from flashcards.cli import main
 from flashcards.errors import NotADigestError, ParseError
@@ -69,11 +69,6 @@ ERRORS = [
 ]
 
 
-def _only(digests: list[Digest]) -> Digest:
-    assert len(digests) == 1
-    return digests[0]
-
-
 @pytest.mark.parametrize(("name", "line", "message"), ERRORS)
 def test_malformed_fixture_gives_its_exact_error(name: str, line: int, message: str) -> None:
     path = MALFORMED / name
@@ -109,7 +104,7 @@ def test_every_fixture_is_covered() -> None:
 
 
 def test_ten_options_are_fine() -> None:
-    (question,) = _only(parse_file(MALFORMED / "text_ten_options.txt")).papers[0].questions
+    (question,) = only_digest(parse_file(MALFORMED / "text_ten_options.txt")).papers[0].questions
     assert question.options == (
         "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten",
     )  # fmt: skip
@@ -119,7 +114,7 @@ def test_ten_options_are_fine() -> None:
     ("name", "line"), [("text_missing_link.txt", 3), ("html_missing_link.html", 8)]
 )
 def test_missing_link_keys_the_paper_by_title_with_a_warning(name: str, line: int) -> None:
-    digest = _only(parse_file(MALFORMED / name))
+    digest = only_digest(parse_file(MALFORMED / name))
     (paper,) = digest.papers
     assert (paper.arxiv_id, paper.url) == (None, None)
     assert paper.key == "title:lantern-routing-for-sparse-retrieval"
@@ -130,7 +125,7 @@ def test_missing_link_keys_the_paper_by_title_with_a_warning(name: str, line: in
 
 
 def test_escaped_pipes_are_literal() -> None:
-    (paper,) = _only(parse_file(MALFORMED / "md_escaped_pipes.md")).papers
+    (paper,) = only_digest(parse_file(MALFORMED / "md_escaped_pipes.md")).papers
     assert paper.title == "Pipes | Filters: Stream Processing for Agents"
     assert paper.fields == {"summary": "Tools are chained as a | b; the score |x| stays below one."}
     assert paper.arxiv_id == "2507.00103"
@@ -145,7 +140,7 @@ def test_escaped_pipes_are_literal() -> None:
     ],
 )
 def test_header_only_digest_has_no_papers_and_a_warning(name: str, warning: str) -> None:
-    digest = _only(parse_file(MALFORMED / name))
+    digest = only_digest(parse_file(MALFORMED / name))
     assert (digest.date.isoformat(), digest.papers, digest.warnings) == (
         "2025-08-15",
         (),
@@ -341,7 +336,7 @@ def test_html_nested_too_deep_is_refused() -> None:
 
 
 def test_html_without_its_end_is_read_with_a_warning() -> None:
-    digest = _only(parse_text(PAGE + "<p>No papers today.</p>\n", "p.html"))
+    digest = only_digest(parse_text(PAGE + "<p>No papers today.</p>\n", "p.html"))
     assert digest.warnings == (
         "no closing </html>: the page may be truncated",
         "no papers in this digest",
@@ -380,6 +375,6 @@ def test_placeholder_characters_in_a_table_cell_stay_as_written() -> None:
         "## Papers for 2025-07-14\n\n| Title | Authors | Summary |\n|---|---|---|\n"
         "| T \ue000 | A | $x$ and \ue0005\ue001 and \ue0000\ue001 |\n"
     )
-    (paper,) = _only(parse_text(text, "t.md")).papers
+    (paper,) = only_digest(parse_text(text, "t.md")).papers
     assert paper.title == "T \ue000"
     assert paper.fields == {"summary": "$x$ and \ue0005\ue001 and \ue0000\ue001"}

@@ -8,10 +8,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, FIXTURES
+from conftest import CORPUS, FIXTURES, only_digest
 
 from flashcards.errors import ParseError
-from flashcards.model import Digest
 from flashcards.parse import parse_file, parse_text
 
 MD = FIXTURES / "markdown"
@@ -19,12 +18,6 @@ MD = FIXTURES / "markdown"
 # Counted independently of the parser: every arXiv abs/pdf link names one paper.
 _ARXIV_LINK = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})", re.I)
 _SECTION = re.compile(r"^#{1,6}[ \t]+Papers for (\S+)", re.M)
-
-
-def _one(path: Path) -> Digest:
-    digests = parse_file(path)
-    assert len(digests) == 1
-    return digests[0]
 
 
 # --- seeds -------------------------------------------------------------------------------------
@@ -164,7 +157,7 @@ def test_wrapped_titles_sections_maths_html_and_pipes() -> None:
 
 
 def test_link_column_layout() -> None:
-    digest = _one(MD / "link_column.md")
+    digest = only_digest(parse_file(MD / "link_column.md"))
     assert [(p.arxiv_id, p.title, p.line) for p in digest.papers] == [
         ("2409.00101", "Hybrid State-Space Models for Very Long Image Sequences", 5),
         ("2409.00102", "Audio-Driven Portraits with Long Motion Memory", 6),
@@ -177,7 +170,7 @@ def test_link_column_layout() -> None:
 
 
 def test_category_column() -> None:
-    digest = _one(MD / "category_column.md")
+    digest = only_digest(parse_file(MD / "category_column.md"))
     depth, unify = digest.papers
     assert (depth.category, depth.title, depth.authors) == (
         "Computer Vision",
@@ -192,7 +185,7 @@ def test_category_column() -> None:
 
 
 def test_dash_read_more_preamble_and_follow_up_questions() -> None:
-    (paper,) = _one(MD / "read_more_dash.md").papers
+    (paper,) = only_digest(parse_file(MD / "read_more_dash.md")).papers
     assert paper.title == "Do Code Models Need Cleaner Data?"
     assert paper.arxiv_id == "2409.00301"
     assert paper.links == (("HuggingFace", "https://huggingface.co/papers/2409.00301"),)
@@ -205,7 +198,7 @@ def test_dash_read_more_preamble_and_follow_up_questions() -> None:
 
 
 def test_header_only_day_is_empty_with_a_warning() -> None:
-    digest = _one(MD / "header_only.md")
+    digest = only_digest(parse_file(MD / "header_only.md"))
     assert digest.date == date(2025, 10, 16)
     assert digest.papers == ()
     assert digest.warnings == ("line 3: no papers in this digest (a paper table with no rows)",)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import CORPUS, FIXTURES
+from conftest import CORPUS, FIXTURES, only_digest
+from digest_writers import FIVE_FIELDS
 
 from flashcards.cli import main
 from flashcards.errors import NotADigestError, ParseError
@@ -32,14 +33,8 @@ from flashcards.parse import (
 from flashcards.parse.common import arxiv_id_from_url, parse_iso_date, split_fields
 
 QUIZ = FIXTURES / "quiz"
-FIVE_FIELDS = ("topic", "previous_research", "problem", "methods", "results")
 ARXIV_LINK = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
-
-
-def _only(digests: list[Digest]) -> Digest:
-    assert len(digests) == 1
-    return digests[0]
 
 
 # --- shared helpers ------------------------------------------------------------------------------
@@ -141,7 +136,7 @@ def _raw_prompts(path: Path) -> list[str]:
 @pytest.mark.parametrize("prefix", sorted(SEED_PAPERS))
 def test_quiz_seeds_exactly(seeds: Path, prefix: str) -> None:
     (path,) = seeds.glob(f"{prefix}_*")
-    digest = _only(parse_file(path))
+    digest = only_digest(parse_file(path))
     expected_date, expected_papers = SEED_PAPERS[prefix]
     assert digest.format == "quiz-text"
     assert digest.date.isoformat() == expected_date
@@ -163,7 +158,9 @@ def test_quiz_seeds_exactly(seeds: Path, prefix: str) -> None:
 
 def test_quiz_seed_totals(seeds: Path) -> None:
     papers = [
-        p for prefix in SEED_PAPERS for p in _only(parse_file(*seeds.glob(f"{prefix}_*"))).papers
+        p
+        for prefix in SEED_PAPERS
+        for p in only_digest(parse_file(*seeds.glob(f"{prefix}_*"))).papers
     ]
     questions = [q for p in papers for q in p.questions]
     assert len(papers) == 9
@@ -183,7 +180,7 @@ def parsed() -> dict[Path, Digest]:
     """Every quiz digest of the corpus, parsed once for the whole module."""
     if not DAILY.is_dir():
         pytest.skip("../shared/corpus is not beside the checkout")
-    return {path: _only(parse_file(path)) for path in [*TEXT_FILES, *HTML_FILES]}
+    return {path: only_digest(parse_file(path)) for path in [*TEXT_FILES, *HTML_FILES]}
 
 
 def test_corpus_is_there(parsed: dict[Path, Digest]) -> None:
@@ -330,7 +327,7 @@ def test_no_chinese_leaks_into_english_content(parsed: dict[Path, Digest]) -> No
 
 
 def test_fixture_text_variations() -> None:
-    digest = _only(parse_file(QUIZ / "varied.txt"))
+    digest = only_digest(parse_file(QUIZ / "varied.txt"))
     assert digest.date.isoformat() == "2025-06-03"
     first, second, third = digest.papers
     # Earliest layout: "Paper: 1", no space after the colon, no flow chart, no page marker.
@@ -373,7 +370,7 @@ def test_fixture_text_variations() -> None:
 
 
 def test_fixture_text_marks() -> None:
-    digest = _only(parse_file(QUIZ / "marks.txt"))
+    digest = only_digest(parse_file(QUIZ / "marks.txt"))
     questions = digest.papers[0].questions
     assert [q.answer for q in questions] == [1, 2, 1, None]
     assert questions[0].options == ("The first one", "The second one", "The third one")
@@ -393,13 +390,13 @@ def test_fixture_text_marks() -> None:
 
 
 def test_fixture_header_only_digest_warns() -> None:
-    digest = _only(parse_file(QUIZ / "header_only.txt"))
+    digest = only_digest(parse_file(QUIZ / "header_only.txt"))
     assert digest.papers == ()
     assert digest.warnings == ("no papers in this digest",)
 
 
 def test_fixture_bilingual_html_takes_english() -> None:
-    digest = _only(parse_file(QUIZ / "bilingual.html"))
+    digest = only_digest(parse_file(QUIZ / "bilingual.html"))
     assert digest.format == "quiz-html" and digest.date.isoformat() == "2026-02-10"
     first, second = digest.papers
     assert first.title == "Gardening Robots That Learn From a Single Demonstration"
@@ -429,7 +426,7 @@ def test_fixture_bilingual_html_takes_english() -> None:
 
 
 def test_fixture_truncated_flow_charts_do_not_swallow_the_page() -> None:
-    digest = _only(parse_file(QUIZ / "truncated_chart.html"))
+    digest = only_digest(parse_file(QUIZ / "truncated_chart.html"))
     assert [p.arxiv_id for p in digest.papers] == ["2506.07777", "2506.08888", "2506.09999"]
     first, second, third = digest.papers
     assert first.fields["workflow"] == "Truncation study"
@@ -440,8 +437,8 @@ def test_fixture_truncated_flow_charts_do_not_swallow_the_page() -> None:
 
 def test_crlf_and_bom_parse_like_plain_utf8() -> None:
     data = (QUIZ / "marks.txt").read_bytes()
-    plain = _only(parse_bytes(data, "x.txt"))
-    windows = _only(parse_bytes(b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n"), "x.txt"))
+    plain = only_digest(parse_bytes(data, "x.txt"))
+    windows = only_digest(parse_bytes(b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n"), "x.txt"))
     assert windows.papers == plain.papers
 
 
@@ -626,7 +623,7 @@ def test_python_dash_m_flashcards_parse() -> None:
 
 def test_quiz_text_allows_a_short_preamble_before_the_header() -> None:
     # Bilingual pages show a language button ("ZH") above the heading.
-    digest = _only(quiz_text.parse("ZH\n\n2026-04-01 Papers\n\n" + GOOD_PAPER, "zh.txt"))
+    digest = only_digest(quiz_text.parse("ZH\n\n2026-04-01 Papers\n\n" + GOOD_PAPER, "zh.txt"))
     assert digest.date.isoformat() == "2026-04-01"
     assert [p.arxiv_id for p in digest.papers] == ["2506.00001"]
     assert digest.warnings == ("line 1: ignored this: no paper or question fits here",)
@@ -658,8 +655,8 @@ def test_fixture_inline_markup_in_chart_text_keeps_its_words() -> None:
     """2026 charts write `F<sub>plan</sub>` inside SVG text: the HTML parser keeps the marked-up
     text glued to its word, as the text digest of the same page does; separate `<tspan>`s (shown
     on separate lines) stay separate words."""
-    page = _only(parse_file(QUIZ / "svg_inline_markup.html"))
-    text = _only(parse_file(QUIZ / "svg_inline_markup.txt"))
+    page = only_digest(parse_file(QUIZ / "svg_inline_markup.html"))
+    text = only_digest(parse_file(QUIZ / "svg_inline_markup.txt"))
     [page_paper], [text_paper] = page.papers, text.papers
     assert page_paper.fields["workflow"] == (
         "Training Flow Loss Ltotal = Ldrag + Lsteer Area grows as r2 Swim test Score low is flagged"
