@@ -1,8 +1,12 @@
-"""Small digests built in code for the build tests (invented papers, our own writing)."""
+"""Small digests built in code for the build tests (invented papers, our own writing), and a
+look inside the packages they build."""
 
 from __future__ import annotations
 
 import dataclasses
+import io
+import sqlite3
+import zipfile
 from collections.abc import Sequence
 from datetime import date
 
@@ -63,3 +67,12 @@ def digest(day: date, *papers: Paper, source: str | None = None) -> Digest:
         date=day,
         papers=tuple(papers),
     )
+
+
+def package_db(data: bytes) -> sqlite3.Connection:
+    """The collection inside an .apkg's bytes, as an in-memory SQLite database."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        collection = archive.read("collection.anki2")
+    connection = sqlite3.connect(":memory:")
+    connection.deserialize(collection)
+    return connection

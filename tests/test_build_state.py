@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import sqlite3
 import zipfile
 from datetime import date
 from pathlib import Path
 
 import pytest
-from build_samples import digest, question, quiz_paper, table_paper
+from build_samples import digest, package_db, question, quiz_paper, table_paper
 from conftest import NOW
 
 from flashcards import identity
@@ -153,14 +152,6 @@ def test_note_state_is_plain_data():
 # --- package -----------------------------------------------------------------------------------
 
 
-def _collection(data: bytes) -> sqlite3.Connection:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        db = archive.read("collection.anki2")
-    connection = sqlite3.connect(":memory:")
-    connection.deserialize(db)
-    return connection
-
-
 def test_package_is_deterministic_compressed_and_stamped_per_note():
     specs = _specs()
     stamped, state = stamp_notes(specs, DeckState(), NOW)
@@ -177,7 +168,7 @@ def test_package_is_deterministic_compressed_and_stamped_per_note():
         assert infos[0].compress_size * 4 < infos[0].file_size
 
     later, _ = stamp_notes(_retitled(specs, 3), state, NOW + 60)
-    db = _collection(build_package(later).data)
+    db = package_db(build_package(later).data)
     rows = db.execute("select guid, mod, id from notes order by id").fetchall()
     assert rows == sorted(((s.spec.guid, s.mtime, s.note_id) for s in later), key=lambda r: r[2])
     day_start = identity.day_start(DAY)
@@ -193,7 +184,7 @@ def test_new_cards_are_due_in_digest_then_paper_then_question_order():
     earlier = digest(DAY, table_paper(), quiz_paper("2504.00009", questions=[question(1)]))
     specs = build_notes([later, earlier], deck="D")
     stamped, _ = stamp_notes(specs, DeckState(), NOW)
-    db = _collection(build_package(stamped).data)
+    db = package_db(build_package(stamped).data)
     rows = db.execute(
         "select n.guid, c.due, c.ord from cards c join notes n on n.id = c.nid"
         " order by c.due, c.ord"
