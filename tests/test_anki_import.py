@@ -67,7 +67,7 @@ def _has_template_error(html: str) -> bool:
     return bool(re.search(r"template has a problem|Found '⁨|unknown field|Invalid HTML", html, re.I))
 
 
-def test_fresh_import_of_the_seed_deck(digests_dir: Path, tmp_path: Path):
+def test_fresh_import_of_the_seed_deck(digests_dir: Path, tmp_path: Path) -> None:
     report = _build(digests_dir, tmp_path / "out")
     notes, cards = _expected_counts(list(parse_paths([digests_dir]).digests))
     assert (report.notes, report.cards) == (notes, cards) == (62, 98)
@@ -105,7 +105,7 @@ def test_fresh_import_of_the_seed_deck(digests_dir: Path, tmp_path: Path):
 
 def test_identical_rebuild_is_byte_identical_and_imports_as_duplicates(
     digests_dir: Path, tmp_path: Path
-):
+) -> None:
     out = tmp_path / "out"
     first = _build(digests_dir, out, NOW)
     deck_bytes, state_bytes = first.output.read_bytes(), first.state.read_bytes()
@@ -123,7 +123,9 @@ def test_identical_rebuild_is_byte_identical_and_imports_as_duplicates(
         assert (again.new, again.updated, again.duplicate) == (0, 0, 62)
 
 
-def test_edits_update_notes_in_place_and_keep_review_history(digests_dir: Path, tmp_path: Path):
+def test_edits_update_notes_in_place_and_keep_review_history(
+    digests_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     first = _build(digests_dir, out, NOW)
     edited_guid = identity.note_guid("arxiv:2504.17761", "mcq", 1)
@@ -175,7 +177,7 @@ def test_edits_update_notes_in_place_and_keep_review_history(digests_dir: Path, 
         assert col.db.scalar("select count() from revlog") == 3
 
 
-def test_hostile_text_shows_literally_and_runs_nothing(tmp_path: Path):
+def test_hostile_text_shows_literally_and_runs_nothing(tmp_path: Path) -> None:
     hostile = "<script>alert(1)</script> <img src=x onerror=alert(2)> {{c1::cloze}} [sound:x.mp3]"
     q = question(1, hostile, options=(hostile, "{{Title}}", "}}{{"), answer=0, answer_source="key")
     paper = dataclasses.replace(
@@ -206,7 +208,7 @@ def test_hostile_text_shows_literally_and_runs_nothing(tmp_path: Path):
         assert "&#123;&#123;FrontSide&#125;&#125;" in summary[0].answer
 
 
-def test_empty_fields_give_no_cards_and_anki_agrees(tmp_path: Path):
+def test_empty_fields_give_no_cards_and_anki_agrees(tmp_path: Path) -> None:
     sparse = quiz_paper(
         "2501.00005", fields={"problem": "Only a problem.", "results": "And results."}
     )
@@ -228,7 +230,7 @@ def test_empty_fields_give_no_cards_and_anki_agrees(tmp_path: Path):
         assert not col.get_empty_cards().notes
 
 
-def test_subdecks_by_month_and_a_second_deck_in_one_collection(tmp_path: Path):
+def test_subdecks_by_month_and_a_second_deck_in_one_collection(tmp_path: Path) -> None:
     april = digest(date(2025, 4, 28), quiz_paper())
     may = digest(date(2025, 5, 2), table_paper())
     for name, subdecks in (("AI Papers", "month"), ("Other", None)):
@@ -248,7 +250,7 @@ def test_subdecks_by_month_and_a_second_deck_in_one_collection(tmp_path: Path):
         assert col.note_count() == 9
 
 
-def test_bundled_deck_imports_with_answers_from_the_key(tmp_path: Path):
+def test_bundled_deck_imports_with_answers_from_the_key(tmp_path: Path) -> None:
     definition = load_deck_definition(ROOT / "decks" / "ai-papers.yaml")
     plan = dataclasses.replace(
         plan_for_definition(definition),

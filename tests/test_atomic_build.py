@@ -20,6 +20,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 from click.testing import CliRunner
@@ -141,7 +142,7 @@ def test_one_broken_deck_leaves_every_deck_as_it_was(tmp_path: Path) -> None:
 class _FullDisk:
     """A file object that accepts half of what it is given, then fails like a full disk."""
 
-    def __init__(self, handle):  # type: ignore[no-untyped-def]
+    def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
 
     def write(self, data: bytes) -> int:
@@ -149,7 +150,7 @@ class _FullDisk:
         self._handle.flush()
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._handle, name)
 
     def __enter__(self) -> _FullDisk:
@@ -160,13 +161,15 @@ class _FullDisk:
 
 
 @pytest.mark.parametrize("failing", [1, 2], ids=["state", "deck"])
-def test_disk_full_half_way_through_a_file(project: Path, monkeypatch, failing: int) -> None:
+def test_disk_full_half_way_through_a_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch, failing: int
+) -> None:
     out = project / "out"
     before = _snapshot(out)
     real_fdopen = os.fdopen
     opened: list[int] = []
 
-    def fdopen(fd: int, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
         opened.append(fd)
         handle = real_fdopen(fd, *args, **kwargs)
         return _FullDisk(handle) if len(opened) == failing else handle

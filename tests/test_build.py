@@ -6,6 +6,7 @@ import errno
 import os
 import shutil
 from pathlib import Path
+from typing import Never
 
 import pytest
 from build_samples import package_db
@@ -40,7 +41,9 @@ def _adhoc(digests: Path, out: Path, **kwargs: object) -> builder.BuildPlan:
 SEED_NOTES, SEED_CARDS = 3 * (1 + 3) + 13, 3 * (5 + 3) + 13
 
 
-def test_adhoc_build_reports_and_keeps_state_beside_the_output(digests: Path, tmp_path: Path):
+def test_adhoc_build_reports_and_keeps_state_beside_the_output(
+    digests: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     report = builder.build(_adhoc(digests, out), now=NOW)
     assert report == builder.BuildReport(
@@ -59,7 +62,7 @@ def test_adhoc_build_reports_and_keeps_state_beside_the_output(digests: Path, tm
     assert (custom.state, custom.name) == (tmp_path / "s.json", "My")
 
 
-def test_rebuild_is_byte_identical_whatever_the_clock(digests: Path, tmp_path: Path):
+def test_rebuild_is_byte_identical_whatever_the_clock(digests: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     builder.build(_adhoc(digests, out), now=NOW)
     before = _snapshot(out)
@@ -74,7 +77,7 @@ def test_rebuild_is_byte_identical_whatever_the_clock(digests: Path, tmp_path: P
     assert _snapshot(elsewhere) == before
 
 
-def test_deck_definition_build(digests: Path, tmp_path: Path):
+def test_deck_definition_build(digests: Path, tmp_path: Path) -> None:
     decks = tmp_path / "decks"
     decks.mkdir()
     (decks / "papers.yaml").write_text(
@@ -105,7 +108,7 @@ def test_adhoc_deck_name_with_an_empty_part_is_refused(
     assert not out.exists()
 
 
-def test_no_definitions_is_a_config_error(tmp_path: Path):
+def test_no_definitions_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no deck definitions"):
         builder.build_all(tmp_path)
 
@@ -123,7 +126,7 @@ def built(digests: Path, tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
     return out, _snapshot(out)
 
 
-def test_bad_input_writes_nothing(built, digests: Path):
+def test_bad_input_writes_nothing(built: tuple[Path, dict[str, bytes]], digests: Path) -> None:
     out, before = built
     (digests / "broken.txt").write_text("2025-04-30 Papers\n\nPaper 1\n\n", encoding="utf-8")
     with pytest.raises(ParseError):
@@ -131,10 +134,12 @@ def test_bad_input_writes_nothing(built, digests: Path):
     assert _snapshot(out) == before
 
 
-def test_failure_while_packaging_writes_nothing(built, digests: Path, monkeypatch):
+def test_failure_while_packaging_writes_nothing(
+    built: tuple[Path, dict[str, bytes]], digests: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, before = built
 
-    def explode(notes):
+    def explode(notes: object) -> Never:
         raise RuntimeError("bug in packaging")
 
     monkeypatch.setattr(builder, "build_package", explode)
@@ -144,8 +149,8 @@ def test_failure_while_packaging_writes_nothing(built, digests: Path, monkeypatc
 
 
 def test_disk_full_while_writing_leaves_deck_state_and_no_temp_files(
-    built, digests: Path, monkeypatch
-):
+    built: tuple[Path, dict[str, bytes]], digests: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, before = built
     real_fsync = os.fsync
     calls = []
@@ -164,11 +169,13 @@ def test_disk_full_while_writing_leaves_deck_state_and_no_temp_files(
     assert _snapshot(out) == before
 
 
-def test_failed_rename_restores_the_state_already_replaced(built, digests: Path, monkeypatch):
+def test_failed_rename_restores_the_state_already_replaced(
+    built: tuple[Path, dict[str, bytes]], digests: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, before = built
     real_replace = os.replace
 
-    def failing_replace(src, dst):
+    def failing_replace(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
         if str(dst).endswith(".apkg") and ".apkg.tmp" in str(src):
             raise OSError(errno.EIO, "Input/output error")
         real_replace(src, dst)
@@ -179,7 +186,9 @@ def test_failed_rename_restores_the_state_already_replaced(built, digests: Path,
     assert _snapshot(out) == before
 
 
-def test_interrupt_during_write_leaves_no_temp_files(built, digests: Path, monkeypatch):
+def test_interrupt_during_write_leaves_no_temp_files(
+    built: tuple[Path, dict[str, bytes]], digests: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, before = built
 
     def interrupted(fd: int) -> None:
@@ -194,7 +203,7 @@ def test_interrupt_during_write_leaves_no_temp_files(built, digests: Path, monke
 # --- command line --------------------------------------------------------------------------------
 
 
-def test_cli_adhoc_build_prints_what_it_wrote(digests: Path, tmp_path: Path):
+def test_cli_adhoc_build_prints_what_it_wrote(digests: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "out" / "deck.apkg"
     args = ["build", "-i", str(digests), "-o", str(out), "--deck", "Papers"]
@@ -212,7 +221,9 @@ def test_cli_adhoc_build_prints_what_it_wrote(digests: Path, tmp_path: Path):
     assert (out.parent / "deck.state.json").is_file()
 
 
-def test_cli_builds_every_definition_in_decks(digests: Path, tmp_path: Path, monkeypatch):
+def test_cli_builds_every_definition_in_decks(
+    digests: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "decks").mkdir()
     for name in ("a", "b"):
         (tmp_path / "decks" / f"{name}.yaml").write_text(
@@ -238,13 +249,15 @@ def test_cli_builds_every_definition_in_decks(digests: Path, tmp_path: Path, mon
         (["-i", "d"], "needs -o OUT.apkg"),
     ],
 )
-def test_cli_usage_errors(args: list[str], message: str):
+def test_cli_usage_errors(args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["build", *args])
     assert result.exit_code == 2
     assert message in result.output
 
 
-def test_cli_errors_exit_with_their_code_and_write_nothing(tmp_path: Path, monkeypatch):
+def test_cli_errors_exit_with_their_code_and_write_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["build"])
     assert result.exit_code == 2
@@ -255,7 +268,7 @@ def test_cli_errors_exit_with_their_code_and_write_nothing(tmp_path: Path, monke
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_adhoc_build_uses_the_given_taxonomy(digests: Path, tmp_path: Path):
+def test_cli_adhoc_build_uses_the_given_taxonomy(digests: Path, tmp_path: Path) -> None:
     taxonomy = tmp_path / "mine.yaml"
     taxonomy.write_text(
         "topics:\n  editing:\n    label: Image editing\n    keywords: [editing]\n",

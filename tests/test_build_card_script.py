@@ -22,7 +22,7 @@ HARNESS = FIXTURES / "card_script" / "card_harness.js"
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
-def test_tap_to_choose_script_on_front_and_back(tmp_path: Path):
+def test_tap_to_choose_script_on_front_and_back(tmp_path: Path) -> None:
     assert MCQ_SCRIPT.startswith("<script>") and MCQ_SCRIPT.endswith("</script>")
     (tmp_path / "card.js").write_text(MCQ_SCRIPT[len("<script>") : -len("</script>")])
     completed = subprocess.run(

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flashcards import identity
+from flashcards.model import Paper
 from flashcards.notes import (
     MCQ_FIELDS,
     SUMMARY_FIELDS,
@@ -38,7 +39,7 @@ def _by_guid(specs: list[NoteSpec]) -> dict[str, NoteSpec]:
 # --- identity ----------------------------------------------------------------------------------
 
 
-def test_guids_are_pinned():
+def test_guids_are_pinned() -> None:
     # Changing these values would orphan every note users already have: this test must never be
     # "fixed" by updating the literals.
     assert identity.note_guid("arxiv:2504.17761", "mcq", 1) == "1IfDZSB1c589"
@@ -48,7 +49,7 @@ def test_guids_are_pinned():
     assert (identity.MCQ_MODEL_ID, identity.SUMMARY_MODEL_ID) == (1655292312, 1282165969)
 
 
-def test_identifiers_are_distinct_and_in_range():
+def test_identifiers_are_distinct_and_in_range() -> None:
     guids = {identity.note_guid("arxiv:2501.00001", "mcq", n) for n in range(1, 50)}
     guids.add(identity.note_guid("arxiv:2501.00001", "summary"))
     guids.add(identity.note_guid("arxiv:2501.00002", "summary"))
@@ -59,7 +60,7 @@ def test_identifiers_are_distinct_and_in_range():
     assert identity.deck_id("AI Papers") != identity.deck_id("AI Papers::2025-04")
 
 
-def test_every_field_and_template_has_a_distinct_fixed_id():
+def test_every_field_and_template_has_a_distinct_fixed_id() -> None:
     for model in (mcq_model(), summary_model()):
         ids = [f["id"] for f in model.fields] + [t["id"] for t in model.templates]
         assert all(isinstance(i, int) and 0 < i < 2**52 for i in ids)
@@ -78,7 +79,7 @@ def test_every_field_and_template_has_a_distinct_fixed_id():
 # --- GUID stability ----------------------------------------------------------------------------
 
 
-def test_guids_survive_reordering_and_typo_fixes():
+def test_guids_survive_reordering_and_typo_fixes() -> None:
     a, b = quiz_paper("2501.00001"), quiz_paper("2501.00002", "Another Paper")
     before = build_notes([digest(DAY1, a, b)], deck="D")
     fixed_q = dataclasses.replace(a.questions[1], prompt="Which componnent is fixed now?")
@@ -97,7 +98,7 @@ def test_guids_survive_reordering_and_typo_fixes():
     assert changed == {s.guid for s in before if "Routing" in _field(s, "Title")}
 
 
-def test_a_paper_in_two_digests_is_one_note_with_merged_tags_and_latest_text():
+def test_a_paper_in_two_digests_is_one_note_with_merged_tags_and_latest_text() -> None:
     old = quiz_paper(fields={**QUIZ_FIELDS, "problem": "Old wording."})
     new = quiz_paper(
         fields={**QUIZ_FIELDS, "problem": "New wording.", "topic": ""},
@@ -116,7 +117,7 @@ def test_a_paper_in_two_digests_is_one_note_with_merged_tags_and_latest_text():
     assert _field(q2, "Prompt") == "A reworded second question?"
 
 
-def test_merge_prefers_the_most_trustworthy_answer():
+def test_merge_prefers_the_most_trustworthy_answer() -> None:
     keyed = question(1, answer=2, answer_source="key", confidence=1.0)
     inferred = question(1, answer=0, answer_source="inferred", confidence=0.95, unsure=False)
     specs = build_notes(
@@ -130,7 +131,7 @@ def test_merge_prefers_the_most_trustworthy_answer():
     assert [_field(s, "AnswerLetter") for s in specs] == ["C"]
 
 
-def test_papers_without_arxiv_id_are_keyed_by_title():
+def test_papers_without_arxiv_id_are_keyed_by_title() -> None:
     a = quiz_paper(None, "Learning to Route: A Study")
     b = quiz_paper(None, "learning to route -- a study")  # same title, other spelling
     specs = build_notes([digest(DAY1, a), digest(DAY2, b)], deck="D", kinds=["summary"])
@@ -147,7 +148,7 @@ HOSTILE = (
 )
 
 
-def test_escape_text_makes_digest_text_inert():
+def test_escape_text_makes_digest_text_inert() -> None:
     escaped = escape_text(HOSTILE + "\nsecond line")
     assert "<script" not in escaped and "<img" not in escaped
     assert "{" not in escaped and "}" not in escaped and "[sound:" not in escaped
@@ -175,11 +176,11 @@ def test_escape_text_makes_digest_text_inert():
         (None, ""),
     ],
 )
-def test_safe_link_keeps_only_http_links(url, expected):
+def test_safe_link_keeps_only_http_links(url: str | None, expected: str) -> None:
     assert safe_link(url) == expected
 
 
-def test_hostile_paper_gives_only_our_own_markup():
+def test_hostile_paper_gives_only_our_own_markup() -> None:
     q = question(1, HOSTILE, options=(HOSTILE, "b", "c"), answer=0, answer_source="marked")
     paper = dataclasses.replace(
         quiz_paper(fields={"problem": HOSTILE}, questions=[q]),
@@ -194,7 +195,7 @@ def test_hostile_paper_gives_only_our_own_markup():
         assert _field(spec, "Link") == "https://arxiv.org/abs/2501.00001"  # from the arXiv id
 
 
-def test_mcq_fields_say_where_the_answer_comes_from():
+def test_mcq_fields_say_where_the_answer_comes_from() -> None:
     questions = [
         question(1, answer=1, answer_source="key", confidence=1.0),
         question(2, answer=2, answer_source="marked", confidence=1.0),
@@ -234,7 +235,7 @@ def test_mcq_fields_say_where_the_answer_comes_from():
     )
 
 
-def test_unanswered_question_gets_the_most_related_summary_as_context():
+def test_unanswered_question_gets_the_most_related_summary_as_context() -> None:
     q = question(1, "How much faster is inference at equal accuracy?", options=("2x", "3x", "4x"))
     (spec,) = build_notes([digest(DAY1, quiz_paper(questions=[q]))], deck="D", kinds=["mcq"])
     assert _field(spec, "Answer") == ""
@@ -243,7 +244,7 @@ def test_unanswered_question_gets_the_most_related_summary_as_context():
     )
 
 
-def test_summary_cards_only_for_non_empty_fields():
+def test_summary_cards_only_for_non_empty_fields() -> None:
     quiz = quiz_paper(fields={**QUIZ_FIELDS, "topic": "", "results": "   "})
     specs = build_notes([digest(DAY1, quiz, table_paper())], deck="D", kinds=["summary"])
     assert [s.cards for s in specs] == [3, 1]  # previous research, problem, methods; summary
@@ -255,7 +256,7 @@ def test_summary_cards_only_for_non_empty_fields():
 # --- tags, decks, order ------------------------------------------------------------------------
 
 
-def test_tags_decks_and_order():
+def test_tags_decks_and_order() -> None:
     specs = build_notes(
         [digest(DAY2, table_paper()), digest(DAY1, quiz_paper())],
         deck="AI Papers",
@@ -282,7 +283,7 @@ def test_tags_decks_and_order():
     assert all(" " not in t for s in specs for t in s.tags)
 
 
-def test_content_hash_ignores_the_deck_but_not_tags_or_fields():
+def test_content_hash_ignores_the_deck_but_not_tags_or_fields() -> None:
     (spec,) = build_notes([digest(DAY1, table_paper())], deck="D")
     assert dataclasses.replace(spec, deck="E").content_hash == spec.content_hash
     assert dataclasses.replace(spec, tags=("x",)).content_hash != spec.content_hash
@@ -298,7 +299,7 @@ _text = st.text(
 
 
 @st.composite
-def _papers(draw: st.DrawFn) -> list:
+def _papers(draw: st.DrawFn) -> list[Paper]:
     ids = draw(st.lists(st.integers(1, 99999), min_size=1, max_size=5, unique=True))
     papers = []
     for n in ids:
@@ -314,7 +315,9 @@ def _papers(draw: st.DrawFn) -> list:
 
 @settings(max_examples=60, deadline=None)
 @given(papers=_papers(), data=st.data())
-def test_guids_depend_only_on_paper_role_and_number(papers, data):
+def test_guids_depend_only_on_paper_role_and_number(
+    papers: list[Paper], data: st.DataObject
+) -> None:
     before = build_notes([digest(DAY1, *papers)], deck="D")
     shuffled = data.draw(st.permutations(papers))
     edited = [

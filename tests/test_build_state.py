@@ -41,7 +41,7 @@ def _retitled(specs: list[NoteSpec], index: int, title: str = "Fixed") -> list[N
 # --- stamping ----------------------------------------------------------------------------------
 
 
-def test_first_build_depends_on_the_input_only_not_on_the_clock():
+def test_first_build_depends_on_the_input_only_not_on_the_clock() -> None:
     stamped, state = stamp_notes(_specs(), DeckState(), NOW)
     assert [s.status for s in stamped] == ["new"] * 5
     day_start = 1_745_798_400  # 2025-04-28T00:00:00Z, the digest's day
@@ -55,7 +55,7 @@ def test_first_build_depends_on_the_input_only_not_on_the_clock():
     assert [(s.mtime, s.note_id) for s in later] == [(s.mtime, s.note_id) for s in stamped]
 
 
-def test_new_note_ids_step_past_ids_already_taken():
+def test_new_note_ids_step_past_ids_already_taken() -> None:
     specs = _specs()
     wanted = identity.note_id_candidate(specs[0].guid, DAY)
     squatter = NoteState("other", NOW, wanted)
@@ -63,7 +63,7 @@ def test_new_note_ids_step_past_ids_already_taken():
     assert stamped[0].note_id == wanted + identity.NOTE_ID_STEP
 
 
-def test_unchanged_notes_keep_their_time_and_changed_ones_move_forward():
+def test_unchanged_notes_keep_their_time_and_changed_ones_move_forward() -> None:
     specs = _specs()
     _, first = stamp_notes(specs, DeckState(), NOW)
     # Same second as the first build: the changed note must still get a later time.
@@ -84,7 +84,7 @@ def test_unchanged_notes_keep_their_time_and_changed_ones_move_forward():
     assert back[1].mtime == NOW + 1
 
 
-def test_vanished_notes_stay_in_state_and_new_ids_never_reuse_old_ones():
+def test_vanished_notes_stay_in_state_and_new_ids_never_reuse_old_ones() -> None:
     specs = _specs()
     _, first = stamp_notes(specs, DeckState(), NOW)
     _, second = stamp_notes(specs[:2], first, NOW - 10)  # clock behind the old ids
@@ -98,7 +98,7 @@ def test_vanished_notes_stay_in_state_and_new_ids_never_reuse_old_ones():
 # --- state file --------------------------------------------------------------------------------
 
 
-def test_state_file_round_trips_and_is_sorted(tmp_path: Path):
+def test_state_file_round_trips_and_is_sorted(tmp_path: Path) -> None:
     _, state = stamp_notes(_specs(), DeckState(), NOW)
     path = tmp_path / "deck.state.json"
     assert save_state(state, path) is True
@@ -109,7 +109,7 @@ def test_state_file_round_trips_and_is_sorted(tmp_path: Path):
     assert path.read_bytes() == state_bytes(state)
 
 
-def test_unchanged_state_is_not_rewritten(tmp_path: Path):
+def test_unchanged_state_is_not_rewritten(tmp_path: Path) -> None:
     _, state = stamp_notes(_specs(), DeckState(), NOW)
     path = tmp_path / "deck.state.json"
     save_state(state, path)
@@ -118,7 +118,7 @@ def test_unchanged_state_is_not_rewritten(tmp_path: Path):
     assert path.stat().st_mtime_ns == stamp
 
 
-def test_missing_state_is_empty(tmp_path: Path):
+def test_missing_state_is_empty(tmp_path: Path) -> None:
     assert load_state(tmp_path / "nothing.json") == DeckState()
 
 
@@ -133,7 +133,7 @@ def test_missing_state_is_empty(tmp_path: Path):
         '{"version": 1, "notes": {"g": {"hash": "h", "mtime": 1}}}',
     ],
 )
-def test_damaged_state_is_a_config_error(tmp_path: Path, text: str):
+def test_damaged_state_is_a_config_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "deck.state.json"
     path.write_text(text)
     with pytest.raises(ConfigError) as info:
@@ -142,7 +142,7 @@ def test_damaged_state_is_a_config_error(tmp_path: Path, text: str):
     assert "build state is damaged" in info.value.message
 
 
-def test_note_state_is_plain_data():
+def test_note_state_is_plain_data() -> None:
     state = DeckState({"g": NoteState("h", 1, 2)})
     assert state_bytes(state) == (
         b'{\n"notes": {\n  "g": {"hash": "h", "id": 2, "mtime": 1}\n},\n"version": 1\n}\n'
@@ -152,7 +152,7 @@ def test_note_state_is_plain_data():
 # --- package -----------------------------------------------------------------------------------
 
 
-def test_package_is_deterministic_compressed_and_stamped_per_note():
+def test_package_is_deterministic_compressed_and_stamped_per_note() -> None:
     specs = _specs()
     stamped, state = stamp_notes(specs, DeckState(), NOW)
     first = build_package(stamped)
@@ -179,7 +179,7 @@ def test_package_is_deterministic_compressed_and_stamped_per_note():
     assert {m["mod"] for m in models.values()} == {identity.MODEL_MOD}
 
 
-def test_new_cards_are_due_in_digest_then_paper_then_question_order():
+def test_new_cards_are_due_in_digest_then_paper_then_question_order() -> None:
     later = digest(date(2025, 5, 1), quiz_paper("2505.00001", questions=[question(2), question(1)]))
     earlier = digest(DAY, table_paper(), quiz_paper("2504.00009", questions=[question(1)]))
     specs = build_notes([later, earlier], deck="D")

@@ -17,6 +17,7 @@ from flashcards.deckdef import (
     load_deck_definitions,
 )
 from flashcards.errors import ConfigError
+from flashcards.model import Digest
 from flashcards.parse import parse_paths
 
 BUNDLED = ROOT / "decks" / "ai-papers.yaml"
@@ -340,7 +341,7 @@ def test_bundled_deck_loads_and_writes_to_dist_from_the_repository_root(
     assert all(p.is_file() for p in definition.source_files())
 
 
-def _bundled_digests():
+def _bundled_digests() -> tuple[Digest, ...]:
     return parse_paths(load_deck_definition(BUNDLED).source_files()).digests
 
 

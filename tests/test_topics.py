@@ -17,6 +17,7 @@ from flashcards.topics import (
     TAXONOMY_KEYS,
     TOPIC_KEYS,
     WEIGHTED_PARTS,
+    Taxonomy,
     assign_topics,
     compile_keyword,
     load_taxonomy,
@@ -44,7 +45,7 @@ topics:
 
 
 @pytest.fixture
-def small(tmp_path: Path):
+def small(tmp_path: Path) -> Taxonomy:
     path = tmp_path / "t.yaml"
     path.write_text(SMALL, encoding="utf-8")
     return load_taxonomy(path)
@@ -91,30 +92,30 @@ def test_keyword_syntax(keyword: str, text: str, expected: bool) -> None:
 # --- scoring ----------------------------------------------------------------------------------
 
 
-def test_one_title_match_is_enough(small) -> None:
+def test_one_title_match_is_enough(small: Taxonomy) -> None:
     assert assign_topics(paper("Fast Retrieval for Long Documents"), small) == ("retrieval",)
 
 
-def test_topic_field_and_category_count_like_the_title(small) -> None:
+def test_topic_field_and_category_count_like_the_title(small: Taxonomy) -> None:
     assert assign_topics(paper(topic="Audio generation for games."), small) == ("speech",)
     categorised = Paper(title="A Study", category="Vision")
     assert assign_topics(categorised, small) == ("vision",)
 
 
-def test_one_passing_mention_in_a_summary_is_not_enough(small) -> None:
+def test_one_passing_mention_in_a_summary_is_not_enough(small: Taxonomy) -> None:
     once = paper(summary="We compare against a retrieval baseline.")
     assert assign_topics(once, small) == ("misc",)
     twice = paper(summary="A retrieval stage feeds a reranker; RAG answers improve.")
     assert assign_topics(twice, small) == ("retrieval",)
 
 
-def test_a_rule_counts_once_per_field_however_often_it_matches(small) -> None:
+def test_a_rule_counts_once_per_field_however_often_it_matches(small: Taxonomy) -> None:
     repeated = paper(summary="audio " * 20)
     assert score_topics(repeated, small) == [("speech", 1.0)]
     assert assign_topics(repeated, small) == ("misc",)
 
 
-def test_fields_add_up_and_the_best_topic_comes_first(small) -> None:
+def test_fields_add_up_and_the_best_topic_comes_first(small: Taxonomy) -> None:
     p = paper(
         "Tool Use for Speech Agents",
         problem="Speech agents cannot call tools.",
@@ -126,13 +127,13 @@ def test_fields_add_up_and_the_best_topic_comes_first(small) -> None:
     assert assign_topics(p, small) == ("agents", "speech")
 
 
-def test_the_flow_chart_is_ignored_by_default(small) -> None:
+def test_the_flow_chart_is_ignored_by_default(small: Taxonomy) -> None:
     p = paper(workflow="Retrieval RAG reranker segmentation speech audio agent")
     assert score_topics(p, small) == []
     assert assign_topics(p, small) == ("misc",)
 
 
-def test_limit_keeps_the_most_relevant(small) -> None:
+def test_limit_keeps_the_most_relevant(small: Taxonomy) -> None:
     p = paper("Retrieval, Vision, Speech and Agents", summary="RAG and rerankers.")
     assert assign_topics(p, small) == ("retrieval", "vision", "speech")  # default limit 3
     assert assign_topics(p, small, limit=1) == ("retrieval",)
@@ -142,7 +143,7 @@ def test_limit_keeps_the_most_relevant(small) -> None:
 
 
 def test_ties_follow_the_taxonomy_order_and_results_are_deterministic(
-    small, tmp_path: Path
+    small: Taxonomy, tmp_path: Path
 ) -> None:
     p = paper("Agents That See: Vision for Retrieval")
     assert assign_topics(p, small) == ("retrieval", "vision", "agents")
@@ -321,7 +322,7 @@ def test_few_corpus_papers_fall_back_to_other(corpus: Path) -> None:
 # --- the report and `flashcards topics` -------------------------------------------------------
 
 
-def test_topic_report_counts_each_paper_once(small) -> None:
+def test_topic_report_counts_each_paper_once(small: Taxonomy) -> None:
     first = Paper(title="Old Title", arxiv_id="2501.00001")
     again = Paper(title="Retrieval for Agents", arxiv_id="2501.00001")  # same paper, fixed text
     other = Paper(title="Nothing Relevant", arxiv_id="2501.00002")
