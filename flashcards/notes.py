@@ -567,7 +567,8 @@ def _options_html(options: Sequence[str]) -> str:
 def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str) -> NoteSpec:
     paper = group.paper
     answer = question.answer
-    known = answer is not None and 0 <= answer < len(question.options)
+    if answer is not None and not 0 <= answer < len(question.options):
+        answer = None  # an index no option has: shown as unknown rather than guessed at
     context = relevant_context(paper, question)
     context_html = (
         f'<span class="fc-label">{escape_text(context[0])}</span>{escape_text(context[1])}'
@@ -578,10 +579,10 @@ def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str)
         "Prompt": escape_text(question.prompt),
         "Title": escape_text(paper.title),
         "Options": _options_html(question.options),
-        "Answer": escape_text(question.options[answer]) if known and answer is not None else "",
-        "AnswerLetter": answer_letter(answer) if known and answer is not None else "",
-        "AnswerSource": escape_text(answer_source_text(question)) if known else "",
-        "Evidence": escape_text(question.evidence or "") if known else "",
+        "Answer": escape_text(question.options[answer]) if answer is not None else "",
+        "AnswerLetter": answer_letter(answer) if answer is not None else "",
+        "AnswerSource": escape_text(answer_source_text(question)) if answer is not None else "",
+        "Evidence": escape_text(question.evidence or "") if answer is not None else "",
         "Context": context_html,
         "Link": _link(paper),
         "Date": group.dates[0].isoformat(),
