@@ -40,7 +40,13 @@ from markdown_it.token import Token
 
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.model import Digest, Paper
-from flashcards.parse.common import arxiv_abs_url, arxiv_id_from_url, is_http_url, parse_iso_date
+from flashcards.parse.common import (
+    arxiv_abs_url,
+    arxiv_id_from_url,
+    collapse_whitespace,
+    is_http_url,
+    parse_iso_date,
+)
 
 FORMAT = "markdown-table"
 
@@ -73,7 +79,6 @@ _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
 _PROTECTED = re.compile(f"{_MATHS.pattern}|[\ue000\ue001]")
 
 _BARE_URL = re.compile(r"https?://[^\s<>()\[\]|]+[^\s<>()\[\].,;:!?'\"|]")
-_SPACES = re.compile(r"\s+")
 _EMPTY_BRACKETS = re.compile(r"\(\s*(?:or|and|[,;/|])?\s*\)|\[\s*\]")
 _SITE_LABEL = re.compile(
     r"^(?:arxiv|hugging\s*face|hf|pdf|paper|code|github|project(?:\s+page)?|link|url|abs|"
@@ -317,12 +322,12 @@ def _cells(
 
 def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
     # Collapsing spaces first also keeps the regexes below linear on hostile whitespace runs.
-    raw_title = _SPACES.sub(" ", cells.get("title", ""))
+    raw_title = collapse_whitespace(cells.get("title", ""))
     link_cells = raw_title + " " + cells.get("link", "")
     _, links = _plain(link_cells)
     title, _ = _plain(_READ_MORE.sub("", raw_title), drop_site_links=True)
-    title = _SPACES.sub(" ", _EMPTY_BRACKETS.sub(" ", _BARE_URL.sub(" ", title)))
-    title = title.strip().rstrip(" -–—:|").strip()
+    title = collapse_whitespace(_EMPTY_BRACKETS.sub(" ", _BARE_URL.sub(" ", title)))
+    title = title.rstrip(" -–—:|").strip()
     if not title:
         raise ParseError("paper with no title", source, row_line + 1)
 
@@ -397,11 +402,11 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
             href, start = open_link
             open_link = None
             if is_http_url(href):
-                label = _SPACES.sub(" ", "".join(parts[start:])).strip()
+                label = collapse_whitespace("".join(parts[start:]))
                 links.append((_restore(label, maths), href))
                 if drop_site_links and _SITE_LABEL.match(label):
                     del parts[start:]
-    text = _restore(_SPACES.sub(" ", "".join(parts)).strip(), maths)
+    text = _restore(collapse_whitespace("".join(parts)), maths)
     # Bare URLs are links too (markdown-it is not asked to linkify prose).
     known = {url for _, url in links}
     links.extend(
