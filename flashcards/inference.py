@@ -256,7 +256,7 @@ class Inference:
     """The option inferred for one question."""
 
     answer: int  # 0-based index of the chosen option
-    confidence: float  # calibrated probability that `answer` is right, in [0, 1]
+    confidence: float  # calibrated probability that `answer` is right, in [0, 0.99]
     evidence: str | None  # the digest sentence the choice rests on
     probabilities: tuple[float, ...] = ()  # the model's (uncalibrated) share of each option
     negated: bool = False
@@ -783,6 +783,9 @@ _TEXT_COLUMNS = tuple(i for i, n in enumerate(PLAIN_FEATURES) if n not in _STYLE
 #: called sure, and the confidence of an answer it does not favour that far.
 TEXT_MARGIN = 1.5
 UNBACKED_CAP = 0.85
+#: No inference from a summary is certain (the questions were written from the full paper):
+#: an inferred answer never shows more than 99%, whatever the calibration says.
+MAX_INFERRED_CONFIDENCE = 0.99
 
 
 def model_rows(rows: Sequence[Sequence[float]], negated: bool) -> list[list[float]]:
@@ -817,7 +820,8 @@ def decide(
     textual part of the score does not put the winner ahead by `TEXT_MARGIN`, the choice rests
     on the quiz writers' habits (the longer option…) and its confidence is capped at
     `UNBACKED_CAP`, below the default unsure threshold. On the real digests those habits are
-    right ~95% of the time, but a digest from another writer need not share them.
+    right ~95% of the time, but a digest from another writer need not share them. No
+    confidence exceeds `MAX_INFERRED_CONFIDENCE`.
     """
     probabilities = option_probabilities(model, rows, negated)
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
@@ -828,7 +832,7 @@ def decide(
         rival = max(t for i, t in enumerate(text) if i != best)
         if text[best] - rival < TEXT_MARGIN:
             confidence = min(confidence, UNBACKED_CAP)
-    return best, confidence, probabilities
+    return best, min(confidence, MAX_INFERRED_CONFIDENCE), probabilities
 
 
 def calibrate(probability: float, a: float = CALIBRATION_A, b: float = CALIBRATION_B) -> float:

@@ -25,10 +25,18 @@ from flashcards.answers import (
 from flashcards.cli import main
 from flashcards.errors import ConfigError
 from flashcards.inference import (
+    FEATURE_NAMES,
+    MAX_INFERRED_CONFIDENCE,
+    PLAIN_FEATURES,
+    Model,
     PaperIndex,
     asks_what_is_avoided,
+    calibrate,
+    decide,
     infer_answer,
     is_negated,
+    option_probabilities,
+    shipped_frequencies,
     stem,
     tokens,
 )
@@ -469,6 +477,25 @@ def test_key_lines_say_where_each_answer_came_from() -> None:
     assert "  - B  # Q2 inferred (" in sure and "?" not in sure.split("\n\n", 1)[1]
     keyed = resolve_answers([sample_digest()], AnswerKey("k.yaml", {"arxiv:2401.00001": (0,)}))
     assert "  - A  # Q1 from the answer key\n" in format_answer_key(keyed)
+
+
+def test_inferred_confidence_stops_at_99_percent() -> None:
+    """No inference from a summary is certain: even text that states the answer outright
+    gives 0.99 at most, so the key file and the cards say "inferred (99%)", never 100%."""
+    inferred = [
+        q
+        for q in questions_of(resolve_answers([sample_digest()], threshold=0.0))
+        if q.answer_source == "inferred"
+    ]
+    assert [q.confidence for q in inferred] == [MAX_INFERRED_CONFIDENCE] * 2
+    assert "  - B  # Q2 inferred (99%): evidence: The sparse gating" in format_answer_key(
+        resolve_answers([sample_digest()], threshold=0.0)
+    )
+    # Whatever the fit: a model all but certain of option A still says 0.99.
+    sure_of_a = Model((1.0,) * len(PLAIN_FEATURES), (0.0,) * 4, (5.0, 5.0), shipped_frequencies())
+    rows = [[10.0] * len(FEATURE_NAMES), [0.0] * len(FEATURE_NAMES)]
+    assert calibrate(option_probabilities(sure_of_a, rows, False)[0], 5.0, 5.0) > 0.9999
+    assert decide(sure_of_a, rows, negated=False)[:2] == (0, MAX_INFERRED_CONFIDENCE)
 
 
 def test_count_answers_tallies_every_question_by_source() -> None:
