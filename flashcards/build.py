@@ -92,9 +92,13 @@ def plan_adhoc(
     answers: str | Path | None = None,
     state: str | Path | None = None,
     taxonomy: str | Path | None = None,
+    unsure_threshold: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> BuildPlan:
     output = Path(output)
+    if output.suffix.lower() != ".apkg":
+        # Anki only imports packages by their suffix; a bare name is usually a mistyped folder.
+        raise ConfigError("the output must be an .apkg file, e.g. out/papers.apkg", output)
     return BuildPlan(
         name=deck or DEFAULT_DECK_NAME,
         inputs=tuple(Path(p) for p in inputs),
@@ -102,6 +106,7 @@ def plan_adhoc(
         state=Path(state) if state is not None else default_state_path(output),
         answers=Path(answers) if answers is not None else None,
         taxonomy=Path(taxonomy) if taxonomy is not None else None,
+        unsure_threshold=unsure_threshold,
         max_bytes=max_bytes,
     )
 

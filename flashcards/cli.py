@@ -136,6 +136,7 @@ def parse(
     metavar="FILE",
     help="Topic taxonomy YAML (ad-hoc build; default: the bundled one).",
 )
+@_UNSURE_BELOW
 @_MAX_BYTES
 @_report_errors
 def build(
@@ -146,6 +147,7 @@ def build(
     answers: str | None,
     state: str | None,
     taxonomy: str | None,
+    unsure_below: float | None,
     max_bytes: int,
 ) -> None:
     """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg.
@@ -167,8 +169,9 @@ def build(
             "--answers": answers,
             "--state": state,
             "--taxonomy": taxonomy,
+            "--unsure-below": unsure_below,
         }
-        given = [name for name, value in adhoc_only.items() if value]
+        given = [name for name, value in adhoc_only.items() if value is not None]
         if given:
             raise click.UsageError(
                 f"{', '.join(given)}: only for ad-hoc builds (-i PATH); "
@@ -187,6 +190,7 @@ def build(
                 answers=answers,
                 state=state,
                 taxonomy=taxonomy,
+                unsure_threshold=unsure_below,
                 max_bytes=max_bytes,
             )
             reports = [builder.build(plan)]

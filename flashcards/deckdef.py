@@ -23,11 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from flashcards.errors import ConfigError
+from flashcards.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.parse import find_digest_files
 from flashcards.yamlfile import YamlDocument, describe, read_yaml
-
-CARD_KINDS = ("mcq", "summary")
-SUBDECK_MODES = ("month", "date")
 
 #: Every key a deck definition may hold, in the order the README documents them.
 DECK_KEYS = (
@@ -100,6 +98,12 @@ def find_deck_definitions(directory: str | Path = "decks") -> list[Path]:
 def load_deck_definition(path: str | Path) -> DeckDefinition:
     """Read and validate one deck definition; any problem raises ConfigError naming file and key."""
     path = Path(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError(
+            "not a deck definition (a .yaml file); to build from digest files directly, "
+            "use: flashcards build -i PATH -o OUT.apkg",
+            path,
+        )
     doc = read_yaml(path)
     data = doc.data
     if data is None:

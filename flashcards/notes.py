@@ -33,6 +33,8 @@ from flashcards.parse.common import arxiv_abs_url, is_http_url
 
 NoteKind = Literal["mcq", "summary"]
 CARD_KINDS: tuple[NoteKind, ...] = ("mcq", "summary")
+#: How notes may be split into subdecks (`deck_for`): by the month or the day of their digest.
+SUBDECK_MODES = ("month", "date")
 
 MCQ_MODEL_NAME = "Paper MCQ"
 SUMMARY_MODEL_NAME = "Paper Summary"

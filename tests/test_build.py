@@ -285,3 +285,38 @@ def test_cli_adhoc_build_uses_the_given_taxonomy(digests: Path, tmp_path: Path) 
         if t.startswith("topic::")
     }
     assert tags == {"topic::editing", "topic::other"}
+
+
+def _tags(package: Path) -> set[str]:
+    rows = package_db(package.read_bytes()).execute("select tags from notes")
+    return {tag for (tags,) in rows for tag in tags.split()}
+
+
+def test_cli_unsure_below_sets_the_threshold_of_an_adhoc_build(digests: Path, tmp_path: Path):
+    out = tmp_path / "deck.apkg"
+    args = ["build", "-i", str(digests / QUIZ_SEED), "-o", str(out)]
+    assert CliRunner().invoke(main, [*args, "--unsure-below", "0"]).exit_code == 0
+    assert "answer::unsure" not in _tags(out)
+    assert CliRunner().invoke(main, [*args, "--unsure-below", "1"]).exit_code == 0
+    mcq = package_db(out.read_bytes()).execute(
+        "select count() from notes where tags like '%answer::unsure%'"
+    )
+    assert mcq.fetchone()[0] == 9  # every inferred answer of the seed's 9 questions
+
+
+def test_adhoc_output_must_be_an_apkg_file(digests: Path, tmp_path: Path):
+    result = CliRunner().invoke(main, ["build", "-i", str(digests), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {tmp_path / 'out'}: the output must be an .apkg file, e.g. out/papers.apkg\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_digest_given_as_deck_definition_points_to_adhoc_builds(digests: Path):
+    result = CliRunner().invoke(main, ["build", str(digests / QUIZ_SEED)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {digests / QUIZ_SEED}: not a deck definition (a .yaml file); to build from "
+        "digest files directly, use: flashcards build -i PATH -o OUT.apkg\n"
+    )
