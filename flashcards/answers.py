@@ -319,6 +319,8 @@ def format_answer_key(digests: Iterable[Digest], *, guess_unsure: bool = False) 
         "# in question order (A = first option, ? = unknown). Replace each ? marked unsure with",
         "# the right letter once checked, then pass this file with --answers KEY.yaml (or",
         "# `answers:` in a deck definition).",
+        '# Cards say every letter in this file comes "from your answer key": the letters below',
+        "# were inferred (see each comment), so check them too before you commit the file.",
     ]
     for digest, paper in _unique_papers(digests):
         out.append("")

@@ -539,3 +539,13 @@ def test_answers_command_writes_like_every_other_output(tmp_path: Path) -> None:
     assert failed.stderr == (
         f"error: {tmp_path}: cannot write: Is a directory; nothing was changed\n"
     )
+
+
+def test_written_key_warns_that_its_letters_become_the_key() -> None:
+    from flashcards.answers import format_answer_key
+    from flashcards.parse import parse_file
+
+    text = format_answer_key(resolve_answers(parse_file(FIXTURES / "answers" / "handmade.txt")))
+    header = [line for line in text.splitlines()[:8] if line.startswith("#")]
+    assert any('"from your answer key"' in line for line in header)
+    assert any("check them too before you commit" in line for line in header)
