@@ -363,7 +363,6 @@ def test_fixture_text_variations() -> None:
         "workflow": "Paper Poster Pipeline Parse article Lay out panels Render poster"
     }
     assert digest.warnings == (
-        "line 61: ignored this and 1 more line(s): no paper or question fits here",
         "line 28: paper 'A Very Long Title About Retrieval That the Converter Wrapped Onto Two "
         "Lines' has no arXiv link; its identity comes from its title",
     )
@@ -626,7 +625,16 @@ def test_quiz_text_allows_a_short_preamble_before_the_header() -> None:
     digest = only_digest(quiz_text.parse("ZH\n\n2026-04-01 Papers\n\n" + GOOD_PAPER, "zh.txt"))
     assert digest.date.isoformat() == "2026-04-01"
     assert [p.arxiv_id for p in digest.papers] == ["2506.00001"]
-    assert digest.warnings == ("line 1: ignored this: no paper or question fits here",)
+    assert digest.warnings == ()  # the button is known page furniture, not a format change
+
+
+def test_quiz_text_warns_about_lines_that_fit_nowhere() -> None:
+    text = "2026-04-01 Papers\n\nSomething unexpected\nand more\n\n" + GOOD_PAPER
+    digest = only_digest(quiz_text.parse(text, "odd.txt"))
+    assert [p.arxiv_id for p in digest.papers] == ["2506.00001"]
+    assert digest.warnings == (
+        "line 3: ignored this and 1 more line(s): no paper or question fits here",
+    )
 
 
 def test_format_detection_sees_quiz_text_behind_a_short_preamble() -> None:
@@ -637,7 +645,8 @@ def test_format_detection_sees_quiz_text_behind_a_short_preamble() -> None:
 
 
 def test_directory_scan_reports_warnings_as_path_and_line(tmp_path: Path) -> None:
-    (tmp_path / "zh.txt").write_text("ZH\n\n2026-04-01 Papers\n\n" + GOOD_PAPER, encoding="utf-8")
+    odd = "2026-04-01 Papers\n\nSomething unexpected\n\n" + GOOD_PAPER
+    (tmp_path / "zh.txt").write_text(odd, encoding="utf-8")
     (tmp_path / "notes.md").write_text("just my notes\n", encoding="utf-8")
     result = parse_paths([tmp_path])
     assert [d.source for d in result.digests] == [str(tmp_path / "zh.txt")]
@@ -646,7 +655,7 @@ def test_directory_scan_reports_warnings_as_path_and_line(tmp_path: Path) -> Non
             f"{tmp_path / 'notes.md'}:1: not a digest: expected a 'YYYY-MM-DD Papers' header "
             "(quiz text), a '## Papers for YYYY-MM-DD' section (markdown table) or a quiz HTML "
             "page (skipped)",
-            f"{tmp_path / 'zh.txt'}:1: ignored this: no paper or question fits here",
+            f"{tmp_path / 'zh.txt'}:3: ignored this: no paper or question fits here",
         ]
     )
 

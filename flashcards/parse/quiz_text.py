@@ -108,7 +108,10 @@ def parse(text: str, source: str) -> list[Digest]:
 
     warnings: list[str] = []
     papers: list[_Paper] = []
-    stray = [i + 1 for i in filled if i < header_index]  # lines that fit nowhere
+    # Lines that fit nowhere are worth a warning (the format may have drifted), except the known
+    # furniture of real pages: the language button above the header (which detection allows) and
+    # the closing "Today's Reading Tips" / "My Takeaways" sections.
+    stray: list[int] = []
 
     for index in range(header_index + 1, len(lines)):
         number = index + 1
@@ -123,7 +126,9 @@ def parse(text: str, source: str) -> list[Digest]:
             continue
         if paper is not None and _AFTER_PAPERS.match(line):
             paper.ended = True
-        if paper is None or paper.ended:
+        if paper is not None and paper.ended:
+            continue
+        if paper is None:
             if line:
                 stray.append(number)
             continue
