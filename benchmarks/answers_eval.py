@@ -8,11 +8,16 @@ user's digest holds. Everything reported is held out:
   on the other months only (calibration on inner out-of-fold predictions), then that month is
   scored;
 * forward: fitted on March–August 2025, scored on September–December 2025 (later digests the
-  fit has never seen, as in real use).
+  fit has never seen, as in real use);
+* options shuffled: leave-one-month-out with every scored question's options in random order
+  (the corpus favours option B; a digest from another writer need not);
+* no workflow: leave-one-month-out with the flow-chart line dropped from every scored paper
+  (the fit still sees it). Later pages (2026) mostly have no flow chart, so less text to go on:
+  this is the closest proxy for them in the labelled data.
 
 Usage:
 
-    python benchmarks/answers_eval.py                 # report (a few seconds)
+    python benchmarks/answers_eval.py                 # report (about 30 s)
     python benchmarks/answers_eval.py --json          # the same numbers as JSON
     python benchmarks/answers_eval.py --refit         # fit on all months and write the shipped
                                                       # constants (flashcards/inference.py) and
@@ -131,6 +136,19 @@ def load_handmade(pairs: Sequence[tuple[Path, Path]] = HANDMADE) -> list[Item]:
                     assert answer is not None
                     items.append(Item(digest.date.isoformat(), paper, question, answer))
     return items
+
+
+def without_workflow(items: Sequence[Item]) -> list[Item]:
+    """The same questions with the papers' workflow (flow chart) line dropped."""
+    papers: dict[int, Paper] = {}
+    out: list[Item] = []
+    for item in items:
+        paper = papers.get(id(item.paper))
+        if paper is None:
+            fields = {k: v for k, v in item.paper.fields.items() if k != "workflow"}
+            paper = papers[id(item.paper)] = replace(item.paper, fields=fields)
+        out.append(replace(item, paper=paper))
+    return out
 
 
 def permuted(items: Sequence[Item], seed: int = 0) -> list[Item]:
@@ -305,18 +323,40 @@ def shipped() -> Model:
 def leave_one_month_out(
     items: Sequence[Item], transform: Callable[[list[Item]], list[Item]] = list
 ) -> list[Prediction]:
-    out: list[Prediction] = []
+    return held_out_months(items, {"": transform})[""]
+
+
+def held_out_months(
+    items: Sequence[Item], protocols: dict[str, Callable[[list[Item]], list[Item]]]
+) -> dict[str, list[Prediction]]:
+    """Leave-one-month-out under several protocols at once: each month's model is fitted once
+    on the other months, then scores that month as each protocol transforms it."""
+    out: dict[str, list[Prediction]] = {name: [] for name in protocols}
     for month in _months(items):
-        train = [i for i in items if i.date[:7] != month]
-        test = transform([i for i in items if i.date[:7] == month])
-        out.extend(predict(fit_model(train), test))
+        model = fit_model([i for i in items if i.date[:7] != month])
+        test = [i for i in items if i.date[:7] == month]
+        for name, transform in protocols.items():
+            out[name].extend(predict(model, transform(test)))
     return out
 
 
-def forward(items: Sequence[Item], split: str = "2025-09") -> list[Prediction]:
-    train = [i for i in items if i.date < split]
+def forward(
+    items: Sequence[Item],
+    split: str = "2025-09",
+    transform: Callable[[list[Item]], list[Item]] = list,
+) -> list[Prediction]:
+    return forward_protocols(items, {"": transform}, split)[""]
+
+
+def forward_protocols(
+    items: Sequence[Item],
+    protocols: dict[str, Callable[[list[Item]], list[Item]]],
+    split: str = "2025-09",
+) -> dict[str, list[Prediction]]:
+    """Fitted once on the months before `split`, scored on the later ones under each protocol."""
+    model = fit_model([i for i in items if i.date < split])
     test = [i for i in items if i.date >= split]
-    return predict(fit_model(train), test)
+    return {name: predict(model, transform(test)) for name, transform in protocols.items()}
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -385,9 +425,12 @@ def evaluate(corpus: Path = DEFAULT_CORPUS, threshold: float | None = None) -> d
 
     t = DEFAULT_UNSURE_THRESHOLD if threshold is None else threshold
     items = load_labelled(corpus)
-    lomo = leave_one_month_out(items)
-    later = forward(items)
-    shuffled = leave_one_month_out(items, transform=permuted)
+    months = held_out_months(
+        items, {"plain": list, "shuffled": permuted, "no_workflow": without_workflow}
+    )
+    lomo, shuffled, bare = months["plain"], months["shuffled"], months["no_workflow"]
+    later_months = forward_protocols(items, {"plain": list, "no_workflow": without_workflow})
+    later, later_bare = later_months["plain"], later_months["no_workflow"]
     everything = fit_model(items)
     tuning = predict(everything, load_handmade(HANDMADE_TUNING))
     test = predict(everything, load_handmade(HANDMADE_TEST))
@@ -399,12 +442,15 @@ def evaluate(corpus: Path = DEFAULT_CORPUS, threshold: float | None = None) -> d
         "leave_one_month_out": summary(lomo, t),
         "forward_sep_dec": summary(later, t),
         "options_shuffled": summary(shuffled, t),
+        "no_workflow": summary(bare, t),
+        "forward_no_workflow": summary(later_bare, t),
         "handmade_tuning": summary(tuning, t),
         "handmade_test": summary(test, t),
         "handmade_fresh": summary(fresh, t),
         "handmade_all": summary(tuning + test + fresh, t),
         "curve_leave_one_month_out": curve(lomo),
         "curve_forward": curve(later),
+        "curve_no_workflow": curve(bare),
         "calibration_leave_one_month_out": calibration_table(lomo),
         "timing_shipped": timing(items),
     }
@@ -455,7 +501,13 @@ def _print_report(result: dict[str, object]) -> None:
     for name, value in result["baselines"].items():  # type: ignore[union-attr]
         print(f"baseline {name}: {pct(value)}")
     print(f"\nunsure threshold {result['threshold']}")
-    names = ("leave_one_month_out", "forward_sep_dec", "options_shuffled")
+    names = (
+        "leave_one_month_out",
+        "forward_sep_dec",
+        "options_shuffled",
+        "no_workflow",
+        "forward_no_workflow",
+    )
     for name in (*names, "handmade_tuning", "handmade_test", "handmade_fresh", "handmade_all"):
         s = result[name]
         print(
@@ -463,7 +515,7 @@ def _print_report(result: dict[str, object]) -> None:
             f"sure {pct(s['coverage'])} of answers, {pct(s['precision_sure'])} right  "
             f"misses {s['misses']} ({s['misses_marked_unsure']} marked unsure)"
         )
-    for name in ("curve_leave_one_month_out", "curve_forward"):
+    for name in ("curve_leave_one_month_out", "curve_forward", "curve_no_workflow"):
         print(f"\n{name}: threshold → coverage / precision of sure answers")
         for row in result[name]:  # type: ignore[union-attr]
             print(
