@@ -28,6 +28,7 @@ from flashcards.inference import (
     FEATURE_NAMES,
     MAX_INFERRED_CONFIDENCE,
     PLAIN_FEATURES,
+    UNBACKED_CAP,
     Model,
     PaperIndex,
     asks_what_is_avoided,
@@ -53,7 +54,7 @@ HANDMADE_MEASURED = {
     "handmade": (18, 18, 10),
     "handmade2": (24, 24, 17),
     "handmade3": (24, 23, 14),
-    "handmade4": (24, 23, 14),
+    "handmade4": (24, 23, 16),
 }
 
 
@@ -496,6 +497,25 @@ def test_inferred_confidence_stops_at_99_percent() -> None:
     rows = [[10.0] * len(FEATURE_NAMES), [0.0] * len(FEATURE_NAMES)]
     assert calibrate(option_probabilities(sure_of_a, rows, False)[0], 5.0, 5.0) > 0.9999
     assert decide(sure_of_a, rows, negated=False)[:2] == (0, MAX_INFERRED_CONFIDENCE)
+
+
+def test_an_answer_the_text_does_not_favour_is_never_sure() -> None:
+    """A digest that names neither option: only the quiz writer's habits (the longer option)
+    choose, and a digest from another writer need not share them, so the answer stays under
+    the unsure threshold however strongly those habits pull."""
+    paper = paper_of(
+        methods="Activations are normalised with the statistics of each mini-batch.",
+        results="Training needs fourteen times fewer steps.",
+    )
+    question = Question(1, "Which regulariser could the authors drop?", ("Weight decay", "Dropout"))
+    guess = infer_answer(paper, question)
+    assert guess.answer == 0  # the longer option
+    assert calibrate(max(guess.probabilities)) >= DEFAULT_UNSURE_THRESHOLD  # habits alone
+    assert guess.confidence == UNBACKED_CAP < DEFAULT_UNSURE_THRESHOLD
+    # Once the text names one of them, the cap no longer applies.
+    stated = paper_of(methods="With this, dropout could be removed without overfitting.")
+    backed = infer_answer(stated, question)
+    assert backed.answer == 1 and backed.confidence > UNBACKED_CAP
 
 
 def test_count_answers_tallies_every_question_by_source() -> None:

@@ -1,16 +1,19 @@
 """Answer inference measured on the real labelled digests, held out by date.
 
 The fit (weights, calibration, document frequencies) sees March–August 2025 only; the
-assertions are on September–December 2025. Thresholds are what `benchmarks/answers_eval.py`
-measures minus a small margin (README "## Answers").
+assertions are on September–December 2025, as they are and without their flow charts.
+Thresholds are what `benchmarks/answers_eval.py` measures minus a small margin (README
+"## Answers").
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -19,6 +22,7 @@ from flashcards.answers import DEFAULT_UNSURE_THRESHOLD
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "answers_eval.py"
 
 
+@cache
 def load_benchmark() -> ModuleType:
     spec = importlib.util.spec_from_file_location("answers_eval", BENCHMARK)
     assert spec is not None and spec.loader is not None
@@ -33,15 +37,45 @@ def bench() -> ModuleType:
     return load_benchmark()
 
 
-def test_held_out_later_months_meet_the_targets(corpus: Path, bench: ModuleType) -> None:
-    items = bench.load_labelled(corpus / "daily_paper")
+@cache
+def _later_months(daily_paper: Path) -> dict[str, list[Any]]:
+    bench = load_benchmark()
+    items = bench.load_labelled(daily_paper)
     assert len(items) >= 850  # the text/HTML pairing found (nearly) every labelled question
-    result = bench.summary(bench.forward(items), DEFAULT_UNSURE_THRESHOLD)
-    # measured: accuracy 0.903, coverage 0.601, precision of sure answers 0.986
+    return bench.forward_protocols(items, {"plain": list, "no_workflow": bench.without_workflow})
+
+
+@pytest.fixture
+def later_months(corpus: Path) -> dict[str, list[Any]]:
+    """Predictions of the model fitted on March–August 2025 for September–December, as the
+    digests are and without their flow charts (fitted once for the tests that share it)."""
+    return _later_months(corpus / "daily_paper")
+
+
+def test_held_out_later_months_meet_the_targets(
+    later_months: dict[str, list[Any]], bench: ModuleType
+) -> None:
+    result = bench.summary(later_months["plain"], DEFAULT_UNSURE_THRESHOLD)
+    # measured: accuracy 0.903, coverage 0.689, precision of sure answers 0.979
     assert result["questions"] >= 340
     assert result["accuracy"] >= 0.87
     assert result["precision_sure"] >= 0.96
-    assert result["coverage"] >= 0.55
+    assert result["coverage"] >= 0.65
+
+
+def test_later_months_without_flow_charts_meet_the_targets(
+    later_months: dict[str, list[Any]], bench: ModuleType
+) -> None:
+    """Later pages (2026) mostly have no flow chart: the same held-out months with every
+    paper's workflow line dropped (the fit still saw them) must still meet the targets."""
+    bare = later_months["no_workflow"]
+    assert len(bare) >= 340
+    assert not any("workflow" in p.item.paper.fields for p in bare)
+    result = bench.summary(bare, DEFAULT_UNSURE_THRESHOLD)
+    # measured: accuracy 0.877, coverage 0.610, precision of sure answers 0.986
+    assert result["accuracy"] >= 0.84
+    assert result["precision_sure"] >= 0.96
+    assert result["coverage"] >= 0.57
 
 
 def test_shipped_model_beats_the_baselines_on_shuffled_options(
@@ -51,6 +85,8 @@ def test_shipped_model_beats_the_baselines_on_shuffled_options(
     items = bench.permuted(bench.load_labelled(corpus / "daily_paper"), seed=1)
     predictions = bench.predict(bench.shipped(), items)
     result = bench.summary(predictions, DEFAULT_UNSURE_THRESHOLD)
-    # in-sample for the weights, but the position information is gone: measured 0.903 / 0.986
+    # in-sample for the weights, but the position information is gone: measured accuracy
+    # 0.903, coverage 0.685, precision of sure answers 0.980
     assert result["accuracy"] >= 0.87
     assert result["precision_sure"] >= 0.96
+    assert result["coverage"] >= 0.65
