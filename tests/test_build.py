@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import shutil
@@ -11,11 +12,12 @@ from typing import Never
 import pytest
 from build_samples import package_db
 from click.testing import CliRunner
-from conftest import NOW, QUIZ_SEED, TABLE_SEED
+from conftest import NOW, QUIZ_SEED, ROOT, TABLE_SEED
 
 from flashcards import atomicfile
 from flashcards import build as builder
 from flashcards.cli import main
+from flashcards.deckdef import load_deck_definition
 from flashcards.errors import BuildError, ConfigError, ParseError
 
 
@@ -320,3 +322,17 @@ def test_a_digest_given_as_deck_definition_points_to_adhoc_builds(digests: Path)
         f"error: {digests / QUIZ_SEED}: not a deck definition (a .yaml file); to build from "
         "digest files directly, use: flashcards build -i PATH -o OUT.apkg\n"
     )
+
+
+def test_committed_state_of_the_bundled_deck_is_current(tmp_path: Path) -> None:
+    # A fresh clone's `flashcards build` must report nothing new or changed: otherwise the
+    # committed state file is stale (refresh it with `flashcards build` and commit it).
+    definition = load_deck_definition(ROOT / "decks" / "ai-papers.yaml")
+    state = tmp_path / "state.json"
+    shutil.copyfile(definition.state, state)
+    plan = builder.plan_for_definition(definition)
+    report = builder.build(
+        dataclasses.replace(plan, output=tmp_path / "deck.apkg", state=state), now=NOW
+    )
+    assert (report.new, report.changed, report.unchanged) == (0, 0, report.notes)
+    assert state.read_bytes() == definition.state.read_bytes()
