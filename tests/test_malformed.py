@@ -63,7 +63,7 @@ ERRORS = [
     (
         "md_duplicate_arxiv.md",
         7,
-        "duplicate paper in this digest: arXiv id 2507.00101 (first on line 5)",
+        "arXiv id 2507.00101 appears twice in this digest (first at line 5)",
     ),
     ("md_impossible_date.md", 3, FEB_30),
 ]

@@ -245,8 +245,8 @@ def test_a_title_that_mentions_read_more_keeps_it() -> None:
         ),
         (
             "bad_duplicate.md",
-            "bad_duplicate.md:6: duplicate paper in this digest: arXiv id 2505.00009 "
-            "(first on line 5)",
+            "bad_duplicate.md:6: arXiv id 2505.00009 appears twice in this digest "
+            "(first at line 5)",
         ),
     ],
 )
@@ -272,7 +272,7 @@ def test_bad_fixture(name: str, message: str) -> None:
         (
             "| Title | Authors | Summary |\n|---|---|---|\n| Same Title | X | one |\n"
             "| Same  title! | Y | two |\n",
-            "mem.md:6: duplicate paper in this digest: title 'Same title!' (first on line 5)",
+            "mem.md:6: title 'Same title!' appears twice in this digest (first at line 5)",
         ),
     ],
 )

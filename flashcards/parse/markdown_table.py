@@ -239,7 +239,7 @@ def _parse_section(
             if key in first_line:
                 what = f"arXiv id {paper.arxiv_id}" if paper.arxiv_id else f"title {paper.title!r}"
                 raise ParseError(
-                    f"duplicate paper in this digest: {what} (first on line {first_line[key]})",
+                    f"{what} appears twice in this digest (first at line {first_line[key]})",
                     source,
                     row_line + 1,
                 )
