@@ -151,9 +151,16 @@ def load_answer_key(path: str | Path) -> AnswerKey:
 # -- resolution ------------------------------------------------------------------------------
 
 
-def check_key(key: AnswerKey, digests: Sequence[Digest]) -> None:
-    """Every entry must name a paper of `digests`, with no more letters than questions and
-    every letter within its question's options."""
+def unmatched_entries(key: AnswerKey, digests: Iterable[Digest]) -> list[str]:
+    """The entries of `key` (paper keys, in file order) that name no paper of `digests`."""
+    known = {paper.key for digest in digests for paper in digest.papers}
+    return [entry for entry in key.answers if entry not in known]
+
+
+def check_key(key: AnswerKey, digests: Sequence[Digest], *, require_match: bool = True) -> None:
+    """Every entry must have no more letters than its paper has questions, and every letter
+    must be within its question's options; with `require_match`, every entry must also name a
+    paper of `digests` (a key written for other digests, or a typo in an id, is an error)."""
     papers: dict[str, Paper] = {}
     for digest in digests:
         for paper in digest.papers:
@@ -163,6 +170,8 @@ def check_key(key: AnswerKey, digests: Sequence[Digest]) -> None:
         line = key.lines.get(entry)
         paper = papers.get(entry)
         if paper is None:
+            if not require_match:
+                continue
             raise ConfigError(f"{name}: matches no paper of the digests read", key.source, line)
         if len(letters) > len(paper.questions):
             raise ConfigError(
@@ -219,19 +228,21 @@ def resolve_answers(
     key: AnswerKey | None = None,
     *,
     threshold: float | None = None,
+    require_match: bool = True,
 ) -> list[Digest]:
     """Digests with `answer`, `answer_source`, `confidence`, `unsure`, `evidence` filled;
     inferred answers under `threshold` (None: `DEFAULT_UNSURE_THRESHOLD`) are unsure.
 
-    Raises `ConfigError` (naming the key file and line) for a key entry that matches no paper,
-    gives more letters than the paper has questions, or a letter beyond a question's options.
+    Raises `ConfigError` (naming the key file and line) for a key entry that gives more letters
+    than the paper has questions or a letter beyond a question's options, and, with
+    `require_match`, for an entry that matches no paper.
     """
     if threshold is None:
         threshold = DEFAULT_UNSURE_THRESHOLD
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"the unsure threshold must be between 0 and 1, got {threshold}")
     if key is not None:
-        check_key(key, digests)
+        check_key(key, digests, require_match=require_match)
     return [
         digest.with_papers(tuple(_resolve_paper(paper, key, threshold) for paper in digest.papers))
         for digest in digests
@@ -306,14 +317,20 @@ def _unique_papers(digests: Iterable[Digest]) -> Iterator[tuple[Digest, Paper]]:
                 yield digest, paper
 
 
-def format_answer_key(digests: Iterable[Digest], *, guess_unsure: bool = False) -> str:
+def format_answer_key(
+    digests: Iterable[Digest], *, guess_unsure: bool = False, kept: AnswerKey | None = None
+) -> str:
     """YAML text of an answer key for resolved `digests`, one commented line per question.
 
     Unsure answers are written as `?` with the best guess, its confidence and evidence in the
     comment, so that the next build keeps treating them as inferred (and unsure) until a
     person confirms them; with `guess_unsure` their letter is written instead (still commented
     as unsure), and the next build will present it as coming from the key.
+
+    The entries of `kept` (the previous key) that name no paper of `digests` are written at the
+    end as they were: refreshing a key from today's digest must not drop yesterday's checks.
     """
+    digests = list(digests)
     out = [
         "# Answer key: arXiv id (or title:<normalised title>) -> the letters of the right options",
         "# in question order (A = first option, ? = unknown). Replace each ? marked unsure with",
@@ -327,13 +344,25 @@ def format_answer_key(digests: Iterable[Digest], *, guess_unsure: bool = False) 
         out.append(f"# {collapse_whitespace(paper.title)} ({digest.date.isoformat()})")
         out.append(f"{json.dumps(_key_name(paper), ensure_ascii=False)}:")
         out.extend(_key_line(question, guess_unsure) for question in paper.questions)
+    carried = unmatched_entries(kept, digests) if kept else []
+    if kept and carried:
+        out.append("")
+        out.append(f"# Kept from {kept.source} as they were: papers not in the digests read")
+        for entry in carried:
+            letters = ["?" if a is None else _LETTERS[a] for a in kept.answers[entry]]
+            name = json.dumps(kept.names.get(entry, entry), ensure_ascii=False)
+            out.append(f"{name}: [{', '.join(letters)}]")
     return "\n".join(out) + "\n"
 
 
 def write_answer_key(
-    digests: Iterable[Digest], path: str | Path, *, guess_unsure: bool = False
+    digests: Iterable[Digest],
+    path: str | Path,
+    *,
+    guess_unsure: bool = False,
+    kept: AnswerKey | None = None,
 ) -> None:
     """Write `format_answer_key` atomically (`atomicfile`: a failed write raises `BuildError`
     and leaves any previous file as it was)."""
-    text = format_answer_key(digests, guess_unsure=guess_unsure)
+    text = format_answer_key(digests, guess_unsure=guess_unsure, kept=kept)
     replace_files([(Path(path), text.encode("utf-8"))])

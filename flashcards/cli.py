@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -260,7 +261,12 @@ def topics(paths: tuple[str, ...], taxonomy: str | None, limit: int, per_paper: 
     "--answers",
     "answers_path",
     metavar="KEY.yaml",
-    help="An existing key whose answers take precedence.",
+    help="An existing key whose answers take precedence (default: the -o file, if it exists).",
+)
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Ignore the answers already in the -o file and write every answer anew.",
 )
 @_UNSURE_BELOW
 @click.option(
@@ -274,26 +280,38 @@ def answers(
     paths: tuple[str, ...],
     output: str,
     answers_path: str | None,
+    fresh: bool,
     unsure_below: float | None,
     guess_unsure: bool,
 ) -> None:
-    """Write an answer key for the questions in PATHS, for a person to check and commit."""
+    """Write an answer key for the questions in PATHS, for a person to check and commit.
+
+    If KEY.yaml exists, its letters are kept (they take precedence over inference, and entries
+    for papers not in PATHS are carried over as they are), unless --fresh is given.
+    """
     from flashcards.answers import (
         count_answers,
         load_answer_key,
         resolve_answers,
+        unmatched_entries,
         write_answer_key,
     )
 
     result = _read_paths(paths)
     _warn(result.warnings)
+    if answers_path is None and not fresh and Path(output).is_file():
+        answers_path = output
     key = load_answer_key(answers_path) if answers_path else None
-    digests = resolve_answers(list(result.digests), key, threshold=unsure_below)
-    write_answer_key(digests, output, guess_unsure=guess_unsure)
+    digests = resolve_answers(
+        list(result.digests), key, threshold=unsure_below, require_match=False
+    )
+    write_answer_key(digests, output, guess_unsure=guess_unsure, kept=key)
     counts = count_answers(digests)
+    kept = len(unmatched_entries(key, digests)) if key else 0
     click.echo(
         f"wrote {output}: {counts.questions} answers ({counts.key} from the key, "
         f"{counts.marked} marked in the digests, {counts.inferred} inferred, "
         f"{counts.unsure} of them unsure, written as "
         f"{'their best guess' if guess_unsure else '?'}: check those)"
+        + (f"; kept {kept} entries of {answers_path} for papers not read" if kept else "")
     )

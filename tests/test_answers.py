@@ -569,3 +569,62 @@ def test_written_key_warns_that_its_letters_become_the_key() -> None:
     header = [line for line in text.splitlines()[:8] if line.startswith("#")]
     assert any('"from your answer key"' in line for line in header)
     assert any("check them too before you commit" in line for line in header)
+
+
+def test_answers_command_keeps_the_checked_letters_of_an_existing_key(tmp_path: Path) -> None:
+    """Refreshing a key must not lose a person's work: a letter that replaced a `?` survives,
+    and entries for papers of other days are carried over as they were (the daily loop is
+    `flashcards answers today.txt -o KEY.yaml`). `--fresh` starts over."""
+    out = tmp_path / "key.yaml"
+    runner = CliRunner()
+    assert runner.invoke(main, ["answers", str(HANDMADE), "-o", str(out)]).exit_code == 0
+    resolved = questions_of(resolve_answers(parse_file(HANDMADE)))
+    position = next(i for i, q in enumerate(resolved) if q.unsure)
+    checked = "ABC"[(resolved[position].answer or 0) + 1]  # the person disagrees with the guess
+    lines = out.read_text(encoding="utf-8").splitlines()
+    question_lines = [i for i, line in enumerate(lines) if line.startswith("  - ")]
+    lines[question_lines[position]] = f"  - {checked}  # checked by hand"
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = load_answer_key(out)
+
+    other_day = ANSWER_FIXTURES / "handmade2.txt"
+    result = runner.invoke(main, ["answers", str(other_day), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith(
+        f"; kept {len(before.answers)} entries of {out} for papers not read"
+    )
+    after = load_answer_key(out)
+    for entry, letters in before.answers.items():
+        assert after.answers[entry] == letters, entry
+    assert set(after.answers) > set(before.answers)
+
+    again = runner.invoke(main, ["answers", str(HANDMADE), str(other_day), "-o", str(out)])
+    assert again.exit_code == 0, again.output
+    rebuilt = questions_of(
+        resolve_answers(parse_file(HANDMADE), load_answer_key(out), require_match=False)
+    )
+    assert rebuilt[position].answer == "ABC".index(checked)
+    assert rebuilt[position].answer_source == "key"
+
+    fresh = runner.invoke(main, ["answers", str(HANDMADE), "-o", str(out), "--fresh"])
+    assert fresh.exit_code == 0, fresh.output
+    assert "kept" not in fresh.output
+    assert load_answer_key(out).answers.keys() == before.answers.keys()
+    assert (
+        questions_of(resolve_answers(parse_file(HANDMADE), load_answer_key(out)))[
+            position
+        ].answer_source
+        == "inferred"
+    )
+
+
+def test_kept_entries_round_trip_with_unknown_letters(tmp_path: Path) -> None:
+    kept = AnswerKey(
+        "old.yaml",
+        {"arxiv:2401.99999": (1, None, 0), "title:gone-paper": ()},
+        names={"arxiv:2401.99999": "2401.99999", "title:gone-paper": "title:gone-paper"},
+    )
+    text = format_answer_key(resolve_answers([sample_digest()]), kept=kept)
+    assert text.endswith('"2401.99999": [B, ?, A]\n"title:gone-paper": []\n')
+    reloaded = load_answer_key(write(tmp_path, text)).answers
+    assert {entry: reloaded[entry] for entry in kept.answers} == kept.answers
