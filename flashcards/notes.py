@@ -117,7 +117,12 @@ _TAG_BAD = re.compile(r"[\s\"]+")
 def escape_text(text: str) -> str:
     """Digest text as inert HTML: escaped, `{`/`}` as entities (never template or cloze syntax),
     no Anki audio tags, line breaks kept as <br>."""
-    escaped = html.escape(text.strip(), quote=True)
+    return _escape_piece(text.strip())
+
+
+def _escape_piece(text: str) -> str:
+    """`escape_text` without the strip: for parts of one text, joined around markup."""
+    escaped = html.escape(text, quote=True)
     escaped = escaped.replace("{", "&#123;").replace("}", "&#125;")
     escaped = _AV_TAG.sub("&#91;", escaped)
     return escaped.replace("\r\n", "\n").replace("\n", "<br>")
@@ -171,6 +176,7 @@ ol.fc-choices li.fc-wrong { border-color: #c5221f; background: #fce8e6;
 .fc-unknown { color: #a15c00; font-weight: 600; }
 .fc-evidence, .fc-context, .fc-field, .fc-extra { margin-top: 0.8em; }
 .fc-evidence { font-size: 0.9em; border-left: 3px solid #d0d4da; padding-left: 0.6em; }
+mark.fc-hl { background: #fef3c7; color: inherit; padding: 0 0.1em; border-radius: 2px; }
 .fc-label { display: block; font-size: 0.75em; text-transform: uppercase; letter-spacing: 0.06em;
   color: #5f6368; }
 .fc-meta span, .fc-meta a { margin-right: 1em; }
@@ -191,6 +197,7 @@ details.fc-workflow { margin-top: 0.8em; font-size: 0.85em; color: #5f6368; }
 .nightMode ol.fc-choices li.fc-wrong, .night_mode ol.fc-choices li.fc-wrong {
   background: #41181a; border-color: #f28b82; }
 .nightMode .fc-unknown, .night_mode .fc-unknown { color: #fdd663; }
+.nightMode mark.fc-hl, .night_mode mark.fc-hl { background: #4a3c0b; }
 .nightMode .fc-meta a, .night_mode .fc-meta a { color: #8ab4f8; }
 @media (max-width: 480px) {
   .card { font-size: 16px; padding: 8px; }
@@ -561,6 +568,34 @@ def relevant_context(paper: Paper, question: Question) -> tuple[str, str] | None
     return (best[1], best[2]) if best else None
 
 
+def _back_context(paper: Paper, question: Question, answered: bool) -> tuple[str, str]:
+    """The Evidence and Context fields of an MCQ card's back, as HTML.
+
+    When the evidence sentence lies inside one of the summary fields, that field is the context
+    and the sentence is marked in it, rather than printed twice one above the other.
+    """
+    evidence = (question.evidence or "").strip() if answered else ""
+    if evidence:
+        for key, label in CONTEXT_FIELDS:
+            text = paper.fields.get(key, "").strip()
+            start = text.find(evidence)
+            if start >= 0:
+                end = start + len(evidence)
+                marked = (
+                    f'{_escape_piece(text[:start])}<mark class="fc-hl">'
+                    f"{escape_text(evidence)}</mark>{_escape_piece(text[end:])}"
+                )
+                label_html = f"{escape_text(label)} · evidence marked"
+                return "", f'<span class="fc-label">{label_html}</span>{marked}'
+    context = relevant_context(paper, question)
+    context_html = (
+        f'<span class="fc-label">{escape_text(context[0])}</span>{escape_text(context[1])}'
+        if context
+        else ""
+    )
+    return escape_text(evidence), context_html
+
+
 def _options_html(options: Sequence[str]) -> str:
     items = "".join(f'<li data-i="{i}">{escape_text(o)}</li>' for i, o in enumerate(options))
     return f'<ol class="fc-choices" id="fc-choices" type="A">{items}</ol>'
@@ -571,12 +606,7 @@ def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str)
     answer = question.answer
     if answer is not None and not 0 <= answer < len(question.options):
         answer = None  # an index no option has: shown as unknown rather than guessed at
-    context = relevant_context(paper, question)
-    context_html = (
-        f'<span class="fc-label">{escape_text(context[0])}</span>{escape_text(context[1])}'
-        if context
-        else ""
-    )
+    evidence_html, context_html = _back_context(paper, question, answer is not None)
     values = {
         "Prompt": escape_text(question.prompt),
         "Title": escape_text(paper.title),
@@ -584,7 +614,7 @@ def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str)
         "Answer": escape_text(question.options[answer]) if answer is not None else "",
         "AnswerLetter": answer_letter(answer) if answer is not None else "",
         "AnswerSource": escape_text(answer_source_text(question)) if answer is not None else "",
-        "Evidence": escape_text(question.evidence or "") if answer is not None else "",
+        "Evidence": evidence_html,
         "Context": context_html,
         "Link": _link(paper),
         "Date": group.dates[0].isoformat(),

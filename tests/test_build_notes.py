@@ -244,6 +244,36 @@ def test_unanswered_question_gets_the_most_related_summary_as_context() -> None:
     )
 
 
+def test_evidence_inside_a_summary_field_is_marked_there_not_repeated() -> None:
+    inside = question(
+        1,
+        answer=0,
+        answer_source="inferred",
+        confidence=0.93,
+        unsure=False,
+        evidence="a sparse path <or> a dense adapter",
+    )
+    fields = {
+        **QUIZ_FIELDS,
+        "methods": "A router sends each token to a sparse path <or> a dense adapter.",
+    }
+    (spec,) = build_notes(
+        [digest(DAY1, quiz_paper(fields=fields, questions=[inside]))], deck="D", kinds=["mcq"]
+    )
+    assert _field(spec, "Evidence") == ""
+    assert _field(spec, "Context") == (
+        '<span class="fc-label">Methods · evidence marked</span>A router sends each token to '
+        '<mark class="fc-hl">a sparse path &lt;or&gt; a dense adapter</mark>.'
+    )
+    # Evidence from the flow chart (not a summary field) stays its own block.
+    outside = dataclasses.replace(inside, evidence="Tokens -> router")
+    (spec,) = build_notes(
+        [digest(DAY1, quiz_paper(fields=fields, questions=[outside]))], deck="D", kinds=["mcq"]
+    )
+    assert _field(spec, "Evidence") == "Tokens -&gt; router"
+    assert "<mark" not in _field(spec, "Context")
+
+
 def test_summary_cards_only_for_non_empty_fields() -> None:
     quiz = quiz_paper(fields={**QUIZ_FIELDS, "topic": "", "results": "   "})
     specs = build_notes([digest(DAY1, quiz, table_paper())], deck="D", kinds=["summary"])
