@@ -9,6 +9,10 @@ turns the winner's probability into a confidence that means what it says (0.9 �
 times in 10). Weights, calibration and the document-frequency table are constants fitted by
 `benchmarks/answers_eval.py --refit`; see README "## Answers" for how well it does.
 
+The model learns the real digests' quiz-writer habits (the right option is the longest, rarely
+says "only"), which another writer need not share: a plain question's confidence is the mean of
+the full model's and a habit-free model's calibrated opinions of the same answer (`decide`).
+
 No answer-position prior is used on purpose: the real digests favour the second option, but a
 digest from another writer need not, and a position prior made confident mistakes on such
 digests in our tests.
@@ -67,6 +71,10 @@ PLAIN_FEATURES: tuple[str, ...] = tuple(
     n for n in FEATURE_NAMES if n not in ("backed_frac", "backed_dominance")
 )
 
+#: The second opinion on plain questions (see `decide`): the same features but the one that
+#: reads the quiz writer's habit of making the right option the longest.
+HABIT_FREE_FEATURES: tuple[str, ...] = tuple(n for n in PLAIN_FEATURES if n != "longer")
+
 #: A negated question ("which is NOT…", "EXCEPT") asks for the option the paper does not
 #: claim for its own work: it has its own weights over these features (measured as for any
 #: question, not flipped). What the paper only denies ("no Markov chains") or ascribes to
@@ -75,32 +83,51 @@ NEGATED_FEATURES: tuple[str, ...] = ("backed_frac", "backed_dominance", "phrase"
 
 #: Fitted by `benchmarks/answers_eval.py --refit` on all labelled digests (see its docstring).
 WEIGHTS: tuple[float, ...] = (
-    -0.5219,  # support_frac
-    0.5601,  # support_sum
-    0.0931,  # dominance
-    0.1826,  # phrase
-    0.5909,  # bigrams
-    0.9463,  # qa_sentence
-    0.5727,  # qa_proximity
-    -1.1166,  # negated_mention
-    -1.1201,  # prior_work_only
-    -0.0619,  # numbers_found
-    -0.1875,  # numbers_missing
-    1.0546,  # proximity_lead
-    1.1216,  # longer
-    -1.0415,  # absolutes
-    0.0782,  # question_echo
+    -0.5424,  # support_frac
+    0.5684,  # support_sum
+    0.0191,  # dominance
+    0.1327,  # phrase
+    0.5929,  # bigrams
+    1.0018,  # qa_sentence
+    0.5918,  # qa_proximity
+    -1.1427,  # negated_mention
+    -1.0475,  # prior_work_only
+    -0.0881,  # numbers_found
+    -0.2113,  # numbers_missing
+    1.0816,  # proximity_lead
+    1.1168,  # longer
+    -1.2090,  # absolutes
+    0.1178,  # question_echo
 )
 NEGATED_WEIGHTS: tuple[float, ...] = (
-    -1.1729,  # backed_frac
-    -1.2843,  # backed_dominance
-    -1.2535,  # phrase
-    -0.2097,  # bigrams
+    -1.1702,  # backed_frac
+    -1.2813,  # backed_dominance
+    -1.2574,  # phrase
+    -0.2159,  # bigrams
+)
+HABIT_FREE_WEIGHTS: tuple[float, ...] = (
+    -1.5131,  # support_frac
+    1.5447,  # support_sum
+    -0.3273,  # dominance
+    -0.6894,  # phrase
+    0.8362,  # bigrams
+    0.8335,  # qa_sentence
+    0.7291,  # qa_proximity
+    -1.2659,  # negated_mention
+    -0.9628,  # prior_work_only
+    0.1084,  # numbers_found
+    0.0913,  # numbers_missing
+    1.0282,  # proximity_lead
+    -1.6936,  # absolutes
+    0.5327,  # question_echo
 )
 
 #: Platt calibration of the winner's probability: confidence = σ(A · logit(p) + B).
-CALIBRATION_A = 0.9693
-CALIBRATION_B = 0.1092
+CALIBRATION_A = 0.9868
+CALIBRATION_B = 0.0726
+#: Platt calibration of the habit-free model's probability of the same winner.
+HABIT_FREE_CALIBRATION_A = 0.6631
+HABIT_FREE_CALIBRATION_B = 0.9660
 
 
 def _words(text: str) -> frozenset[str]:
@@ -283,10 +310,21 @@ def stem(word: str) -> str:
     return word
 
 
+#: Greek letters by name, so that "β2" is one word ("beta2") instead of a bare number "2".
+_GREEK = str.maketrans(
+    {
+        chr(code): unicodedata.name(chr(code)).split()[-1].lower().replace("lamda", "lambda")
+        for code in range(0x3B1, 0x3CA)
+        if code != 0x3C2  # final sigma
+    }
+)
+
+
 @lru_cache(maxsize=65536)
 def _marked_tokens(text: str) -> tuple[str, ...]:
     """Content tokens, with `_NEGATION` standing where the text says "no", "without", …"""
     text = unicodedata.normalize("NFKC", text).lower().replace("×", "x").replace("n't", " not")
+    text = text.translate(_GREEK)
     text = _PERCENT.sub("%", _THOUSANDS.sub("", text))
     text = _CLAUSE_BREAK.sub(f" {_CLAUSE} ", text)
     out: list[str] = []
@@ -330,6 +368,20 @@ def asks_what_is_avoided(prompt: str) -> bool:
         ):
             return True
     return False
+
+
+_ABOUT_PRIOR_WORK = re.compile(
+    r"\b(?:earlier|previous|prior|existing|traditional|conventional|predecessors?|"
+    r"baselines?|older|mentioned|described|listed)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_prior_work(prompt: str) -> bool:
+    """Does the question ask about earlier work ("which two earlier optimizers…") or about what
+    the summary mentions at all ("which is NOT mentioned as a drawback of TRPO")? Then what
+    the text says of earlier work is as good an answer as what it claims for itself."""
+    return _ABOUT_PRIOR_WORK.search(prompt) is not None
 
 
 def asks_for_unclaimed(prompt: str) -> bool:
@@ -500,6 +552,10 @@ class PaperIndex:
         self.bigrams: frozenset[tuple[str, str]] = frozenset(
             pair for s in segments for pair in itertools.pairwise(s.tokens)
         )
+        #: Every lower-cased word of the text, stop words included (for `absolutes`).
+        self.plain_words: frozenset[str] = frozenset(
+            w for _, text in named for w in re.findall(r"[a-z]+", text.lower())
+        )
         self._acronyms: dict[str, tuple[tuple[int, ...], ...]] = {}
 
     def acronym_positions(self, acronym: str) -> tuple[tuple[int, ...], ...]:
@@ -658,6 +714,8 @@ def _score(
     shared = Counter(t for o in options for t in set(o))
     avoided = asks_what_is_avoided(question.prompt)
     negated = avoided or is_negated(question.prompt)
+    prior_asked = asks_about_prior_work(question.prompt)
+    claimed = index.affirmed if prior_asked else index.claimed
     textual: list[list[float]] = []
     style: list[list[float]] = []
     evidence: list[str | None] = []
@@ -680,7 +738,7 @@ def _score(
         backed = sum(
             w
             for t, w in weight.items()
-            if t in index.claimed or (t in denied_words and t in index.vocabulary)
+            if t in claimed or (t in denied_words and t in index.vocabulary)
         )
         own = sum(w for t, w in weight.items() if t in index.own_work)
         best_sentence, best_value, best_run, best_near = None, 0.0, 0, 0.0
@@ -711,7 +769,7 @@ def _score(
                 math.log1p(best_value),
                 math.log1p(best_near),
                 (mentioned - found) * share,
-                (mentioned - own) * share,
+                0.0 if prior_asked else (mentioned - own) * share,
                 float(len(numbers_found)),
                 float(len(numbers) - len(numbers_found)),
                 0.0,  # proximity_lead, filled in below
@@ -723,7 +781,9 @@ def _score(
         style.append(
             [
                 math.log1p(len(raw.split())),  # turned into "longer" below
-                float(sum(1 for w in words if w in _ABSOLUTES)),
+                # An absolute the paper itself uses ("only public data") is the paper's claim,
+                # not a distractor's overstatement.
+                float(sum(1 for w in words if w in _ABSOLUTES and w not in index.plain_words)),
                 sum(1 for t in set(option) if t in prompt) / len(set(option)) if option else 0.0,
             ]
         )
@@ -765,16 +825,27 @@ class Model:
     negated_weights: tuple[float, ...]
     calibration: tuple[float, float]
     frequencies: DocumentFrequencies
+    #: The habit-free second opinion on plain questions (`HABIT_FREE_FEATURES`); empty: none.
+    habit_free_weights: tuple[float, ...] = ()
+    habit_free_calibration: tuple[float, float] = (1.0, 0.0)
 
 
 @cache
 def shipped_model() -> Model:
     """The model fitted by `benchmarks/answers_eval.py --refit` and shipped as constants."""
-    return Model(WEIGHTS, NEGATED_WEIGHTS, (CALIBRATION_A, CALIBRATION_B), shipped_frequencies())
+    return Model(
+        WEIGHTS,
+        NEGATED_WEIGHTS,
+        (CALIBRATION_A, CALIBRATION_B),
+        shipped_frequencies(),
+        HABIT_FREE_WEIGHTS,
+        (HABIT_FREE_CALIBRATION_A, HABIT_FREE_CALIBRATION_B),
+    )
 
 
 _PLAIN_COLUMNS = tuple(FEATURE_NAMES.index(name) for name in PLAIN_FEATURES)
 _NEGATED_COLUMNS = tuple(FEATURE_NAMES.index(name) for name in NEGATED_FEATURES)
+_HABIT_FREE_COLUMNS = tuple(FEATURE_NAMES.index(name) for name in HABIT_FREE_FEATURES)
 _STYLE_FEATURES = ("longer", "absolutes", "question_echo")
 #: Columns of the plain model's rows that measure the text (not the quiz writer's style).
 _TEXT_COLUMNS = tuple(i for i, n in enumerate(PLAIN_FEATURES) if n not in _STYLE_FEATURES)
@@ -791,6 +862,19 @@ def model_rows(rows: Sequence[Sequence[float]], negated: bool) -> list[list[floa
     if negated:
         return [[row[i] for i in _NEGATED_COLUMNS] for row in rows]
     return [[row[i] for i in _PLAIN_COLUMNS] for row in rows]
+
+
+def habit_free_rows(rows: Sequence[Sequence[float]]) -> list[list[float]]:
+    """The columns of `option_features` rows that the habit-free model reads."""
+    return [[row[i] for i in _HABIT_FREE_COLUMNS] for row in rows]
+
+
+def habit_free_probabilities(
+    weights: Sequence[float], rows: Sequence[Sequence[float]]
+) -> list[float]:
+    return softmax(
+        [sum(w * x for w, x in zip(weights, row, strict=True)) for row in habit_free_rows(rows)]
+    )
 
 
 def softmax(scores: Sequence[float]) -> list[float]:
@@ -814,8 +898,13 @@ def decide(
 ) -> tuple[int, float, list[float]]:
     """The chosen option, its confidence and every option's (uncalibrated) probability.
 
-    The confidence is the Platt-calibrated probability of the winner, at most
-    `MAX_INFERRED_CONFIDENCE`. An answer the text-only part of the score does not put ahead
+    The winner is the full model's. Its confidence, for a plain question, is the mean of two
+    calibrated opinions: the full model's, and that of a model fitted without the `longer`
+    feature. Quiz writers of the real digests make the right option the longest, and the full
+    model leans on that; a writer who does not (hand-made digests with long, specific
+    distractors) made it confidently wrong, and the habit-free opinion pulls such answers under
+    the threshold. Negated questions have no style features to begin with. The confidence is
+    at most `MAX_INFERRED_CONFIDENCE`. An answer the text-only part of the score does not put ahead
     of every rival rests on the quiz writer's habits alone (the longer option…): those are
     right on the real digests, but a digest from another writer need not share them, so its
     confidence is capped at `UNBACKED_CAP`, below the default unsure threshold. ("What
@@ -827,6 +916,9 @@ def decide(
     probabilities = option_probabilities(model, rows, negated)
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
     confidence = calibrate(probabilities[best], *model.calibration)
+    if not negated and model.habit_free_weights:
+        second = habit_free_probabilities(model.habit_free_weights, rows)[best]
+        confidence = (confidence + calibrate(second, *model.habit_free_calibration)) / 2
     if not negated and len(rows) > 1:
         plain = model_rows(rows, negated=False)
         text = [sum(model.weights[i] * row[i] for i in _TEXT_COLUMNS) for row in plain]

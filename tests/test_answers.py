@@ -3,6 +3,7 @@ negated questions, our own hand-made digest, and the `flashcards answers` round 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import date
@@ -31,13 +32,16 @@ from flashcards.inference import (
     UNBACKED_CAP,
     Model,
     PaperIndex,
+    asks_about_prior_work,
     asks_what_is_avoided,
     calibrate,
     decide,
     infer_answer,
     is_negated,
+    option_features,
     option_probabilities,
     shipped_frequencies,
+    shipped_model,
     stem,
     tokens,
 )
@@ -47,14 +51,29 @@ from flashcards.parse import parse_file
 ANSWER_FIXTURES = FIXTURES / "answers"
 HANDMADE = ANSWER_FIXTURES / "handmade.txt"
 HANDMADE_KEY = ANSWER_FIXTURES / "handmade_key.yaml"
-#: Our own digests whose summaries state the answers: name → (questions, right, not unsure), as
-#: measured with the shipped model (README "## Answers"). 1–2 guided the features, 3 was
-#: written before them, 4 after them (held out).
+#: Our own digests whose summaries state the answers: name → (questions, right, not unsure,
+#: wrong but not unsure), as measured with the shipped model (README "## Answers").
+#: handmade 1–2 guided the features, 3 was written before them, 4 after them. The blind_* sets
+#: were written by team members who had not seen the inference code: blind_a (varied styles)
+#: and blind_b (1–2 as a quiz generator would write them, 3–4 as a hard examiner would) then
+#: informed changes; blind_c was scored once, after those changes, as a held-out check.
 HANDMADE_MEASURED = {
-    "handmade": (18, 18, 10),
-    "handmade2": (24, 24, 17),
-    "handmade3": (24, 23, 14),
-    "handmade4": (24, 23, 16),
+    "handmade": (18, 18, 11, 0),
+    "handmade2": (24, 24, 18, 0),
+    "handmade3": (24, 23, 14, 0),
+    "handmade4": (24, 23, 13, 0),
+    "blind_a1": (15, 13, 6, 0),
+    "blind_a2": (16, 14, 10, 0),
+    "blind_a3": (15, 14, 7, 0),
+    "blind_a4": (17, 14, 5, 0),
+    "blind_b1": (15, 14, 11, 0),
+    "blind_b2": (16, 14, 11, 0),
+    "blind_b3": (16, 9, 3, 0),
+    "blind_b4": (15, 10, 5, 0),
+    "blind_c1": (15, 14, 10, 0),
+    "blind_c2": (15, 13, 11, 1),
+    "blind_c3": (15, 15, 12, 0),
+    "blind_c4": (15, 11, 9, 0),
 }
 
 
@@ -289,22 +308,30 @@ def test_numbers_and_percentages_match_exactly() -> None:
     assert infer_answer(paper, question).answer == 1
 
 
-def test_handmade_digests_are_answered_with_every_miss_unsure() -> None:
-    """Our own digests (real papers, summaries stating the answers, answers spread over the
+def test_handmade_digests_are_answered_as_measured() -> None:
+    """Digests whose summaries state the answers (real papers, answers spread over the
     positions, some right options shorter than the distractors, negated, numeric and
-    paraphrased questions): at least 95% right overall, and no wrong answer is sure."""
-    totals = [0, 0, 0]
+    paraphrased questions): the counts of `HANDMADE_MEASURED`, and honest confidence: of 275
+    answers, one wrong answer is not marked unsure (blind_c2, a distractor that repeats the
+    previous-research sentence the question paraphrases)."""
+    totals = [0, 0, 0, 0]
     for name, measured in HANDMADE_MEASURED.items():
         key = load_answer_key(ANSWER_FIXTURES / f"{name}_key.yaml")
         digests = parse_file(ANSWER_FIXTURES / f"{name}.txt")
         truth = [a for d in digests for p in d.papers for a in key.answers[p.key]]
         questions = questions_of(resolve_answers(digests))
         right = [q.answer == t for q, t in zip(questions, truth, strict=True)]
-        assert all(q.unsure for q, ok in zip(questions, right, strict=True) if not ok), name
-        counts = (len(questions), sum(right), sum(not q.unsure for q in questions))
+        sure_wrong = sum(
+            1 for q, ok in zip(questions, right, strict=True) if not ok and not q.unsure
+        )
+        counts = (len(questions), sum(right), sum(not q.unsure for q in questions), sure_wrong)
         assert counts == measured, name
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
-    assert totals[1] / totals[0] >= 0.95  # measured: 88 of 90 (97.8%)
+    originals = [HANDMADE_MEASURED[n] for n in HANDMADE_MEASURED if n.startswith("handmade")]
+    assert sum(c[1] for c in originals) / sum(c[0] for c in originals) >= 0.95  # 88 of 90
+    assert all(c[3] == 0 for c in originals)
+    assert totals == [275, 243, 156, 1]
+    assert (totals[2] - totals[3]) / totals[2] >= 0.99  # right when not unsure: 155 of 156
 
 
 def paper_of(**fields: str) -> Paper:
@@ -511,7 +538,10 @@ def test_an_answer_the_text_does_not_favour_is_never_sure() -> None:
     guess = infer_answer(paper, question)
     assert guess.answer == 0  # the longer option
     assert calibrate(max(guess.probabilities)) >= DEFAULT_UNSURE_THRESHOLD  # habits alone
-    assert guess.confidence == UNBACKED_CAP < DEFAULT_UNSURE_THRESHOLD
+    assert guess.confidence <= UNBACKED_CAP < DEFAULT_UNSURE_THRESHOLD
+    # The cap holds by itself, without the habit-free second opinion.
+    alone = dataclasses.replace(shipped_model(), habit_free_weights=())
+    assert infer_answer(paper, question, model=alone).confidence == UNBACKED_CAP
     # Once the text names one of them, the cap no longer applies.
     stated = paper_of(methods="With this, dropout could be removed without overfitting.")
     backed = infer_answer(stated, question)
@@ -628,3 +658,63 @@ def test_kept_entries_round_trip_with_unknown_letters(tmp_path: Path) -> None:
     assert text.endswith('"2401.99999": [B, ?, A]\n"title:gone-paper": []\n')
     reloaded = load_answer_key(write(tmp_path, text)).answers
     assert {entry: reloaded[entry] for entry in kept.answers} == kept.answers
+
+
+def test_greek_letters_are_words() -> None:
+    """ "β2 = 0.999" keeps its β: otherwise the question's "β2" is the bare number 2."""
+    assert tokens("defaults β1 = 0.9, β2 = 0.999, λ small") == (
+        "default",
+        "beta1",
+        "0.9",
+        "beta2",
+        "0.999",
+        "lambda",
+        "small",
+    )
+
+
+def test_an_absolute_the_paper_itself_uses_is_no_distractor_cue() -> None:
+    """ "Only" in an option is a distractor's overstatement, unless the paper says "only" too."""
+    column = FEATURE_NAMES.index("absolutes")
+    question = Question(1, "What data was used?", ("Only public datasets", "Private crawls"))
+    says_only = paper_of(methods="Trained on only publicly available data.")
+    does_not = paper_of(methods="Trained on publicly available data.")
+    assert option_features(says_only, question)[0][column] == 0.0
+    assert option_features(does_not, question)[0][column] == 1.0
+
+
+def test_a_question_about_earlier_work_may_be_answered_from_it() -> None:
+    """What the paper says of earlier work does not count against an option when the question
+    asks about earlier work (or about what the summary mentions at all)."""
+    column = FEATURE_NAMES.index("prior_work_only")
+    paper = paper_of(
+        previous_research="Combines the strengths of AdaGrad and RMSProp.",
+        methods="Keeps running averages of the gradient and its square.",
+    )
+    options = ("AdaGrad and RMSProp", "Nesterov momentum and L-BFGS")
+    earlier = Question(1, "Which two earlier optimizers does it build on?", options)
+    plain = Question(1, "Which two optimizers does it build on?", options)
+    assert asks_about_prior_work(earlier.prompt) and not asks_about_prior_work(plain.prompt)
+    assert option_features(paper, plain)[0][column] == pytest.approx(1.0)
+    assert option_features(paper, earlier)[0][column] == 0.0
+    assert infer_answer(paper, earlier).answer == 0
+
+
+def test_the_habit_of_long_right_options_alone_never_makes_an_answer_sure() -> None:
+    """Two calibrated opinions make the confidence: one that knows the real digests' writer
+    makes the right option the longest, one that does not. A digest whose writer made a long
+    distractor (blind_b4, classifier-free guidance, Q1): the first alone was sure of it."""
+    (digest,) = parse_file(ANSWER_FIXTURES / "blind_b4.txt")
+    paper = next(p for p in digest.papers if p.arxiv_id == "2207.12598")
+    question = paper.questions[0]
+    truth = load_answer_key(ANSWER_FIXTURES / "blind_b4_key.yaml").answers[paper.key][0]
+    model = shipped_model()
+    full = calibrate(
+        max(option_probabilities(model, option_features(paper, question), False)),
+        *model.calibration,
+    )
+    guess = infer_answer(paper, question)
+    assert guess.answer != truth and len(question.options[guess.answer]) > len(
+        question.options[truth]
+    )
+    assert full >= DEFAULT_UNSURE_THRESHOLD > guess.confidence
