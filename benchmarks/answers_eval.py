@@ -13,11 +13,14 @@ user's digest holds. Everything reported is held out:
   (the corpus favours option B; a digest from another writer need not);
 * no workflow: leave-one-month-out with the flow-chart line dropped from every scored paper
   (the fit still sees it). Later pages (2026) mostly have no flow chart, so less text to go on:
-  this is the closest proxy for them in the labelled data.
+  this is the closest proxy for them in the labelled data;
+* digests whose summaries state the answers (tests/fixtures/answers): those in the stated-answers
+  fit are scored out of fold (the fit redone without that digest), the blind held-out ones by
+  the fit on all.
 
 Usage:
 
-    python benchmarks/answers_eval.py                 # report (about 30 s)
+    python benchmarks/answers_eval.py                 # report (about 60 s)
     python benchmarks/answers_eval.py --json          # the same numbers as JSON
     python benchmarks/answers_eval.py --refit         # fit on all months and write the shipped
                                                       # constants (flashcards/inference.py) and
