@@ -952,15 +952,16 @@ def decide(
 ) -> tuple[int, float, list[float]]:
     """The chosen option, its confidence and every option's (uncalibrated) probability.
 
-    The winner is the full model's. Its confidence, for a plain question, is the mean of two
-    calibrated opinions: the full model's, and that of a model fitted without the
-    `STYLE_FEATURES`. Quiz writers of the real digests make the right option the longest and
-    keep "only" for distractors, and the full model leans on that; a writer who does not
-    (hand-made digests with long, specific distractors, or a right answer that says "only")
-    made it confidently wrong, and the habit-free opinion pulls such answers under the
-    threshold. Negated questions have no style features to begin with. The confidence is
-    at most `MAX_INFERRED_CONFIDENCE`. An answer the text-only part of the score does not put ahead
-    of every rival rests on the quiz writer's habits alone (the longer option…): those are
+    The winner is the pooled model's (`option_probabilities`). Its confidence, for a plain
+    question, is the mean of two calibrated opinions: the pooled model's, and that of a
+    text-only ("habit-free") model fitted without the `STYLE_FEATURES`. Quiz writers of the
+    real digests make the right option the longest and keep "only" for distractors, and the
+    pooled model leans on that; a writer who does not (hand-made digests with long, specific
+    distractors, or a right answer that says "only") made it confidently wrong, and the
+    text-only opinion pulls such answers under the threshold. Negated questions have no style
+    features to begin with. The confidence is at most `MAX_INFERRED_CONFIDENCE`. An answer
+    the text-only part of the score does not put ahead of every rival rests on the quiz
+    writer's habits alone (the longer option…): those are
     right on the real digests, but a digest from another writer need not share them, so its
     confidence is capped at `UNBACKED_CAP`, below the default unsure threshold. ("What
     regulariser could the authors remove?", weight decay or dropout, in a digest that names
