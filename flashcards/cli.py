@@ -67,7 +67,7 @@ _UNSURE_BELOW = click.option(
     type=click.FloatRange(0.0, 1.0),
     default=None,
     metavar="P",
-    help="Mark inferred answers with a confidence below P (0 to 1) as unsure (default 0.9).",
+    help="Mark inferred answers with a confidence below P (0 to 1) as unsure (default 0.88).",
 )
 
 

@@ -58,11 +58,11 @@ def test_held_out_later_months_meet_the_targets(
     later_months: dict[str, list[Any]], bench: ModuleType
 ) -> None:
     result = bench.summary(later_months["plain"], DEFAULT_UNSURE_THRESHOLD)
-    # measured: accuracy 0.900, coverage 0.632, precision of sure answers 0.986
+    # measured: accuracy 0.900, coverage 0.670, precision of sure answers 0.983
     assert result["questions"] >= 340
     assert result["accuracy"] >= 0.87
     assert result["precision_sure"] >= 0.96
-    assert result["coverage"] >= 0.62
+    assert result["coverage"] >= 0.64
 
 
 def test_later_months_without_flow_charts_meet_the_targets(
@@ -74,10 +74,10 @@ def test_later_months_without_flow_charts_meet_the_targets(
     assert len(bare) >= 340
     assert not any("workflow" in p.item.paper.fields for p in bare)
     result = bench.summary(bare, DEFAULT_UNSURE_THRESHOLD)
-    # measured: accuracy 0.860, coverage 0.533, precision of sure answers 0.995
+    # measured: accuracy 0.860, coverage 0.570, precision of sure answers 0.995
     assert result["accuracy"] >= 0.84
     assert result["precision_sure"] >= 0.96
-    assert result["coverage"] >= 0.52
+    assert result["coverage"] >= 0.54
 
 
 def test_shipped_model_beats_the_baselines_on_shuffled_options(
@@ -88,10 +88,10 @@ def test_shipped_model_beats_the_baselines_on_shuffled_options(
     predictions = bench.predict(bench.shipped(), items)
     result = bench.summary(predictions, DEFAULT_UNSURE_THRESHOLD)
     # in-sample for the weights, but the position information is gone: measured accuracy
-    # 0.896, coverage 0.621, precision of sure answers 0.987
+    # 0.896, coverage 0.655, precision of sure answers 0.981
     assert result["accuracy"] >= 0.87
     assert result["precision_sure"] >= 0.96
-    assert result["coverage"] >= 0.59
+    assert result["coverage"] >= 0.62
 
 
 #: name → (questions, right, not unsure, wrong but not unsure), out of fold (see module doc).
@@ -101,43 +101,43 @@ STATED_MEASURED = {
     "handmade": (18, 18, 12, 0),
     "handmade2": (24, 24, 18, 0),
     "handmade3": (24, 23, 15, 0),
-    "handmade4": (24, 23, 14, 0),
-    "blind_a1": (15, 13, 8, 0),
-    "blind_a2": (16, 14, 10, 0),
-    "blind_a3": (15, 14, 7, 0),
+    "handmade4": (24, 23, 17, 0),
+    "blind_a1": (15, 13, 9, 0),
+    "blind_a2": (16, 14, 11, 0),
+    "blind_a3": (15, 14, 9, 0),
     "blind_a4": (17, 14, 7, 0),
-    "blind_b1": (15, 14, 10, 0),
-    "blind_b2": (16, 14, 10, 0),
+    "blind_b1": (15, 14, 11, 0),
+    "blind_b2": (16, 14, 11, 0),
     "blind_b3": (16, 9, 4, 0),
     "blind_b4": (15, 10, 5, 0),
-    "blind_c1": (15, 15, 12, 0),
+    "blind_c1": (15, 15, 13, 0),
     "blind_c2": (15, 13, 12, 1),
     "blind_c3": (15, 15, 12, 0),
     "blind_c4": (15, 11, 10, 0),
-    "blind_g1": (15, 12, 10, 1),
+    "blind_g1": (15, 12, 11, 1),
     "blind_g2": (15, 14, 9, 0),
-    "blind_g3": (15, 14, 10, 0),
+    "blind_g3": (15, 14, 11, 0),
     "blind_g4": (15, 13, 9, 0),
     "blind_h1": (16, 15, 13, 1),
-    "blind_h2": (16, 16, 12, 0),
+    "blind_h2": (16, 16, 13, 0),
     "blind_h3": (14, 12, 11, 0),
-    "blind_h4": (15, 14, 12, 0),
+    "blind_h4": (15, 14, 13, 0),
     "blind_i1": (15, 11, 8, 0),
-    "blind_i2": (15, 11, 8, 0),
+    "blind_i2": (15, 11, 9, 0),
     "blind_i3": (16, 12, 9, 1),
     "blind_i4": (14, 11, 11, 1),
     "blind_d1": (15, 15, 11, 0),
     "blind_d2": (16, 16, 12, 0),
-    "blind_d3": (14, 13, 9, 0),
-    "blind_d4": (16, 16, 9, 0),
+    "blind_d3": (14, 13, 10, 0),
+    "blind_d4": (16, 16, 10, 0),
     "blind_e1": (15, 13, 6, 0),
-    "blind_e2": (15, 14, 9, 0),
+    "blind_e2": (15, 14, 10, 0),
     "blind_e3": (16, 15, 12, 0),
     "blind_e4": (14, 11, 12, 1),
-    "blind_f1": (15, 13, 8, 0),
+    "blind_f1": (15, 13, 9, 0),
     "blind_f2": (16, 15, 12, 0),
     "blind_f3": (14, 13, 9, 0),
-    "blind_f4": (15, 14, 7, 0),
+    "blind_f4": (15, 14, 8, 0),
     "blind_j1": (15, 15, 13, 0),
     "blind_j2": (14, 12, 12, 0),
     "blind_j3": (14, 13, 11, 0),
@@ -176,7 +176,7 @@ def test_digests_that_state_their_answers(bench: ModuleType) -> None:
         c for n, c in counts.items() if n.startswith(("blind_d", "blind_e", "blind_f", "blind_j"))
     ]
     total = [sum(c[i] for c in never_fitted) for i in range(4)]
-    assert total == [238, 221, 163, 1]  # 92.9% right, 68.5% not unsure, 99.4% right then
+    assert total == [238, 221, 168, 1]  # 92.9% right, 70.6% not unsure, 99.4% right then
     everything = [sum(c[i] for c in counts.values()) for i in range(4)]
-    assert everything == [694, 620, 451, 6]
+    assert everything == [694, 620, 471, 6]
     assert everything[3] / everything[2] <= 0.015
