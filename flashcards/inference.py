@@ -887,7 +887,7 @@ _PLAIN_COLUMNS = tuple(FEATURE_NAMES.index(name) for name in PLAIN_FEATURES)
 _NEGATED_COLUMNS = tuple(FEATURE_NAMES.index(name) for name in NEGATED_FEATURES)
 _HABIT_FREE_COLUMNS = tuple(FEATURE_NAMES.index(name) for name in HABIT_FREE_FEATURES)
 #: Columns of the plain model's rows that measure the text (not the quiz writer's style).
-_TEXT_COLUMNS = tuple(i for i, n in enumerate(PLAIN_FEATURES) if n not in STYLE_FEATURES)
+_TEXT_COLUMNS = tuple(PLAIN_FEATURES.index(name) for name in HABIT_FREE_FEATURES)
 
 #: See `decide`: the confidence of an answer the paper's text does not favour at all.
 UNBACKED_CAP = 0.85
@@ -908,12 +908,14 @@ def habit_free_rows(rows: Sequence[Sequence[float]]) -> list[list[float]]:
     return [[row[i] for i in _HABIT_FREE_COLUMNS] for row in rows]
 
 
+def _scores(weights: Sequence[float], rows: Sequence[Sequence[float]]) -> list[float]:
+    return [sum(w * x for w, x in zip(weights, row, strict=True)) for row in rows]
+
+
 def habit_free_probabilities(
     weights: Sequence[float], rows: Sequence[Sequence[float]]
 ) -> list[float]:
-    return softmax(
-        [sum(w * x for w, x in zip(weights, row, strict=True)) for row in habit_free_rows(rows)]
-    )
+    return softmax(_scores(weights, habit_free_rows(rows)))
 
 
 def softmax(scores: Sequence[float]) -> list[float]:
@@ -924,7 +926,7 @@ def softmax(scores: Sequence[float]) -> list[float]:
 
 
 def _log_softmax(weights: Sequence[float], rows: Sequence[Sequence[float]]) -> list[float]:
-    scores = [sum(w * x for w, x in zip(weights, row, strict=True)) for row in rows]
+    scores = _scores(weights, rows)
     top = max(scores)
     total = math.log(sum(math.exp(s - top) for s in scores)) + top
     return [s - total for s in scores]
