@@ -24,9 +24,11 @@ from flashcards.deckdef import (
 )
 from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
+from flashcards.model import Paper
 from flashcards.notes import CARD_KINDS, build_notes
 from flashcards.parse import DEFAULT_MAX_BYTES, parse_paths
 from flashcards.state import load_state, stamp_notes, state_bytes
+from flashcards.timing import phase
 from flashcards.topics import assign_topics, load_taxonomy
 
 DEFAULT_DECK_NAME = "AI Papers"
@@ -126,7 +128,8 @@ class _Prepared:
 
 def _commit(prepared: Sequence[_Prepared]) -> list[BuildReport]:
     """Write every prepared deck's files together: all of them, or (on any error) none."""
-    written = replace_files([file for deck in prepared for file in deck.files])
+    with phase("write"):
+        written = replace_files([file for deck in prepared for file in deck.files])
     return [
         dataclasses.replace(deck.report, written=deck.report.output in written) for deck in prepared
     ]
@@ -140,21 +143,30 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
             "the output is a directory; give a file name such as deck.apkg", plan.output
         )
 
-    parsed = parse_paths(plan.inputs, max_bytes=plan.max_bytes)
-    key = load_answer_key(plan.answers) if plan.answers is not None else None
-    digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
-    taxonomy = load_taxonomy(plan.taxonomy)
-    specs = build_notes(
-        digests,
-        deck=plan.name,
-        kinds=plan.cards,
-        subdecks=plan.subdecks,
-        extra_tags=plan.tags,
-        topics_for=lambda paper: assign_topics(paper, taxonomy),
-    )
+    with phase("parse"):
+        parsed = parse_paths(plan.inputs, max_bytes=plan.max_bytes)
+    with phase("answers"):
+        key = load_answer_key(plan.answers) if plan.answers is not None else None
+        digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
+    with phase("topics"):
+        taxonomy = load_taxonomy(plan.taxonomy)
 
-    stamped, new_state = stamp_notes(specs, load_state(plan.state), now)
-    package = build_package(stamped)
+    def topics_for(paper: Paper) -> tuple[str, ...]:
+        with phase("topics"):
+            return assign_topics(paper, taxonomy)
+
+    with phase("notes"):
+        specs = build_notes(
+            digests,
+            deck=plan.name,
+            kinds=plan.cards,
+            subdecks=plan.subdecks,
+            extra_tags=plan.tags,
+            topics_for=topics_for,
+        )
+    with phase("state"):
+        stamped, new_state = stamp_notes(specs, load_state(plan.state), now)
+    package = build_package(stamped)  # its own phases: "export" and "zip"
 
     warnings = list(parsed.warnings)
     if not specs:
@@ -172,7 +184,9 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
         warnings=tuple(warnings),
     )
     # The state goes first: if only it landed, the next build still stamps the same times.
-    return _Prepared(((plan.state, state_bytes(new_state)), (plan.output, package.data)), report)
+    with phase("state"):
+        state_data = state_bytes(new_state)
+    return _Prepared(((plan.state, state_data), (plan.output, package.data)), report)
 
 
 def build_definitions(
