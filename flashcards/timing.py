@@ -19,6 +19,8 @@ class _Recorder:
     stack: list[list] = field(default_factory=list)
 
 
+_clock = time.perf_counter
+
 _RECORDER: ContextVar[_Recorder | None] = ContextVar("flashcards_timing", default=None)
 
 
@@ -41,13 +43,13 @@ def phase(name: str) -> Iterator[None]:
     if recorder is None:
         yield
         return
-    frame = [name, time.perf_counter(), 0.0]
+    frame = [name, _clock(), 0.0]
     recorder.stack.append(frame)
     try:
         yield
     finally:
         recorder.stack.pop()
-        elapsed = time.perf_counter() - frame[1]
+        elapsed = _clock() - frame[1]
         recorder.seconds[name] = recorder.seconds.get(name, 0.0) + elapsed - frame[2]
         if recorder.stack:
             recorder.stack[-1][2] += elapsed
