@@ -47,7 +47,7 @@ _VERBS = _words(
     "distils routes encodes decodes filters refines selects estimates schedules merges"
 )
 _METRICS = _words("accuracy F1 BLEU recall precision win-rate pass@1 FID latency throughput")
-_BENCHES = _words("Arcade Lumen Quarry Harbor Meadow Summit Cobalt Falcon Juniper Nimbus")
+_SYLLABLES = _words("ka lo mi ra ven tor qui zan pel dor ix sy bru na fel gor tam lis ot ur")
 _FIRST = _words("Ana Bo Chen Dara Eli Fatima Goran Hana Ivo Jun Kai Lena Mira Noor Omar Pia")
 _LAST = _words("Abe Brandt Costa Duarte Eriksen Fujita Garcia Haas Iyer Jansen Kowal Li Moreau")
 
@@ -72,14 +72,16 @@ class _Writer:
             f"{subject} {self.pick(_VERBS)} the {self.phrase()} with a {self.phrase(2)} and {tail}."
         )
 
+    def coined(self) -> str:
+        """A made-up word (a dataset's or model's name), so the vocabulary keeps growing."""
+        syllables = self.random.randint(2, 3)
+        return "".join(self.pick(_SYLLABLES) for _ in range(syllables)).capitalize()
+
     def name(self) -> str:
-        return f"{self.pick(_NOUNS).capitalize()}{self.pick(_NOUNS).capitalize()}"
+        return f"{self.coined()}-{self.pick(_NOUNS).capitalize()}"
 
     def title(self, name: str) -> str:
-        return (
-            f"{name}: {self.phrase(3).title()} for {self.phrase(2).title()} "
-            f"with {self.phrase(2).title()}"
-        )
+        return f"{name}: {self.phrase(3).title()} for {self.phrase(2).title()}"
 
     def authors(self) -> list[str]:
         count = self.random.randint(3, 6)
@@ -94,9 +96,9 @@ def arxiv_id(number: int) -> str:
 
 def _quiz_paper(w: _Writer, number: int, paper_id: str) -> list[str]:
     name = w.name()
-    method = w.phrase(3)
-    bench, metric, score = w.pick(_BENCHES), w.pick(_METRICS), w.number()
-    problem = w.phrase(3)
+    method = f"{w.phrase(3)} with {w.phrase(2)}"
+    bench, metric, score = w.coined(), w.pick(_METRICS), w.number()
+    problem = f"{w.phrase(3)} under {w.phrase(2)}"
     fields = {
         "📘 Topic and Domain": f"{w.phrase(2).capitalize()} in {w.phrase(2)}: {name} studies "
         f"the {w.phrase(3)} of {w.phrase(2)} models.",
@@ -114,12 +116,26 @@ def _quiz_paper(w: _Writer, number: int, paper_id: str) -> list[str]:
     lines += [f"Published: {FIRST_DAY.isoformat()}", "", f"Link: https://arxiv.org/abs/{paper_id}"]
     lines.append("")
     lines += [f"{i}. {label}: {text}" for i, (label, text) in enumerate(fields.items(), 1)]
-    chart = " ".join(w.phrase(2).title() for _ in range(8))
+    chart = " ".join(w.phrase(2).title() for _ in range(45))
     lines += ["", title, "", f"{name} Workflow {chart}"]  # the flow chart repeats the title
+    setting = f"{w.phrase(2)} setting"
     questions = [
-        (f"What does {name} use to process the {w.phrase(2)}?", method, lambda: w.phrase(3)),
-        (f"What {metric} does {name} reach on {bench}?", f"{score}%", lambda: f"{w.number()}%"),
-        ("Which problem does the paper address?", problem, lambda: w.phrase(3)),
+        (
+            f"According to the paper, what does {name} use to process the {w.phrase(2)} "
+            f"in its {setting}?",
+            method,
+            lambda: f"{w.phrase(3)} with {w.phrase(2)}",
+        ),
+        (
+            f"What {metric} does {name} reach on the {bench} benchmark in the {setting}?",
+            f"{score}%",
+            lambda: f"{w.number()}%",
+        ),
+        (
+            f"Which problem of existing {w.phrase(2)} systems does the paper address?",
+            problem,
+            lambda: f"{w.phrase(3)} under {w.phrase(2)}",
+        ),
     ]
     for q, (prompt, right, wrong) in enumerate(questions, 1):
         options = [right] + [wrong() for _ in range(3)]
@@ -153,7 +169,9 @@ def table_digest(index: int, quizzes: int, seed: int = 0) -> str:
                 f"{name} introduces a {w.phrase(3)} for {w.phrase(2)}.",
                 w.sentence("The research question is whether a model"),
                 w.sentence(f"The method of {name}"),
-                f"{name} reaches {w.number()}% {w.pick(_METRICS)} on {w.pick(_BENCHES)}.",
+                w.sentence(f"Each stage of {name}"),
+                f"{name} reaches {w.number()}% {w.pick(_METRICS)} on {w.coined()}.",
+                w.sentence("Compared with earlier systems, it"),
                 w.sentence("For practitioners, the approach"),
             ]
         )
