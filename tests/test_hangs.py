@@ -264,3 +264,27 @@ def test_absolute_and_home_patterns_still_work(
     monkeypatch.setenv("HOME", str(tmp_path))
     home = write(elsewhere / "h.yaml", "name: D\nsources: ['~/**/digest.txt']\n")
     assert load_deck_definition(home).source_files() == [tmp_path / "digest.txt"]
+
+
+# --- 10. catastrophic regexes in a taxonomy ----------------------------------------------------
+
+
+def test_a_catastrophic_taxonomy_pattern_runs_in_linear_time(tmp_path: Path) -> None:
+    taxonomy = write(
+        tmp_path / "t.yaml",
+        "topics:\n  words:\n    label: Words\n    patterns: ['^(\\w+\\s?)*$']\n"
+        "  bench:\n    label: B\n    patterns: ['(?-i:BENCH)\\b']\n",
+    )
+    title = "word " * 5_000 + "!"  # Python's engine backtracks exponentially on this
+    text = f"2025-07-14 Papers\n\nPaper 1\n\n{title}\n\nQ1\n1. Which?\nA\nB\n"
+    digest = write(tmp_path / "d.txt", text)
+    result = finishes(
+        lambda: CliRunner().invoke(main, ["topics", str(digest), "--taxonomy", str(taxonomy)])
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 papers; 1 (100.0%) matched no topic" in result.output
+    # Ignoring case, unless the pattern says otherwise; and a match still counts.
+    rules = {t.slug: t.rules[0] for t in load_taxonomy(taxonomy).topics}
+    assert rules["words"].search("Two Words", "two words")
+    assert not rules["bench"].search("bench", "bench")
+    assert rules["bench"].search("a BENCH", "a bench")
