@@ -109,14 +109,75 @@ CONTEXT_FIELDS: tuple[tuple[str, str], ...] = (
 
 # --- escaping ---------------------------------------------------------------------------------
 
-# Anki plays `[sound:…]` and speaks `[anki:tts]…` wherever they appear in rendered text.
-_AV_TAG = re.compile(r"\[(?=\s*(?:sound|anki):)", re.IGNORECASE)
+# Anki plays `[sound:…]` and speaks `[anki:tts]…` wherever they appear in rendered text, and
+# turns `[latex]…[/latex]`, `[$]…[/$]` and `[$$]…[/$$]` into images made by running `latex` on
+# their content (case-insensitive): the `[` of each, written as an entity, shows the same and
+# means nothing to Anki.
+_AV_TAG = re.compile(r"\[(?=\s*(?:sound|anki):|/?(?:latex|\$\$?)\])", re.IGNORECASE)
+
+#: Classes that make MathJax skip an element's text: every template wraps its fields in them, so
+#: `\(…\)` or `\[…\]` in digest text is never typeset (see `is_safe_maths` for why). Anki
+#: leaves MathJax's document options at their defaults: `mathjax_ignore` since MathJax 3.1
+#: (Anki ships 3.2), `tex2jax_ignore` in 3.0 and in MathJax 2 (older Anki and AnkiDroid
+#: versions). Maths meant to be rendered goes in an inner element of class `mathjax_process`.
+NO_MATHS_CLASSES = "mathjax_ignore tex2jax_ignore"
+
+#: TeX macros that make maths do more than draw symbols, with the packages Anki's MathJax loads
+#: (base, ams, mathtools, mhchem, newcommand, configmacros, action, noundefined, require,
+#: autoload; autoload fetches html, unicode, bbox, ... on first use): links (`\href` to
+#: `javascript:`, `\mmlToken` attributes), CSS and DOM hooks (`\style`, `\class`, `\cssId`,
+#: `\bbox` styles, `\unicode` fonts), loading code (`\require`), interaction (`\toggle`,
+#: tooltips), and macro definitions that could hide any of these behind another name.
+UNSAFE_MATHS_MACROS = frozenset(
+    {
+        "href",
+        "url",
+        "style",
+        "class",
+        "cssId",
+        "data",
+        "bbox",
+        "unicode",
+        "require",
+        "mmlToken",
+        "toggle",
+        "mathtip",
+        "texttip",
+        "def",
+        "gdef",
+        "edef",
+        "xdef",
+        "let",
+        "newcommand",
+        "renewcommand",
+        "providecommand",
+        "newenvironment",
+        "renewenvironment",
+        "DeclareMathOperator",
+        "DeclarePairedDelimiter",
+        "DeclarePairedDelimiterX",
+        "DeclarePairedDelimiterXPP",
+        "csname",
+        "verb",
+    }
+)
+_TEX_MACRO = re.compile(r"\\([A-Za-z]+)")
+
+
+def is_safe_maths(tex: str) -> bool:
+    r"""Whether `tex` (the inside of `\(…\)`, from a digest) may be typeset by Anki's MathJax:
+    it names none of `UNSAFE_MATHS_MACROS`. A blocklist can be this simple because MathJax's TeX
+    has no way to build a macro name at run time (no `\csname`, no catcodes): any macro that runs
+    is written out in the source, unless it was defined there, and definitions are blocked."""
+    return not any(name in UNSAFE_MATHS_MACROS for name in _TEX_MACRO.findall(tex))
+
+
 _TAG_BAD = re.compile(r"[\s\"]+")
 
 
 def escape_text(text: str) -> str:
     """Digest text as inert HTML: escaped, `{`/`}` as entities (never template or cloze syntax),
-    no Anki audio tags, line breaks kept as <br>."""
+    no Anki audio or LaTeX tags, line breaks kept as <br>."""
     return _escape_piece(text.strip())
 
 
@@ -271,7 +332,7 @@ MCQ_SCRIPT = """\
 </script>"""
 
 MCQ_FRONT = (
-    '<div class="fc fc-mcq">\n'
+    f'<div class="fc fc-mcq {NO_MATHS_CLASSES}">\n'
     '<div class="fc-paper">{{Title}}</div>\n'
     '<div class="fc-prompt">{{Prompt}}</div>\n'
     '<div id="fc-choices-box">{{Options}}</div>\n'
@@ -281,7 +342,7 @@ MCQ_FRONT = (
 MCQ_BACK = """\
 {{FrontSide}}
 <hr id="answer">
-<div class="fc" id="fc-back" data-answer="{{AnswerLetter}}">
+<div class="fc NO_MATHS_CLASSES" id="fc-back" data-answer="{{AnswerLetter}}">
 {{#Answer}}<div class="fc-answer"><span class="fc-letter">{{AnswerLetter}}</span> {{Answer}}</div>
 <div class="fc-source">{{AnswerSource}}</div>{{/Answer}}
 {{^Answer}}<div class="fc-source fc-unknown">No answer is known for this question: \
@@ -292,14 +353,14 @@ check it against the paper.</div>{{/Answer}}
 {{#Extra}}<div class="fc-extra">{{Extra}}</div>{{/Extra}}
 <div class="fc-meta"><span>{{Date}}</span>\
 {{#Link}}<a href="{{Link}}">Open the paper</a>{{/Link}}</div>
-</div>"""
+</div>""".replace("NO_MATHS_CLASSES", NO_MATHS_CLASSES)
 
 
 def _summary_front(label: str, template_field: str, question: str) -> str:
     prompt = question.replace("{title}", '<span class="fc-title">{{Title}}</span>')
     return (
         f"{{{{#{template_field}}}}}"
-        f'<div class="fc fc-summary"><div class="fc-kind">{label}</div>'
+        f'<div class="fc fc-summary {NO_MATHS_CLASSES}"><div class="fc-kind">{label}</div>'
         f'<div class="fc-prompt">{prompt}</div></div>'
         f"{{{{/{template_field}}}}}"
     )
@@ -315,7 +376,7 @@ def _summary_back(template_field: str) -> str:
     return (
         "{{FrontSide}}\n"
         '<hr id="answer">\n'
-        f'<div class="fc"><div class="fc-field">{{{{{template_field}}}}}</div>\n'
+        f'<div class="fc {NO_MATHS_CLASSES}"><div class="fc-field">{{{{{template_field}}}}}</div>\n'
         + workflow
         + '{{#Extra}}<div class="fc-extra">{{Extra}}</div>{{/Extra}}\n'
         '<div class="fc-meta">{{#Authors}}<span>{{Authors}}</span>{{/Authors}}'
