@@ -22,7 +22,16 @@ from flashcards.answers import load_answer_key
 from flashcards.cli import main
 from flashcards.deckdef import load_deck_definition
 from flashcards.errors import ConfigError, ParseError
-from flashcards.parse import decode, find_digest_files, parse_file, parse_paths
+from flashcards.parse import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_LINE,
+    decode,
+    find_digest_files,
+    markdown_table,
+    parse_file,
+    parse_paths,
+    parse_text,
+)
 from flashcards.topics import load_taxonomy
 from flashcards.yamlfile import MAX_DEPTH, parse_yaml
 
@@ -288,3 +297,47 @@ def test_a_catastrophic_taxonomy_pattern_runs_in_linear_time(tmp_path: Path) -> 
     assert rules["words"].search("Two Words", "two words")
     assert not rules["bench"].search("bench", "bench")
     assert rules["bench"].search("a BENCH", "a bench")
+
+
+# --- 11. markdown tables dense with markup --------------------------------------------------
+
+
+def test_a_table_full_of_markup_within_the_limits_is_parsed(tmp_path: Path) -> None:
+    # Each row one shape, every line just under the line limit: unmatched `[` cost markdown-it
+    # time quadratic in their number (31-88 s for such a file); benchmarks/run.py times it.
+    shapes = ("[", "*", "]", "![", "`", "<", "_a")
+    cells = [(unit * (DEFAULT_MAX_LINE // len(unit)))[: DEFAULT_MAX_LINE - 64] for unit in shapes]
+    rows = "".join(f"| T{i} | A | {cell} |\n" for i, cell in enumerate(cells))
+    path = write(tmp_path / "t.md", f"{TABLE_HEAD}{rows}")
+    assert path.stat().st_size < DEFAULT_MAX_BYTES
+    papers = finishes(lambda: parse_file(path))[0].papers
+    # Too dense to be prose: kept as written.
+    assert [p.fields["summary"] for p in papers] == [cell.strip() for cell in cells]
+
+
+TABLE_HEAD = "## Papers for 2025-07-14\n\n| Title | Authors | Summary |\n|---|---|---|\n"
+
+
+def test_prose_with_a_little_markup_is_still_markdown() -> None:
+    cell = "Uses **bold**, `code` and [a link](https://example.org/a) " + "word " * 40
+    text = f"{TABLE_HEAD}| T | A | {cell} |\n"
+    paper = parse_text(text, "t.md")[0].papers[0]
+    assert paper.fields["summary"].startswith("Uses bold, code and a link word")
+
+
+def test_no_real_table_cell_is_too_dense_for_markdown(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # So every real digest reads exactly as it did before the bound (`parse --json` on both
+    # folders was compared byte for byte, before and after).
+    verdicts: list[bool] = []
+    bound = markdown_table._too_dense
+
+    def spy(markdown: str) -> bool:
+        verdicts.append(bound(markdown))
+        return verdicts[-1]
+
+    monkeypatch.setattr(markdown_table, "_too_dense", spy)
+    parse_paths([corpus / "daily-ai-papers", corpus / "daily-ai-papers-category"])
+    assert len(verdicts) > 10_000 and not any(verdicts)
+    assert bound("[" * 33) and bound("*" * 100) and not bound("*" * 64 + "a" * 1000)
