@@ -160,6 +160,8 @@ CSS = """\
   text-align: left;
   margin: 0;
   padding: 12px;
+  word-wrap: break-word;  /* long words and links wrap rather than widen a phone screen */
+  overflow-wrap: anywhere;
 }
 .fc { max-width: 42em; margin: 0 auto; }
 .fc-paper { font-size: 0.8em; color: #5f6368; margin-bottom: 0.6em; }
