@@ -4,6 +4,7 @@ maths stays literal, and everything is still escaped, checked on cards rendered 
 from __future__ import annotations
 
 import html
+import re
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -163,3 +164,27 @@ def test_maths_through_anki_renderer(tmp_path: Path) -> None:
     assert f"{SPAN}\\[\\sum_i w_i\\]</span>" in methods
     assert "no $\\href&#123;https://example.com&#125;&#123;link&#125;$." in methods
     assert '<a href="https://example.com' not in methods
+
+
+def test_real_digests(corpus: Path, seeds: Path) -> None:
+    """On the real digests: their maths (`SL$^{2}$A-INR`, `$\\phi_r$`, …) is converted, every
+    price ("$7,800", "$0.1", "$294K") stays text, and the markup stays balanced."""
+    from flashcards.parse import parse_paths
+
+    texts = []
+    for digest in parse_paths([corpus, seeds]).digests:
+        for paper in digest.papers:
+            texts += [paper.title, *paper.fields.values()]
+            for question in paper.questions:
+                texts += [question.prompt, *question.options]
+    with_dollars = [text for text in texts if "$" in text]
+    spans = [s for text in with_dollars for s in split_maths(text) if s.maths]
+    assert len(spans) >= 15
+    assert any(span.text == "^{2}" for span in spans)
+    for text in with_dollars:
+        plain = "".join(s.text for s in split_maths(text) if not s.maths)
+        assert plain.count("$") >= len(re.findall(r"\$\d", text)), text
+        parser = _Balance()
+        parser.feed(escape_text(text))
+        parser.close()
+        assert parser.ok and not parser.open, text

@@ -68,9 +68,11 @@ def test_what_the_templates_do_not_use_is_an_error(template: str) -> None:
 
 
 def test_cards_render_as_in_anki(tmp_path: Path) -> None:
-    """Every card of the bundled deck (both note types, every template, answered and unanswered
-    questions): our front and back equal Anki's question and answer without its `<style>`."""
-    plan = plan_adhoc([ROOT / "decks" / "samples"], tmp_path / "deck.apkg")
+    """Every card of the bundled deck and of the maths digests below (both note types, every
+    template, key, marked and inferred answers): our front and back equal Anki's question and
+    answer without its `<style>`."""
+    inputs = [ROOT / "decks" / "samples", *_digests(tmp_path)]
+    plan = plan_adhoc(inputs, tmp_path / "deck.apkg")
     report = build(plan, now=NOW)
     specs, _ = plan_notes(plan)
     ours = {(card.note.guid, card.ordinal): card for card in preview_cards(specs)}
