@@ -21,8 +21,10 @@ using any of `BLOCKED_MACROS`, or holding a MathJax delimiter itself, stays lite
 
 Converted maths is wrapped in `<span class="mathjax_process tex2jax_process">`: MathJax 3.2's
 default "process" class and its older name (Anki sets neither `ignoreHtmlClass` nor
-`processHtmlClass`), so the maths is typeset even inside a container MathJax is told to ignore,
-such as the one digest text is kept in so that nothing else in it is read as maths.
+`processHtmlClass`, and its `mathjax ^3.1.2` dependency resolves to 3.2), so the maths is typeset
+even inside a container MathJax ignores (class `mathjax_ignore`; 3.2 no longer honours
+`tex2jax_ignore`), such as one digest text is kept in so that nothing else in it is read as
+maths. `tests/test_browser.py` checks both with MathJax 3.2.
 """
 
 from __future__ import annotations

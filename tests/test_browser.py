@@ -24,6 +24,7 @@ from digest_writers import write_markdown, write_quiz_text
 
 from flashcards.build import plan_adhoc
 from flashcards.model import Paper, Question
+from flashcards.notes import escape_text
 from flashcards.preview import MATHJAX_URL, preview_plan
 
 CHROMIUM = Path(os.environ.get("FLASHCARDS_CHROMIUM", "/usr/bin/chromium"))
@@ -57,6 +58,9 @@ def browser() -> Iterator[Any]:
         _unavailable("Playwright is not installed (pip install -e '.[test]')")
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is not installed (Debian package chromium)")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
@@ -237,6 +241,18 @@ def test_mathjax_renders_maths(browser: Any, page_file: Path) -> None:
     expect(results_back.locator(".fc-field")).to_contain_text("$3 to $4 hours")
     expect(results_back.locator("mjx-container")).to_have_count(1)  # the title only
     problem.screenshot(path=ARTIFACTS / "maths.png")
+
+    # Inside a container MathJax 3.2 ignores (where digest text may be kept), our maths still
+    # typesets and other TeX does not.
+    ignored = "".join(
+        f'<div class="{name}">\\(a_1\\) {escape_text("$b^2$")}</div>'
+        for name in ("mathjax_ignore", "mathjax_ignore tex2jax_ignore")
+    )
+    page.set_content(f'<body>{ignored}<script src="{MATHJAX_URL}"></script></body>')
+    expect(page.locator("mjx-container")).to_have_count(2)
+    for container in page.locator("div.mathjax_ignore").all():
+        expect(container).to_contain_text("\\(a_1\\)")
+        expect(container.locator(".mathjax_process mjx-container")).to_have_count(1)
     page.context.close()
 
 
