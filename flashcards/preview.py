@@ -176,7 +176,7 @@ iframe { display: block; width: 100%; height: 26em; border: 1px solid #d0d4da;
 """
 
 # Sizes each frame to its content, reloads a back on "Show answer" (its script then reads the
-# option tapped on the front) and switches day/night mode as Anki does, with the `nightMode`
+# option tapped on its front) and switches day/night mode as Anki does, with the `nightMode`
 # and `night_mode` classes on the card's body.
 _PAGE_SCRIPT = """\
 <script>
@@ -207,11 +207,38 @@ _PAGE_SCRIPT = """\
     night = !night;
     applyAll();
   });
+  // As in Anki, a back follows its own front: showing the answer of a card whose front was not
+  // the last one tapped first reloads that front, which forgets the option tapped elsewhere.
+  var lastFront = null;
+  var fronts = document.querySelectorAll("iframe.pv-front");
+  for (var k = 0; k < fronts.length; k++) {
+    fronts[k].addEventListener("load", function () {
+      var frame = this;
+      frame.contentDocument.addEventListener("click", function () {
+        lastFront = frame.id;
+      }, true);
+    });
+  }
+  function reload(frame, then) {
+    if (then) {
+      frame.addEventListener("load", function once() {
+        frame.removeEventListener("load", once);
+        then();
+      });
+    }
+    frame.srcdoc = frame.srcdoc;
+  }
   var shows = document.querySelectorAll("button.pv-show");
   for (var j = 0; j < shows.length; j++) {
     shows[j].addEventListener("click", function () {
       var back = document.getElementById(this.getAttribute("data-back"));
-      back.srcdoc = back.srcdoc;
+      var front = document.getElementById(this.getAttribute("data-front"));
+      if (lastFront === front.id) {
+        reload(back);
+      } else {
+        lastFront = front.id;
+        reload(front, function () { reload(back); });
+      }
     });
   }
   applyAll();
@@ -252,7 +279,7 @@ def _card_html(card: PreviewCard, number: int) -> str:
         f"{html.escape(card.template)}</span>{source_html}{tags}</div>\n"
         '<div class="pv-sides">\n'
         f'<figure class="pv-side"><figcaption>Front <button type="button" class="pv-show"'
-        f' data-back="back-{number}">Show answer</button></figcaption>'
+        f' data-front="front-{number}" data-back="back-{number}">Show answer</button></figcaption>'
         f'<iframe class="pv-front" id="front-{number}" title="{title}, front"'
         f' srcdoc="{front}"></iframe></figure>\n'
         '<figure class="pv-side"><figcaption>Back</figcaption>'

@@ -90,6 +90,13 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 answer=0,
                 answer_source="marked",
             ),
+            Question(
+                number=2,
+                prompt="How many experts are averaged?",
+                options=("All M of them", "Two"),
+                answer=0,
+                answer_source="marked",
+            ),
         ),
     )
     table = Paper(
@@ -175,6 +182,15 @@ def test_tap_a_wrong_then_the_right_option(browser: Any, page_file: Path) -> Non
     expect(back.locator("#fc-choices li.fc-wrong")).to_have_count(0)
     expect(back.locator(".fc-answer")).to_contain_text("By averaging them")
     article.screenshot(path=ARTIFACTS / "mcq-right.png")
+
+    # A wrong tap on this card never shows on the next card's back.
+    options.nth(1).click()
+    other = page.locator('article.pv-card[data-kind="mcq"]').nth(1)
+    other_back = other.frame_locator("iframe.pv-back")
+    other.locator("button.pv-show").click()
+    expect(other_back.locator("#fc-choices li").nth(0)).to_have_class(re.compile(r"fc-correct"))
+    expect(other_back.locator("#fc-choices li.fc-wrong")).to_have_count(0)
+    expect(other_back.locator("#fc-choices li.fc-chosen")).to_have_count(0)
     page.context.close()
 
 
