@@ -700,3 +700,61 @@ def test_daily_recipe_pull_then_build(
     assert (code, err) == (0, "")
     assert site.paths()[before:] == ["/week/2025-06-05.html"]
     assert "(2025-06-05 to 2025-06-05): fetched 1" in out
+
+
+def test_real_pages_and_tables_are_accepted(corpus: Path, tmp_path: Path) -> None:
+    """The real digests, served as the sites lay them out, all pass the checks and land byte for
+    byte; a refresh costs a 304 each (the server honours If-Modified-Since)."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(corpus)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    first, last = date(2025, 3, 17), date(2025, 4, 6)
+    quiz, tables = tmp_path / "quiz", tmp_path / "tables"
+    targets = [
+        PullTarget(SOURCES["daily-paper"], base + "/daily_paper/html/{date}.html", quiz),
+        PullTarget(
+            SOURCES["daily-ai-papers"],
+            base + "/daily-ai-papers/archive/{yyyy}/{mm}/{dd}.md",
+            tables,
+        ),
+    ]
+    try:
+        report = pull(targets, since=first, until=last, today=TODAY, settings=settings(Waits()))
+        refreshed = pull(
+            targets, since=first, until=last, refresh=True, today=TODAY, settings=settings(Waits())
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    expected = {
+        quiz: sorted(
+            p.name
+            for p in (corpus / "daily_paper" / "html").glob("2025-0[34]-*.html")
+            if first.isoformat() <= p.stem <= last.isoformat()
+        ),
+        tables: sorted(
+            f"2025-{p.parent.name}-{p.name}"
+            for p in (corpus / "daily-ai-papers" / "archive" / "2025").glob("0[34]/*.md")
+            if first.isoformat() <= f"2025-{p.parent.name}-{p.stem}" <= last.isoformat()
+        ),
+    }
+    for result, again in zip(report.targets, refreshed.targets, strict=True):
+        names = expected[result.target.folder]
+        assert len(names) >= 5
+        assert result.count("failed") == 0, [r.error for r in result.days if r.error]
+        assert result.count("fetched") == len(names)
+        assert again.count("unchanged") == len(names) and again.count("failed") == 0
+        assert files_in(result.target.folder) == sorted([*names, STATE_FILE])
+    for name in expected[quiz]:
+        assert (quiz / name).read_bytes() == (corpus / "daily_paper" / "html" / name).read_bytes()
+    for name in expected[tables]:
+        original = corpus / "daily-ai-papers" / "archive" / "2025" / name[5:7] / name[8:]
+        assert (tables / name).read_bytes() == original.read_bytes()
