@@ -148,7 +148,8 @@ def pull(
     targets = _distinct(targets)
     ranges = [day_range(t, today=today, since=since, until=until, refresh=refresh) for t in targets]
 
-    states = {t.folder: _load_state(t.folder) for t in targets}
+    # One state per folder, however its path is spelled, shared by the sources pulled into it.
+    states = {_folder_key(t.folder): _load_state(t.folder) for t in targets}
     stop = threading.Event()
     results: dict[tuple[int, date], DayResult] = {}
     jobs: list[tuple[int, date]] = []
@@ -198,17 +199,19 @@ def pull(
             if r.status == "present" and r.url is not None
         ]
         reports.append(TargetReport(target, span.first, span.last, days, tuple(warnings)))
-    for folder, state in states.items():
-        warning = _save_state(folder, state)
+    for index, report in enumerate(reports):
+        state = states.pop(_folder_key(report.target.folder), None)
+        warning = _save_state(report.target.folder, state) if state is not None else None
         if warning:
-            # Attach it to the folder's first report: losing the validators costs a full
-            # download at the next refresh, nothing else.
-            first = next(i for i, r in enumerate(reports) if r.target.folder == folder)
-            report = reports[first]
-            reports[first] = TargetReport(
+            # Losing the validators costs a full download at the next refresh, nothing else.
+            reports[index] = TargetReport(
                 report.target, report.first, report.last, report.days, (*report.warnings, warning)
             )
     return PullReport(tuple(reports))
+
+
+def _folder_key(folder: Path) -> str:
+    return os.path.normcase(os.path.abspath(folder))
 
 
 def _distinct(targets: Iterable[PullTarget]) -> list[PullTarget]:
@@ -216,7 +219,7 @@ def _distinct(targets: Iterable[PullTarget]) -> list[PullTarget]:
     URLs must not write the same files."""
     seen: dict[tuple[str, str], PullTarget] = {}
     for target in targets:
-        key = (os.path.normcase(os.path.abspath(target.folder)), target.source.suffix)
+        key = (_folder_key(target.folder), target.source.suffix)
         other = seen.get(key)
         if other is None:
             seen[key] = target
@@ -249,7 +252,7 @@ def _pull_day(
     client: httpx.Client,
     target: PullTarget,
     day: date,
-    states: dict[Path, dict[str, dict[str, str]]],
+    states: dict[str, dict[str, dict[str, str]]],
     refresh: bool,
     settings: HttpSettings,
     stop: threading.Event,
@@ -259,7 +262,8 @@ def _pull_day(
     url = target.url(day)
     existed = path.exists()
     headers = {}
-    remembered = states[target.folder].get(name)
+    state = states[_folder_key(target.folder)]
+    remembered = state.get(name)
     if refresh and existed and remembered and remembered.get("url") == url:
         if remembered.get("etag"):
             headers["If-None-Match"] = remembered["etag"]
@@ -290,7 +294,7 @@ def _pull_day(
             entry["etag"] = outcome.etag
         if outcome.last_modified:
             entry["last_modified"] = outcome.last_modified
-        states[target.folder][name] = entry  # one key per day: threads never share one
+        state[name] = entry  # one key per file: no two threads write the same key
     status: DayStatus = "fetched" if not existed else "updated" if changed else "unchanged"
     return DayResult(day, status, path, url, None, outcome.attempts)
 
