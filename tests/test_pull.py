@@ -766,3 +766,31 @@ def test_real_pages_and_tables_are_accepted(corpus: Path, tmp_path: Path) -> Non
     for name in expected[tables]:
         original = corpus / "daily-ai-papers" / "archive" / "2025" / name[5:7] / name[8:]
         assert (tables / name).read_bytes() == original.read_bytes()
+
+
+def test_cli_source_filter_and_url_override_for_definitions(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "both.yaml").write_text(
+        "name: Both\nsources: [../digests]\npull:\n"
+        "  - {source: daily-paper, into: ../digests, since: 2025-06-02}\n"
+        "  - {source: daily-ai-papers, into: ../digests, since: 2025-06-02}\n",
+        encoding="utf-8",
+    )
+    mirror = f"{site.base}/md/{{yyyy}}/{{mm}}/{{dd}}.md"
+    args = ["--source", "daily-ai-papers", "--url", mirror, "--until", "2025-06-03"]
+    code, out, err = invoke(*args)
+    assert (code, err) == (0, "")
+    assert out == (
+        "daily-ai-papers → digests (2025-06-02 to 2025-06-03): fetched 2, "
+        "already present 0, none that day 0, failed 0\n"
+    )
+    assert sorted(site.paths()) == ["/md/2025/06/02.md", "/md/2025/06/03.md"]
+    code, out, err = invoke(*args)
+    assert (code, err) == (0, "")
+    assert out == "daily-ai-papers → digests: nothing to pull (up to date until 2025-06-03)\n"
+    assert len(site.requests) == 2
+    code, _out, err = invoke("--url", mirror)
+    assert code == 2 and "--url needs --source" in err
