@@ -7,9 +7,10 @@ source's format *and of that day*, and only then renames it into the folder as
 file that no build reads). A 404 means no digest that day. A file already in the folder is
 never requested again, nor overwritten, unless `refresh` is set; refreshing sends the ETag and
 Last-Modified remembered in the folder's `.flashcards-pull.json`, so an unchanged page costs a
-304. Being polite to the sites: an identifying User-Agent, a few requests at a time, timeouts,
-and retries with exponential backoff and jitter (honouring `Retry-After`) on timeouts,
-connection errors, 429 and 5xx.
+304; the same file lists the days that failed, which the next pulls ask again. Being polite to
+the sites: an identifying User-Agent, a few requests at a time, timeouts, and retries with
+exponential backoff and jitter (honouring `Retry-After`) on timeouts, connection errors, 429 and
+5xx.
 """
 
 from __future__ import annotations
@@ -165,45 +166,16 @@ def pull(
             days = sorted(set(days) | set(retry))
         schedule.append(days)
 
-    stop = threading.Event()
     results: dict[tuple[int, date], DayResult] = {}
-    jobs: list[tuple[int, date]] = []
+    jobs: list[tuple[PullTarget, date, tuple[int, date]]] = []
     for index, (target, days) in enumerate(zip(targets, schedule, strict=True)):
         for day in days:
             path = target.folder / target.filename(day)
             if not refresh and path.exists():
                 results[index, day] = DayResult(day, "present", path)
             else:
-                jobs.append((index, day))
-
-    if jobs:
-        import httpx
-
-        timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None)
-        with (
-            httpx.Client(
-                headers={"User-Agent": settings.user_agent},
-                timeout=timeout,
-                follow_redirects=True,
-                limits=httpx.Limits(max_connections=settings.workers),
-            ) as client,
-            ThreadPoolExecutor(max_workers=settings.workers) as executor,
-        ):
-            futures = {
-                job: executor.submit(
-                    _pull_day, client, targets[job[0]], job[1], states, refresh, settings, stop
-                )
-                for job in jobs
-            }
-            try:
-                for job, future in futures.items():
-                    results[job] = future.result()
-            except BaseException:
-                # Interrupted: finish the requests in flight (each either lands whole or not at
-                # all), cut their waits short and start no other.
-                stop.set()
-                executor.shutdown(wait=True, cancel_futures=True)
-                raise
+                jobs.append((target, day, (index, day)))
+    results.update(_run(jobs, states, refresh, settings))
 
     reports = []
     for index, (target, span) in enumerate(zip(targets, ranges, strict=True)):
@@ -235,6 +207,42 @@ def pull(
                 report.target, report.first, report.last, report.days, (*report.warnings, warning)
             )
     return PullReport(tuple(reports))
+
+
+def _run(
+    jobs: Sequence[tuple[PullTarget, date, tuple[int, date]]],
+    states: dict[str, _FolderState],
+    refresh: bool,
+    settings: HttpSettings,
+) -> dict[tuple[int, date], DayResult]:
+    """Each job's day pulled, `settings.workers` at a time over one HTTP client."""
+    if not jobs:
+        return {}
+    import httpx
+
+    stop = threading.Event()
+    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None)
+    with (
+        httpx.Client(
+            headers={"User-Agent": settings.user_agent},
+            timeout=timeout,
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=settings.workers),
+        ) as client,
+        ThreadPoolExecutor(max_workers=settings.workers) as executor,
+    ):
+        futures = {
+            job: executor.submit(_pull_day, client, target, day, states, refresh, settings, stop)
+            for target, day, job in jobs
+        }
+        try:
+            return {job: future.result() for job, future in futures.items()}
+        except BaseException:
+            # Interrupted: finish the requests in flight (each either lands whole or not at
+            # all), cut their waits short and start no other.
+            stop.set()
+            executor.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _failed_before(
