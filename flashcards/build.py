@@ -24,7 +24,7 @@ from flashcards.deckdef import (
 )
 from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
-from flashcards.notes import CARD_KINDS, build_notes
+from flashcards.notes import CARD_KINDS, NoteSpec, build_notes
 from flashcards.parse import DEFAULT_MAX_BYTES, parse_paths
 from flashcards.state import load_state, stamp_notes, state_bytes
 from flashcards.topics import assign_topics, load_taxonomy
@@ -132,14 +132,9 @@ def _commit(prepared: Sequence[_Prepared]) -> list[BuildReport]:
     ]
 
 
-def _prepare(plan: BuildPlan, now: int) -> _Prepared:
-    if not is_valid_deck_name(plan.name):  # ad-hoc names (--deck) are not checked elsewhere
-        raise BuildError(f"invalid deck name {plan.name!r}", plan.output)
-    if plan.output.is_dir():
-        raise BuildError(
-            "the output is a directory; give a file name such as deck.apkg", plan.output
-        )
-
+def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
+    """The notes `plan` builds (parsed, answered, tagged; no file read but its inputs, answer
+    key and taxonomy) and the parsers' warnings."""
     parsed = parse_paths(plan.inputs, max_bytes=plan.max_bytes)
     key = load_answer_key(plan.answers) if plan.answers is not None else None
     digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
@@ -152,11 +147,22 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
         extra_tags=plan.tags,
         topics_for=lambda paper: assign_topics(paper, taxonomy),
     )
+    return specs, tuple(parsed.warnings)
 
+
+def _prepare(plan: BuildPlan, now: int) -> _Prepared:
+    if not is_valid_deck_name(plan.name):  # ad-hoc names (--deck) are not checked elsewhere
+        raise BuildError(f"invalid deck name {plan.name!r}", plan.output)
+    if plan.output.is_dir():
+        raise BuildError(
+            "the output is a directory; give a file name such as deck.apkg", plan.output
+        )
+
+    specs, parse_warnings = plan_notes(plan)
     stamped, new_state = stamp_notes(specs, load_state(plan.state), now)
     package = build_package(stamped)
 
-    warnings = list(parsed.warnings)
+    warnings = list(parse_warnings)
     if not specs:
         warnings.append(f"{plan.output}: the deck has no notes (no papers in its inputs)")
     report = BuildReport(

@@ -28,6 +28,7 @@ from typing import Literal
 import genanki
 
 from flashcards import identity
+from flashcards.maths import maths_html
 from flashcards.model import Digest, Paper, Question
 from flashcards.parse.common import arxiv_abs_url, is_http_url
 
@@ -116,61 +117,12 @@ CONTEXT_FIELDS: tuple[tuple[str, str], ...] = (
 _AV_TAG = re.compile(r"\[(?=\s*(?:sound|anki):|/?(?:latex|\$\$?)\])", re.IGNORECASE)
 
 #: Classes that make MathJax skip an element's text: every template wraps its fields in them, so
-#: `\(…\)` or `\[…\]` in digest text is never typeset (see `is_safe_maths` for why). Anki
-#: leaves MathJax's document options at their defaults: `mathjax_ignore` since MathJax 3.1
-#: (Anki ships 3.2), `tex2jax_ignore` in 3.0 and in MathJax 2 (older Anki and AnkiDroid
-#: versions). Maths meant to be rendered goes in an inner element of class `mathjax_process`.
+#: `\(…\)` or `\[…\]` written in digest text is never typeset (Anki's MathJax would follow
+#: `\href{javascript:…}` or apply `\style{…}`: see `flashcards.maths`). Anki leaves MathJax's
+#: document options at their defaults: `mathjax_ignore` since MathJax 3.1 (Anki ships 3.2),
+#: `tex2jax_ignore` in 3.0 and MathJax 2 (older Anki and AnkiDroid versions). Only the maths
+#: `flashcards.maths` converts and checks, in a `mathjax_process` span, is typeset.
 NO_MATHS_CLASSES = "mathjax_ignore tex2jax_ignore"
-
-#: TeX macros that make maths do more than draw symbols, with the packages Anki's MathJax loads
-#: (base, ams, mathtools, mhchem, newcommand, configmacros, action, noundefined, require,
-#: autoload; autoload fetches html, unicode, bbox, ... on first use): links (`\href` to
-#: `javascript:`, `\mmlToken` attributes), CSS and DOM hooks (`\style`, `\class`, `\cssId`,
-#: `\bbox` styles, `\unicode` fonts), loading code (`\require`), interaction (`\toggle`,
-#: tooltips), and macro definitions that could hide any of these behind another name.
-UNSAFE_MATHS_MACROS = frozenset(
-    {
-        "href",
-        "url",
-        "style",
-        "class",
-        "cssId",
-        "data",
-        "bbox",
-        "unicode",
-        "require",
-        "mmlToken",
-        "toggle",
-        "mathtip",
-        "texttip",
-        "def",
-        "gdef",
-        "edef",
-        "xdef",
-        "let",
-        "newcommand",
-        "renewcommand",
-        "providecommand",
-        "newenvironment",
-        "renewenvironment",
-        "DeclareMathOperator",
-        "DeclarePairedDelimiter",
-        "DeclarePairedDelimiterX",
-        "DeclarePairedDelimiterXPP",
-        "csname",
-        "verb",
-    }
-)
-_TEX_MACRO = re.compile(r"\\([A-Za-z]+)")
-
-
-def is_safe_maths(tex: str) -> bool:
-    r"""Whether `tex` (the inside of `\(…\)`, from a digest) may be typeset by Anki's MathJax:
-    it names none of `UNSAFE_MATHS_MACROS`. A blocklist can be this simple because MathJax's TeX
-    has no way to build a macro name at run time (no `\csname`, no catcodes): any macro that runs
-    is written out in the source, unless it was defined there, and definitions are blocked."""
-    return not any(name in UNSAFE_MATHS_MACROS for name in _TEX_MACRO.findall(tex))
-
 
 _TAG_BAD = re.compile(r"[\s\"]+")
 
@@ -182,7 +134,13 @@ def escape_text(text: str) -> str:
 
 
 def _escape_piece(text: str) -> str:
-    """`escape_text` without the strip: for parts of one text, joined around markup."""
+    """`escape_text` without the strip: for parts of one text, joined around markup. `$…$`
+    maths becomes MathJax's `\\(…\\)` (`flashcards.maths`), its TeX escaped like the rest."""
+    # Anki's tags once more over the whole: `[$]x^2[/$]` splits into text and maths pieces.
+    return _AV_TAG.sub("&#91;", maths_html(text, _escape_plain))
+
+
+def _escape_plain(text: str) -> str:
     escaped = html.escape(text, quote=True)
     escaped = escaped.replace("{", "&#123;").replace("}", "&#125;")
     escaped = _AV_TAG.sub("&#91;", escaped)
@@ -194,7 +152,7 @@ def safe_link(url: str | None) -> str:
     `is_http_url`, checked again because a `Paper` may come from anywhere); otherwise ''."""
     if not url or not is_http_url(url.strip()):
         return ""
-    return escape_text(url)
+    return _escape_plain(url.strip())
 
 
 def tag(prefix: str, value: str) -> str:
@@ -215,6 +173,8 @@ CSS = """\
   text-align: left;
   margin: 0;
   padding: 12px;
+  word-wrap: break-word;  /* long words and links wrap rather than widen a phone screen */
+  overflow-wrap: anywhere;
 }
 .fc { max-width: 42em; margin: 0 auto; }
 .fc-paper { font-size: 0.8em; color: #5f6368; margin-bottom: 0.6em; }

@@ -340,4 +340,4 @@ def test_no_real_table_cell_is_too_dense_for_markdown(
     monkeypatch.setattr(markdown_table, "_too_dense", spy)
     parse_paths([corpus / "daily-ai-papers", corpus / "daily-ai-papers-category"])
     assert len(verdicts) > 10_000 and not any(verdicts)
-    assert bound("[" * 33) and bound("*" * 100) and not bound("*" * 64 + "a" * 1000)
+    assert bound("[" * 33) and bound("*" * 300) and not bound("*" * 256 + "a" * 1000)

@@ -11,6 +11,7 @@ attributes (digest text adds none), and the hostile text must be visible literal
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from conftest import NOW
 from digest_writers import write_markdown, write_quiz_html, write_quiz_text
 
 from flashcards.build import build, plan_adhoc
+from flashcards.maths import is_safe
 from flashcards.model import Paper, Question
-from flashcards.notes import MCQ_SCRIPT, is_safe_maths
+from flashcards.notes import MCQ_SCRIPT, escape_text
 from flashcards.parse import parse_file, parse_paths
 
 DAY = date(2025, 7, 14)
@@ -41,7 +43,7 @@ HOSTILE = (
     "&lt;b&gt;",
     # Anki runs `latex` on these (with LaTeX generation on) and shows an image instead.
     "[latex]\\input{/etc/passwd}[/latex]",
-    "[$]x^2[/$]",
+    "[$]x + y[/$]",
     "[$$]y[/$$]",
     "[LaTeX]z[/LaTeX]",
     # MathJax would typeset these: a javascript: link and CSS from the digest.
@@ -201,25 +203,24 @@ def test_the_mathjax_check_can_fail() -> None:
 
 
 @pytest.mark.parametrize(
-    ("tex", "safe"),
+    "tex",
     [
-        ("x^2 + \\frac{a}{b}", True),
-        ("\\mathbf{W} \\cdot \\alpha_{t}", True),
-        ("\\href{javascript:alert(1)}{x}", False),
-        ("\\style{color:red}{x}", False),
-        ("\\class{fc-correct}{x}", False),
-        ("\\cssId{fc-back}{x}", False),
-        ("\\unicode[Comic Sans]{x41}", False),
-        ("\\require{html}", False),
-        ("\\bbox[background:url(http://x)]{x}", False),
-        ("\\mmlToken{mi}[href='javascript:1']{x}", False),
-        ("\\def\\h{\\hre}\\h f{x}", False),
-        ("\\newcommand{\\x}{y}", False),
-        ("\\hrefx", True),  # another macro's name
+        "\\href{javascript:alert(1)}{x}",
+        "\\style{color:red}{x}",
+        "\\class{fc-correct}{x}",
+        "\\cssId{fc-back}{x}",
+        "\\unicode[Comic Sans]{x41}",
+        "\\require{html}",
+        "\\bbox[background:url(http://x)]{x}",
+        "\\mmlToken{mi}[href='javascript:1']{x}",
+        "\\def\\h{\\hre}\\h f{x}",
+        "\\newcommand{\\x}{y}",
+        "\\DeclarePairedDelimiter\\frac{(}{)}",  # mathtools: a definition too
     ],
 )
-def test_is_safe_maths(tex: str, safe: bool) -> None:
-    assert is_safe_maths(tex) is safe
+def test_maths_that_could_act_on_the_card_is_not_typeset(tex: str) -> None:
+    assert not is_safe(tex)
+    assert is_safe("x^2 + \\frac{a}{b}")
 
 
 def _subfolder(tmp_path: Path, name: str) -> Path:
@@ -300,3 +301,10 @@ def test_check_inert_can_fail() -> None:
             _check_inert(html)
     _check_inert(f'<div>{MCQ_SCRIPT}<a href="https://arxiv.org/abs/1">x</a></div>')
     assert _shape("<div>a</div>") != _shape("<div>a<b>b</b></div>")
+
+
+def test_anki_latex_tags_are_neutralised_even_around_maths() -> None:
+    # `$]x^2[/$` reads as `$…$` maths, which splits the text around it: no tag survives.
+    for text in ("[$]x^2[/$]", "[$$]x_1[/$$]", "[LATEX]a[/latex]", "[latex]\\input{x}[/latex]"):
+        html = escape_text(text)
+        assert not re.search(r"\[/?(?:latex|\$\$?)\]", html, re.IGNORECASE), html

@@ -80,7 +80,7 @@ _PROTECTED = re.compile(f"{_MATHS.pattern}|[\ue000\ue001]")
 
 # What markdown-it acts on inline (the rest is text to it), and the most a prose cell holds.
 _MARKUP_CHAR = re.compile(r"[\\`*_\[\]!<&]")
-_MAX_MARKUP = 64
+_MAX_MARKUP = 256
 _MAX_BRACKETS = 32
 
 _BARE_URL = re.compile(r"https?://[^\s<>()\[\]|]+[^\s<>()\[\].,;:!?'\"|]")
@@ -426,7 +426,7 @@ def _too_dense(markdown: str) -> bool:
     """
     if markdown.count("[") > _MAX_BRACKETS:
         return True
-    return len(_MARKUP_CHAR.findall(markdown)) > _MAX_MARKUP + len(markdown) // 32
+    return len(_MARKUP_CHAR.findall(markdown)) > _MAX_MARKUP + len(markdown) // 16
 
 
 def _with_bare_urls(text: str, links: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
