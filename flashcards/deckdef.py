@@ -39,6 +39,7 @@ DECK_KEYS = (
     "answers",
     "taxonomy",
     "unsure_threshold",
+    "delta",
 )
 REQUIRED_KEYS = ("name", "sources")
 
@@ -61,6 +62,7 @@ class DeckDefinition:
     answers: Path | None = None  # answer-key file
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
+    delta: Path | None = None  # package of the notes new or changed in a build, if wanted
 
     @property
     def base_dir(self) -> Path:
@@ -125,6 +127,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     stem = path.stem
     output = v.path_value("output", base, suffix=".apkg")
     state = v.path_value("state", base)
+    delta = v.path_value("delta", base, suffix=".apkg")
     definition = DeckDefinition(
         path=path,
         name=v.deck_name(),
@@ -137,6 +140,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         answers=v.path_value("answers", base, must_exist=True),
         taxonomy=v.path_value("taxonomy", base, must_exist=True),
         unsure_threshold=v.threshold(),
+        delta=delta,
     )
     return definition
 
