@@ -29,7 +29,7 @@ from flashcards.export import build_package
 from flashcards.model import Digest
 from flashcards.notes import CARD_KINDS, UNSURE_TAG, build_notes
 from flashcards.parse import DEFAULT_MAX_BYTES, ParseResult, Progress, parse_paths
-from flashcards.state import StampedNote, load_state, stamp_notes, state_bytes
+from flashcards.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
 DEFAULT_DECK_NAME = "AI Papers"
@@ -202,12 +202,14 @@ def prepare(
     parsed: ParseResult | None = None,
     key: AnswerKey | None = None,
     taxonomy: Taxonomy | None = None,
+    state: DeckState | None = None,
     progress: Progress | None = None,
 ) -> PreparedDeck:
     """Everything a build does except writing: parse, answers, topics, notes, state, package.
 
-    `parsed`, `key` and `taxonomy` may be given when the caller has read them already (a check
-    reads them one by one to report every bad file); otherwise they are read from the plan.
+    `parsed`, `key`, `taxonomy` and `state` may be given when the caller has read them already
+    (a check reads them one by one to report every bad file); otherwise they are read from the
+    plan.
     """
     check_plan(plan)
     if parsed is None:
@@ -227,7 +229,7 @@ def prepare(
         topics_for=lambda paper: assign_topics(paper, resolved),
     )
 
-    stamped, new_state = stamp_notes(specs, load_state(plan.state), now)
+    stamped, new_state = stamp_notes(specs, load_state(plan.state) if state is None else state, now)
     cards = sum(s.spec.cards for s in stamped)
     description = deck_description(digests, notes=len(stamped), cards=cards, origin=plan.origin)
     package = build_package(stamped, description=description)
