@@ -16,11 +16,12 @@ Warning codes:
 - `no-papers`, `skipped-file`, `truncated-page`, `no-arxiv-link`, `bad-answer-mark`,
   `ignored-text`, `empty-deck`, `digest-warning`: what parsing or building warns about.
 
-Missing days: the digests read from one folder are taken as a daily series. Every Monday to
-Friday between the folder's first and last digest date that has no digest is reported (runs of
-consecutive missing weekdays as one warning). Weekends are never reported: the daily sources
-publish on weekdays, and a gap only inside the range is certain to be a gap, not the series'
-start or end.
+Missing days: the digests read from one folder are taken as a daily series (a folder given as
+input with everything under it, e.g. an archive kept as `YYYY/MM/DD.md`; else the file's
+folder). Every Monday to Friday between the folder's first and last digest date that has no
+digest is reported (runs of consecutive missing weekdays as one warning). Weekends are never
+reported: the daily sources publish on weekdays, and only a gap inside the range is certainly a
+gap, not the series' start or end.
 """
 
 from __future__ import annotations
@@ -213,7 +214,8 @@ class _Collector:
             self.warnings.extend(warning_finding(w) for w in parsed.warnings)
             return
         self.warnings.extend(warning_finding(w) for w in prepared.report.warnings)
-        self.warnings.extend(deck_warnings(prepared.digests, prepared.taxonomy))
+        roots = [path for path in plan.inputs if path.is_dir()]
+        self.warnings.extend(deck_warnings(prepared.digests, prepared.taxonomy, roots))
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
@@ -224,14 +226,17 @@ def _unique(findings: list[Finding]) -> list[Finding]:
 # -- warnings ----------------------------------------------------------------------------------
 
 
-def deck_warnings(digests: Sequence[Digest], taxonomy: Taxonomy) -> list[Finding]:
-    """What a person should look at in resolved `digests`, in a stable order."""
+def deck_warnings(
+    digests: Sequence[Digest], taxonomy: Taxonomy, roots: Iterable[Path] = ()
+) -> list[Finding]:
+    """What a person should look at in resolved `digests`, in a stable order (`roots`: see
+    `missing_days`)."""
     return [
         *_unsure_answers(digests),
         *_repeated_options(digests),
         *_no_topic(digests, taxonomy),
         *_papers_that_differ(digests),
-        *missing_days(digests),
+        *missing_days(digests, roots),
     ]
 
 
@@ -335,12 +340,20 @@ def _papers_that_differ(digests: Sequence[Digest]) -> Iterable[Finding]:
             )
 
 
-def missing_days(digests: Sequence[Digest]) -> Iterable[Finding]:
-    """Weekdays with no digest inside each folder's range of digest dates (module docstring)."""
+def missing_days(digests: Sequence[Digest], roots: Iterable[Path] = ()) -> Iterable[Finding]:
+    """Weekdays with no digest inside each folder's range of digest dates (module docstring).
+
+    A digest belongs to the first of `roots` (folders given as inputs) that holds it, so that an
+    archive kept as `YYYY/MM/DD.md` is one series; otherwise to the folder it is in.
+    """
+    folders = [Path(root) for root in roots]
     by_folder: dict[str, set[date]] = {}
     for digest in digests:
-        if digest.source != "-":
-            by_folder.setdefault(str(Path(digest.source).parent), set()).add(digest.date)
+        if digest.source == "-":
+            continue
+        path = Path(digest.source)
+        folder = next((r for r in folders if path.is_relative_to(r)), path.parent)
+        by_folder.setdefault(str(folder), set()).add(digest.date)
     for folder, dates in sorted(by_folder.items()):
         first, last = min(dates), max(dates)
         day, run = first, []

@@ -45,7 +45,11 @@ def _warn(warnings: tuple[str, ...] | list[str]) -> None:
 def _read_paths(paths: tuple[str, ...], max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
     # One byte over the limit is enough to refuse it; never more is read.
     stdin = sys.stdin.buffer.read(max_bytes + 1) if "-" in paths else None
-    return parse_paths(paths, stdin=stdin, max_bytes=max_bytes)
+    from flashcards.progress import progress_bar
+
+    return parse_paths(
+        paths, stdin=stdin, max_bytes=max_bytes, progress=progress_bar("reading digests")
+    )
 
 
 _MAX_BYTES = click.option(

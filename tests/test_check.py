@@ -164,6 +164,23 @@ def test_missing_weekdays_inside_a_folders_range_are_reported() -> None:
     ]
 
 
+def test_an_input_folder_is_one_series_whatever_its_subfolders(tmp_path: Path) -> None:
+    # An archive kept as YYYY/MM/DD: the gap across the month's end is found.
+    for day in (date(2025, 2, 27), date(2025, 3, 4)):  # Thu; Fri 28 and Mon 3 missing
+        folder = tmp_path / "archive" / f"{day:%Y}" / f"{day:%m}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{day:%d}.txt").write_text(_digest_text(day, RESNET), encoding="utf-8")
+    _, report = _check("-i", str(tmp_path / "archive"))
+    missing = [w for w in report["warnings"] if w["code"] == "missing-day"]
+    assert [(w["path"], w["message"]) for w in missing] == [
+        (
+            str(tmp_path / "archive"),
+            "no digests for 2 weekdays, Fri 2025-02-28 to Mon 2025-03-03 "
+            "(a gap in this folder's daily digests)",
+        )
+    ]
+
+
 def test_a_paper_no_topic_matches_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "mon.txt").write_text(_digest_text(MON, ADAM), encoding="utf-8")
     taxonomy = tmp_path / "t.yaml"
