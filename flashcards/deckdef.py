@@ -167,17 +167,22 @@ def load_pull_targets(path: str | Path) -> tuple[PullTarget, ...]:
 
 
 def load_deck_definitions(paths: list[Path]) -> list[DeckDefinition]:
-    """Load several definitions; two that write the same deck file are an error."""
+    """Load several definitions; two that write the same deck file are an error (a `delta`
+    package counts as a deck file too)."""
     definitions = [load_deck_definition(p) for p in paths]
     seen: dict[str, Path] = {}
     for definition in definitions:
-        target = os.path.normcase(os.path.abspath(definition.output))
-        if target in seen:
-            raise ConfigError(
-                f"output: {str(definition.output)!r} is also the output of {seen[target]}",
-                definition.path,
-            )
-        seen[target] = definition.path
+        written = [("output", definition.output)]
+        if definition.delta is not None:
+            written.append(("delta", definition.delta))
+        for key, path in written:
+            target = os.path.normcase(os.path.abspath(path))
+            if target in seen:
+                raise ConfigError(
+                    f"{key}: {str(path)!r} is also the output of {seen[target]}",
+                    definition.path,
+                )
+            seen[target] = definition.path
     return definitions
 
 

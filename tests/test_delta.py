@@ -117,3 +117,20 @@ def test_a_deck_definition_writes_its_delta(tmp_path: Path) -> None:
     assert (tmp_path / "dist" / "daily-new.apkg").is_file()
     with fresh_collection(tmp_path) as col:
         assert import_package(col, tmp_path / "dist" / "daily-new.apkg").new == 4
+
+
+def test_a_delta_that_is_a_deck_output_is_an_error(tmp_path: Path) -> None:
+    decks = tmp_path / "decks"
+    (decks / "digests").mkdir(parents=True)
+    (decks / "digests" / "mon.txt").write_text(_digest_text(MON, RESNET), encoding="utf-8")
+    definition = decks / "daily.yaml"
+    definition.write_text(
+        "name: Daily\nsources: [digests/*.txt]\noutput: out.apkg\ndelta: out.apkg\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["build", str(definition)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {definition}: delta: '{decks / 'out.apkg'}' is also the output of {definition}\n"
+    )
+    assert not (decks / "out.apkg").exists()
