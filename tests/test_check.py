@@ -12,12 +12,13 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from test_daily_workflow import ADAM, BATCHNORM, DROPOUT, RESNET, _digest_text
 
 from flashcards.check import Finding, missing_days
 from flashcards.cli import main
-from flashcards.model import Digest, Question
+from flashcards.model import Digest
 
 MON, TUE, WED, FRI = date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5), date(2025, 3, 7)
 
@@ -191,19 +192,8 @@ def test_a_paper_no_topic_matches_is_a_warning(tmp_path: Path) -> None:
     assert "Adam" in str(no_topic[0]["message"])
 
 
-def test_no_deck_definitions_is_an_error(tmp_path: Path, monkeypatch: object) -> None:
-    import pytest
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+def test_no_deck_definitions_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, report = _check()
     assert code == 2
     assert _codes(report["errors"]) == ["config-error"]
-
-
-def test_question_fixture_has_distinct_options() -> None:
-    # Guards the fixtures the warnings above rely on: a repeated option appears only where made.
-    for paper in (RESNET, BATCHNORM, ADAM, DROPOUT):
-        for question in paper.questions:
-            assert isinstance(question, Question)
-            assert len({o.casefold() for o in question.options}) == len(question.options)
