@@ -7,9 +7,10 @@ source's format *and of that day*, and only then renames it into the folder as
 file that no build reads). A 404 means no digest that day. A file already in the folder is
 never requested again, nor overwritten, unless `refresh` is set; refreshing sends the ETag and
 Last-Modified remembered in the folder's `.flashcards-pull.json`, so an unchanged page costs a
-304. Being polite to the sites: an identifying User-Agent, a few requests at a time, timeouts,
-and retries with exponential backoff and jitter (honouring `Retry-After`) on timeouts,
-connection errors, 429 and 5xx.
+304; the same file lists the days that failed, which the next pulls ask again. Being polite to
+the sites: an identifying User-Agent, a few requests at a time, timeouts, and retries with
+exponential backoff and jitter (honouring `Retry-After`) on timeouts, connection errors, 429 and
+5xx.
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ if TYPE_CHECKING:
 
 USER_AGENT = f"flashcards/{__version__} (+https://pypi.org/project/flashcards)"
 
-#: Per folder, the validators of each pulled file, so that `--refresh` asks "changed since?".
+#: Per folder, the validators of each pulled file, so that `--refresh` asks "changed since?",
+#: and the days that failed, so that the next pull tries them again.
 STATE_FILE = ".flashcards-pull.json"
+
+#: A day that failed is tried again by the pulls of the next this many days, then given up.
+RETRY_FAILED_DAYS = 30
 
 #: fetched: a new file; updated: --refresh replaced a file whose source changed; unchanged:
 #: --refresh found the source as the file is; present: a file already there, not requested;
@@ -150,55 +155,49 @@ def pull(
 
     # One state per folder, however its path is spelled, shared by the sources pulled into it.
     states = {_folder_key(t.folder): _load_state(t.folder) for t in targets}
-    stop = threading.Event()
-    results: dict[tuple[int, date], DayResult] = {}
-    jobs: list[tuple[int, date]] = []
+    gave_up: dict[int, list[str]] = {}
+    schedule: list[list[date]] = []
     for index, (target, span) in enumerate(zip(targets, ranges, strict=True)):
-        for day in span.days():
+        days = span.days()
+        if since is None:
+            # The default range starts after the newest file: days that failed before it would
+            # never be asked again. They are, for RETRY_FAILED_DAYS.
+            retry, gave_up[index] = _failed_before(target, states, span.first, today)
+            days = sorted(set(days) | set(retry))
+        schedule.append(days)
+
+    results: dict[tuple[int, date], DayResult] = {}
+    jobs: list[tuple[PullTarget, date, tuple[int, date]]] = []
+    for index, (target, days) in enumerate(zip(targets, schedule, strict=True)):
+        for day in days:
             path = target.folder / target.filename(day)
             if not refresh and path.exists():
                 results[index, day] = DayResult(day, "present", path)
             else:
-                jobs.append((index, day))
-
-    if jobs:
-        import httpx
-
-        timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None)
-        with (
-            httpx.Client(
-                headers={"User-Agent": settings.user_agent},
-                timeout=timeout,
-                follow_redirects=True,
-                limits=httpx.Limits(max_connections=settings.workers),
-            ) as client,
-            ThreadPoolExecutor(max_workers=settings.workers) as executor,
-        ):
-            futures = {
-                job: executor.submit(
-                    _pull_day, client, targets[job[0]], job[1], states, refresh, settings, stop
-                )
-                for job in jobs
-            }
-            try:
-                for job, future in futures.items():
-                    results[job] = future.result()
-            except BaseException:
-                # Interrupted: finish the requests in flight (each either lands whole or not at
-                # all), cut their waits short and start no other.
-                stop.set()
-                executor.shutdown(wait=True, cancel_futures=True)
-                raise
+                jobs.append((target, day, (index, day)))
+    results.update(_run(jobs, states, refresh, settings))
 
     reports = []
     for index, (target, span) in enumerate(zip(targets, ranges, strict=True)):
-        days = tuple(results[index, day] for day in span.days())
+        days = tuple(results[index, day] for day in schedule[index])
+        failed = states[_folder_key(target.folder)].failed
+        for result in days:
+            if result.status == "failed":
+                failed.add(result.file.name)
+            else:
+                failed.discard(result.file.name)
         warnings = [
             f"{r.file}: the source no longer has it ({r.url}); the file is kept"
             for r in days
             if r.status == "present" and r.url is not None
         ]
-        reports.append(TargetReport(target, span.first, span.last, days, tuple(warnings)))
+        warnings += [
+            f"{target.folder / name}: failed on every pull for {RETRY_FAILED_DAYS} days; not "
+            f"tried again (pull it with --since {name[:10]} --until {name[:10]})"
+            for name in gave_up.get(index, [])
+        ]
+        first = min(days[0].day, span.first) if days else span.first
+        reports.append(TargetReport(target, first, span.last, days, tuple(warnings)))
     for index, report in enumerate(reports):
         state = states.pop(_folder_key(report.target.folder), None)
         warning = _save_state(report.target.folder, state) if state is not None else None
@@ -208,6 +207,68 @@ def pull(
                 report.target, report.first, report.last, report.days, (*report.warnings, warning)
             )
     return PullReport(tuple(reports))
+
+
+def _run(
+    jobs: Sequence[tuple[PullTarget, date, tuple[int, date]]],
+    states: dict[str, _FolderState],
+    refresh: bool,
+    settings: HttpSettings,
+) -> dict[tuple[int, date], DayResult]:
+    """Each job's day pulled, `settings.workers` at a time over one HTTP client."""
+    if not jobs:
+        return {}
+    import httpx
+
+    stop = threading.Event()
+    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None)
+    with (
+        httpx.Client(
+            headers={"User-Agent": settings.user_agent},
+            timeout=timeout,
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=settings.workers),
+        ) as client,
+        ThreadPoolExecutor(max_workers=settings.workers) as executor,
+    ):
+        futures = {
+            job: executor.submit(_pull_day, client, target, day, states, refresh, settings, stop)
+            for target, day, job in jobs
+        }
+        try:
+            return {job: future.result() for job, future in futures.items()}
+        except BaseException:
+            # Interrupted: finish the requests in flight (each either lands whole or not at
+            # all), cut their waits short and start no other.
+            stop.set()
+            executor.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _failed_before(
+    target: PullTarget, states: dict[str, _FolderState], first: date, today: date
+) -> tuple[list[date], list[str]]:
+    """The target's remembered failed days before `first` to try again, and those too old to
+    (forgotten from now on)."""
+    failed = states[_folder_key(target.folder)].failed
+    retry: list[date] = []
+    too_old: list[str] = []
+    for name in sorted(failed):
+        if not name.endswith(target.source.suffix):
+            continue
+        try:
+            day = date.fromisoformat(name[: -len(target.source.suffix)])
+        except ValueError:
+            failed.discard(name)
+            continue
+        if (target.folder / name).exists() or day >= first:
+            continue
+        if (today - day).days > RETRY_FAILED_DAYS:
+            failed.discard(name)
+            too_old.append(name)
+        else:
+            retry.append(day)
+    return retry, too_old
 
 
 def _folder_key(folder: Path) -> str:
@@ -252,7 +313,7 @@ def _pull_day(
     client: httpx.Client,
     target: PullTarget,
     day: date,
-    states: dict[str, dict[str, dict[str, str]]],
+    states: dict[str, _FolderState],
     refresh: bool,
     settings: HttpSettings,
     stop: threading.Event,
@@ -262,7 +323,7 @@ def _pull_day(
     url = target.url(day)
     existed = path.exists()
     headers = {}
-    state = states[_folder_key(target.folder)]
+    state = states[_folder_key(target.folder)].files
     remembered = state.get(name)
     if refresh and existed and remembered and remembered.get("url") == url:
         if remembered.get("etag"):
@@ -427,34 +488,54 @@ def _retry_after(value: str | None) -> float | None:
 # -- the folder's validators -----------------------------------------------------------------
 
 
-def _load_state(folder: Path) -> dict[str, dict[str, str]]:
-    """The remembered validators; a missing or damaged file is an empty one (it only saves
-    downloads)."""
+@dataclass
+class _FolderState:
+    """What a pull remembers in a folder's STATE_FILE; changed while the pull runs (each file
+    name by one thread only), written once at its end."""
+
+    files: dict[str, dict[str, str]] = field(default_factory=dict)  # name → url, etag, ...
+    failed: set[str] = field(default_factory=set)  # names of the days to try again
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "about": "flashcards pull: validators of each file (for --refresh), days to retry",
+            "files": {name: self.files[name] for name in sorted(self.files)},
+            "failed": sorted(self.failed),
+        }
+
+
+def _load_state(folder: Path) -> _FolderState:
+    """The remembered state; a missing or damaged file is an empty one (it only saves downloads
+    and retries)."""
     try:
         data = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
-    files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(files, dict):
-        return {}
-    return {
-        str(name): {k: v for k, v in entry.items() if isinstance(v, str)}
-        for name, entry in files.items()
-        if isinstance(entry, dict)
-    }
+        return _FolderState()
+    if not isinstance(data, dict):
+        return _FolderState()
+    files = data.get("files")
+    failed = data.get("failed")
+    return _FolderState(
+        {
+            str(name): {k: v for k, v in entry.items() if isinstance(v, str)}
+            for name, entry in files.items()
+            if isinstance(entry, dict)
+        }
+        if isinstance(files, dict)
+        else {},
+        {name for name in failed if isinstance(name, str)} if isinstance(failed, list) else set(),
+    )
 
 
-def _save_state(folder: Path, state: dict[str, dict[str, str]]) -> str | None:
-    """Write the validators (only if there are any); returns a warning if that failed."""
-    if not state:
+def _save_state(folder: Path, state: _FolderState) -> str | None:
+    """Write the state (unless there is nothing to remember); returns a warning if that
+    failed."""
+    path = folder / STATE_FILE
+    if not state.files and not state.failed and not path.exists():
         return None
-    document = {
-        "about": "flashcards pull: ETag and Last-Modified of each file, for --refresh",
-        "files": {name: state[name] for name in sorted(state)},
-    }
-    text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    text = json.dumps(state.document(), indent=1, ensure_ascii=False) + "\n"
     try:  # unchanged bytes are not rewritten
-        replace_files([(folder / STATE_FILE, text.encode("utf-8"))])
+        replace_files([(path, text.encode("utf-8"))])
     except FlashcardsError as exc:
-        return f"{folder / STATE_FILE}: {exc.message} (the next --refresh downloads every file)"
+        return f"{path}: {exc.message} (the next pull may download or retry more)"
     return None

@@ -96,11 +96,7 @@ def check_template(template: str) -> str:
     for name, spec, conversion in fields:
         if name not in PLACEHOLDERS or spec or conversion:
             shown = (
-                "{"
-                + name
-                + (f"!{conversion}" if conversion else "")
-                + (f":{spec}" if spec else "")
-                + "}"
+                f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
             )
             raise ConfigError(
                 f"URL template {template!r}: unknown placeholder {shown} (allowed: {allowed})"

@@ -121,6 +121,10 @@ class Site:
                 return self._send(handler, 304, b"", {"ETag": etag})
             modified = format_datetime(datetime(2025, 6, 1, tzinfo=UTC), usegmt=True)
             return self._send(handler, 200, page, {"ETag": etag, "Last-Modified": modified})
+        if route == "healing":  # Monday's page is broken at first, fixed later
+            if day == MONDAY and hit == 1:
+                return self._send(handler, 200, b"<html><body>Building...</body></html>")
+            return self._send(handler, 200, page)
         if route == "md":
             return self._send(handler, 200, table_page(day))
         if route == "missing":
@@ -354,9 +358,13 @@ def test_a_day_that_is_not_a_digest_leaves_no_file(
         assert (day.status, day.attempts) == (status, attempts)
         if message is None:
             assert day.error is None
+            assert files_in(tmp_path) == []
         else:
             assert day.error is not None and message in day.error
-        assert files_in(tmp_path) == []
+            # Only the note to try the day again.
+            assert files_in(tmp_path) == [STATE_FILE]
+            state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+            assert state["failed"] == ["2025-06-02.html"]
 
 
 def test_5xx_is_retried(site: Site, tmp_path: Path) -> None:
@@ -402,7 +410,7 @@ def test_a_response_slower_than_the_timeout_fails(site: Site, tmp_path: Path) ->
     report = pull_route(site, "slow", tmp_path, retries=0, read_timeout=0.5)
     (day,) = report.days
     assert day.status == "failed" and day.error is not None and "timed out" in day.error
-    assert files_in(tmp_path) == []
+    assert files_in(tmp_path) == [STATE_FILE]
 
 
 # -- what is already there -------------------------------------------------------------------
@@ -657,7 +665,7 @@ def test_cli_exit_1_when_a_day_failed(site: Site, tmp_path: Path) -> None:
     assert code == 1
     assert json.loads(out)["failed"] == 1
     assert "error:" in err and "not a digest" in err and "2025-06-02.html" in err
-    assert files_in(tmp_path) == []
+    assert files_in(tmp_path) == [STATE_FILE]
 
 
 @pytest.mark.parametrize(
@@ -766,3 +774,65 @@ def test_real_pages_and_tables_are_accepted(corpus: Path, tmp_path: Path) -> Non
     for name in expected[tables]:
         original = corpus / "daily-ai-papers" / "archive" / "2025" / name[5:7] / name[8:]
         assert (tables / name).read_bytes() == original.read_bytes()
+
+
+def test_cli_source_filter_and_url_override_for_definitions(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "both.yaml").write_text(
+        "name: Both\nsources: [../digests]\npull:\n"
+        "  - {source: daily-paper, into: ../digests, since: 2025-06-02}\n"
+        "  - {source: daily-ai-papers, into: ../digests, since: 2025-06-02}\n",
+        encoding="utf-8",
+    )
+    mirror = f"{site.base}/md/{{yyyy}}/{{mm}}/{{dd}}.md"
+    args = ["--source", "daily-ai-papers", "--url", mirror, "--until", "2025-06-03"]
+    code, out, err = invoke(*args)
+    assert (code, err) == (0, "")
+    assert out == (
+        "daily-ai-papers → digests (2025-06-02 to 2025-06-03): fetched 2, "
+        "already present 0, none that day 0, failed 0\n"
+    )
+    assert sorted(site.paths()) == ["/md/2025/06/02.md", "/md/2025/06/03.md"]
+    code, out, err = invoke(*args)
+    assert (code, err) == (0, "")
+    assert out == "daily-ai-papers → digests: nothing to pull (up to date until 2025-06-03)\n"
+    assert len(site.requests) == 2
+    code, _out, err = invoke("--url", mirror)
+    assert code == 2 and "--url needs --source" in err
+
+
+def test_a_failed_day_is_tried_again_by_the_next_pulls(site: Site, tmp_path: Path) -> None:
+    """Monday fails, Tuesday lands: the next morning's pull starts after Tuesday, yet asks for
+    Monday again, until it lands or a month has passed."""
+    first = pull_route(site, "healing", tmp_path, MONDAY, date(2025, 6, 3))
+    assert statuses(first) == {"2025-06-02": "failed", "2025-06-03": "fetched"}
+
+    def next_morning(today: date) -> TargetReport:
+        report = pull([target(site, "healing", tmp_path)], today=today, settings=settings(Waits()))
+        return report.targets[0]
+
+    later = next_morning(date(2025, 6, 4))
+    assert statuses(later) == {"2025-06-02": "fetched", "2025-06-04": "fetched"}
+    assert (later.first, later.last) == (MONDAY, date(2025, 6, 4))
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["failed"] == []
+    assert next_morning(date(2025, 6, 4)).days == ()
+
+
+def test_a_day_failing_for_a_month_is_given_up_with_a_warning(site: Site, tmp_path: Path) -> None:
+    pull_route(site, "junk", tmp_path, MONDAY, MONDAY)
+    (tmp_path / "2025-06-03.html").write_bytes(quiz_page(date(2025, 6, 3)))
+    report = pull(
+        [target(site, "junk", tmp_path)],
+        until=date(2025, 6, 3),
+        today=MONDAY + timedelta(days=31),
+        settings=settings(Waits()),
+    )
+    (only,) = report.targets
+    assert only.days == ()
+    assert "failed on every pull for 30 days" in only.warnings[0]
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["failed"] == []
