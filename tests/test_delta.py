@@ -4,6 +4,7 @@ full day 1 + full day 2 (notes, fields, tags, cards, scheduling and review histo
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -34,8 +35,9 @@ def _collection_state(col: Collection) -> dict[str, Any]:
         "select c.id, c.nid, c.ord, d.name, c.type, c.queue, c.due, c.ivl, c.factor, c.reps, "
         "c.lapses, c.left, c.odue from cards c join decks d on d.id = c.did order by c.id"
     )
-    # Review log ids are the review's clock time: compare what was reviewed and how.
-    revlog = col.db.all("select cid, ease, ivl, lastIvl, type from revlog order by cid, id")
+    revlog = col.db.all(
+        "select id, cid, ease, ivl, lastIvl, factor, time, type from revlog order by id"
+    )
     # A fresh collection's stock note types get clock-based ids: compare ours.
     notetypes = sorted((m["id"], m["name"]) for m in col.models.all() if "Paper" in m["name"])
     return {"notes": notes, "cards": cards, "revlog": revlog, "notetypes": notetypes}
@@ -52,13 +54,19 @@ def test_full_then_delta_equals_full_then_full(tmp_path: Path) -> None:
     # On the first build every note is new: the delta holds the whole deck.
     assert "7 notes, 15 cards" in day1.splitlines()[1]
 
+    # Day 1 in one collection, studied, then copied: both start from the same history (two
+    # separate reviews would differ by their clock second).
     reviewed = note_guid(RESNET.key, "mcq", 1)
-    with fresh_collection(tmp_path) as a, fresh_collection(tmp_path) as b:
-        for col in (a, b):
-            (out / "day1.apkg").write_bytes(full1)
-            assert import_package(col, out / "day1.apkg").new == 7
-            review_card(col, note_by_guid(col, reviewed).card_ids()[0])
-
+    with fresh_collection(tmp_path) as col:
+        (out / "day1.apkg").write_bytes(full1)
+        assert import_package(col, out / "day1.apkg").new == 7
+        review_card(col, note_by_guid(col, reviewed).card_ids()[0])
+        day1_folder = Path(col.path).parent
+    copy_folder = tmp_path / "copy"
+    shutil.copytree(day1_folder, copy_folder)
+    a = Collection(str(day1_folder / "collection.anki2"))
+    b = Collection(str(copy_folder / "collection.anki2"))
+    try:
         # Day 2: a new digest with two new papers and Monday's ResNet again (a new date tag),
         # and a typo fixed in Monday's digest.
         monday = (digests / "mon.txt").read_text(encoding="utf-8")
@@ -85,6 +93,9 @@ def test_full_then_delta_equals_full_then_full(tmp_path: Path) -> None:
         empty = import_package(b, out / "delta.apkg")
         assert (empty.new, empty.updated, empty.duplicate) == (0, 0, 0)
         assert _collection_state(b) == state_b
+    finally:
+        a.close()
+        b.close()
 
 
 def test_delta_is_only_for_ad_hoc_builds_on_the_command_line(tmp_path: Path) -> None:
