@@ -27,7 +27,7 @@ from flashcards.description import deck_description
 from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
 from flashcards.model import Digest
-from flashcards.notes import CARD_KINDS, UNSURE_TAG, build_notes
+from flashcards.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
 from flashcards.parse import DEFAULT_MAX_BYTES, ParseResult, Progress, parse_paths
 from flashcards.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
@@ -195,6 +195,31 @@ def read_inputs(
     )
 
 
+def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
+    """The notes `plan` builds (parsed, answered, tagged; no file read but its inputs, answer
+    key and taxonomy) and the parsers' warnings."""
+    parsed = read_inputs(plan)
+    key = load_answer_key(plan.answers) if plan.answers is not None else None
+    _, specs = _notes(plan, parsed, key, load_taxonomy(plan.taxonomy))
+    return specs, tuple(parsed.warnings)
+
+
+def _notes(
+    plan: BuildPlan, parsed: ParseResult, key: AnswerKey | None, taxonomy: Taxonomy
+) -> tuple[list[Digest], list[NoteSpec]]:
+    """The digests with their answers resolved, and the notes they make."""
+    digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
+    specs = build_notes(
+        digests,
+        deck=plan.name,
+        kinds=plan.cards,
+        subdecks=plan.subdecks,
+        extra_tags=plan.tags,
+        topics_for=lambda paper: assign_topics(paper, taxonomy),
+    )
+    return digests, specs
+
+
 def prepare(
     plan: BuildPlan,
     now: int,
@@ -218,16 +243,7 @@ def prepare(
         key = load_answer_key(plan.answers)
     if taxonomy is None:
         taxonomy = load_taxonomy(plan.taxonomy)
-    digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
-    resolved = taxonomy
-    specs = build_notes(
-        digests,
-        deck=plan.name,
-        kinds=plan.cards,
-        subdecks=plan.subdecks,
-        extra_tags=plan.tags,
-        topics_for=lambda paper: assign_topics(paper, resolved),
-    )
+    digests, specs = _notes(plan, parsed, key, taxonomy)
 
     stamped, new_state = stamp_notes(specs, load_state(plan.state) if state is None else state, now)
     cards = sum(s.spec.cards for s in stamped)
