@@ -45,7 +45,11 @@ def _warn(warnings: tuple[str, ...] | list[str]) -> None:
 def _read_paths(paths: tuple[str, ...], max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
     # One byte over the limit is enough to refuse it; never more is read.
     stdin = sys.stdin.buffer.read(max_bytes + 1) if "-" in paths else None
-    return parse_paths(paths, stdin=stdin, max_bytes=max_bytes)
+    from flashcards.progress import progress_bar
+
+    return parse_paths(
+        paths, stdin=stdin, max_bytes=max_bytes, progress=progress_bar("reading digests")
+    )
 
 
 #: The most `--max-bytes` may allow: a file is read whole into memory.
@@ -120,6 +124,11 @@ def parse(
     click.echo(f"{count} digest{'' if count == 1 else 's'}")
 
 
+_QUIET = click.option(
+    "-q", "--quiet", is_flag=True, help="Print errors only (no warnings, no progress, no summary)."
+)
+
+
 @main.command(short_help="Build the Anki decks (.apkg) of decks/*.yaml, or ad hoc.")
 @click.argument("definitions", nargs=-1)
 @click.option(
@@ -143,8 +152,21 @@ def parse(
     metavar="FILE",
     help="Topic taxonomy YAML (ad-hoc build; default: the bundled one).",
 )
+@click.option(
+    "--delta",
+    metavar="DELTA.apkg",
+    help="Also write a package of only the notes new or changed in this build (ad-hoc build; "
+    "a deck definition sets delta: in its YAML).",
+)
 @_UNSURE_BELOW
 @_MAX_BYTES
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object describing each deck on stdout (warnings included), nothing else.",
+)
+@_QUIET
 @_report_errors
 def build(
     definitions: tuple[str, ...],
@@ -154,8 +176,11 @@ def build(
     answers: str | None,
     state: str | None,
     taxonomy: str | None,
+    delta: str | None,
     unsure_below: float | None,
     max_bytes: int,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg.
 
@@ -163,6 +188,8 @@ def build(
     since the last build, as recorded in the deck's state file (commit it with the deck).
     """
     from flashcards import build as builder
+    from flashcards.progress import progress_bar
+    from flashcards.report import build_document
 
     if inputs:
         if definitions:
@@ -176,6 +203,7 @@ def build(
             "--answers": answers,
             "--state": state,
             "--taxonomy": taxonomy,
+            "--delta": delta,
             "--unsure-below": unsure_below,
         }
         given = [name for name, value in adhoc_only.items() if value is not None]
@@ -185,6 +213,7 @@ def build(
                 "a deck definition sets these in its YAML file"
             )
 
+    progress = progress_bar("reading digests", quiet=quiet)
     # A terminated build unwinds like an interrupted one, so its temporary files are removed.
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
@@ -199,15 +228,21 @@ def build(
                 taxonomy=taxonomy,
                 unsure_threshold=unsure_below,
                 max_bytes=max_bytes,
+                delta=delta,
             )
-            reports = [builder.build(plan)]
+            reports = [builder.build(plan, progress=progress)]
         elif definitions:
-            reports = builder.build_definitions(definitions, max_bytes=max_bytes)
+            reports = builder.build_definitions(definitions, max_bytes=max_bytes, progress=progress)
         else:
-            reports = builder.build_all(max_bytes=max_bytes)
+            reports = builder.build_all(max_bytes=max_bytes, progress=progress)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
+    if as_json:
+        click.echo(json.dumps(build_document(reports), ensure_ascii=False, indent=2))
+        return
+    if quiet:
+        return
     for report in reports:
         _warn(report.warnings)
         status = "written" if report.written else "unchanged on disk"
@@ -216,6 +251,94 @@ def build(
             f"{report.cards} cards; {report.new} new, {report.changed} changed, "
             f"{report.unchanged} unchanged"
         )
+        if report.delta is not None:
+            click.echo(
+                f"{report.deck} (new and changed only) → {report.delta}: "
+                f"{report.delta_notes} notes, {report.delta_cards} cards"
+            )
+
+
+@main.command(short_help="Check deck definitions and digests without building (or --json).")
+@click.argument("definitions", nargs=-1)
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="Digest file or directory to check instead of deck definitions (repeat for more).",
+)
+@click.option("--answers", metavar="KEY.yaml", help="Answer-key YAML file (with -i).")
+@click.option("--taxonomy", metavar="FILE", help="Topic taxonomy YAML (with -i).")
+@_UNSURE_BELOW
+@_MAX_BYTES
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print one JSON object {"errors": [...], "warnings": [...]} on stdout.',
+)
+@click.option("--strict", is_flag=True, help="Exit with 1 when there are warnings.")
+@_QUIET
+def check(
+    definitions: tuple[str, ...],
+    inputs: tuple[str, ...],
+    answers: str | None,
+    taxonomy: str | None,
+    unsure_below: float | None,
+    max_bytes: int,
+    as_json: bool,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """Verify everything a build would (deck definitions, digests, answer keys, taxonomy) and
+    list what a person should look at, without writing any file.
+
+    Checks every decks/*.yaml, the DEFINITIONS given, or the digests given with -i. Exit code 0
+    when clean, 1 with --strict when there are warnings, 2 when there are errors.
+    """
+    from flashcards import check as checker
+    from flashcards.progress import progress_bar
+
+    if inputs and definitions:
+        raise click.UsageError("give deck definitions or -i inputs, not both")
+    if not inputs and (answers or taxonomy or unsure_below is not None):
+        raise click.UsageError(
+            "--answers, --taxonomy, --unsure-below: only with -i PATH; "
+            "a deck definition sets these in its YAML file"
+        )
+    progress = progress_bar("reading digests", quiet=quiet or as_json)
+    if inputs:
+        result = checker.check_adhoc(
+            inputs,
+            answers=answers,
+            taxonomy=taxonomy,
+            unsure_threshold=unsure_below,
+            max_bytes=max_bytes,
+            progress=progress,
+        )
+    elif definitions:
+        result = checker.check_definitions(definitions, max_bytes=max_bytes, progress=progress)
+    else:
+        result = checker.check_all(max_bytes=max_bytes, progress=progress)
+
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for finding in result.errors:
+            click.echo(f"error: {finding}", err=True)
+        if not quiet:
+            for finding in result.warnings:
+                click.echo(f"warning: {finding} [{finding.code}]", err=True)
+            errors, warnings = len(result.errors), len(result.warnings)
+            click.echo(
+                f"{errors} error{'' if errors == 1 else 's'}, "
+                f"{warnings} warning{'' if warnings == 1 else 's'}"
+            )
+    if result.errors:
+        sys.exit(2)
+    if strict and result.warnings:
+        sys.exit(1)
 
 
 @main.command(short_help="Write one HTML page showing every card, front and back.")

@@ -42,6 +42,7 @@ DECK_KEYS = (
     "answers",
     "taxonomy",
     "unsure_threshold",
+    "delta",
     "pull",
 )
 REQUIRED_KEYS = ("name", "sources")
@@ -65,6 +66,7 @@ class DeckDefinition:
     answers: Path | None = None  # answer-key file
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
+    delta: Path | None = None  # package of the notes new or changed in a build, if wanted
     pull: tuple[PullTarget, ...] = ()  # what `flashcards pull` brings in for this deck
 
     @property
@@ -130,6 +132,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     stem = path.stem
     output = v.path_value("output", base, suffix=".apkg")
     state = v.path_value("state", base)
+    delta = v.path_value("delta", base, suffix=".apkg")
     definition = DeckDefinition(
         path=path,
         name=v.deck_name(),
@@ -142,6 +145,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         answers=v.path_value("answers", base, must_exist=True),
         taxonomy=v.path_value("taxonomy", base, must_exist=True),
         unsure_threshold=v.threshold(),
+        delta=delta,
         pull=v.pull(base),
     )
     return definition
@@ -163,17 +167,22 @@ def load_pull_targets(path: str | Path) -> tuple[PullTarget, ...]:
 
 
 def load_deck_definitions(paths: list[Path]) -> list[DeckDefinition]:
-    """Load several definitions; two that write the same deck file are an error."""
+    """Load several definitions; two that write the same deck file are an error (a `delta`
+    package counts as a deck file too)."""
     definitions = [load_deck_definition(p) for p in paths]
     seen: dict[str, Path] = {}
     for definition in definitions:
-        target = os.path.normcase(os.path.abspath(definition.output))
-        if target in seen:
-            raise ConfigError(
-                f"output: {str(definition.output)!r} is also the output of {seen[target]}",
-                definition.path,
-            )
-        seen[target] = definition.path
+        written = [("output", definition.output)]
+        if definition.delta is not None:
+            written.append(("delta", definition.delta))
+        for key, path in written:
+            target = os.path.normcase(os.path.abspath(path))
+            if target in seen:
+                raise ConfigError(
+                    f"{key}: {str(path)!r} is also the output of {seen[target]}",
+                    definition.path,
+                )
+            seen[target] = definition.path
     return definitions
 
 

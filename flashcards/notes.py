@@ -37,6 +37,9 @@ CARD_KINDS: tuple[NoteKind, ...] = ("mcq", "summary")
 #: How notes may be split into subdecks (`deck_for`): by the month or the day of their digest.
 SUBDECK_MODES = ("month", "date")
 
+#: The tag of a question whose inferred answer is not confident.
+UNSURE_TAG = "answer::unsure"
+
 MCQ_MODEL_NAME = "Paper MCQ"
 SUMMARY_MODEL_NAME = "Paper Summary"
 
@@ -645,7 +648,7 @@ def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str)
     }
     note_tags = set(tags)
     if question.unsure:
-        note_tags.add("answer::unsure")
+        note_tags.add(UNSURE_TAG)
     return NoteSpec(
         guid=identity.note_guid(group.key, "mcq", question.number),
         kind="mcq",
