@@ -124,30 +124,36 @@ def compose_yaml(text: str, path: str) -> yaml.Node | None:
     """
     with _invalid_yaml(path, text):
         try:
-            _check_depth(text, path, _LOADER)
+            aliases = _check_depth(text, path, _LOADER)
             root = yaml.compose(text, Loader=_LOADER)
         except yaml.YAMLError:
             if _LOADER is yaml.SafeLoader or len(text) > _PYTHON_RETRY_CHARS:
                 raise
             # libyaml refuses a few things PyYAML reads (`[?, B]`), and PyYAML words its errors
             # more precisely ("but got ':'"): a file this small gets PyYAML's verdict.
-            _check_depth(text, path, yaml.SafeLoader)
+            aliases = _check_depth(text, path, yaml.SafeLoader)
             root = yaml.compose(text, Loader=yaml.SafeLoader)
-    _check_expansion(root, path)
+    if aliases:  # else every node is distinct: nothing expands
+        _check_expansion(root, path)
     return root
 
 
-def _check_depth(text: str, path: str, loader: type) -> None:
-    # The event stream is produced iteratively; the composer would recurse once per level.
+def _check_depth(text: str, path: str, loader: type) -> bool:
+    """Refuse nesting deeper than MAX_DEPTH; whether the document holds an alias. The event
+    stream is produced iteratively; the composer would recurse once per level."""
     depth = 0
+    aliases = False
     for event in yaml.parse(text, Loader=loader):
-        if isinstance(event, yaml.CollectionStartEvent):
+        if isinstance(event, yaml.AliasEvent):
+            aliases = True
+        elif isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
                 line = event.start_mark.line + 1
                 raise ConfigError(f"nested more than {MAX_DEPTH} deep", path, line)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+    return aliases
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
