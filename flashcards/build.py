@@ -9,12 +9,13 @@ file whose bytes would not change is not rewritten.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flashcards.answers import load_answer_key, resolve_answers
+from flashcards.answers import AnswerKey, load_answer_key, resolve_answers
 from flashcards.atomicfile import replace_files
 from flashcards.deckdef import (
     DeckDefinition,
@@ -22,14 +23,15 @@ from flashcards.deckdef import (
     is_valid_deck_name,
     load_deck_definitions,
 )
+from flashcards.description import deck_description
 from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
-from flashcards.model import Paper
-from flashcards.notes import CARD_KINDS, build_notes
-from flashcards.parse import DEFAULT_MAX_BYTES, parse_paths
-from flashcards.state import load_state, stamp_notes, state_bytes
+from flashcards.model import Digest, Paper
+from flashcards.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
+from flashcards.parse import DEFAULT_MAX_BYTES, ParseResult, Progress, parse_paths
+from flashcards.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
 from flashcards.timing import phase
-from flashcards.topics import assign_topics, load_taxonomy
+from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
 DEFAULT_DECK_NAME = "AI Papers"
 DEFAULT_DECKS_DIR = Path("decks")
@@ -48,6 +50,8 @@ class BuildPlan:
     taxonomy: Path | None = None
     unsure_threshold: float | None = None
     max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
+    delta: Path | None = None  # also write the notes new or changed in this build here
+    origin: str | None = None  # where the deck comes from, for its description in Anki
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,23 @@ class BuildReport:
     unchanged: int
     written: bool  # False when the package on disk already had exactly these bytes
     warnings: tuple[str, ...] = ()
+    bytes: int = 0  # size of the package
+    unsure: int = 0  # questions whose inferred answer is not confident
+    delta: Path | None = None
+    delta_notes: int = 0
+    delta_cards: int = 0
+
+
+@dataclass(frozen=True)
+class PreparedDeck:
+    """A deck built in memory, nothing written: what a build writes and what a check inspects."""
+
+    plan: BuildPlan
+    digests: tuple[Digest, ...]  # answers resolved
+    taxonomy: Taxonomy
+    notes: tuple[StampedNote, ...]
+    files: tuple[tuple[Path, bytes], ...]  # state first, then the package (and the delta)
+    report: BuildReport  # `written` still unknown
 
 
 def default_state_path(output: str | Path) -> Path:
@@ -83,6 +104,8 @@ def plan_for_definition(definition: DeckDefinition) -> BuildPlan:
         answers=definition.answers,
         taxonomy=definition.taxonomy,
         unsure_threshold=definition.unsure_threshold,
+        delta=definition.delta,
+        origin=f"the deck definition {definition.path.name}",
     )
 
 
@@ -96,6 +119,7 @@ def plan_adhoc(
     taxonomy: str | Path | None = None,
     unsure_threshold: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    delta: str | Path | None = None,
 ) -> BuildPlan:
     output = Path(output)
     if output.suffix.lower() != ".apkg":
@@ -110,23 +134,38 @@ def plan_adhoc(
         taxonomy=Path(taxonomy) if taxonomy is not None else None,
         unsure_threshold=unsure_threshold,
         max_bytes=max_bytes,
+        delta=_delta_path(delta, output),
+        origin=_origin(inputs),
     )
 
 
-def build(plan: BuildPlan, *, now: int | None = None) -> BuildReport:
+def _delta_path(delta: str | Path | None, output: Path) -> Path | None:
+    if delta is None:
+        return None
+    delta = Path(delta)
+    if delta.suffix.lower() != ".apkg":
+        raise ConfigError("the delta package must be an .apkg file, e.g. out/today.apkg", delta)
+    if os.path.abspath(delta) == os.path.abspath(output):
+        raise ConfigError("the delta package must not be the deck's own output", delta)
+    return delta
+
+
+def _origin(inputs: Iterable[str | Path]) -> str:
+    # Names, not full paths: the description must not depend on where the checkout lives.
+    names = sorted({Path(p).name or str(p) for p in inputs})
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"digests in {shown}"
+
+
+def build(
+    plan: BuildPlan, *, now: int | None = None, progress: Progress | None = None
+) -> BuildReport:
     """Build `plan`'s package and update its state; `now` (epoch seconds) is for tests."""
-    return _commit([_prepare(plan, int(time.time()) if now is None else now)])[0]
+    now = int(time.time()) if now is None else now
+    return commit([prepare(plan, now, progress=progress)])[0]
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A deck built in memory: the files to write and the report (`written` still unknown)."""
-
-    files: tuple[tuple[Path, bytes], ...]
-    report: BuildReport
-
-
-def _commit(prepared: Sequence[_Prepared]) -> list[BuildReport]:
+def commit(prepared: Sequence[PreparedDeck]) -> list[BuildReport]:
     """Write every prepared deck's files together: all of them, or (on any error) none."""
     with phase("write"):
         written = replace_files([file for deck in prepared for file in deck.files])
@@ -135,21 +174,45 @@ def _commit(prepared: Sequence[_Prepared]) -> list[BuildReport]:
     ]
 
 
-def _prepare(plan: BuildPlan, now: int) -> _Prepared:
+def check_plan(plan: BuildPlan) -> None:
+    """What is wrong with the plan itself, before any input is read."""
     if not is_valid_deck_name(plan.name):  # ad-hoc names (--deck) are not checked elsewhere
         raise BuildError(f"invalid deck name {plan.name!r}", plan.output)
     if plan.output.is_dir():
         raise BuildError(
             "the output is a directory; give a file name such as deck.apkg", plan.output
         )
+    if plan.delta is not None and plan.delta.is_dir():
+        raise BuildError(
+            "the delta output is a directory; give a file name such as today.apkg", plan.delta
+        )
 
+
+def read_inputs(
+    plan: BuildPlan, *, collect_errors: bool = False, progress: Progress | None = None
+) -> ParseResult:
+    """The plan's digests (see `parse_paths` for `collect_errors` and `progress`)."""
     with phase("parse"):
-        parsed = parse_paths(plan.inputs, max_bytes=plan.max_bytes)
+        return parse_paths(
+            plan.inputs, max_bytes=plan.max_bytes, collect_errors=collect_errors, progress=progress
+        )
+
+
+def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
+    """The notes `plan` builds (parsed, answered, tagged; no file read but its inputs, answer
+    key and taxonomy) and the parsers' warnings."""
+    parsed = read_inputs(plan)
+    key = load_answer_key(plan.answers) if plan.answers is not None else None
+    _, specs = _notes(plan, parsed, key, load_taxonomy(plan.taxonomy))
+    return specs, tuple(parsed.warnings)
+
+
+def _notes(
+    plan: BuildPlan, parsed: ParseResult, key: AnswerKey | None, taxonomy: Taxonomy
+) -> tuple[list[Digest], list[NoteSpec]]:
+    """The digests with their answers resolved, and the notes they make."""
     with phase("answers"):
-        key = load_answer_key(plan.answers) if plan.answers is not None else None
         digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
-    with phase("topics"):
-        taxonomy = load_taxonomy(plan.taxonomy)
 
     def topics_for(paper: Paper) -> tuple[str, ...]:
         with phase("topics"):
@@ -164,9 +227,50 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
             extra_tags=plan.tags,
             topics_for=topics_for,
         )
+    return digests, specs
+
+
+def prepare(
+    plan: BuildPlan,
+    now: int,
+    *,
+    parsed: ParseResult | None = None,
+    key: AnswerKey | None = None,
+    taxonomy: Taxonomy | None = None,
+    state: DeckState | None = None,
+    progress: Progress | None = None,
+) -> PreparedDeck:
+    """Everything a build does except writing: parse, answers, topics, notes, state, package.
+
+    `parsed`, `key`, `taxonomy` and `state` may be given when the caller has read them already
+    (a check reads them one by one to report every bad file); otherwise they are read from the
+    plan.
+    """
+    check_plan(plan)
+    if parsed is None:
+        parsed = read_inputs(plan, progress=progress)
+    if key is None and plan.answers is not None:
+        key = load_answer_key(plan.answers)
+    if taxonomy is None:
+        with phase("topics"):
+            taxonomy = load_taxonomy(plan.taxonomy)
+    digests, specs = _notes(plan, parsed, key, taxonomy)
+
     with phase("state"):
-        stamped, new_state = stamp_notes(specs, load_state(plan.state), now)
-    package = build_package(stamped)  # its own phases: "export" and "zip"
+        if state is None:
+            state = load_state(plan.state)
+        stamped, new_state = stamp_notes(specs, state, now)
+        state_data = state_bytes(new_state)
+    cards = sum(s.spec.cards for s in stamped)
+    description = deck_description(digests, notes=len(stamped), cards=cards, origin=plan.origin)
+    package = build_package(stamped, description=description)  # phases "export" and "zip"
+    # The state goes first: if only it landed, the next build still stamps the same times.
+    files = [(plan.state, state_data), (plan.output, package.data)]
+    delta = None
+    if plan.delta is not None:
+        fresh = {s.spec.guid for s in stamped if s.status != "unchanged"}
+        delta = build_package(stamped, description=description, only=fresh)
+        files.append((plan.delta, delta.data))
 
     warnings = list(parsed.warnings)
     if not specs:
@@ -182,15 +286,21 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
         unchanged=sum(s.status == "unchanged" for s in stamped),
         written=False,
         warnings=tuple(warnings),
+        bytes=len(package.data),
+        unsure=sum(UNSURE_TAG in s.spec.tags for s in stamped),
+        delta=plan.delta,
+        delta_notes=delta.notes if delta is not None else 0,
+        delta_cards=delta.cards if delta is not None else 0,
     )
-    # The state goes first: if only it landed, the next build still stamps the same times.
-    with phase("state"):
-        state_data = state_bytes(new_state)
-    return _Prepared(((plan.state, state_data), (plan.output, package.data)), report)
+    return PreparedDeck(plan, tuple(digests), taxonomy, tuple(stamped), tuple(files), report)
 
 
 def build_definitions(
-    paths: Sequence[str | Path], *, now: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    paths: Sequence[str | Path],
+    *,
+    now: int | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress | None = None,
 ) -> list[BuildReport]:
     """Build several deck definitions, all or nothing: every deck is built in memory before any
     file is written, so a broken input of one deck leaves every deck and state as it was."""
@@ -199,7 +309,7 @@ def build_definitions(
         for d in load_deck_definitions([Path(p) for p in paths])
     ]
     now = int(time.time()) if now is None else now
-    return _commit([_prepare(plan, now) for plan in plans])
+    return commit([prepare(plan, now, progress=progress) for plan in plans])
 
 
 def build_all(
@@ -207,6 +317,7 @@ def build_all(
     *,
     now: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress | None = None,
 ) -> list[BuildReport]:
     """Build every `*.yaml` deck definition in `directory`."""
     paths = find_deck_definitions(directory)
@@ -215,4 +326,4 @@ def build_all(
             "no deck definitions (*.yaml) here; give one, or build ad hoc with -i PATH -o OUT.apkg",
             directory,
         )
-    return build_definitions(paths, now=now, max_bytes=max_bytes)
+    return build_definitions(paths, now=now, max_bytes=max_bytes, progress=progress)

@@ -12,12 +12,15 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flashcards.errors import FlashcardsError
 from flashcards.parse import DEFAULT_MAX_BYTES, ParseResult, parse_paths
+
+if TYPE_CHECKING:
+    from flashcards.pull import TargetReport
 
 
 def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,12 +45,19 @@ def _warn(warnings: tuple[str, ...] | list[str]) -> None:
 def _read_paths(paths: tuple[str, ...], max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
     # One byte over the limit is enough to refuse it; never more is read.
     stdin = sys.stdin.buffer.read(max_bytes + 1) if "-" in paths else None
-    return parse_paths(paths, stdin=stdin, max_bytes=max_bytes)
+    from flashcards.progress import progress_bar
 
+    return parse_paths(
+        paths, stdin=stdin, max_bytes=max_bytes, progress=progress_bar("reading digests")
+    )
+
+
+#: The most `--max-bytes` may allow: a file is read whole into memory.
+MAX_BYTES_CAP = 1024 * 1024 * 1024
 
 _MAX_BYTES = click.option(
     "--max-bytes",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_BYTES_CAP),
     default=DEFAULT_MAX_BYTES,
     show_default=True,
     metavar="N",
@@ -114,6 +124,11 @@ def parse(
     click.echo(f"{count} digest{'' if count == 1 else 's'}")
 
 
+_QUIET = click.option(
+    "-q", "--quiet", is_flag=True, help="Print errors only (no warnings, no progress, no summary)."
+)
+
+
 @main.command(short_help="Build the Anki decks (.apkg) of decks/*.yaml, or ad hoc.")
 @click.argument("definitions", nargs=-1)
 @click.option(
@@ -137,8 +152,21 @@ def parse(
     metavar="FILE",
     help="Topic taxonomy YAML (ad-hoc build; default: the bundled one).",
 )
+@click.option(
+    "--delta",
+    metavar="DELTA.apkg",
+    help="Also write a package of only the notes new or changed in this build (ad-hoc build; "
+    "a deck definition sets delta: in its YAML).",
+)
 @_UNSURE_BELOW
 @_MAX_BYTES
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object describing each deck on stdout (warnings included), nothing else.",
+)
+@_QUIET
 @_report_errors
 def build(
     definitions: tuple[str, ...],
@@ -148,8 +176,11 @@ def build(
     answers: str | None,
     state: str | None,
     taxonomy: str | None,
+    delta: str | None,
     unsure_below: float | None,
     max_bytes: int,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg.
 
@@ -157,6 +188,8 @@ def build(
     since the last build, as recorded in the deck's state file (commit it with the deck).
     """
     from flashcards import build as builder
+    from flashcards.progress import progress_bar
+    from flashcards.report import build_document
 
     if inputs:
         if definitions:
@@ -170,6 +203,7 @@ def build(
             "--answers": answers,
             "--state": state,
             "--taxonomy": taxonomy,
+            "--delta": delta,
             "--unsure-below": unsure_below,
         }
         given = [name for name, value in adhoc_only.items() if value is not None]
@@ -179,6 +213,7 @@ def build(
                 "a deck definition sets these in its YAML file"
             )
 
+    progress = progress_bar("reading digests", quiet=quiet)
     # A terminated build unwinds like an interrupted one, so its temporary files are removed.
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
@@ -193,15 +228,21 @@ def build(
                 taxonomy=taxonomy,
                 unsure_threshold=unsure_below,
                 max_bytes=max_bytes,
+                delta=delta,
             )
-            reports = [builder.build(plan)]
+            reports = [builder.build(plan, progress=progress)]
         elif definitions:
-            reports = builder.build_definitions(definitions, max_bytes=max_bytes)
+            reports = builder.build_definitions(definitions, max_bytes=max_bytes, progress=progress)
         else:
-            reports = builder.build_all(max_bytes=max_bytes)
+            reports = builder.build_all(max_bytes=max_bytes, progress=progress)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
+    if as_json:
+        click.echo(json.dumps(build_document(reports), ensure_ascii=False, indent=2))
+        return
+    if quiet:
+        return
     for report in reports:
         _warn(report.warnings)
         status = "written" if report.written else "unchanged on disk"
@@ -210,6 +251,157 @@ def build(
             f"{report.cards} cards; {report.new} new, {report.changed} changed, "
             f"{report.unchanged} unchanged"
         )
+        if report.delta is not None:
+            click.echo(
+                f"{report.deck} (new and changed only) → {report.delta}: "
+                f"{report.delta_notes} notes, {report.delta_cards} cards"
+            )
+
+
+@main.command(short_help="Check deck definitions and digests without building (or --json).")
+@click.argument("definitions", nargs=-1)
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="Digest file or directory to check instead of deck definitions (repeat for more).",
+)
+@click.option("--answers", metavar="KEY.yaml", help="Answer-key YAML file (with -i).")
+@click.option("--taxonomy", metavar="FILE", help="Topic taxonomy YAML (with -i).")
+@_UNSURE_BELOW
+@_MAX_BYTES
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print one JSON object {"errors": [...], "warnings": [...]} on stdout.',
+)
+@click.option("--strict", is_flag=True, help="Exit with 1 when there are warnings.")
+@_QUIET
+def check(
+    definitions: tuple[str, ...],
+    inputs: tuple[str, ...],
+    answers: str | None,
+    taxonomy: str | None,
+    unsure_below: float | None,
+    max_bytes: int,
+    as_json: bool,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """Verify everything a build would (deck definitions, digests, answer keys, taxonomy) and
+    list what a person should look at, without writing any file.
+
+    Checks every decks/*.yaml, the DEFINITIONS given, or the digests given with -i. Exit code 0
+    when clean, 1 with --strict when there are warnings, 2 when there are errors.
+    """
+    from flashcards import check as checker
+    from flashcards.progress import progress_bar
+
+    if inputs and definitions:
+        raise click.UsageError("give deck definitions or -i inputs, not both")
+    if not inputs and (answers or taxonomy or unsure_below is not None):
+        raise click.UsageError(
+            "--answers, --taxonomy, --unsure-below: only with -i PATH; "
+            "a deck definition sets these in its YAML file"
+        )
+    progress = progress_bar("reading digests", quiet=quiet or as_json)
+    if inputs:
+        result = checker.check_adhoc(
+            inputs,
+            answers=answers,
+            taxonomy=taxonomy,
+            unsure_threshold=unsure_below,
+            max_bytes=max_bytes,
+            progress=progress,
+        )
+    elif definitions:
+        result = checker.check_definitions(definitions, max_bytes=max_bytes, progress=progress)
+    else:
+        result = checker.check_all(max_bytes=max_bytes, progress=progress)
+
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for finding in result.errors:
+            click.echo(f"error: {finding}", err=True)
+        if not quiet:
+            for finding in result.warnings:
+                click.echo(f"warning: {finding} [{finding.code}]", err=True)
+            errors, warnings = len(result.errors), len(result.warnings)
+            click.echo(
+                f"{errors} error{'' if errors == 1 else 's'}, "
+                f"{warnings} warning{'' if warnings == 1 else 's'}"
+            )
+    if result.errors:
+        sys.exit(2)
+    if strict and result.warnings:
+        sys.exit(1)
+
+
+@main.command(short_help="Write one HTML page showing every card, front and back.")
+@click.argument("definition", required=False)
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="Digest file or directory (instead of a deck definition; repeat for more).",
+)
+@click.option("-o", "--output", metavar="PREVIEW.html", required=True, help="Page to write.")
+@click.option("--deck", metavar="NAME", help="Deck name (with -i).")
+@click.option("--answers", metavar="KEY.yaml", help="Answer-key YAML file (with -i).")
+@click.option("--taxonomy", metavar="FILE", help="Topic taxonomy YAML (with -i).")
+@_UNSURE_BELOW
+@_MAX_BYTES
+@_report_errors
+def preview(
+    definition: str | None,
+    inputs: tuple[str, ...],
+    output: str,
+    deck: str | None,
+    answers: str | None,
+    taxonomy: str | None,
+    unsure_below: float | None,
+    max_bytes: int,
+) -> None:
+    """Write a preview page of the cards a deck DEFINITION (or -i PATH...) builds: each card's
+    front and back as Anki shows them, grouped by digest date, with tags, answer source and a
+    day/night switch. Open it in a browser; nothing else is written."""
+    from flashcards import preview as previews
+    from flashcards.atomicfile import replace_files
+
+    if bool(definition) == bool(inputs):
+        raise click.UsageError("give one deck definition or -i PATH..., not both or neither")
+    if definition:
+        given = [
+            name
+            for name, value in {
+                "--deck": deck,
+                "--answers": answers,
+                "--taxonomy": taxonomy,
+                "--unsure-below": unsure_below,
+            }.items()
+            if value is not None
+        ]
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: only with -i PATH")
+    plan = previews.plan_for_preview(
+        definition,
+        inputs,
+        deck=deck,
+        answers=answers,
+        taxonomy=taxonomy,
+        unsure_threshold=unsure_below,
+        max_bytes=max_bytes,
+    )
+    result = previews.preview_plan(plan)
+    replace_files([(Path(output), result.html.encode("utf-8"))])
+    _warn(result.warnings)
+    click.echo(f"{output}: {result.notes} notes, {result.cards} cards")
 
 
 @main.command(short_help="Show the topic tags a taxonomy gives the papers in PATHS.")
@@ -315,3 +507,124 @@ def answers(
         f"{'their best guess' if guess_unsure else '?'}: check those)"
         + (f"; kept {kept} entries of {answers_path} for papers not read" if kept else "")
     )
+
+
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@main.command(short_help="Download the new digests of decks/*.yaml's pull: sources, or ad hoc.")
+@click.argument("definitions", nargs=-1)
+@click.option(
+    "--source",
+    "source_name",
+    metavar="NAME",
+    help="daily-paper (quiz HTML pages) or daily-ai-papers (markdown tables); with -d, pull it "
+    "ad hoc, else only the deck definitions' entries of this source.",
+)
+@click.option(
+    "--url",
+    "template",
+    metavar="TEMPLATE",
+    help="URL to use instead of the source's, with {date} or {yyyy}/{mm}/{dd} (a mirror).",
+)
+@click.option("-d", "--dir", "folder", metavar="DIR", help="Folder to pull into (ad hoc).")
+@click.option(
+    "--since",
+    type=_DAY,
+    metavar="YYYY-MM-DD",
+    help="First day (default: the day after the newest digest in the folder, else the "
+    "definition's since:, else today).",
+)
+@click.option("--until", type=_DAY, metavar="YYYY-MM-DD", help="Last day (default: today, UTC).")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Request days already present too, replacing files whose source changed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+@_report_errors
+def pull(
+    definitions: tuple[str, ...],
+    source_name: str | None,
+    template: str | None,
+    folder: str | None,
+    since: Any,
+    until: Any,
+    refresh: bool,
+    as_json: bool,
+) -> None:
+    """Download each day's digests into their folders: the pull: entries of every decks/*.yaml,
+    of the DEFINITIONS given, or --source NAME -d DIR.
+
+    A day whose file is already there is not requested again (unless --refresh); a day the
+    source has no digest for is counted as "none that day". Exit code 1 when a day failed after
+    retries (nothing is written for it), 2 for a usage or configuration error.
+    """
+    import dataclasses
+
+    from flashcards import pull as puller
+    from flashcards.deckdef import find_pull_targets
+    from flashcards.sources import PullTarget, check_template, source_named
+
+    if folder is not None:
+        if definitions:
+            raise click.UsageError("give deck definitions or --source NAME -d DIR, not both")
+        if source_name is None:
+            raise click.UsageError("-d DIR needs --source NAME (which source to pull)")
+        source = source_named(source_name)
+        targets = [PullTarget(source, check_template(template or source.url), Path(folder))]
+    else:
+        if template is not None and source_name is None:
+            raise click.UsageError("--url needs --source NAME (whose URL it replaces)")
+        targets = find_pull_targets(definitions)
+        if source_name is not None:
+            source_named(source_name)  # an unknown name is an error, not an empty pull
+            targets = [t for t in targets if t.source.name == source_name]
+            if not targets:
+                raise click.UsageError(f"no deck definition pulls {source_name}")
+        if template is not None:
+            check_template(template)
+            targets = [dataclasses.replace(t, template=template) for t in targets]
+
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        report = puller.pull(
+            targets,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            refresh=refresh,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    for target in report.targets:
+        _warn(target.warnings)
+        for day in target.days:
+            if day.status == "failed":
+                click.echo(f"error: {day.file}: {day.url}: {day.error}", err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for target in report.targets:
+            click.echo(_pull_summary(target))
+    if report.failed:
+        sys.exit(1)
+
+
+def _pull_summary(report: TargetReport) -> str:
+    """One line: source → folder (range): what happened to its days."""
+    where = f"{report.target.source.name} → {report.target.folder}"
+    if not report.days:
+        return f"{where}: nothing to pull (up to date until {report.last.isoformat()})"
+    counts = [f"fetched {report.count('fetched')}"]
+    if report.count("updated"):
+        counts.append(f"updated {report.count('updated')}")
+    counts.append(f"already present {report.count('present', 'unchanged')}")
+    counts.append(f"none that day {report.count('none')}")
+    failed = report.failed_days
+    counts.append(
+        f"failed {len(failed)}"
+        + (f" ({', '.join(d.isoformat() for d in failed)})" if failed else "")
+    )
+    span = f"{report.first.isoformat()} to {report.last.isoformat()}"
+    return f"{where} ({span}): {', '.join(counts)}"

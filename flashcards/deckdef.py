@@ -14,17 +14,20 @@ Path rules (documented in the README):
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from flashcards.errors import ConfigError
 from flashcards.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.parse import find_digest_files
+from flashcards.sources import PullTarget, check_template, source_named
 from flashcards.yamlfile import YamlDocument, describe, read_yaml
 
 #: Every key a deck definition may hold, in the order the README documents them.
@@ -39,6 +42,8 @@ DECK_KEYS = (
     "answers",
     "taxonomy",
     "unsure_threshold",
+    "delta",
+    "pull",
 )
 REQUIRED_KEYS = ("name", "sources")
 
@@ -61,6 +66,8 @@ class DeckDefinition:
     answers: Path | None = None  # answer-key file
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
+    delta: Path | None = None  # package of the notes new or changed in a build, if wanted
+    pull: tuple[PullTarget, ...] = ()  # what `flashcards pull` brings in for this deck
 
     @property
     def base_dir(self) -> Path:
@@ -125,6 +132,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     stem = path.stem
     output = v.path_value("output", base, suffix=".apkg")
     state = v.path_value("state", base)
+    delta = v.path_value("delta", base, suffix=".apkg")
     definition = DeckDefinition(
         path=path,
         name=v.deck_name(),
@@ -137,22 +145,44 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         answers=v.path_value("answers", base, must_exist=True),
         taxonomy=v.path_value("taxonomy", base, must_exist=True),
         unsure_threshold=v.threshold(),
+        delta=delta,
+        pull=v.pull(base),
     )
     return definition
 
 
+def load_pull_targets(path: str | Path) -> tuple[PullTarget, ...]:
+    """The `pull:` entries of a deck definition, validated like `load_deck_definition` checks
+    them, without the rest of the deck: its sources may not exist before the first pull."""
+    path = Path(path)
+    doc = read_yaml(path)
+    if not isinstance(doc.data, dict):
+        return load_deck_definition(path).pull  # raises the same message as a build would
+    for key in doc.data:
+        if key not in DECK_KEYS:
+            raise doc.error(
+                f"{key}: unknown key (expected one of: {', '.join(DECK_KEYS)})", key, at_key=True
+            )
+    return _Validator(doc, path).pull(path.parent)
+
+
 def load_deck_definitions(paths: list[Path]) -> list[DeckDefinition]:
-    """Load several definitions; two that write the same deck file are an error."""
+    """Load several definitions; two that write the same deck file are an error (a `delta`
+    package counts as a deck file too)."""
     definitions = [load_deck_definition(p) for p in paths]
     seen: dict[str, Path] = {}
     for definition in definitions:
-        target = os.path.normcase(os.path.abspath(definition.output))
-        if target in seen:
-            raise ConfigError(
-                f"output: {str(definition.output)!r} is also the output of {seen[target]}",
-                definition.path,
-            )
-        seen[target] = definition.path
+        written = [("output", definition.output)]
+        if definition.delta is not None:
+            written.append(("delta", definition.delta))
+        for key, path in written:
+            target = os.path.normcase(os.path.abspath(path))
+            if target in seen:
+                raise ConfigError(
+                    f"{key}: {str(path)!r} is also the output of {seen[target]}",
+                    definition.path,
+                )
+            seen[target] = definition.path
     return definitions
 
 
@@ -284,6 +314,89 @@ class _Validator:
             )
         return float(value)
 
+    def pull(self, base: Path) -> tuple[PullTarget, ...]:
+        value = self.data.get("pull")
+        if value is None:
+            return ()
+        example = "e.g. [{source: daily-paper, into: digests/quiz}]"
+        if not isinstance(value, list):
+            raise self.error(
+                f"pull: expected a list of {{source, into}} entries, got {describe(value)} "
+                f"({example})",
+                "pull",
+            )
+        targets = []
+        for index, entry in enumerate(value):
+            if not isinstance(entry, dict):
+                raise self.error(
+                    f"pull: expected a mapping with source and into, got {describe(entry)} "
+                    f"({example})",
+                    "pull",
+                    index,
+                )
+            targets.append(self._pull_entry(base, index, entry))
+        return tuple(targets)
+
+    def _pull_entry(self, base: Path, index: int, entry: dict[Any, Any]) -> PullTarget:
+        for key in entry:
+            if key not in _PULL_KEYS:
+                raise self.doc.error(
+                    f"pull: {key}: unknown key (expected one of: {', '.join(_PULL_KEYS)})",
+                    "pull",
+                    index,
+                    key,
+                    at_key=True,
+                )
+        for key in ("source", "into"):
+            if key not in entry:
+                raise self.error(f"pull: {key}: missing (required)", "pull", index)
+        where = ("pull", index)
+        name = entry["source"]
+        if not isinstance(name, str):
+            raise self.error(
+                f"pull: source: expected a name, got {describe(name)}", *where, "source"
+            )
+        try:
+            source = source_named(name)
+        except ConfigError as exc:
+            raise self.error(f"pull: source: {exc.message}", *where, "source") from None
+        into = entry["into"]
+        if not isinstance(into, str) or not into.strip():
+            raise self.error(
+                f"pull: into: expected a folder path, got {describe(into)}", *where, "into"
+            )
+        folder = _join(base, into)
+        if folder.exists() and not folder.is_dir():
+            raise self.error(f"pull: into: {into!r} is not a folder", *where, "into")
+        since = entry.get("since")
+        if isinstance(since, datetime):
+            since = str(since)  # a timestamp is not a day: reported below
+        if since is not None and not isinstance(since, date):
+            try:
+                since = date.fromisoformat(str(since))
+            except ValueError:
+                raise self.error(
+                    f"pull: since: expected a date YYYY-MM-DD, got {describe(since)}",
+                    *where,
+                    "since",
+                ) from None
+        template = entry.get("url")
+        if template is None:
+            template = source.url
+        elif not isinstance(template, str):
+            raise self.error(
+                f"pull: url: expected a URL template, got {describe(template)}", *where, "url"
+            )
+        else:
+            try:
+                check_template(template)
+            except ConfigError as exc:
+                raise self.error(f"pull: url: {exc.message}", *where, "url") from None
+        return PullTarget(source, template, folder, since)
+
+
+_PULL_KEYS = ("source", "into", "since", "url")
+
 
 def _join(base: Path, value: str) -> Path:
     # normpath only tidies "decks/../dist" for messages; it never touches the disk.
@@ -291,16 +404,63 @@ def _join(base: Path, value: str) -> Path:
 
 
 def _expand_source(base: Path, pattern: str) -> list[Path]:
-    """Files that `pattern` (relative to `base`, or absolute) names; `**` recurses."""
+    """Files that `pattern` (relative to `base`, or absolute, `~` allowed) names; `**` recurses.
+
+    pathlib's glob, not `glob.glob`: its `**` never follows a symlink to a folder, so link loops
+    cannot make it walk forever (`glob.glob` took ~2^40 steps on two loops). Like `glob.glob`, a
+    wildcard does not match a hidden name (`.git`, an interrupted write's `.x.tmp-…`) unless the
+    pattern's part for it starts with a dot.
+    """
     pattern = os.path.expanduser(pattern)
-    # root_dir rather than joining base into the pattern: a "[" in the directory name must not
-    # turn into a glob character class.
-    root = None if os.path.isabs(pattern) else base
+    # The root is never part of the pattern: a "[" in the directory name must not turn into a
+    # glob character class.
+    if os.path.isabs(pattern):
+        root = Path(Path(pattern).anchor)
+        relative = pattern[len(root.anchor) :]
+    else:
+        root, relative = base, pattern
+    if not relative.strip("/"):
+        return []
+    dotted = [part for part in relative.split("/") if part.startswith(".")]
     files: list[Path] = []
-    for match in glob.glob(pattern, root_dir=root, recursive=True):
-        candidate = Path(os.path.normpath(match if root is None else root / match))
+    for match in root.glob(relative):
+        parts = match.relative_to(root).parts
+        if any(_hidden(part) and not _allowed(part, dotted) for part in parts):
+            continue
+        candidate = Path(os.path.normpath(match))
         if candidate.is_dir():
             files.extend(find_digest_files(candidate))
         elif candidate.is_file():
             files.append(candidate)
     return files
+
+
+def _hidden(part: str) -> bool:
+    return part.startswith(".") and part not in (".", "..")
+
+
+def _allowed(part: str, dotted: list[str]) -> bool:
+    """Whether the hidden name `part` is asked for by a pattern part that starts with a dot."""
+    return any(fnmatch.fnmatchcase(part, pattern) for pattern in dotted)
+
+
+def find_pull_targets(definitions: Sequence[str | Path] = ()) -> list[PullTarget]:
+    """The `pull:` entries of `definitions`, or of every `decks/*.yaml` when none is given; a
+    definition named explicitly without `pull:`, or no `pull:` at all, is a ConfigError."""
+    paths = [Path(p) for p in definitions] or find_deck_definitions()
+    targets: list[PullTarget] = []
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError("no such deck definition", path)
+        found = load_pull_targets(path)
+        if not found and definitions:
+            raise ConfigError(
+                "no pull: key (e.g. pull: [{source: daily-paper, into: digests/quiz}])", path
+            )
+        targets.extend(found)
+    if not targets:
+        raise ConfigError(
+            "no deck definition in decks/ has a pull: key; add one, or pull ad hoc with "
+            "--source NAME -d DIR"
+        )
+    return targets

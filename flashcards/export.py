@@ -21,7 +21,7 @@ import sqlite3
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,29 +70,48 @@ class _StampedNote(genanki.Note):
         super().write_to_db(cursor, self.mtime, deck_id, itertools.count(self.note_id))
 
 
-def build_package(notes: Sequence[StampedNote]) -> PackageResult:
-    """The .apkg bytes for `notes`, in the given order (which sets their new-card position)."""
+def build_package(
+    notes: Sequence[StampedNote],
+    *,
+    description: str = DECK_DESCRIPTION,
+    only: Collection[str] | None = None,
+) -> PackageResult:
+    """The .apkg bytes for `notes`, in the given order (which sets their new-card position).
+
+    `only` (GUIDs) keeps just those notes, each with the new-card position it has among all of
+    `notes`: a delta package whose cards come in the same order as the full deck's.
+    """
     with phase("export"):
-        decks, cards = genanki_decks(notes)
+        decks, count, cards = genanki_decks(notes, description=description, only=only)
         with tempfile.TemporaryDirectory(prefix="flashcards-export-") as tmp:
             collection = Path(tmp) / "collection.anki2"
             write_collection(collection, decks)
             with phase("zip"):
                 data = _zip(collection)
-    return PackageResult(data, len(notes), cards)
+    return PackageResult(data, count, cards)
 
 
-def genanki_decks(notes: Sequence[StampedNote]) -> tuple[list[genanki.Deck], int]:
-    """The genanki decks holding `notes` (sorted by name), and how many cards they make."""
+def genanki_decks(
+    notes: Sequence[StampedNote],
+    *,
+    description: str = DECK_DESCRIPTION,
+    only: Collection[str] | None = None,
+) -> tuple[list[genanki.Deck], int, int]:
+    """The genanki decks holding `notes` (sorted by name; see `build_package` for `only`), and
+    how many notes and cards they hold."""
     models = {"mcq": mcq_model(), "summary": summary_model()}
     decks: dict[str, genanki.Deck] = {}
     cards = 0
+    count = 0
     for due, stamped in enumerate(notes, start=1):
         spec = stamped.spec
+        if only is not None and spec.guid not in only:
+            continue
+        count += 1
         deck = decks.get(spec.deck)
         if deck is None:
             deck = decks[spec.deck] = genanki.Deck(
-                identity.deck_id(spec.deck), spec.deck, description=DECK_DESCRIPTION
+                identity.deck_id(spec.deck), spec.deck, description=description
             )
         note = _StampedNote(
             mtime=stamped.mtime,
@@ -109,7 +128,7 @@ def genanki_decks(notes: Sequence[StampedNote]) -> tuple[list[genanki.Deck], int
             )
         cards += len(note.cards)
         deck.add_note(note)
-    return [decks[name] for name in sorted(decks)], cards
+    return [decks[name] for name in sorted(decks)], count, cards
 
 
 def write_collection(path: Path, decks: Sequence[genanki.Deck]) -> None:

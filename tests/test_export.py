@@ -29,7 +29,7 @@ def test_collection_is_byte_for_byte_an_in_memory_database() -> None:
     with zipfile.ZipFile(io.BytesIO(build_package(stamped).data)) as package:
         shipped = package.read("collection.anki2")
 
-    decks, _cards = genanki_decks(stamped)
+    decks, _notes, _cards = genanki_decks(stamped)
     connection = sqlite3.connect(":memory:")
     try:
         package_writer = genanki.Package(decks)
