@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -237,9 +237,13 @@ def resolve_answers(
     *,
     threshold: float | None = None,
     require_match: bool = True,
+    memo: Callable[[Paper, tuple[object, ...], Callable[[], Paper]], Paper] | None = None,
 ) -> list[Digest]:
     """Digests with `answer`, `answer_source`, `confidence`, `unsure`, `evidence` filled;
     inferred answers under `threshold` (None: `DEFAULT_UNSURE_THRESHOLD`) are unsure.
+
+    `memo(paper, inputs, compute)`, if given, returns the resolved paper: `compute()`'s result
+    or a cached one; `inputs` is everything besides the paper and the code the result depends on.
 
     Raises `ConfigError` (naming the key file and line) for a key entry that gives more letters
     than the paper has questions or a letter beyond a question's options, and, with
@@ -252,9 +256,15 @@ def resolve_answers(
     if key is not None:
         check_key(key, digests, require_match=require_match)
     digests = share_known_answers(digests, key)
+
+    def resolve(paper: Paper) -> Paper:
+        if memo is None:
+            return _resolve_paper(paper, key, threshold)
+        letters = key.answers.get(paper.key, ()) if key else ()
+        return memo(paper, (letters, threshold), lambda: _resolve_paper(paper, key, threshold))
+
     return [
-        digest.with_papers(tuple(_resolve_paper(paper, key, threshold) for paper in digest.papers))
-        for digest in digests
+        digest.with_papers(tuple(resolve(paper) for paper in digest.papers)) for digest in digests
     ]
 
 

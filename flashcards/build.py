@@ -9,14 +9,17 @@ file whose bytes would not change is not rewritten.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flashcards.answers import AnswerKey, load_answer_key, resolve_answers
 from flashcards.atomicfile import replace_files
+from flashcards.buildcache import BuildCache, default_cache_path, fingerprint, sha256_file
 from flashcards.deckdef import (
     DeckDefinition,
     find_deck_definitions,
@@ -28,7 +31,15 @@ from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
 from flashcards.model import Digest, Paper
 from flashcards.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
-from flashcards.parse import DEFAULT_MAX_BYTES, ParseResult, Progress, parse_paths
+from flashcards.parse import (
+    DEFAULT_MAX_BYTES,
+    ParseResult,
+    Progress,
+    digest_jobs,
+    parse_bytes,
+    parse_paths,
+    read_digest_bytes,
+)
 from flashcards.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
 from flashcards.timing import phase
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
@@ -52,6 +63,7 @@ class BuildPlan:
     max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
     delta: Path | None = None  # also write the notes new or changed in this build here
     origin: str | None = None  # where the deck comes from, for its description in Anki
+    cache: Path | None = None  # what the last build computed (see flashcards.buildcache); None: off
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,8 @@ class PreparedDeck:
     notes: tuple[StampedNote, ...]
     files: tuple[tuple[Path, bytes], ...]  # state first, then the package (and the delta)
     report: BuildReport  # `written` still unknown
+    # The cache to update once the files are written, and the record of this build for it.
+    cache: tuple[BuildCache, dict[str, Any]] | None = None
 
 
 def default_state_path(output: str | Path) -> Path:
@@ -106,6 +120,7 @@ def plan_for_definition(definition: DeckDefinition) -> BuildPlan:
         unsure_threshold=definition.unsure_threshold,
         delta=definition.delta,
         origin=f"the deck definition {definition.path.name}",
+        cache=definition.cache,
     )
 
 
@@ -120,22 +135,25 @@ def plan_adhoc(
     unsure_threshold: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     delta: str | Path | None = None,
+    cache: bool = True,
 ) -> BuildPlan:
     output = Path(output)
     if output.suffix.lower() != ".apkg":
         # Anki only imports packages by their suffix; a bare name is usually a mistyped folder.
         raise ConfigError("the output must be an .apkg file, e.g. out/papers.apkg", output)
+    state_path = Path(state) if state is not None else default_state_path(output)
     return BuildPlan(
         name=deck or DEFAULT_DECK_NAME,
         inputs=tuple(Path(p) for p in inputs),
         output=output,
-        state=Path(state) if state is not None else default_state_path(output),
+        state=state_path,
         answers=Path(answers) if answers is not None else None,
         taxonomy=Path(taxonomy) if taxonomy is not None else None,
         unsure_threshold=unsure_threshold,
         max_bytes=max_bytes,
         delta=_delta_path(delta, output),
         origin=_origin(inputs),
+        cache=default_cache_path(state_path) if cache else None,
     )
 
 
@@ -169,6 +187,9 @@ def commit(prepared: Sequence[PreparedDeck]) -> list[BuildReport]:
     """Write every prepared deck's files together: all of them, or (on any error) none."""
     with phase("write"):
         written = replace_files([file for deck in prepared for file in deck.files])
+        for deck in prepared:
+            if deck.cache is not None:
+                deck.cache[0].save(deck.cache[1])
     return [
         dataclasses.replace(deck.report, written=deck.report.output in written) for deck in prepared
     ]
@@ -189,13 +210,88 @@ def check_plan(plan: BuildPlan) -> None:
 
 
 def read_inputs(
-    plan: BuildPlan, *, collect_errors: bool = False, progress: Progress | None = None
+    plan: BuildPlan,
+    *,
+    collect_errors: bool = False,
+    progress: Progress | None = None,
+    cache: BuildCache | None = None,
 ) -> ParseResult:
-    """The plan's digests (see `parse_paths` for `collect_errors` and `progress`)."""
+    """The plan's digests (see `parse_paths` for `collect_errors` and `progress`); files whose
+    bytes `cache` has seen are not parsed again."""
+
+    def read_cached(path: str) -> list[Digest]:
+        assert cache is not None
+        data = read_digest_bytes(Path(path), max_bytes=plan.max_bytes)
+        sha = hashlib.sha256(data).hexdigest()
+        found = cache.parsed(path, sha)
+        if found is None:
+            found = parse_bytes(data, path, max_bytes=plan.max_bytes)
+            cache.remember(path, sha, found)
+        return found
+
     with phase("parse"):
         return parse_paths(
-            plan.inputs, max_bytes=plan.max_bytes, collect_errors=collect_errors, progress=progress
+            plan.inputs,
+            max_bytes=plan.max_bytes,
+            collect_errors=collect_errors,
+            progress=progress,
+            read=read_cached if cache is not None else None,
         )
+
+
+def _fingerprint(plan: BuildPlan) -> str | None:
+    """A hash of every input of `plan` but its state; None when an input cannot be read (the
+    build then says what is wrong)."""
+    files: list[tuple[str, str]] = []
+    for path, _ in digest_jobs(plan.inputs):
+        sha = sha256_file(Path(path), plan.max_bytes) if path != "-" else None
+        if sha is None:
+            return None
+        files.append((path, sha))
+    return fingerprint(
+        {
+            "plan": repr(plan),
+            "files": files,
+            "answers": sha256_file(plan.answers),
+            "taxonomy": sha256_file(plan.taxonomy),
+        }
+    )
+
+
+def _reuse(plan: BuildPlan, cache: BuildCache, print_: str | None) -> PreparedDeck | None:
+    """The last build again, without computing it, when its inputs, state and package are
+    exactly those on disk now: stamping the same notes against the state they wrote changes
+    nothing, so a build would write the same bytes."""
+    last = cache.last_build
+    if (
+        print_ is None
+        or plan.delta is not None  # a delta package would now be empty: build it
+        or last.get("fingerprint") != print_
+        or last.get("state") != sha256_file(plan.state)
+        or last.get("output") != sha256_file(plan.output)
+    ):
+        return None
+    try:
+        saved = last["report"]
+        notes, cards, unsure, size = (int(saved[k]) for k in ("notes", "cards", "unsure", "bytes"))
+        warnings = tuple(str(w) for w in saved["warnings"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    report = BuildReport(
+        deck=plan.name,
+        output=plan.output,
+        state=plan.state,
+        notes=notes,
+        cards=cards,
+        new=0,
+        changed=0,
+        unchanged=notes,
+        written=False,
+        warnings=warnings,
+        bytes=size,
+        unsure=unsure,
+    )
+    return PreparedDeck(plan, (), load_taxonomy(plan.taxonomy), (), (), report)
 
 
 def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
@@ -208,14 +304,28 @@ def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
 
 
 def _notes(
-    plan: BuildPlan, parsed: ParseResult, key: AnswerKey | None, taxonomy: Taxonomy
+    plan: BuildPlan,
+    parsed: ParseResult,
+    key: AnswerKey | None,
+    taxonomy: Taxonomy,
+    cache: BuildCache | None = None,
 ) -> tuple[list[Digest], list[NoteSpec]]:
-    """The digests with their answers resolved, and the notes they make."""
+    """The digests with their answers resolved, and the notes they make; a paper `cache` has
+    seen with the same inputs is not resolved or tagged again."""
     with phase("answers"):
-        digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
+        digests = resolve_answers(
+            list(parsed.digests),
+            key,
+            threshold=plan.unsure_threshold,
+            memo=cache.resolved_paper if cache is not None else None,
+        )
+
+    slugs = frozenset((taxonomy.fallback, *(topic.slug for topic in taxonomy.topics)))
 
     def topics_for(paper: Paper) -> tuple[str, ...]:
         with phase("topics"):
+            if cache is not None:
+                return cache.topics(paper, slugs, lambda: assign_topics(paper, taxonomy))
             return assign_topics(paper, taxonomy)
 
     with phase("notes"):
@@ -247,14 +357,25 @@ def prepare(
     plan.
     """
     check_plan(plan)
+    cache: BuildCache | None = None
+    print_: str | None = None
+    if plan.cache is not None and parsed is None and state is None:
+        with phase("cache"):
+            cache = BuildCache.load(plan.cache)
+            print_ = _fingerprint(plan)
+            reused = _reuse(plan, cache, print_)
+            if reused is not None:
+                return reused
+            cache.load_digests()
+            cache.context = sha256_file(plan.taxonomy) or ""
     if parsed is None:
-        parsed = read_inputs(plan, progress=progress)
+        parsed = read_inputs(plan, progress=progress, cache=cache)
     if key is None and plan.answers is not None:
         key = load_answer_key(plan.answers)
     if taxonomy is None:
         with phase("topics"):
             taxonomy = load_taxonomy(plan.taxonomy)
-    digests, specs = _notes(plan, parsed, key, taxonomy)
+    digests, specs = _notes(plan, parsed, key, taxonomy, cache)
 
     with phase("state"):
         if state is None:
@@ -292,7 +413,29 @@ def prepare(
         delta_notes=delta.notes if delta is not None else 0,
         delta_cards=delta.cards if delta is not None else 0,
     )
-    return PreparedDeck(plan, tuple(digests), taxonomy, tuple(stamped), tuple(files), report)
+    record = None
+    if cache is not None:
+        record = {
+            "fingerprint": print_,
+            "state": hashlib.sha256(state_data).hexdigest(),
+            "output": hashlib.sha256(package.data).hexdigest(),
+            "report": {
+                "notes": report.notes,
+                "cards": report.cards,
+                "unsure": report.unsure,
+                "bytes": report.bytes,
+                "warnings": list(report.warnings),
+            },
+        }
+    return PreparedDeck(
+        plan,
+        tuple(digests),
+        taxonomy,
+        tuple(stamped),
+        tuple(files),
+        report,
+        (cache, record) if cache is not None and record is not None else None,
+    )
 
 
 def build_definitions(
@@ -301,11 +444,15 @@ def build_definitions(
     now: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Progress | None = None,
+    cache: bool = True,
 ) -> list[BuildReport]:
     """Build several deck definitions, all or nothing: every deck is built in memory before any
-    file is written, so a broken input of one deck leaves every deck and state as it was."""
+    file is written, so a broken input of one deck leaves every deck and state as it was.
+    `cache=False` ignores the definitions' build caches."""
     plans = [
-        dataclasses.replace(plan_for_definition(d), max_bytes=max_bytes)
+        dataclasses.replace(
+            plan_for_definition(d), max_bytes=max_bytes, cache=d.cache if cache else None
+        )
         for d in load_deck_definitions([Path(p) for p in paths])
     ]
     now = int(time.time()) if now is None else now
@@ -318,6 +465,7 @@ def build_all(
     now: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Progress | None = None,
+    cache: bool = True,
 ) -> list[BuildReport]:
     """Build every `*.yaml` deck definition in `directory`."""
     paths = find_deck_definitions(directory)
@@ -326,4 +474,4 @@ def build_all(
             "no deck definitions (*.yaml) here; give one, or build ad hoc with -i PATH -o OUT.apkg",
             directory,
         )
-    return build_definitions(paths, now=now, max_bytes=max_bytes, progress=progress)
+    return build_definitions(paths, now=now, max_bytes=max_bytes, progress=progress, cache=cache)

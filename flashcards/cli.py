@@ -166,6 +166,11 @@ _QUIET = click.option(
     is_flag=True,
     help="Print one JSON object describing each deck on stdout (warnings included), nothing else.",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Recompute everything and leave the build cache (NAME.cache/ beside the state) alone.",
+)
 @_QUIET
 @_report_errors
 def build(
@@ -180,6 +185,7 @@ def build(
     unsure_below: float | None,
     max_bytes: int,
     as_json: bool,
+    no_cache: bool,
     quiet: bool,
 ) -> None:
     """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg.
@@ -229,12 +235,15 @@ def build(
                 unsure_threshold=unsure_below,
                 max_bytes=max_bytes,
                 delta=delta,
+                cache=not no_cache,
             )
             reports = [builder.build(plan, progress=progress)]
         elif definitions:
-            reports = builder.build_definitions(definitions, max_bytes=max_bytes, progress=progress)
+            reports = builder.build_definitions(
+                definitions, max_bytes=max_bytes, progress=progress, cache=not no_cache
+            )
         else:
-            reports = builder.build_all(max_bytes=max_bytes, progress=progress)
+            reports = builder.build_all(max_bytes=max_bytes, progress=progress, cache=not no_cache)
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from flashcards.buildcache import default_cache_path
 from flashcards.errors import ConfigError
 from flashcards.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.parse import find_digest_files
@@ -44,6 +45,7 @@ DECK_KEYS = (
     "unsure_threshold",
     "delta",
     "pull",
+    "cache",
 )
 REQUIRED_KEYS = ("name", "sources")
 
@@ -68,6 +70,7 @@ class DeckDefinition:
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
     delta: Path | None = None  # package of the notes new or changed in a build, if wanted
     pull: tuple[PullTarget, ...] = ()  # what `flashcards pull` brings in for this deck
+    cache: Path | None = None  # the build cache (flashcards.buildcache); None: no cache
 
     @property
     def base_dir(self) -> Path:
@@ -133,12 +136,13 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     output = v.path_value("output", base, suffix=".apkg")
     state = v.path_value("state", base)
     delta = v.path_value("delta", base, suffix=".apkg")
+    state = state if state is not None else _join(base, f"{stem}.state.json")
     definition = DeckDefinition(
         path=path,
         name=v.deck_name(),
         sources=v.sources(base),
         output=output if output is not None else DEFAULT_OUTPUT_DIR / f"{stem}.apkg",
-        state=state if state is not None else _join(base, f"{stem}.state.json"),
+        state=state,
         cards=v.cards(),
         subdecks=v.subdecks(),
         tags=v.tags(),
@@ -147,6 +151,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         unsure_threshold=v.threshold(),
         delta=delta,
         pull=v.pull(base),
+        cache=v.cache(base, state),
     )
     return definition
 
@@ -244,6 +249,19 @@ class _Validator:
         if not must_exist and resolved.is_dir():
             raise self.error(f"{key}: {value!r} is a directory, expected a file path", key)
         return resolved
+
+    def cache(self, base: Path, state: Path) -> Path | None:
+        """`cache: false` turns the build cache off, a path moves it; default: beside the state."""
+        value = self.data.get("cache", True)
+        if value is False:
+            return None
+        if value is True or value is None:
+            return default_cache_path(state)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(
+                f"cache: expected true, false or a directory path, got {describe(value)}", "cache"
+            )
+        return _join(base, value)
 
     def cards(self) -> tuple[str, ...]:
         if "cards" not in self.data:
