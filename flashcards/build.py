@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from flashcards import identity
 from flashcards.answers import load_answer_key, resolve_answers
 from flashcards.atomicfile import replace_files
 from flashcards.deckdef import (
@@ -26,7 +27,7 @@ from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
 from flashcards.notes import CARD_KINDS, build_notes
 from flashcards.parse import DEFAULT_MAX_BYTES, parse_paths
-from flashcards.state import load_state, stamp_notes, state_bytes
+from flashcards.state import DeckState, load_state, stamp_notes, state_bytes
 from flashcards.topics import assign_topics, load_taxonomy
 
 DEFAULT_DECK_NAME = "AI Papers"
@@ -46,6 +47,7 @@ class BuildPlan:
     taxonomy: Path | None = None
     unsure_threshold: float | None = None
     max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
+    identity: str | None = None  # the deck's identity namespace, to pin it; None → from the state
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ def plan_for_definition(definition: DeckDefinition) -> BuildPlan:
         answers=definition.answers,
         taxonomy=definition.taxonomy,
         unsure_threshold=definition.unsure_threshold,
+        identity=definition.identity,
     )
 
 
@@ -94,11 +97,20 @@ def plan_adhoc(
     taxonomy: str | Path | None = None,
     unsure_threshold: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    identity_setting: str | None = None,
 ) -> BuildPlan:
+    """An ad-hoc build; `identity_setting` pins the deck's identity namespace (as `--identity`:
+    the namespace recorded in a lost state, or "legacy")."""
     output = Path(output)
     if output.suffix.lower() != ".apkg":
         # Anki only imports packages by their suffix; a bare name is usually a mistyped folder.
         raise ConfigError("the output must be an .apkg file, e.g. out/papers.apkg", output)
+    namespace = None
+    if identity_setting is not None:
+        try:
+            namespace = identity.namespace_from_setting(identity_setting)
+        except ValueError as exc:
+            raise ConfigError(f"--identity: {exc}") from None
     return BuildPlan(
         name=deck or DEFAULT_DECK_NAME,
         inputs=tuple(Path(p) for p in inputs),
@@ -108,6 +120,7 @@ def plan_adhoc(
         taxonomy=Path(taxonomy) if taxonomy is not None else None,
         unsure_threshold=unsure_threshold,
         max_bytes=max_bytes,
+        identity=namespace,
     )
 
 
@@ -144,6 +157,8 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
     key = load_answer_key(plan.answers) if plan.answers is not None else None
     digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
     taxonomy = load_taxonomy(plan.taxonomy)
+    previous = load_state(plan.state)
+    namespace = _namespace(plan, previous)
     specs = build_notes(
         digests,
         deck=plan.name,
@@ -151,12 +166,13 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
         subdecks=plan.subdecks,
         extra_tags=plan.tags,
         topics_for=lambda paper: assign_topics(paper, taxonomy),
+        namespace=namespace,
     )
 
-    stamped, new_state = stamp_notes(specs, load_state(plan.state), now)
+    stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
     package = build_package(stamped)
 
-    warnings = list(parsed.warnings)
+    warnings = list(parsed.warnings) + list(previous.warnings)
     if not specs:
         warnings.append(f"{plan.output}: the deck has no notes (no papers in its inputs)")
     report = BuildReport(
@@ -173,6 +189,29 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
     )
     # The state goes first: if only it landed, the next build still stamps the same times.
     return _Prepared(((plan.state, state_bytes(new_state)), (plan.output, package.data)), report)
+
+
+def _namespace(plan: BuildPlan, previous: DeckState) -> str:
+    """The deck's identity namespace: the one its state records, else (first build) the one
+    derived from its name and package file name; `plan.identity` pins it."""
+    recorded = previous.namespace
+    if plan.identity is None:
+        if recorded is not None:
+            return recorded
+        return identity.deck_namespace(plan.name, plan.output.name)
+    if recorded is not None and recorded != plan.identity and previous.notes:
+        # Switching would give every note a new GUID: duplicates of the whole deck in Anki.
+        raise ConfigError(
+            f"identity {describe_namespace(plan.identity)} differs from the one this deck's "
+            f"notes were built with, {describe_namespace(recorded)} (recorded in the state); "
+            "remove the identity setting, or set it to the recorded one",
+            plan.state,
+        )
+    return plan.identity
+
+
+def describe_namespace(namespace: str) -> str:
+    return identity.LEGACY_SETTING if namespace == identity.LEGACY_NAMESPACE else repr(namespace)
 
 
 def build_definitions(

@@ -137,6 +137,12 @@ def parse(
     metavar="FILE",
     help="Topic taxonomy YAML (ad-hoc build; default: the bundled one).",
 )
+@click.option(
+    "--identity",
+    metavar="NAMESPACE",
+    help="Pin the deck's identity namespace (ad-hoc build), e.g. after losing its state: the "
+    'namespace the old state recorded, or "legacy" (see README).',
+)
 @_UNSURE_BELOW
 @_MAX_BYTES
 @_report_errors
@@ -148,6 +154,7 @@ def build(
     answers: str | None,
     state: str | None,
     taxonomy: str | None,
+    identity: str | None,
     unsure_below: float | None,
     max_bytes: int,
 ) -> None:
@@ -170,6 +177,7 @@ def build(
             "--answers": answers,
             "--state": state,
             "--taxonomy": taxonomy,
+            "--identity": identity,
             "--unsure-below": unsure_below,
         }
         given = [name for name, value in adhoc_only.items() if value is not None]
@@ -193,6 +201,7 @@ def build(
                 taxonomy=taxonomy,
                 unsure_threshold=unsure_below,
                 max_bytes=max_bytes,
+                identity_setting=identity,
             )
             reports = [builder.build(plan)]
         elif definitions:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from flashcards.errors import ConfigError
+from flashcards.identity import namespace_from_setting
 from flashcards.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.parse import find_digest_files
 from flashcards.yamlfile import YamlDocument, describe, read_yaml
@@ -39,6 +40,7 @@ DECK_KEYS = (
     "answers",
     "taxonomy",
     "unsure_threshold",
+    "identity",
 )
 REQUIRED_KEYS = ("name", "sources")
 
@@ -61,6 +63,7 @@ class DeckDefinition:
     answers: Path | None = None  # answer-key file
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
+    identity: str | None = None  # pinned identity namespace; None → the state's (or a new one)
 
     @property
     def base_dir(self) -> Path:
@@ -137,6 +140,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         answers=v.path_value("answers", base, must_exist=True),
         taxonomy=v.path_value("taxonomy", base, must_exist=True),
         unsure_threshold=v.threshold(),
+        identity=v.identity(),
     )
     return definition
 
@@ -283,6 +287,21 @@ class _Validator:
                 "unsure_threshold",
             )
         return float(value)
+
+    def identity(self) -> str | None:
+        value = self.data.get("identity")
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.error(
+                f"identity: expected the namespace recorded in the deck's state (text) or "
+                f"legacy, got {describe(value)}",
+                "identity",
+            )
+        try:
+            return namespace_from_setting(value)
+        except ValueError as exc:
+            raise self.error(f"identity: {exc}", "identity") from None
 
 
 def _join(base: Path, value: str) -> Path:
