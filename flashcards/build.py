@@ -9,8 +9,9 @@ file whose bytes would not change is not rewritten.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from flashcards.deckdef import (
 from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
 from flashcards.notes import CARD_KINDS, build_notes
-from flashcards.parse import DEFAULT_MAX_BYTES, parse_paths
+from flashcards.parse import DEFAULT_MAX_BYTES, find_digest_files, parse_paths
 from flashcards.state import DeckState, load_state, stamp_notes, state_bytes
 from flashcards.topics import assign_topics, load_taxonomy
 
@@ -48,6 +49,8 @@ class BuildPlan:
     unsure_threshold: float | None = None
     max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
     identity: str | None = None  # the deck's identity namespace, to pin it; None → from the state
+    definition: Path | None = None  # the deck definition it comes from; None for an ad-hoc build
+    lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False)  # messages
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def plan_for_definition(definition: DeckDefinition) -> BuildPlan:
         taxonomy=definition.taxonomy,
         unsure_threshold=definition.unsure_threshold,
         identity=definition.identity,
+        definition=definition.path,
+        lines=definition.lines,
     )
 
 
@@ -126,7 +131,64 @@ def plan_adhoc(
 
 def build(plan: BuildPlan, *, now: int | None = None) -> BuildReport:
     """Build `plan`'s package and update its state; `now` (epoch seconds) is for tests."""
+    check_paths([plan])
     return _commit([_prepare(plan, int(time.time()) if now is None else now)])[0]
+
+
+def check_paths(plans: Sequence[BuildPlan]) -> None:
+    """Refuse a build whose files overlap, before anything is read or written: every package and
+    state is written by one deck only (two decks sharing a state would wipe each other's notes
+    from it), and none of them is a file the build reads (a digest, answer key or taxonomy)."""
+    written: dict[str, tuple[BuildPlan, str]] = {}
+    for plan in plans:
+        for role, path in (("output", plan.output), ("state", plan.state)):
+            other = written.get(_file_key(path))
+            if other is not None:
+                raise _overlap(plan, role, f"is also the {_role(*other)}")
+            written[_file_key(path)] = (plan, role)
+    for plan in plans:
+        read = [(path, "an input digest") for path in _input_files(plan.inputs)]
+        read += [(path, "the answer key") for path in (plan.answers,) if path is not None]
+        read += [(path, "the taxonomy") for path in (plan.taxonomy,) if path is not None]
+        for path, what in read:
+            target = written.get(_file_key(path))
+            if target is not None:
+                raise _overlap(target[0], target[1], f"is {what} of {_name(plan)} ({path})")
+
+
+def _file_key(path: Path) -> str:
+    # realpath: a symlink or "decks/../x" names the same file.
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _input_files(inputs: Iterable[Path]) -> list[Path]:
+    files = []
+    for path in inputs:
+        if str(path) == "-":
+            continue
+        files.extend(find_digest_files(path) if path.is_dir() else [path])
+    return files
+
+
+def _name(plan: BuildPlan) -> str:
+    return str(plan.definition) if plan.definition is not None else "this build"
+
+
+def _role(plan: BuildPlan, role: str) -> str:
+    option = {"output": "-o", "state": "--state"}[role]
+    return f"{role} of {plan.definition}" if plan.definition is not None else f"{option} file"
+
+
+def _overlap(plan: BuildPlan, role: str, what: str) -> ConfigError:
+    path = plan.output if role == "output" else plan.state
+    if plan.definition is None:
+        option = {"output": "-o", "state": "--state"}[role]
+        return ConfigError(f"{option} {str(path)!r} {what}; nothing was written", path)
+    return ConfigError(
+        f"{role}: {str(path)!r} {what}; nothing was written",
+        plan.definition,
+        plan.lines.get(role),
+    )
 
 
 @dataclass(frozen=True)
@@ -223,6 +285,7 @@ def build_definitions(
         dataclasses.replace(plan_for_definition(d), max_bytes=max_bytes)
         for d in load_deck_definitions([Path(p) for p in paths])
     ]
+    check_paths(plans)
     now = int(time.time()) if now is None else now
     return _commit([_prepare(plan, now) for plan in plans])
 

@@ -18,7 +18,7 @@ import glob
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ class DeckDefinition:
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
     identity: str | None = None  # pinned identity namespace; None → the state's (or a new one)
+    lines: dict[str, int] = field(default_factory=dict, compare=False)  # of each key, for messages
 
     @property
     def base_dir(self) -> Path:
@@ -141,6 +142,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         taxonomy=v.path_value("taxonomy", base, must_exist=True),
         unsure_threshold=v.threshold(),
         identity=v.identity(),
+        lines={k: line for k in data if isinstance(k, str) and (line := doc.line(k)) is not None},
     )
     return definition
 
