@@ -34,6 +34,22 @@ def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM during a build: a BaseException, so that it unwinds like
+    KeyboardInterrupt through every `except Exception`."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise _Interrupted(signum)
+
+
 def _warn(warnings: tuple[str, ...] | list[str]) -> None:
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -187,9 +203,12 @@ def build(
                 "a deck definition sets these in its YAML file"
             )
 
-    # A terminated build unwinds like an interrupted one, so its temporary files are removed.
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # SIGTERM and SIGINT unwind the build (removing its temporary files) and end it with one
+    # line. One that arrives while files are replaced waits until all of them are (atomicfile).
+    previous: dict[int, Any] = {}
     try:
+        for signum in _INTERRUPTS:
+            previous[signum] = signal.signal(signum, _raise_interrupted)
         if inputs:
             assert output is not None
             plan = builder.plan_adhoc(
@@ -208,8 +227,19 @@ def build(
             reports = builder.build_definitions(definitions, max_bytes=max_bytes)
         else:
             reports = builder.build_all(max_bytes=max_bytes)
+    except _Interrupted as interrupted:
+        for signum in _INTERRUPTS:  # a second signal must not cut this message short
+            signal.signal(signum, signal.SIG_IGN)
+        name = signal.Signals(interrupted.signum).name
+        click.echo(
+            f"error: interrupted by {name}: every deck and state file is either as it was or "
+            "completely updated, never half",
+            err=True,
+        )
+        sys.exit(128 + interrupted.signum)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
     for report in reports:
         _warn(report.warnings)
