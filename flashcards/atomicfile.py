@@ -22,7 +22,7 @@ import re
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from flashcards.errors import BuildError
@@ -121,6 +121,40 @@ def polite_signals_deferred() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def directories_locked(paths: Iterable[Path]) -> Iterator[None]:
+    """Hold an exclusive lock on the directory of each path (the nearest one that exists) until
+    the block ends, so that two builds of one deck run one after the other: the second reads the
+    state the first wrote instead of both writing from the same old one (and the last rename of
+    each file deciding which build's deck sits beside which build's state).
+
+    `flock` on the directory itself leaves no lock file behind. Where it is not available (not
+    POSIX, or a file system without locks) builds are not serialised."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    directories = sorted({_existing_directory(path) for path in paths})
+    with contextlib.ExitStack() as stack:
+        for directory in directories:  # sorted: two builds never wait for each other in a cycle
+            try:
+                fd = os.open(directory, os.O_RDONLY)
+            except OSError:
+                continue
+            stack.callback(os.close, fd)
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+
+
+def _existing_directory(path: Path) -> str:
+    directory = Path(os.path.abspath(path)).parent
+    while not directory.is_dir() and directory != directory.parent:
+        directory = directory.parent
+    return str(directory)
 
 
 def replace_files(files: Sequence[tuple[Path, bytes]]) -> list[Path]:

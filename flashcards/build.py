@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flashcards import identity
 from flashcards.answers import load_answer_key, resolve_answers
-from flashcards.atomicfile import replace_files
+from flashcards.atomicfile import directories_locked, replace_files
 from flashcards.deckdef import (
     DeckDefinition,
     find_deck_definitions,
@@ -132,7 +132,8 @@ def plan_adhoc(
 def build(plan: BuildPlan, *, now: int | None = None) -> BuildReport:
     """Build `plan`'s package and update its state; `now` (epoch seconds) is for tests."""
     check_paths([plan])
-    return _commit([_prepare(plan, int(time.time()) if now is None else now)])[0]
+    with directories_locked([plan.state, plan.output]):
+        return _commit([_prepare(plan, int(time.time()) if now is None else now)])[0]
 
 
 def check_paths(plans: Sequence[BuildPlan]) -> None:
@@ -286,8 +287,9 @@ def build_definitions(
         for d in load_deck_definitions([Path(p) for p in paths])
     ]
     check_paths(plans)
-    now = int(time.time()) if now is None else now
-    return _commit([_prepare(plan, now) for plan in plans])
+    with directories_locked([path for plan in plans for path in (plan.state, plan.output)]):
+        now = int(time.time()) if now is None else now
+        return _commit([_prepare(plan, now) for plan in plans])
 
 
 def build_all(
