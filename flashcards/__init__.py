@@ -1,8 +1,9 @@
 """flashcards: turn daily AI-paper digests into Anki decks.
 
-The pipeline, one module per step: `parse` → `answers` (with `inference`) and `topics` → `notes`
-→ `state` and `export`; `build` runs it for a deck definition (`deckdef`) or ad-hoc inputs, and
-`cli` is a thin layer over these. A step never imports a later one. Shared by all: `model`,
+The pipeline, one module per step: `pull` (with `sources`; the only network use) brings the
+digests in, then `parse` → `answers` (with `inference`) and `topics` → `notes` → `state` and
+`export`; `build` runs it for a deck definition (`deckdef`) or ad-hoc inputs, and `cli` is a
+thin layer over these. A step never imports a later one. Shared by all: `model`,
 `errors`, `identity`, `yamlfile`, `atomicfile`.
 """
 
