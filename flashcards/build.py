@@ -265,15 +265,15 @@ def _namespace(plan: BuildPlan, previous: DeckState) -> str:
     if recorded is not None and recorded != plan.identity and previous.notes:
         # Switching would give every note a new GUID: duplicates of the whole deck in Anki.
         raise ConfigError(
-            f"identity {describe_namespace(plan.identity)} differs from the one this deck's "
-            f"notes were built with, {describe_namespace(recorded)} (recorded in the state); "
+            f"identity {_describe_namespace(plan.identity)} differs from the one this deck's "
+            f"notes were built with, {_describe_namespace(recorded)} (recorded in the state); "
             "remove the identity setting, or set it to the recorded one",
             plan.state,
         )
     return plan.identity
 
 
-def describe_namespace(namespace: str) -> str:
+def _describe_namespace(namespace: str) -> str:
     return identity.LEGACY_SETTING if namespace == identity.LEGACY_NAMESPACE else repr(namespace)
 
 
