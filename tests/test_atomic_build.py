@@ -34,6 +34,7 @@ from flashcards import build as builder
 from flashcards.cli import main
 from flashcards.errors import BuildError, FlashcardsError
 from flashcards.model import Paper, Question
+from flashcards.state import load_state
 
 LINUX_PROC = Path("/proc/self/fd").is_dir()
 
@@ -352,6 +353,41 @@ def test_signals_at_random_moments_never_split_deck_and_state(project: Path, sig
             assert err.decode().count("\n") == 1 and err.startswith(b"error: interrupted by ")
         assert _temps(out) == []
         assert deck_state_disagreements(out / "deck.apkg", out / "deck.state.json") == []
+
+
+@pytest.mark.skipif(not Path("/proc/locks").is_file(), reason="needs Linux's /proc/locks")
+def test_a_second_build_waits_and_starts_from_the_first_ones_state(project: Path) -> None:
+    """While one build holds its deck's folder, another waits for it (seen in /proc/locks, not
+    timed), then reads the state the first one left: never both from the same old state."""
+    out = project / "out"
+    # What "the first build" will leave while the second one waits: a state pinning another
+    # namespace, which only a build that reads the state after the wait can follow.
+    first = project / "first"
+    (first / "out").mkdir(parents=True)
+    (first / "digests").symlink_to(project / "digests")
+    builder.build(_plan(first, identity_setting="pinned"), now=NOW + 5)
+    with atomicfile.directories_locked([out / "deck.state.json"]):
+        child = subprocess.Popen(
+            [sys.executable, "-m", "flashcards", "build", "-i", "digests", "-o", "out/deck.apkg"],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while not any(
+            line.split()[1] == "->" and line.split()[5] == str(child.pid)
+            for line in Path("/proc/locks").read_text().splitlines()
+        ):
+            if child.poll() is not None or time.monotonic() > deadline:
+                child.kill()
+                pytest.fail(f"the second build did not wait: {child.communicate()[1].decode()}")
+            time.sleep(0.02)
+        for name in ("deck.state.json", "deck.apkg"):
+            os.replace(first / "out" / name, out / name)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err.decode()
+    assert load_state(out / "deck.state.json").namespace == "pinned"
+    assert deck_state_disagreements(out / "deck.apkg", out / "deck.state.json") == []
 
 
 def test_temporary_files_of_live_processes_are_kept(tmp_path: Path) -> None:
