@@ -2,8 +2,10 @@
 
 The pipeline, one module per step: `pull` (with `sources`; the only network use) brings the
 digests in, then `parse` → `answers` (with `inference`) and `topics` → `notes` → `state` and
-`export`; `build` runs it for a deck definition (`deckdef`) or ad-hoc inputs, and `cli` is a
-thin layer over these. A step never imports a later one. Shared by all: `model`,
+`export`; `build` runs it for a deck definition (`deckdef`) or ad-hoc inputs (`description`
+writes the deck's description), `check` runs the build without writing and lists what to look
+at, `report` and `progress` serve `--json` and the terminal, and `cli` is a thin layer over
+these. A step never imports a later one. Shared by all: `model`,
 `errors`, `identity`, `yamlfile`, `atomicfile`.
 """
 

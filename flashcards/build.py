@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flashcards import identity
-from flashcards.answers import load_answer_key, resolve_answers
+from flashcards.answers import AnswerKey, load_answer_key, resolve_answers
 from flashcards.atomicfile import directories_locked, replace_files
 from flashcards.deckdef import (
     DeckDefinition,
@@ -24,12 +24,20 @@ from flashcards.deckdef import (
     is_valid_deck_name,
     load_deck_definitions,
 )
+from flashcards.description import deck_description
 from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
-from flashcards.notes import CARD_KINDS, build_notes
-from flashcards.parse import DEFAULT_MAX_BYTES, find_digest_files, parse_paths
-from flashcards.state import DeckState, load_state, stamp_notes, state_bytes
-from flashcards.topics import assign_topics, load_taxonomy
+from flashcards.model import Digest
+from flashcards.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
+from flashcards.parse import (
+    DEFAULT_MAX_BYTES,
+    ParseResult,
+    Progress,
+    find_digest_files,
+    parse_paths,
+)
+from flashcards.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
+from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
 DEFAULT_DECK_NAME = "AI Papers"
 DEFAULT_DECKS_DIR = Path("decks")
@@ -51,6 +59,8 @@ class BuildPlan:
     identity: str | None = None  # the deck's identity namespace, to pin it; None → from the state
     definition: Path | None = None  # the deck definition it comes from; None for an ad-hoc build
     lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False)  # messages
+    delta: Path | None = None  # also write the notes new or changed in this build here
+    origin: str | None = None  # where the deck comes from, for its description in Anki
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,23 @@ class BuildReport:
     unchanged: int
     written: bool  # False when the package on disk already had exactly these bytes
     warnings: tuple[str, ...] = ()
+    bytes: int = 0  # size of the package
+    unsure: int = 0  # questions whose inferred answer is not confident
+    delta: Path | None = None
+    delta_notes: int = 0
+    delta_cards: int = 0
+
+
+@dataclass(frozen=True)
+class PreparedDeck:
+    """A deck built in memory, nothing written: what a build writes and what a check inspects."""
+
+    plan: BuildPlan
+    digests: tuple[Digest, ...]  # answers resolved
+    taxonomy: Taxonomy
+    notes: tuple[StampedNote, ...]
+    files: tuple[tuple[Path, bytes], ...]  # state first, then the package (and the delta)
+    report: BuildReport  # `written` still unknown
 
 
 def default_state_path(output: str | Path) -> Path:
@@ -89,6 +116,8 @@ def plan_for_definition(definition: DeckDefinition) -> BuildPlan:
         identity=definition.identity,
         definition=definition.path,
         lines=definition.lines,
+        delta=definition.delta,
+        origin=f"the deck definition {definition.path.name}",
     )
 
 
@@ -103,6 +132,7 @@ def plan_adhoc(
     unsure_threshold: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     identity_setting: str | None = None,
+    delta: str | Path | None = None,
 ) -> BuildPlan:
     """An ad-hoc build; `identity_setting` pins the deck's identity namespace (as `--identity`:
     the namespace recorded in a lost state, or "legacy")."""
@@ -126,14 +156,37 @@ def plan_adhoc(
         unsure_threshold=unsure_threshold,
         max_bytes=max_bytes,
         identity=namespace,
+        delta=_delta_path(delta, output),
+        origin=_origin(inputs),
     )
 
 
-def build(plan: BuildPlan, *, now: int | None = None) -> BuildReport:
+def _delta_path(delta: str | Path | None, output: Path) -> Path | None:
+    if delta is None:
+        return None
+    delta = Path(delta)
+    if delta.suffix.lower() != ".apkg":
+        raise ConfigError("the delta package must be an .apkg file, e.g. out/today.apkg", delta)
+    if os.path.abspath(delta) == os.path.abspath(output):
+        raise ConfigError("the delta package must not be the deck's own output", delta)
+    return delta
+
+
+def _origin(inputs: Iterable[str | Path]) -> str:
+    # Names, not full paths: the description must not depend on where the checkout lives.
+    names = sorted({Path(p).name or str(p) for p in inputs})
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"digests in {shown}"
+
+
+def build(
+    plan: BuildPlan, *, now: int | None = None, progress: Progress | None = None
+) -> BuildReport:
     """Build `plan`'s package and update its state; `now` (epoch seconds) is for tests."""
     check_paths([plan])
-    with directories_locked([plan.state, plan.output]):
-        return _commit([_prepare(plan, int(time.time()) if now is None else now)])[0]
+    with directories_locked(_written_paths([plan])):
+        now = int(time.time()) if now is None else now
+        return commit([prepare(plan, now, progress=progress)])[0]
 
 
 def check_paths(plans: Sequence[BuildPlan]) -> None:
@@ -142,7 +195,7 @@ def check_paths(plans: Sequence[BuildPlan]) -> None:
     from it), and none of them is a file the build reads (a digest, answer key or taxonomy)."""
     written: dict[str, tuple[BuildPlan, str]] = {}
     for plan in plans:
-        for role, path in (("output", plan.output), ("state", plan.state)):
+        for role, path in _written_by(plan):
             other = written.get(_file_key(path))
             if other is not None:
                 raise _overlap(plan, role, f"is also the {_role(*other)}")
@@ -155,6 +208,15 @@ def check_paths(plans: Sequence[BuildPlan]) -> None:
             target = written.get(_file_key(path))
             if target is not None:
                 raise _overlap(target[0], target[1], f"is {what} of {_name(plan)} ({path})")
+
+
+def _written_by(plan: BuildPlan) -> list[tuple[str, Path]]:
+    roles = [("output", plan.output), ("state", plan.state), ("delta", plan.delta)]
+    return [(role, path) for role, path in roles if path is not None]
+
+
+def _written_paths(plans: Sequence[BuildPlan]) -> list[Path]:
+    return [path for plan in plans for _role, path in _written_by(plan)]
 
 
 def _file_key(path: Path) -> str:
@@ -175,15 +237,18 @@ def _name(plan: BuildPlan) -> str:
     return str(plan.definition) if plan.definition is not None else "this build"
 
 
+_OPTIONS = {"output": "-o", "state": "--state", "delta": "--delta"}
+
+
 def _role(plan: BuildPlan, role: str) -> str:
-    option = {"output": "-o", "state": "--state"}[role]
+    option = _OPTIONS[role]
     return f"{role} of {plan.definition}" if plan.definition is not None else f"{option} file"
 
 
 def _overlap(plan: BuildPlan, role: str, what: str) -> ConfigError:
-    path = plan.output if role == "output" else plan.state
+    path = dict(_written_by(plan))[role]
     if plan.definition is None:
-        option = {"output": "-o", "state": "--state"}[role]
+        option = _OPTIONS[role]
         return ConfigError(f"{option} {str(path)!r} {what}; nothing was written", path)
     return ConfigError(
         f"{role}: {str(path)!r} {what}; nothing was written",
@@ -192,15 +257,7 @@ def _overlap(plan: BuildPlan, role: str, what: str) -> ConfigError:
     )
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A deck built in memory: the files to write and the report (`written` still unknown)."""
-
-    files: tuple[tuple[Path, bytes], ...]
-    report: BuildReport
-
-
-def _commit(prepared: Sequence[_Prepared]) -> list[BuildReport]:
+def commit(prepared: Sequence[PreparedDeck]) -> list[BuildReport]:
     """Write every prepared deck's files together: all of them, or (on any error) none."""
     written = replace_files([file for deck in prepared for file in deck.files])
     return [
@@ -208,20 +265,49 @@ def _commit(prepared: Sequence[_Prepared]) -> list[BuildReport]:
     ]
 
 
-def _prepare(plan: BuildPlan, now: int) -> _Prepared:
+def check_plan(plan: BuildPlan) -> None:
+    """What is wrong with the plan itself, before any input is read."""
     if not is_valid_deck_name(plan.name):  # ad-hoc names (--deck) are not checked elsewhere
         raise BuildError(f"invalid deck name {plan.name!r}", plan.output)
     if plan.output.is_dir():
         raise BuildError(
             "the output is a directory; give a file name such as deck.apkg", plan.output
         )
+    if plan.delta is not None and plan.delta.is_dir():
+        raise BuildError(
+            "the delta output is a directory; give a file name such as today.apkg", plan.delta
+        )
 
-    parsed = parse_paths(plan.inputs, max_bytes=plan.max_bytes)
+
+def read_inputs(
+    plan: BuildPlan, *, collect_errors: bool = False, progress: Progress | None = None
+) -> ParseResult:
+    """The plan's digests (see `parse_paths` for `collect_errors` and `progress`)."""
+    return parse_paths(
+        plan.inputs, max_bytes=plan.max_bytes, collect_errors=collect_errors, progress=progress
+    )
+
+
+def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
+    """The notes `plan` builds (parsed, answered, tagged; no file read but its inputs, answer
+    key and taxonomy) and the parsers' warnings."""
+    parsed = read_inputs(plan)
     key = load_answer_key(plan.answers) if plan.answers is not None else None
+    # No state is read: the GUIDs are those of a first build (or of the pinned identity).
+    namespace = _namespace(plan, DeckState())
+    _, specs = _notes(plan, parsed, key, load_taxonomy(plan.taxonomy), namespace)
+    return specs, tuple(parsed.warnings)
+
+
+def _notes(
+    plan: BuildPlan,
+    parsed: ParseResult,
+    key: AnswerKey | None,
+    taxonomy: Taxonomy,
+    namespace: str,
+) -> tuple[list[Digest], list[NoteSpec]]:
+    """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`)."""
     digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
-    taxonomy = load_taxonomy(plan.taxonomy)
-    previous = load_state(plan.state)
-    namespace = _namespace(plan, previous)
     specs = build_notes(
         digests,
         deck=plan.name,
@@ -231,9 +317,47 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
         topics_for=lambda paper: assign_topics(paper, taxonomy),
         namespace=namespace,
     )
+    return digests, specs
+
+
+def prepare(
+    plan: BuildPlan,
+    now: int,
+    *,
+    parsed: ParseResult | None = None,
+    key: AnswerKey | None = None,
+    taxonomy: Taxonomy | None = None,
+    state: DeckState | None = None,
+    progress: Progress | None = None,
+) -> PreparedDeck:
+    """Everything a build does except writing: parse, answers, topics, notes, state, package.
+
+    `parsed`, `key`, `taxonomy` and `state` may be given when the caller has read them already
+    (a check reads them one by one to report every bad file); otherwise they are read from the
+    plan.
+    """
+    check_plan(plan)
+    if parsed is None:
+        parsed = read_inputs(plan, progress=progress)
+    if key is None and plan.answers is not None:
+        key = load_answer_key(plan.answers)
+    if taxonomy is None:
+        taxonomy = load_taxonomy(plan.taxonomy)
+    previous = load_state(plan.state) if state is None else state
+    namespace = _namespace(plan, previous)
+    digests, specs = _notes(plan, parsed, key, taxonomy, namespace)
 
     stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
-    package = build_package(stamped)
+    cards = sum(s.spec.cards for s in stamped)
+    description = deck_description(digests, notes=len(stamped), cards=cards, origin=plan.origin)
+    package = build_package(stamped, description=description)
+    # The state goes first: if only it landed, the next build still stamps the same times.
+    files = [(plan.state, state_bytes(new_state)), (plan.output, package.data)]
+    delta = None
+    if plan.delta is not None:
+        fresh = {s.spec.guid for s in stamped if s.status != "unchanged"}
+        delta = build_package(stamped, description=description, only=fresh)
+        files.append((plan.delta, delta.data))
 
     warnings = list(parsed.warnings) + list(previous.warnings)
     if not specs:
@@ -249,9 +373,13 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
         unchanged=sum(s.status == "unchanged" for s in stamped),
         written=False,
         warnings=tuple(warnings),
+        bytes=len(package.data),
+        unsure=sum(UNSURE_TAG in s.spec.tags for s in stamped),
+        delta=plan.delta,
+        delta_notes=delta.notes if delta is not None else 0,
+        delta_cards=delta.cards if delta is not None else 0,
     )
-    # The state goes first: if only it landed, the next build still stamps the same times.
-    return _Prepared(((plan.state, state_bytes(new_state)), (plan.output, package.data)), report)
+    return PreparedDeck(plan, tuple(digests), taxonomy, tuple(stamped), tuple(files), report)
 
 
 def _namespace(plan: BuildPlan, previous: DeckState) -> str:
@@ -278,7 +406,11 @@ def _describe_namespace(namespace: str) -> str:
 
 
 def build_definitions(
-    paths: Sequence[str | Path], *, now: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    paths: Sequence[str | Path],
+    *,
+    now: int | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress | None = None,
 ) -> list[BuildReport]:
     """Build several deck definitions, all or nothing: every deck is built in memory before any
     file is written, so a broken input of one deck leaves every deck and state as it was."""
@@ -287,9 +419,9 @@ def build_definitions(
         for d in load_deck_definitions([Path(p) for p in paths])
     ]
     check_paths(plans)
-    with directories_locked([path for plan in plans for path in (plan.state, plan.output)]):
+    with directories_locked(_written_paths(plans)):
         now = int(time.time()) if now is None else now
-        return _commit([_prepare(plan, now) for plan in plans])
+        return commit([prepare(plan, now, progress=progress) for plan in plans])
 
 
 def build_all(
@@ -297,6 +429,7 @@ def build_all(
     *,
     now: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress | None = None,
 ) -> list[BuildReport]:
     """Build every `*.yaml` deck definition in `directory`."""
     paths = find_deck_definitions(directory)
@@ -305,4 +438,4 @@ def build_all(
             "no deck definitions (*.yaml) here; give one, or build ad hoc with -i PATH -o OUT.apkg",
             directory,
         )
-    return build_definitions(paths, now=now, max_bytes=max_bytes)
+    return build_definitions(paths, now=now, max_bytes=max_bytes, progress=progress)

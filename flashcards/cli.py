@@ -61,7 +61,11 @@ def _warn(warnings: tuple[str, ...] | list[str]) -> None:
 def _read_paths(paths: tuple[str, ...], max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
     # One byte over the limit is enough to refuse it; never more is read.
     stdin = sys.stdin.buffer.read(max_bytes + 1) if "-" in paths else None
-    return parse_paths(paths, stdin=stdin, max_bytes=max_bytes)
+    from flashcards.progress import progress_bar
+
+    return parse_paths(
+        paths, stdin=stdin, max_bytes=max_bytes, progress=progress_bar("reading digests")
+    )
 
 
 _MAX_BYTES = click.option(
@@ -133,6 +137,11 @@ def parse(
     click.echo(f"{count} digest{'' if count == 1 else 's'}")
 
 
+_QUIET = click.option(
+    "-q", "--quiet", is_flag=True, help="Print errors only (no warnings, no progress, no summary)."
+)
+
+
 @main.command(short_help="Build the Anki decks (.apkg) of decks/*.yaml, or ad hoc.")
 @click.argument("definitions", nargs=-1)
 @click.option(
@@ -162,8 +171,21 @@ def parse(
     help="Pin the deck's identity namespace (ad-hoc build), e.g. after losing its state: the "
     'namespace the old state recorded, or "legacy" (see README).',
 )
+@click.option(
+    "--delta",
+    metavar="DELTA.apkg",
+    help="Also write a package of only the notes new or changed in this build (ad-hoc build; "
+    "a deck definition sets delta: in its YAML).",
+)
 @_UNSURE_BELOW
 @_MAX_BYTES
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object describing each deck on stdout (warnings included), nothing else.",
+)
+@_QUIET
 @_report_errors
 def build(
     definitions: tuple[str, ...],
@@ -174,8 +196,11 @@ def build(
     state: str | None,
     taxonomy: str | None,
     identity: str | None,
+    delta: str | None,
     unsure_below: float | None,
     max_bytes: int,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg.
 
@@ -183,6 +208,8 @@ def build(
     since the last build, as recorded in the deck's state file (commit it with the deck).
     """
     from flashcards import build as builder
+    from flashcards.progress import progress_bar
+    from flashcards.report import build_document
 
     if inputs:
         if definitions:
@@ -197,6 +224,7 @@ def build(
             "--state": state,
             "--taxonomy": taxonomy,
             "--identity": identity,
+            "--delta": delta,
             "--unsure-below": unsure_below,
         }
         given = [name for name, value in adhoc_only.items() if value is not None]
@@ -206,6 +234,7 @@ def build(
                 "a deck definition sets these in its YAML file"
             )
 
+    progress = progress_bar("reading digests", quiet=quiet)
     # SIGTERM and SIGINT unwind the build (removing its temporary files) and end it with one
     # line. One that arrives while files are replaced waits until all of them are (atomicfile).
     previous: dict[int, Any] = {}
@@ -224,12 +253,13 @@ def build(
                 unsure_threshold=unsure_below,
                 max_bytes=max_bytes,
                 identity_setting=identity,
+                delta=delta,
             )
-            reports = [builder.build(plan)]
+            reports = [builder.build(plan, progress=progress)]
         elif definitions:
-            reports = builder.build_definitions(definitions, max_bytes=max_bytes)
+            reports = builder.build_definitions(definitions, max_bytes=max_bytes, progress=progress)
         else:
-            reports = builder.build_all(max_bytes=max_bytes)
+            reports = builder.build_all(max_bytes=max_bytes, progress=progress)
     except _Interrupted as interrupted:
         for signum in _INTERRUPTS:  # a second signal must not cut this message short
             signal.signal(signum, signal.SIG_IGN)
@@ -244,6 +274,11 @@ def build(
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
+    if as_json:
+        click.echo(json.dumps(build_document(reports), ensure_ascii=False, indent=2))
+        return
+    if quiet:
+        return
     for report in reports:
         _warn(report.warnings)
         status = "written" if report.written else "unchanged on disk"
@@ -252,6 +287,157 @@ def build(
             f"{report.cards} cards; {report.new} new, {report.changed} changed, "
             f"{report.unchanged} unchanged"
         )
+        if report.delta is not None:
+            click.echo(
+                f"{report.deck} (new and changed only) → {report.delta}: "
+                f"{report.delta_notes} notes, {report.delta_cards} cards"
+            )
+
+
+@main.command(short_help="Check deck definitions and digests without building (or --json).")
+@click.argument("definitions", nargs=-1)
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="Digest file or directory to check instead of deck definitions (repeat for more).",
+)
+@click.option("--answers", metavar="KEY.yaml", help="Answer-key YAML file (with -i).")
+@click.option("--taxonomy", metavar="FILE", help="Topic taxonomy YAML (with -i).")
+@_UNSURE_BELOW
+@_MAX_BYTES
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print one JSON object {"errors": [...], "warnings": [...]} on stdout.',
+)
+@click.option("--strict", is_flag=True, help="Exit with 1 when there are warnings.")
+@_QUIET
+def check(
+    definitions: tuple[str, ...],
+    inputs: tuple[str, ...],
+    answers: str | None,
+    taxonomy: str | None,
+    unsure_below: float | None,
+    max_bytes: int,
+    as_json: bool,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """Verify everything a build would (deck definitions, digests, answer keys, taxonomy) and
+    list what a person should look at, without writing any file.
+
+    Checks every decks/*.yaml, the DEFINITIONS given, or the digests given with -i. Exit code 0
+    when clean, 1 with --strict when there are warnings, 2 when there are errors.
+    """
+    from flashcards import check as checker
+    from flashcards.progress import progress_bar
+
+    if inputs and definitions:
+        raise click.UsageError("give deck definitions or -i inputs, not both")
+    if not inputs and (answers or taxonomy or unsure_below is not None):
+        raise click.UsageError(
+            "--answers, --taxonomy, --unsure-below: only with -i PATH; "
+            "a deck definition sets these in its YAML file"
+        )
+    progress = progress_bar("reading digests", quiet=quiet or as_json)
+    if inputs:
+        result = checker.check_adhoc(
+            inputs,
+            answers=answers,
+            taxonomy=taxonomy,
+            unsure_threshold=unsure_below,
+            max_bytes=max_bytes,
+            progress=progress,
+        )
+    elif definitions:
+        result = checker.check_definitions(definitions, max_bytes=max_bytes, progress=progress)
+    else:
+        result = checker.check_all(max_bytes=max_bytes, progress=progress)
+
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for finding in result.errors:
+            click.echo(f"error: {finding}", err=True)
+        if not quiet:
+            for finding in result.warnings:
+                click.echo(f"warning: {finding} [{finding.code}]", err=True)
+            errors, warnings = len(result.errors), len(result.warnings)
+            click.echo(
+                f"{errors} error{'' if errors == 1 else 's'}, "
+                f"{warnings} warning{'' if warnings == 1 else 's'}"
+            )
+    if result.errors:
+        sys.exit(2)
+    if strict and result.warnings:
+        sys.exit(1)
+
+
+@main.command(short_help="Write one HTML page showing every card, front and back.")
+@click.argument("definition", required=False)
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="Digest file or directory (instead of a deck definition; repeat for more).",
+)
+@click.option("-o", "--output", metavar="PREVIEW.html", required=True, help="Page to write.")
+@click.option("--deck", metavar="NAME", help="Deck name (with -i).")
+@click.option("--answers", metavar="KEY.yaml", help="Answer-key YAML file (with -i).")
+@click.option("--taxonomy", metavar="FILE", help="Topic taxonomy YAML (with -i).")
+@_UNSURE_BELOW
+@_MAX_BYTES
+@_report_errors
+def preview(
+    definition: str | None,
+    inputs: tuple[str, ...],
+    output: str,
+    deck: str | None,
+    answers: str | None,
+    taxonomy: str | None,
+    unsure_below: float | None,
+    max_bytes: int,
+) -> None:
+    """Write a preview page of the cards a deck DEFINITION (or -i PATH...) builds: each card's
+    front and back as Anki shows them, grouped by digest date, with tags, answer source and a
+    day/night switch. Open it in a browser; nothing else is written."""
+    from flashcards import preview as previews
+    from flashcards.atomicfile import replace_files
+
+    if bool(definition) == bool(inputs):
+        raise click.UsageError("give one deck definition or -i PATH..., not both or neither")
+    if definition:
+        given = [
+            name
+            for name, value in {
+                "--deck": deck,
+                "--answers": answers,
+                "--taxonomy": taxonomy,
+                "--unsure-below": unsure_below,
+            }.items()
+            if value is not None
+        ]
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: only with -i PATH")
+    plan = previews.plan_for_preview(
+        definition,
+        inputs,
+        deck=deck,
+        answers=answers,
+        taxonomy=taxonomy,
+        unsure_threshold=unsure_below,
+        max_bytes=max_bytes,
+    )
+    result = previews.preview_plan(plan)
+    replace_files([(Path(output), result.html.encode("utf-8"))])
+    _warn(result.warnings)
+    click.echo(f"{output}: {result.notes} notes, {result.cards} cards")
 
 
 @main.command(short_help="Show the topic tags a taxonomy gives the papers in PATHS.")

@@ -44,6 +44,7 @@ DECK_KEYS = (
     "taxonomy",
     "unsure_threshold",
     "identity",
+    "delta",
     "pull",
 )
 REQUIRED_KEYS = ("name", "sources")
@@ -69,6 +70,7 @@ class DeckDefinition:
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
     identity: str | None = None  # pinned identity namespace; None → the state's (or a new one)
     lines: dict[str, int] = field(default_factory=dict, compare=False)  # of each key, for messages
+    delta: Path | None = None  # package of the notes new or changed in a build, if wanted
     pull: tuple[PullTarget, ...] = ()  # what `flashcards pull` brings in for this deck
 
     @property
@@ -134,6 +136,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     stem = path.stem
     output = v.path_value("output", base, suffix=".apkg")
     state = v.path_value("state", base)
+    delta = v.path_value("delta", base, suffix=".apkg")
     definition = DeckDefinition(
         path=path,
         name=v.deck_name(),
@@ -148,6 +151,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         unsure_threshold=v.threshold(),
         identity=v.identity(),
         lines={k: line for k in data if isinstance(k, str) and (line := doc.line(k)) is not None},
+        delta=delta,
         pull=v.pull(base),
     )
     return definition
@@ -169,17 +173,22 @@ def load_pull_targets(path: str | Path) -> tuple[PullTarget, ...]:
 
 
 def load_deck_definitions(paths: list[Path]) -> list[DeckDefinition]:
-    """Load several definitions; two that write the same deck file are an error."""
+    """Load several definitions; two that write the same deck file are an error (a `delta`
+    package counts as a deck file too)."""
     definitions = [load_deck_definition(p) for p in paths]
     seen: dict[str, Path] = {}
     for definition in definitions:
-        target = os.path.normcase(os.path.abspath(definition.output))
-        if target in seen:
-            raise ConfigError(
-                f"output: {str(definition.output)!r} is also the output of {seen[target]}",
-                definition.path,
-            )
-        seen[target] = definition.path
+        written = [("output", definition.output)]
+        if definition.delta is not None:
+            written.append(("delta", definition.delta))
+        for key, path in written:
+            target = os.path.normcase(os.path.abspath(path))
+            if target in seen:
+                raise ConfigError(
+                    f"{key}: {str(path)!r} is also the output of {seen[target]}",
+                    definition.path,
+                )
+            seen[target] = definition.path
     return definitions
 
 

@@ -14,7 +14,7 @@ import io
 import itertools
 import sqlite3
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,17 +54,30 @@ class _StampedNote(genanki.Note):
         super().write_to_db(cursor, self.mtime, deck_id, itertools.count(self.note_id))
 
 
-def build_package(notes: Sequence[StampedNote]) -> PackageResult:
-    """The .apkg bytes for `notes`, in the given order (which sets their new-card position)."""
+def build_package(
+    notes: Sequence[StampedNote],
+    *,
+    description: str = DECK_DESCRIPTION,
+    only: Collection[str] | None = None,
+) -> PackageResult:
+    """The .apkg bytes for `notes`, in the given order (which sets their new-card position).
+
+    `only` (GUIDs) keeps just those notes, each with the new-card position it has among all of
+    `notes`: a delta package whose cards come in the same order as the full deck's.
+    """
     models = {"mcq": mcq_model(), "summary": summary_model()}
     decks: dict[str, genanki.Deck] = {}
     cards = 0
+    count = 0
     for due, stamped in enumerate(notes, start=1):
         spec = stamped.spec
+        if only is not None and spec.guid not in only:
+            continue
+        count += 1
         deck = decks.get(spec.deck)
         if deck is None:
             deck = decks[spec.deck] = genanki.Deck(
-                identity.deck_id(spec.deck), spec.deck, description=DECK_DESCRIPTION
+                identity.deck_id(spec.deck), spec.deck, description=description
             )
         note = _StampedNote(
             mtime=stamped.mtime,
@@ -91,7 +104,7 @@ def build_package(notes: Sequence[StampedNote]) -> PackageResult:
         collection = connection.serialize()
     finally:
         connection.close()
-    return PackageResult(_zip({"collection.anki2": collection, "media": b"{}"}), len(notes), cards)
+    return PackageResult(_zip({"collection.anki2": collection, "media": b"{}"}), count, cards)
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:

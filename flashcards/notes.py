@@ -28,6 +28,7 @@ from typing import Literal
 import genanki
 
 from flashcards import identity
+from flashcards.maths import maths_html
 from flashcards.model import Digest, Paper, Question
 from flashcards.parse.common import arxiv_abs_url, is_http_url
 
@@ -35,6 +36,9 @@ NoteKind = Literal["mcq", "summary"]
 CARD_KINDS: tuple[NoteKind, ...] = ("mcq", "summary")
 #: How notes may be split into subdecks (`deck_for`): by the month or the day of their digest.
 SUBDECK_MODES = ("month", "date")
+
+#: The tag of a question whose inferred answer is not confident.
+UNSURE_TAG = "answer::unsure"
 
 MCQ_MODEL_NAME = "Paper MCQ"
 SUMMARY_MODEL_NAME = "Paper Summary"
@@ -121,7 +125,12 @@ def escape_text(text: str) -> str:
 
 
 def _escape_piece(text: str) -> str:
-    """`escape_text` without the strip: for parts of one text, joined around markup."""
+    """`escape_text` without the strip: for parts of one text, joined around markup. `$…$`
+    maths becomes MathJax's `\\(…\\)` (`flashcards.maths`), its TeX escaped like the rest."""
+    return maths_html(text, _escape_plain)
+
+
+def _escape_plain(text: str) -> str:
     escaped = html.escape(text, quote=True)
     escaped = escaped.replace("{", "&#123;").replace("}", "&#125;")
     escaped = _AV_TAG.sub("&#91;", escaped)
@@ -133,7 +142,7 @@ def safe_link(url: str | None) -> str:
     `is_http_url`, checked again because a `Paper` may come from anywhere); otherwise ''."""
     if not url or not is_http_url(url.strip()):
         return ""
-    return escape_text(url)
+    return _escape_plain(url.strip())
 
 
 def tag(prefix: str, value: str) -> str:
@@ -154,6 +163,8 @@ CSS = """\
   text-align: left;
   margin: 0;
   padding: 12px;
+  word-wrap: break-word;  /* long words and links wrap rather than widen a phone screen */
+  overflow-wrap: anywhere;
 }
 .fc { max-width: 42em; margin: 0 auto; }
 .fc-paper { font-size: 0.8em; color: #5f6368; margin-bottom: 0.6em; }
@@ -628,7 +639,7 @@ def _mcq_note(
     }
     note_tags = set(tags)
     if question.unsure:
-        note_tags.add("answer::unsure")
+        note_tags.add(UNSURE_TAG)
     return NoteSpec(
         guid=identity.note_guid(group.key, "mcq", question.number, namespace=namespace),
         kind="mcq",

@@ -16,9 +16,12 @@ from conftest import NOW, QUIZ_SEED, ROOT, TABLE_SEED
 
 from flashcards import atomicfile
 from flashcards import build as builder
+from flashcards.answers import resolve_answers
 from flashcards.cli import main
 from flashcards.deckdef import load_deck_definition
 from flashcards.errors import BuildError, ConfigError, ParseError
+from flashcards.model import Question
+from flashcards.parse import parse_paths
 
 
 @pytest.fixture
@@ -33,6 +36,11 @@ def digests(seeds: Path, tmp_path: Path) -> Path:
 def _snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` (temporary ones included) with its bytes."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _questions(digests: Path) -> list[Question]:
+    resolved = resolve_answers(list(parse_paths([digests]).digests))
+    return [q for d in resolved for p in d.papers for q in p.questions]
 
 
 def _adhoc(digests: Path, out: Path, **kwargs: object) -> builder.BuildPlan:
@@ -58,7 +66,10 @@ def test_adhoc_build_reports_and_keeps_state_beside_the_output(
         changed=0,
         unchanged=0,
         written=True,
+        bytes=(out / "deck.apkg").stat().st_size,
+        unsure=sum(q.unsure is True for q in _questions(digests)),
     )
+    assert report.unsure > 0  # the seed quiz has inferred answers the model is unsure of
     assert sorted(_snapshot(out)) == ["deck.apkg", "deck.state.json"]
     custom = builder.plan_adhoc([digests], out / "x.apkg", state=tmp_path / "s.json", deck="My")
     assert (custom.state, custom.name) == (tmp_path / "s.json", "My")
@@ -141,7 +152,7 @@ def test_failure_while_packaging_writes_nothing(
 ) -> None:
     out, before = built
 
-    def explode(notes: object) -> Never:
+    def explode(notes: object, **options: object) -> Never:
         raise RuntimeError("bug in packaging")
 
     monkeypatch.setattr(builder, "build_package", explode)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,11 @@ _HTML_START = re.compile(
 class ParseResult:
     digests: tuple[Digest, ...]
     warnings: tuple[str, ...] = ()
+    errors: tuple[ParseError, ...] = ()  # only with `collect_errors`; else the first is raised
+
+
+#: Wraps the files `parse_paths` is about to read, e.g. in a progress bar.
+Progress = Callable[[Sequence[tuple[str, bool]]], Iterable[tuple[str, bool]]]
 
 
 def decode(data: bytes, source: str) -> str:
@@ -165,32 +170,51 @@ def parse_paths(
     stdin: bytes | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_line: int = DEFAULT_MAX_LINE,
+    collect_errors: bool = False,
+    progress: Progress | None = None,
 ) -> ParseResult:
     """Parse files, directories (recursively) and '-' (the `stdin` bytes).
 
     A file named explicitly must be a digest; inside a directory, files that are not digests are
-    skipped with a warning. Any other problem raises `ParseError`.
+    skipped with a warning. Any other problem raises `ParseError`, or with `collect_errors` is
+    kept in `ParseResult.errors` (one per file) while the other files are still read, so that a
+    check can name every bad file at once. `progress` wraps the list of files to read (a
+    progress bar, for instance); it must yield them all, in order.
     """
+    jobs: list[tuple[str, bool]] = []  # (path, found in a directory)
+    for raw in paths:
+        if str(raw) != "-" and Path(raw).is_dir():
+            jobs.extend((str(path), True) for path in find_digest_files(Path(raw)))
+        else:
+            jobs.append((str(raw), False))
     digests: list[Digest] = []
     warnings: list[str] = []
-    for raw in paths:
-        if str(raw) == "-":
-            found = parse_bytes(stdin or b"", "-", max_bytes=max_bytes, max_line=max_line)
-        elif Path(raw).is_dir():
-            found = []
-            for path in find_digest_files(Path(raw)):
-                try:
-                    found.extend(parse_file(path, max_bytes=max_bytes, max_line=max_line))
-                except NotADigestError as exc:
-                    warnings.append(f"{exc} (skipped)")
-        elif Path(raw).exists():
-            found = parse_file(raw, max_bytes=max_bytes, max_line=max_line)
-        else:
-            raise ParseError("no such file or directory", raw)
+    errors: list[ParseError] = []
+    for raw, in_directory in progress(jobs) if progress is not None else jobs:
+        try:
+            if raw == "-":
+                found = parse_bytes(stdin or b"", "-", max_bytes=max_bytes, max_line=max_line)
+            elif Path(raw).exists():
+                found = parse_file(raw, max_bytes=max_bytes, max_line=max_line)
+            else:
+                raise ParseError("no such file or directory", raw)
+        except NotADigestError as exc:
+            if not in_directory:
+                if not collect_errors:
+                    raise
+                errors.append(exc)
+            else:
+                warnings.append(f"{exc} (skipped)")
+            continue
+        except ParseError as exc:
+            if not collect_errors:
+                raise
+            errors.append(exc)
+            continue
         for digest in found:
             warnings.extend(_located(digest.source, w) for w in digest.warnings)
         digests.extend(found)
-    return ParseResult(tuple(digests), tuple(warnings))
+    return ParseResult(tuple(digests), tuple(warnings), tuple(errors))
 
 
 _LINE_PREFIX = re.compile(r"line (\d+): ")
@@ -208,6 +232,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_LINE",
     "ParseResult",
+    "Progress",
     "check_line_lengths",
     "decode",
     "detect_format",
