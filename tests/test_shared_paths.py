@@ -117,3 +117,14 @@ def test_separate_files_still_build(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["build", str(first), str(second)])
     assert result.exit_code == 0, result.output
     assert (root / "first.state.json").is_file() and (root / "second.state.json").is_file()
+
+
+def test_check_reports_a_shared_state_like_the_build(tmp_path: Path) -> None:
+    root = _setup(tmp_path)
+    first = _deck(root, "first", "output: a.apkg", "state: shared.json")
+    second = _deck(root, "second", "output: b.apkg", "state: shared.json")
+    result = CliRunner().invoke(main, ["check", str(first), str(second)])
+    assert result.exit_code == 2
+    assert f"error: {second}:4: state: '{root}/shared.json' is also the state of {first}" in (
+        result.output
+    )
