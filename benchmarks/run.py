@@ -40,7 +40,11 @@ TARGETS = {
     "build corpus deck": Target(seconds=15.0, max_rss_mb=400),
     "anki import of it": Target(seconds=5.0, max_rss_mb=500),
     "build synthetic (scale x corpus)": Target(seconds=60.0, max_rss_mb=1500),
+    "hostile markdown tables": Target(seconds=30.0, max_rss_mb=600),
 }
+
+#: Cell contents that once cost markdown-it seconds per 100 KB (unmatched `[` were quadratic).
+HOSTILE_CELLS = ("[", "]", "*", "_", "`", "<", "&", "![", "[]", "[a](", "*" + "a" * 30 + " ")
 
 
 def _parse() -> str:
@@ -110,6 +114,21 @@ def _synthetic(scale: int) -> str:
     return f"{package.notes} notes, {package.cards} cards, {len(package.data) / 1e6:.1f} MB"
 
 
+def _hostile() -> str:
+    """One table per shape within the limits (2 MiB, 256 Ki-character lines), parsed in turn."""
+    from flashcards.parse import DEFAULT_MAX_LINE, parse_text
+
+    head = "## Papers for 2025-07-14\n\n| Title | Authors | Summary |\n|---|---|---|\n"
+    slowest = (0.0, "")
+    for unit in HOSTILE_CELLS:
+        cell = (unit * (DEFAULT_MAX_LINE // len(unit)))[: DEFAULT_MAX_LINE - 64]
+        text = head + "".join(f"| T{i} | A | {cell} |\n" for i in range(7))
+        start = time.perf_counter()
+        parse_text(text, "hostile.md")
+        slowest = max(slowest, (time.perf_counter() - start, unit))
+    return f"{len(HOSTILE_CELLS)} tables of 1.75 MiB; slowest {slowest[1]!r} {slowest[0]:.1f} s"
+
+
 def _run(job: Callable[..., str], args: tuple, queue: multiprocessing.Queue) -> None:
     start = time.perf_counter()
     detail = job(*args)
@@ -154,6 +173,7 @@ def main() -> int:
             measure("build corpus deck", _build, deck),
             measure("anki import of it", _import, deck),
             measure("build synthetic (scale x corpus)", _synthetic, options.scale),
+            measure("hostile markdown tables", _hostile),
         ]
     if options.json:
         print(json.dumps(rows, indent=2))

@@ -29,7 +29,7 @@ from flashcards.errors import ConfigError
 from flashcards.inference import PaperIndex, infer_answer
 from flashcards.model import AnswerSource, Digest, Paper, Question, paper_key
 from flashcards.parse.common import arxiv_id_from_text, collapse_whitespace
-from flashcards.yamlfile import compose_yaml, read_text
+from flashcards.yamlfile import MAX_ANSWER_KEY_BYTES, compose_yaml, read_text
 
 #: Inferred answers with a confidence below this are marked `unsure` (tag `answer::unsure`).
 #: On held-out months of the real digests, answers at or above 0.88 were right 98% of the time
@@ -62,6 +62,12 @@ def paper_key_of(name: str) -> str:
     if arxiv_id is None and name.lower().startswith("title:"):
         name = name[len("title:") :]
     return paper_key(arxiv_id, name)
+
+
+# libyaml (the fast parser a big key needs) refuses a bare `?` before a comma in `[?, B]`, which
+# PyYAML reads as an empty "complex key" mapping: write it as `~` (null, also "unknown"), the same
+# length, so every line and column stays put.
+_UNKNOWN_IN_FLOW = re.compile(r"(?<=[\[,])([ \t]*)\?(?=[ \t]*,)")
 
 
 def _is_unknown_node(node: yaml.Node) -> bool:
@@ -119,7 +125,8 @@ def load_answer_key(path: str | Path) -> AnswerKey:
         raise ConfigError("answer key file not found", source)
     # The node tree, not the constructed values: an unquoted 2504.17760 must keep its trailing
     # zero, and a bare `?` in a list must read as "unknown".
-    root = compose_yaml(read_text(path), source)
+    text = _UNKNOWN_IN_FLOW.sub(r"\1~", read_text(path, max_bytes=MAX_ANSWER_KEY_BYTES))
+    root = compose_yaml(text, source)
     if root is None:
         return AnswerKey(source)
     if not isinstance(root, yaml.MappingNode):

@@ -68,9 +68,12 @@ def _read_paths(paths: tuple[str, ...], max_bytes: int = DEFAULT_MAX_BYTES) -> P
     )
 
 
+#: The most `--max-bytes` may allow: a file is read whole into memory.
+MAX_BYTES_CAP = 1024 * 1024 * 1024
+
 _MAX_BYTES = click.option(
     "--max-bytes",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_BYTES_CAP),
     default=DEFAULT_MAX_BYTES,
     show_default=True,
     metavar="N",

@@ -14,7 +14,7 @@ Path rules (documented in the README):
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import math
 import os
 import re
@@ -425,19 +425,44 @@ def _join(base: Path, value: str) -> Path:
 
 
 def _expand_source(base: Path, pattern: str) -> list[Path]:
-    """Files that `pattern` (relative to `base`, or absolute) names; `**` recurses."""
+    """Files that `pattern` (relative to `base`, or absolute, `~` allowed) names; `**` recurses.
+
+    pathlib's glob, not `glob.glob`: its `**` never follows a symlink to a folder, so link loops
+    cannot make it walk forever (`glob.glob` took ~2^40 steps on two loops). Like `glob.glob`, a
+    wildcard does not match a hidden name (`.git`, an interrupted write's `.x.tmp-…`) unless the
+    pattern's part for it starts with a dot.
+    """
     pattern = os.path.expanduser(pattern)
-    # root_dir rather than joining base into the pattern: a "[" in the directory name must not
-    # turn into a glob character class.
-    root = None if os.path.isabs(pattern) else base
+    # The root is never part of the pattern: a "[" in the directory name must not turn into a
+    # glob character class.
+    if os.path.isabs(pattern):
+        root = Path(Path(pattern).anchor)
+        relative = pattern[len(root.anchor) :]
+    else:
+        root, relative = base, pattern
+    if not relative.strip("/"):
+        return []
+    dotted = [part for part in relative.split("/") if part.startswith(".")]
     files: list[Path] = []
-    for match in glob.glob(pattern, root_dir=root, recursive=True):
-        candidate = Path(os.path.normpath(match if root is None else root / match))
+    for match in root.glob(relative):
+        parts = match.relative_to(root).parts
+        if any(_hidden(part) and not _allowed(part, dotted) for part in parts):
+            continue
+        candidate = Path(os.path.normpath(match))
         if candidate.is_dir():
             files.extend(find_digest_files(candidate))
         elif candidate.is_file():
             files.append(candidate)
     return files
+
+
+def _hidden(part: str) -> bool:
+    return part.startswith(".") and part not in (".", "..")
+
+
+def _allowed(part: str, dotted: list[str]) -> bool:
+    """Whether the hidden name `part` is asked for by a pattern part that starts with a dot."""
+    return any(fnmatch.fnmatchcase(part, pattern) for pattern in dotted)
 
 
 def find_pull_targets(definitions: Sequence[str | Path] = ()) -> list[PullTarget]:

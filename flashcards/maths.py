@@ -71,6 +71,9 @@ BLOCKED_MACROS = frozenset(
         "renewenvironment",
         "DeclareMathOperator",
         "Newextarrow",
+        "DeclarePairedDelimiter",
+        "DeclarePairedDelimiterX",
+        "DeclarePairedDelimiterXPP",
         "newcolumntype",
         # interaction and cross-references
         "toggle",

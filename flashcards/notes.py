@@ -113,21 +113,34 @@ CONTEXT_FIELDS: tuple[tuple[str, str], ...] = (
 
 # --- escaping ---------------------------------------------------------------------------------
 
-# Anki plays `[sound:…]` and speaks `[anki:tts]…` wherever they appear in rendered text.
-_AV_TAG = re.compile(r"\[(?=\s*(?:sound|anki):)", re.IGNORECASE)
+# Anki plays `[sound:…]` and speaks `[anki:tts]…` wherever they appear in rendered text, and
+# turns `[latex]…[/latex]`, `[$]…[/$]` and `[$$]…[/$$]` into images made by running `latex` on
+# their content (case-insensitive): the `[` of each, written as an entity, shows the same and
+# means nothing to Anki.
+_AV_TAG = re.compile(r"\[(?=\s*(?:sound|anki):|/?(?:latex|\$\$?)\])", re.IGNORECASE)
+
+#: Classes that make MathJax skip an element's text: every template wraps its fields in them, so
+#: `\(…\)` or `\[…\]` written in digest text is never typeset (Anki's MathJax would follow
+#: `\href{javascript:…}` or apply `\style{…}`: see `flashcards.maths`). Anki leaves MathJax's
+#: document options at their defaults: `mathjax_ignore` since MathJax 3.1 (Anki ships 3.2),
+#: `tex2jax_ignore` in 3.0 and MathJax 2 (older Anki and AnkiDroid versions). Only the maths
+#: `flashcards.maths` converts and checks, in a `mathjax_process` span, is typeset.
+NO_MATHS_CLASSES = "mathjax_ignore tex2jax_ignore"
+
 _TAG_BAD = re.compile(r"[\s\"]+")
 
 
 def escape_text(text: str) -> str:
     """Digest text as inert HTML: escaped, `{`/`}` as entities (never template or cloze syntax),
-    no Anki audio tags, line breaks kept as <br>."""
+    no Anki audio or LaTeX tags, line breaks kept as <br>."""
     return _escape_piece(text.strip())
 
 
 def _escape_piece(text: str) -> str:
     """`escape_text` without the strip: for parts of one text, joined around markup. `$…$`
     maths becomes MathJax's `\\(…\\)` (`flashcards.maths`), its TeX escaped like the rest."""
-    return maths_html(text, _escape_plain)
+    # Anki's tags once more over the whole: `[$]x^2[/$]` splits into text and maths pieces.
+    return _AV_TAG.sub("&#91;", maths_html(text, _escape_plain))
 
 
 def _escape_plain(text: str) -> str:
@@ -282,7 +295,7 @@ MCQ_SCRIPT = """\
 </script>"""
 
 MCQ_FRONT = (
-    '<div class="fc fc-mcq">\n'
+    f'<div class="fc fc-mcq {NO_MATHS_CLASSES}">\n'
     '<div class="fc-paper">{{Title}}</div>\n'
     '<div class="fc-prompt">{{Prompt}}</div>\n'
     '<div id="fc-choices-box">{{Options}}</div>\n'
@@ -292,7 +305,7 @@ MCQ_FRONT = (
 MCQ_BACK = """\
 {{FrontSide}}
 <hr id="answer">
-<div class="fc" id="fc-back" data-answer="{{AnswerLetter}}">
+<div class="fc NO_MATHS_CLASSES" id="fc-back" data-answer="{{AnswerLetter}}">
 {{#Answer}}<div class="fc-answer"><span class="fc-letter">{{AnswerLetter}}</span> {{Answer}}</div>
 <div class="fc-source">{{AnswerSource}}</div>{{/Answer}}
 {{^Answer}}<div class="fc-source fc-unknown">No answer is known for this question: \
@@ -303,14 +316,14 @@ check it against the paper.</div>{{/Answer}}
 {{#Extra}}<div class="fc-extra">{{Extra}}</div>{{/Extra}}
 <div class="fc-meta"><span>{{Date}}</span>\
 {{#Link}}<a href="{{Link}}">Open the paper</a>{{/Link}}</div>
-</div>"""
+</div>""".replace("NO_MATHS_CLASSES", NO_MATHS_CLASSES)
 
 
 def _summary_front(label: str, template_field: str, question: str) -> str:
     prompt = question.replace("{title}", '<span class="fc-title">{{Title}}</span>')
     return (
         f"{{{{#{template_field}}}}}"
-        f'<div class="fc fc-summary"><div class="fc-kind">{label}</div>'
+        f'<div class="fc fc-summary {NO_MATHS_CLASSES}"><div class="fc-kind">{label}</div>'
         f'<div class="fc-prompt">{prompt}</div></div>'
         f"{{{{/{template_field}}}}}"
     )
@@ -326,7 +339,7 @@ def _summary_back(template_field: str) -> str:
     return (
         "{{FrontSide}}\n"
         '<hr id="answer">\n'
-        f'<div class="fc"><div class="fc-field">{{{{{template_field}}}}}</div>\n'
+        f'<div class="fc {NO_MATHS_CLASSES}"><div class="fc-field">{{{{{template_field}}}}}</div>\n'
         + workflow
         + '{{#Extra}}<div class="fc-extra">{{Extra}}</div>{{/Extra}}\n'
         '<div class="fc-meta">{{#Authors}}<span>{{Authors}}</span>{{/Authors}}'

@@ -1,4 +1,4 @@
-"""Step 2b: assign each paper a few topic slugs (tags `topic::<slug>`) from an editable taxonomy.
+r"""Step 2b: assign each paper a few topic slugs (tags `topic::<slug>`) from an editable taxonomy.
 
 The taxonomy is a YAML file (the bundled one is `flashcards/taxonomy.yaml`): each topic has a slug,
 a label and keyword rules. A paper's text is searched field by field; a rule that matches in a
@@ -14,18 +14,25 @@ Keyword syntax (documented for users in the taxonomy file itself):
 - a keyword written in capitals and digits (an acronym: `RAG`, `LLM`, `3D`) matches only in
   capitals, so that `RAG` does not match "rag" and `SAM` does not match a name;
 - a trailing `*` matches any word ending ("quantiz*" → quantized, quantization);
-- `patterns` hold Python regular expressions, matched ignoring case.
+- `patterns` hold regular expressions, matched ignoring case by RE2 (google-re2), whose running
+  time is linear in the text: a taxonomy is user input, and one pattern with catastrophic
+  backtracking (`^(\w+\s?)*$`) in Python's engine hung the build. RE2 has no look-arounds or
+  backreferences, and its `\w`, `\b`, `\d` are ASCII (`\p{L}` is any letter); a pattern it
+  cannot compile is a `file:line:` error naming it. Keywords stay on Python's `re`: we compile
+  them, from literal words joined by single `[\s\-]*` runs, which never backtrack badly.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import re2
 
 from flashcards.model import FIELD_NAMES, Paper
 from flashcards.yamlfile import YamlDocument, describe, parse_yaml, read_yaml
@@ -61,6 +68,35 @@ TAXONOMY_KEYS = ("fallback", "min_score", "weights", "topics")
 TOPIC_KEYS = ("label", "keywords", "patterns", "weight")
 
 
+class _Match(Protocol):
+    def start(self) -> int: ...
+
+
+class Pattern(Protocol):
+    """What a rule needs of a compiled regex: Python's `re.Pattern` and RE2's both have it."""
+
+    def finditer(self, text: str) -> Iterator[_Match]: ...
+
+
+# RE2's words for Perl features it leaves out by design (not for plain syntax errors).
+_UNSUPPORTED = re.compile(r"perl operator|escape sequence|repetition operator")
+
+
+def compile_user_pattern(pattern: str) -> Pattern:
+    """A taxonomy `patterns` entry compiled by RE2, ignoring case (linear time: see the module
+    docstring); ValueError says why RE2 cannot compile it."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # it would print to stderr; the caller raises a clear error
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "invalid"
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise ValueError(str(reason)) from None
+
+
 @dataclass(frozen=True)
 class Rule:
     """One keyword or pattern of a topic.
@@ -72,7 +108,7 @@ class Rule:
     """
 
     text: str  # as written in the taxonomy, for explanations
-    pattern: re.Pattern[str]
+    pattern: Pattern
     on_lowered: bool = False  # search the lower-cased text (case-insensitive keywords)
     left_boundary: bool = False  # the match must not start inside a word
     # Lower-case ASCII letters or digits every match starts with (a match starts at a word
@@ -333,10 +369,17 @@ def _topic(doc: YamlDocument, slug: Any, spec: Any) -> Topic:
                 rules.append(compile_keyword(item))
                 continue
             try:
-                pattern = re.compile(item, re.IGNORECASE)
-            except re.error as exc:
+                pattern = compile_user_pattern(item)
+            except ValueError as exc:
+                hint = (
+                    "; RE2 runs in linear time: no look-arounds, backreferences or possessive "
+                    "quantifiers"
+                    if _UNSUPPORTED.search(str(exc))
+                    else ""
+                )
                 raise doc.error(
-                    f"{where}: patterns: {item!r} is not a valid regular expression ({exc})",
+                    f"{where}: patterns: {item!r} is not a valid RE2 regular expression "
+                    f"({exc}){hint}",
                     "topics",
                     slug,
                     kind,

@@ -11,6 +11,7 @@ attributes (digest text adds none), and the hostile text must be visible literal
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from conftest import NOW
 from digest_writers import write_markdown, write_quiz_html, write_quiz_text
 
 from flashcards.build import build, plan_adhoc
+from flashcards.maths import is_safe
 from flashcards.model import Paper, Question
-from flashcards.notes import MCQ_SCRIPT
+from flashcards.notes import MCQ_SCRIPT, escape_text
 from flashcards.parse import parse_file, parse_paths
 
 DAY = date(2025, 7, 14)
@@ -39,6 +41,14 @@ HOSTILE = (
     "}} {{",
     "[sound:x.mp3]",
     "&lt;b&gt;",
+    # Anki runs `latex` on these (with LaTeX generation on) and shows an image instead.
+    "[latex]\\input{/etc/passwd}[/latex]",
+    "[$]x + y[/$]",
+    "[$$]y[/$$]",
+    "[LaTeX]z[/LaTeX]",
+    # MathJax would typeset these: a javascript: link and CSS from the digest.
+    "\\(\\href{javascript:alert(7)}{x}\\)",
+    "\\[\\style{position:fixed}{y}\\]",
 )
 # The same text with every hostile piece replaced by a harmless word of its own.
 HARMLESS = tuple(f"harmless{i}" for i in range(len(HOSTILE)))
@@ -153,6 +163,66 @@ def test_hostile_text_shows_literally_and_runs_nothing(tmp_path: Path, fmt: str)
         assert piece in shown, piece  # shown as written, entities and braces included
 
 
+def _typeset_by_mathjax(html: str) -> list[str]:
+    """The text nodes of a rendered side that MathJax would search for maths, by its own rule
+    (HTMLDomStrings.find): skip a node with an ignored class above it, unless an element of a
+    process class sits between; `tex2jax_*` are the names older MathJax versions use."""
+    ignore = {"mathjax_ignore", "tex2jax_ignore"}
+    process = {"mathjax_process", "tex2jax_process"}
+    soup = BeautifulSoup(html, "html.parser")
+    searched = []
+    for text in soup.find_all(string=True):
+        ignored = False
+        for parent in reversed(list(text.parents)):  # from the root down to the text
+            classes = set(parent.get("class") or []) if parent.name else set()
+            if classes & process:
+                ignored = False
+            elif classes & ignore:
+                ignored = True
+        if not ignored and text.parent.name not in ("script", "style") and text.strip():
+            searched.append(str(text))
+    return searched
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_no_digest_text_is_typeset_as_maths(tmp_path: Path, fmt: str) -> None:
+    name, write = WRITERS[fmt]
+    for _template, *sides in _deck(tmp_path, name, write(HOSTILE)):
+        for html in sides:
+            assert "latex-" not in html  # no image from Anki's LaTeX
+            # MathJax only reads text outside the fields: the template's own words.
+            for text in _typeset_by_mathjax(html):
+                assert "\\(" not in text and "\\[" not in text and "alert" not in text, text
+
+
+def test_the_mathjax_check_can_fail() -> None:
+    assert _typeset_by_mathjax("<div>\\(x\\)</div>") == ["\\(x\\)"]
+    assert _typeset_by_mathjax('<div class="a mathjax_ignore"><b>\\(x\\)</b></div>') == []
+    processed = '<div class="tex2jax_ignore">a<span class="mathjax_process">\\(x\\)</span></div>'
+    assert _typeset_by_mathjax(processed) == ["\\(x\\)"]
+
+
+@pytest.mark.parametrize(
+    "tex",
+    [
+        "\\href{javascript:alert(1)}{x}",
+        "\\style{color:red}{x}",
+        "\\class{fc-correct}{x}",
+        "\\cssId{fc-back}{x}",
+        "\\unicode[Comic Sans]{x41}",
+        "\\require{html}",
+        "\\bbox[background:url(http://x)]{x}",
+        "\\mmlToken{mi}[href='javascript:1']{x}",
+        "\\def\\h{\\hre}\\h f{x}",
+        "\\newcommand{\\x}{y}",
+        "\\DeclarePairedDelimiter\\frac{(}{)}",  # mathtools: a definition too
+    ],
+)
+def test_maths_that_could_act_on_the_card_is_not_typeset(tex: str) -> None:
+    assert not is_safe(tex)
+    assert is_safe("x^2 + \\frac{a}{b}")
+
+
 def _subfolder(tmp_path: Path, name: str) -> Path:
     folder = tmp_path / name
     folder.mkdir()
@@ -231,3 +301,10 @@ def test_check_inert_can_fail() -> None:
             _check_inert(html)
     _check_inert(f'<div>{MCQ_SCRIPT}<a href="https://arxiv.org/abs/1">x</a></div>')
     assert _shape("<div>a</div>") != _shape("<div>a<b>b</b></div>")
+
+
+def test_anki_latex_tags_are_neutralised_even_around_maths() -> None:
+    # `$]x^2[/$` reads as `$…$` maths, which splits the text around it: no tag survives.
+    for text in ("[$]x^2[/$]", "[$$]x_1[/$$]", "[LATEX]a[/latex]", "[latex]\\input{x}[/latex]"):
+        html = escape_text(text)
+        assert not re.search(r"\[/?(?:latex|\$\$?)\]", html, re.IGNORECASE), html

@@ -184,6 +184,18 @@ class Site:
             handler.wfile.write(body)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A test server whose handler threads never print: a client that gave up (the timeout
+    routes) makes a late write fail, and socketserver would print that traceback into whatever
+    stderr a later test is capturing."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -196,9 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[Site]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.block_on_close = False
+    server = _QuietServer(("127.0.0.1", 0), _Handler)
     site = Site()
     server.site = site  # type: ignore[attr-defined]
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -728,8 +738,7 @@ def test_real_pages_and_tables_are_accepted(corpus: Path, tmp_path: Path) -> Non
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(corpus)))
-    server.daemon_threads = True
+    server = _QuietServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(corpus)))
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     first, last = date(2025, 3, 17), date(2025, 4, 6)

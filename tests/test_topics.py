@@ -212,8 +212,14 @@ INVALID = {
     ),
     "bad regex": (
         TOPIC + "    patterns: ['(unclosed']\n",
-        "t.yaml:5: topics: llm: patterns: '(unclosed' is not a valid regular expression "
-        "(missing ), unterminated subpattern at position 0)",
+        "t.yaml:5: topics: llm: patterns: '(unclosed' is not a valid RE2 regular expression "
+        "(missing ): (unclosed)",
+    ),
+    "look-behind": (
+        TOPIC + "    patterns: ['(?<=dense )retrieval']\n",
+        "t.yaml:5: topics: llm: patterns: '(?<=dense )retrieval' is not a valid RE2 regular "
+        "expression (invalid perl operator: (?<=); RE2 runs in linear time: no look-arounds, "
+        "backreferences or possessive quantifiers",
     ),
     "no rules": (
         "topics:\n  llm:\n    label: LLMs\n",

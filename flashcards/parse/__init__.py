@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flashcards.errors import NotADigestError, ParseError
+from flashcards.inputfile import NotARegularFile, open_regular_file
 from flashcards.model import Digest, Format
 
 #: Files larger than this are refused before being read whole: real digests are under 100 KB,
@@ -61,7 +62,10 @@ def decode(data: bytes, source: str) -> str:
     """UTF-8 (with or without BOM) to text with '\\n' line endings; anything else is an error."""
     if not data.strip():
         raise ParseError("empty file", source, 1)
-    # Checked before NUL bytes: UTF-16 text is full of them.
+    # Checked before NUL bytes: UTF-16 and UTF-32 text is full of them. UTF-32 first: its
+    # little-endian BOM starts with UTF-16's.
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise ParseError("UTF-32 text; save the file as UTF-8", source, 1)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ParseError("UTF-16 text; save the file as UTF-8", source, 1)
     if b"\x00" in data:
@@ -135,7 +139,9 @@ def parse_bytes(
     max_line: int = DEFAULT_MAX_LINE,
 ) -> list[Digest]:
     if len(data) > max_bytes:
-        raise ParseError(f"file is larger than the {max_bytes} byte limit", source)
+        raise ParseError(
+            f"file is larger than the {max_bytes} byte limit", source, _line_at(data, max_bytes)
+        )
     return parse_text(decode(data, source), source, max_line=max_line)
 
 
@@ -144,23 +150,43 @@ def parse_file(
 ) -> list[Digest]:
     path = Path(path)
     try:
-        with path.open("rb") as handle:
+        with open_regular_file(path) as handle:
             # Never more than the limit allows, whatever the size claims: a device or a file still
             # being written reports a size that is no bound.
             data = handle.read(max_bytes + 1)
             size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise ParseError(f"cannot read: {exc.strerror or exc}", path) from None
+    except NotARegularFile as exc:  # a FIFO, device or socket: reading it may never end
+        raise ParseError(str(exc), path) from None
     if len(data) > max_bytes:
         known = f" ({size} bytes)" if size > max_bytes else ""
-        raise ParseError(f"file is larger than the {max_bytes} byte limit{known}", path)
+        raise ParseError(
+            f"file is larger than the {max_bytes} byte limit{known}",
+            path,
+            _line_at(data, max_bytes),
+        )
     return parse_bytes(data, str(path), max_bytes=max_bytes, max_line=max_line)
 
 
+def _line_at(data: bytes, offset: int) -> int:
+    """The 1-based line holding byte `offset` of `data` (where a size limit is crossed)."""
+    return data.count(b"\n", 0, offset) + 1
+
+
 def find_digest_files(directory: Path) -> list[Path]:
-    """Candidate digest files under `directory`, recursively, in a stable order."""
+    """Candidate digest files under `directory`, recursively, in a stable order.
+
+    Hidden files and folders (`.git`, an interrupted write's `.x.tmp-…`) are not digests; symlinks
+    to folders are not followed (pathlib's recursive glob never does), so a link loop cannot make
+    the walk endless. A link to a file is read like the file.
+    """
     return sorted(
-        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in DIGEST_SUFFIXES
+        p
+        for p in directory.rglob("*")
+        if p.suffix.lower() in DIGEST_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+        and p.is_file()
     )
 
 
@@ -176,16 +202,22 @@ def parse_paths(
     """Parse files, directories (recursively) and '-' (the `stdin` bytes).
 
     A file named explicitly must be a digest; inside a directory, files that are not digests are
-    skipped with a warning. Any other problem raises `ParseError`, or with `collect_errors` is
-    kept in `ParseResult.errors` (one per file) while the other files are still read, so that a
-    check can name every bad file at once. `progress` wraps the list of files to read (a
-    progress bar, for instance); it must yield them all, in order.
+    skipped with a warning. A file reached twice (named twice, inside two folders given, or
+    through a link) is read once. Any other problem raises `ParseError`, or with
+    `collect_errors` is kept in `ParseResult.errors` (one per file) while the other files are
+    still read, so that a check can name every bad file at once. `progress` wraps the list of
+    files to read (a progress bar, for instance); it must yield them all, in order.
     """
     jobs: list[tuple[str, bool]] = []  # (path, found in a directory)
+    seen: set[tuple[int, int]] = set()
     for raw in paths:
         if str(raw) != "-" and Path(raw).is_dir():
-            jobs.extend((str(path), True) for path in find_digest_files(Path(raw)))
-        else:
+            jobs.extend(
+                (str(path), True)
+                for path in find_digest_files(Path(raw))
+                if _first_visit(path, seen)
+            )
+        elif str(raw) == "-" or _first_visit(Path(raw), seen):
             jobs.append((str(raw), False))
     digests: list[Digest] = []
     warnings: list[str] = []
@@ -215,6 +247,19 @@ def parse_paths(
             warnings.extend(_located(digest.source, w) for w in digest.warnings)
         digests.extend(found)
     return ParseResult(tuple(digests), tuple(warnings), tuple(errors))
+
+
+def _first_visit(path: Path, seen: set[tuple[int, int]]) -> bool:
+    """Whether the file `path` leads to (links followed) was not visited before; records it."""
+    try:
+        info = path.stat()
+    except OSError:
+        return True  # reading it will say what is wrong
+    identity = (info.st_dev, info.st_ino)
+    if identity in seen:
+        return False
+    seen.add(identity)
+    return True
 
 
 _LINE_PREFIX = re.compile(r"line (\d+): ")

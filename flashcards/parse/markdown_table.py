@@ -78,6 +78,11 @@ _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
 # literal "\ue0007\ue001" would otherwise be "restored" to another span, or to none at all.
 _PROTECTED = re.compile(f"{_MATHS.pattern}|[\ue000\ue001]")
 
+# What markdown-it acts on inline (the rest is text to it), and the most a prose cell holds.
+_MARKUP_CHAR = re.compile(r"[\\`*_\[\]!<&]")
+_MAX_MARKUP = 256
+_MAX_BRACKETS = 32
+
 _BARE_URL = re.compile(r"https?://[^\s<>()\[\]|]+[^\s<>()\[\].,;:!?'\"|]")
 _EMPTY_BRACKETS = re.compile(r"\(\s*(?:or|and|[,;/|])?\s*\)|\[\s*\]")
 _SITE_LABEL = re.compile(
@@ -375,6 +380,8 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
     With `drop_site_links`, a link whose text only names where it goes ("arXiv", "PDF") leaves
     no text behind: in a title cell it is a pointer, not part of the title.
     """
+    if _too_dense(markdown):
+        return _with_bare_urls(collapse_whitespace(markdown), [])
     maths: list[str] = []
 
     def protect(match: re.Match[str]) -> str:
@@ -406,7 +413,23 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
                 links.append((_restore(label, maths), href))
                 if drop_site_links and _SITE_LABEL.match(label):
                     del parts[start:]
-    text = _restore(collapse_whitespace("".join(parts)), maths)
+    return _with_bare_urls(_restore(collapse_whitespace("".join(parts)), maths), links)
+
+
+def _too_dense(markdown: str) -> bool:
+    """Whether a cell holds too much markup to be prose: it is then kept as written.
+
+    markdown-it costs ~10 µs for each markup character, and its link parser rescans the rest of
+    the cell for every unmatched `[` (quadratic): a 2 MiB table of `[` took 31-88 s. Real cells
+    hold at most 21 markup characters and 4 `[` (measured on the corpus); these bounds keep the
+    worst case within the file limits to a few seconds.
+    """
+    if markdown.count("[") > _MAX_BRACKETS:
+        return True
+    return len(_MARKUP_CHAR.findall(markdown)) > _MAX_MARKUP + len(markdown) // 16
+
+
+def _with_bare_urls(text: str, links: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
     # Bare URLs are links too (markdown-it is not asked to linkify prose).
     known = {url for _, url in links}
     links.extend(
