@@ -40,6 +40,7 @@ from flashcards.build import (
     DEFAULT_DECKS_DIR,
     BuildPlan,
     PreparedDeck,
+    check_paths,
     check_plan,
     plan_adhoc,
     plan_for_definition,
@@ -141,11 +142,14 @@ def check_definitions(
     # Checks across definitions (two decks writing one file), as the build makes them.
     if collector.attempt(load_deck_definitions, [d.path for d in definitions]) is None:
         return collector.result()
+    plans = []
     for definition in definitions:
         plan = collector.attempt(plan_for_definition, definition)
         if plan is not None:
-            plan = dataclasses.replace(plan, max_bytes=max_bytes)
-            collector.check_plan(plan, progress=progress)
+            plans.append(dataclasses.replace(plan, max_bytes=max_bytes))
+    collector.attempt(check_paths, plans)  # a state or package shared, or one that is an input
+    for plan in plans:
+        collector.check_plan(plan, progress=progress)
     return collector.result()
 
 

@@ -37,6 +37,22 @@ def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM during a build: a BaseException, so that it unwinds like
+    KeyboardInterrupt through every `except Exception`."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise _Interrupted(signum)
+
+
 def _warn(warnings: tuple[str, ...] | list[str]) -> None:
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -153,6 +169,12 @@ _QUIET = click.option(
     help="Topic taxonomy YAML (ad-hoc build; default: the bundled one).",
 )
 @click.option(
+    "--identity",
+    metavar="NAMESPACE",
+    help="Pin the deck's identity namespace (ad-hoc build), e.g. after losing its state: the "
+    'namespace the old state recorded, or "legacy" (see README).',
+)
+@click.option(
     "--delta",
     metavar="DELTA.apkg",
     help="Also write a package of only the notes new or changed in this build (ad-hoc build; "
@@ -176,6 +198,7 @@ def build(
     answers: str | None,
     state: str | None,
     taxonomy: str | None,
+    identity: str | None,
     delta: str | None,
     unsure_below: float | None,
     max_bytes: int,
@@ -203,6 +226,7 @@ def build(
             "--answers": answers,
             "--state": state,
             "--taxonomy": taxonomy,
+            "--identity": identity,
             "--delta": delta,
             "--unsure-below": unsure_below,
         }
@@ -214,9 +238,12 @@ def build(
             )
 
     progress = progress_bar("reading digests", quiet=quiet)
-    # A terminated build unwinds like an interrupted one, so its temporary files are removed.
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # SIGTERM and SIGINT unwind the build (removing its temporary files) and end it with one
+    # line. One that arrives while files are replaced waits until all of them are (atomicfile).
+    previous: dict[int, Any] = {}
     try:
+        for signum in _INTERRUPTS:
+            previous[signum] = signal.signal(signum, _raise_interrupted)
         if inputs:
             assert output is not None
             plan = builder.plan_adhoc(
@@ -228,6 +255,7 @@ def build(
                 taxonomy=taxonomy,
                 unsure_threshold=unsure_below,
                 max_bytes=max_bytes,
+                identity_setting=identity,
                 delta=delta,
             )
             reports = [builder.build(plan, progress=progress)]
@@ -235,8 +263,19 @@ def build(
             reports = builder.build_definitions(definitions, max_bytes=max_bytes, progress=progress)
         else:
             reports = builder.build_all(max_bytes=max_bytes, progress=progress)
+    except _Interrupted as interrupted:
+        for signum in _INTERRUPTS:  # a second signal must not cut this message short
+            signal.signal(signum, signal.SIG_IGN)
+        name = signal.Signals(interrupted.signum).name
+        click.echo(
+            f"error: interrupted by {name}: every deck and state file is either as it was or "
+            "completely updated, never half",
+            err=True,
+        )
+        sys.exit(128 + interrupted.signum)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
     if as_json:
         click.echo(json.dumps(build_document(reports), ensure_ascii=False, indent=2))

@@ -19,12 +19,13 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from flashcards.errors import ConfigError
+from flashcards.identity import namespace_from_setting
 from flashcards.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.parse import find_digest_files
 from flashcards.sources import PullTarget, check_template, source_named
@@ -42,6 +43,7 @@ DECK_KEYS = (
     "answers",
     "taxonomy",
     "unsure_threshold",
+    "identity",
     "delta",
     "pull",
 )
@@ -66,6 +68,8 @@ class DeckDefinition:
     answers: Path | None = None  # answer-key file
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
+    identity: str | None = None  # pinned identity namespace; None → the state's (or a new one)
+    lines: dict[str, int] = field(default_factory=dict, compare=False)  # of each key, for messages
     delta: Path | None = None  # package of the notes new or changed in a build, if wanted
     pull: tuple[PullTarget, ...] = ()  # what `flashcards pull` brings in for this deck
 
@@ -145,6 +149,8 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         answers=v.path_value("answers", base, must_exist=True),
         taxonomy=v.path_value("taxonomy", base, must_exist=True),
         unsure_threshold=v.threshold(),
+        identity=v.identity(),
+        lines={k: line for k in data if isinstance(k, str) and (line := doc.line(k)) is not None},
         delta=delta,
         pull=v.pull(base),
     )
@@ -313,6 +319,21 @@ class _Validator:
                 "unsure_threshold",
             )
         return float(value)
+
+    def identity(self) -> str | None:
+        value = self.data.get("identity")
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.error(
+                f"identity: expected the namespace recorded in the deck's state (text) or "
+                f"legacy, got {describe(value)}",
+                "identity",
+            )
+        try:
+            return namespace_from_setting(value)
+        except ValueError as exc:
+            raise self.error(f"identity: {exc}", "identity") from None
 
     def pull(self, base: Path) -> tuple[PullTarget, ...]:
         value = self.data.get("pull")

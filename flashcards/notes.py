@@ -498,8 +498,10 @@ def build_notes(
     subdecks: str | None = None,
     extra_tags: Iterable[str] = (),
     topics_for: Callable[[Paper], Sequence[str]] | None = None,
+    namespace: str = identity.LEGACY_NAMESPACE,
 ) -> list[NoteSpec]:
-    """Note specs for `digests` (answers already resolved), sorted in new-card order."""
+    """Note specs for `digests` (answers already resolved), sorted in new-card order; their GUIDs
+    are in the deck's `namespace` (see `flashcards.identity`)."""
     wanted = set(kinds)
     extras = [tag("", t) for t in extra_tags if t.strip()]
     specs: list[NoteSpec] = []
@@ -513,12 +515,12 @@ def build_notes(
         paper_tags += extras
         note_deck = deck_for(deck, group.dates[0], subdecks)
         if "summary" in wanted:
-            spec = _summary_note(group, paper_tags, note_deck)
+            spec = _summary_note(group, paper_tags, note_deck, namespace)
             if spec is not None:
                 specs.append(spec)
         if "mcq" in wanted:
             for question in paper.questions:
-                specs.append(_mcq_note(group, question, paper_tags, note_deck))
+                specs.append(_mcq_note(group, question, paper_tags, note_deck, namespace))
     specs.sort(key=lambda s: s.order)
     return specs
 
@@ -531,7 +533,7 @@ def _link(paper: Paper) -> str:
     return link
 
 
-def _summary_note(group: PaperGroup, tags: list[str], deck: str) -> NoteSpec | None:
+def _summary_note(group: PaperGroup, tags: list[str], deck: str, namespace: str) -> NoteSpec | None:
     paper = group.paper
     values = {
         "Title": escape_text(paper.title),
@@ -549,7 +551,7 @@ def _summary_note(group: PaperGroup, tags: list[str], deck: str) -> NoteSpec | N
     if cards == 0:
         return None
     return NoteSpec(
-        guid=identity.note_guid(group.key, "summary"),
+        guid=identity.note_guid(group.key, "summary", namespace=namespace),
         kind="summary",
         fields=tuple(values[name] for name in SUMMARY_FIELDS),
         tags=tuple(sorted(set(tags))),
@@ -625,7 +627,9 @@ def _options_html(options: Sequence[str]) -> str:
     return f'<ol class="fc-choices" id="fc-choices" type="A">{items}</ol>'
 
 
-def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str) -> NoteSpec:
+def _mcq_note(
+    group: PaperGroup, question: Question, tags: list[str], deck: str, namespace: str
+) -> NoteSpec:
     paper = group.paper
     answer = question.answer
     if answer is not None and not 0 <= answer < len(question.options):
@@ -650,7 +654,7 @@ def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str)
     if question.unsure:
         note_tags.add(UNSURE_TAG)
     return NoteSpec(
-        guid=identity.note_guid(group.key, "mcq", question.number),
+        guid=identity.note_guid(group.key, "mcq", question.number, namespace=namespace),
         kind="mcq",
         fields=tuple(values[name] for name in MCQ_FIELDS),
         tags=tuple(sorted(note_tags)),

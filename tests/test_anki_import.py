@@ -128,9 +128,10 @@ def test_edits_update_notes_in_place_and_keep_review_history(
 ) -> None:
     out = tmp_path / "out"
     first = _build(digests_dir, out, NOW)
-    edited_guid = identity.note_guid("arxiv:2504.17761", "mcq", 1)
-    untouched_guid = identity.note_guid("arxiv:2504.18415", "mcq", 2)
-    summary_guid = identity.note_guid("arxiv:2502.18137", "summary")
+    namespace = identity.deck_namespace("AI Papers", "deck.apkg")  # a first build's
+    edited_guid = identity.note_guid("arxiv:2504.17761", "mcq", 1, namespace=namespace)
+    untouched_guid = identity.note_guid("arxiv:2504.18415", "mcq", 2, namespace=namespace)
+    summary_guid = identity.note_guid("arxiv:2502.18137", "summary", namespace=namespace)
 
     with fresh_collection(tmp_path) as col:
         import_package(col, first.output)

@@ -265,10 +265,10 @@ def quiz_paper(draw: st.DrawFn) -> tuple[Paper, str]:
 
 
 def _unique_papers(papers: list[tuple[Paper, str]]) -> list[tuple[Paper, str]]:
-    # One digest cannot hold the same arXiv paper twice (an error of its own, tested in
-    # test_malformed.py).
-    ids = [p.arxiv_id for p, _ in papers if p.arxiv_id]
-    assume(len(ids) == len(set(ids)))
+    # One digest cannot hold the same paper (arXiv id, or title without one) twice: an error of
+    # its own, tested in test_malformed.py and test_title_keys.py.
+    keys = [p.key for p, _ in papers]
+    assume(len(keys) == len(set(keys)))
     return papers
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flashcards.errors import ParseError
-from flashcards.model import Digest, Format, Paper, Question
+from flashcards.model import Digest, Format, Paper, Question, paper_key
 
 # New-style ids (0704.0001 onward, 4+4 or 4+5 digits) and old-style ones (hep-th/0601001), with
 # an optional version suffix that is not part of the identity.
@@ -203,6 +203,22 @@ class QuizPaperDraft:
     questions: tuple[Question, ...]
 
 
+def _check_question_numbers(questions: Iterable[Question], source: str) -> None:
+    """Two questions of one paper with the same number would share one note: the second would
+    silently replace the first."""
+    first: dict[int, int | None] = {}
+    for question in questions:
+        if question.number in first:
+            where = first[question.number]
+            raise ParseError(
+                f"Q{question.number} appears twice in this paper"
+                + (f" (first at line {where})" if where is not None else ""),
+                source,
+                question.line,
+            )
+        first[question.number] = question.line
+
+
 def quiz_digests(
     drafts: Iterable[QuizPaperDraft],
     *,
@@ -216,9 +232,11 @@ def quiz_digests(
     is worth a warning."""
     papers: list[Paper] = []
     seen_ids: dict[str, int] = {}
+    seen_titles: dict[str, int] = {}
     for draft in drafts:
         if not draft.title:
             raise ParseError("paper has no title", source, draft.line)
+        _check_question_numbers(draft.questions, source)
         arxiv_id = arxiv_id_from_url(draft.link) if draft.link else None
         link_line = draft.link_line or draft.line
         if arxiv_id is not None:
@@ -235,6 +253,18 @@ def quiz_digests(
             url = draft.link
         else:
             url = None
+        if arxiv_id is None:
+            # Without a link the title is the paper's identity: a second paper of the same title
+            # would silently merge into the first.
+            title_key = paper_key(None, draft.title)
+            if title_key in seen_titles:
+                raise ParseError(
+                    f"title {draft.title!r} appears twice in this digest "
+                    f"(first at line {seen_titles[title_key]})",
+                    source,
+                    draft.line,
+                )
+            seen_titles[title_key] = draft.line
         fields = split_fields(draft.field_text)
         workflow = collapse_whitespace(draft.workflow)
         if workflow:
