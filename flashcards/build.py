@@ -27,7 +27,7 @@ from flashcards.deckdef import (
 from flashcards.description import deck_description
 from flashcards.errors import BuildError, ConfigError
 from flashcards.export import build_package
-from flashcards.model import Digest
+from flashcards.model import Digest, Paper
 from flashcards.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
 from flashcards.parse import (
     DEFAULT_MAX_BYTES,
@@ -37,6 +37,7 @@ from flashcards.parse import (
     parse_paths,
 )
 from flashcards.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
+from flashcards.timing import phase
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
 DEFAULT_DECK_NAME = "AI Papers"
@@ -259,7 +260,8 @@ def _overlap(plan: BuildPlan, role: str, what: str) -> ConfigError:
 
 def commit(prepared: Sequence[PreparedDeck]) -> list[BuildReport]:
     """Write every prepared deck's files together: all of them, or (on any error) none."""
-    written = replace_files([file for deck in prepared for file in deck.files])
+    with phase("write"):
+        written = replace_files([file for deck in prepared for file in deck.files])
     return [
         dataclasses.replace(deck.report, written=deck.report.output in written) for deck in prepared
     ]
@@ -283,9 +285,10 @@ def read_inputs(
     plan: BuildPlan, *, collect_errors: bool = False, progress: Progress | None = None
 ) -> ParseResult:
     """The plan's digests (see `parse_paths` for `collect_errors` and `progress`)."""
-    return parse_paths(
-        plan.inputs, max_bytes=plan.max_bytes, collect_errors=collect_errors, progress=progress
-    )
+    with phase("parse"):
+        return parse_paths(
+            plan.inputs, max_bytes=plan.max_bytes, collect_errors=collect_errors, progress=progress
+        )
 
 
 def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
@@ -307,16 +310,23 @@ def _notes(
     namespace: str,
 ) -> tuple[list[Digest], list[NoteSpec]]:
     """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`)."""
-    digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
-    specs = build_notes(
-        digests,
-        deck=plan.name,
-        kinds=plan.cards,
-        subdecks=plan.subdecks,
-        extra_tags=plan.tags,
-        topics_for=lambda paper: assign_topics(paper, taxonomy),
-        namespace=namespace,
-    )
+    with phase("answers"):
+        digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
+
+    def topics_for(paper: Paper) -> tuple[str, ...]:
+        with phase("topics"):
+            return assign_topics(paper, taxonomy)
+
+    with phase("notes"):
+        specs = build_notes(
+            digests,
+            deck=plan.name,
+            kinds=plan.cards,
+            subdecks=plan.subdecks,
+            extra_tags=plan.tags,
+            topics_for=topics_for,
+            namespace=namespace,
+        )
     return digests, specs
 
 
@@ -342,17 +352,20 @@ def prepare(
     if key is None and plan.answers is not None:
         key = load_answer_key(plan.answers)
     if taxonomy is None:
-        taxonomy = load_taxonomy(plan.taxonomy)
+        with phase("topics"):
+            taxonomy = load_taxonomy(plan.taxonomy)
     previous = load_state(plan.state) if state is None else state
     namespace = _namespace(plan, previous)
     digests, specs = _notes(plan, parsed, key, taxonomy, namespace)
 
-    stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
+    with phase("state"):
+        stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
+        state_data = state_bytes(new_state)
     cards = sum(s.spec.cards for s in stamped)
     description = deck_description(digests, notes=len(stamped), cards=cards, origin=plan.origin)
-    package = build_package(stamped, description=description)
+    package = build_package(stamped, description=description)  # phases "export" and "zip"
     # The state goes first: if only it landed, the next build still stamps the same times.
-    files = [(plan.state, state_bytes(new_state)), (plan.output, package.data)]
+    files = [(plan.state, state_data), (plan.output, package.data)]
     delta = None
     if plan.delta is not None:
         fresh = {s.spec.guid for s in stamped if s.status != "unchanged"}
