@@ -49,8 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from flashcards import inference  # noqa: E402
-from flashcards.inference import (  # noqa: E402
+from flashcards.answers import features as inference  # noqa: E402
+from flashcards.answers.features import (  # noqa: E402
     HABIT_FREE_FEATURES,
     NEGATED_FEATURES,
     PLAIN_FEATURES,

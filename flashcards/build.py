@@ -14,6 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from flashcards.anki.export import build_package
+from flashcards.anki.notes import CARD_KINDS, build_notes
+from flashcards.anki.state import load_state, stamp_notes, state_bytes
 from flashcards.answers import load_answer_key, resolve_answers
 from flashcards.atomicfile import replace_files
 from flashcards.deckdef import (
@@ -23,10 +26,7 @@ from flashcards.deckdef import (
     load_deck_definitions,
 )
 from flashcards.errors import BuildError, ConfigError
-from flashcards.export import build_package
-from flashcards.notes import CARD_KINDS, build_notes
 from flashcards.parse import DEFAULT_MAX_BYTES, parse_paths
-from flashcards.state import load_state, stamp_notes, state_bytes
 from flashcards.topics import assign_topics, load_taxonomy
 
 DEFAULT_DECK_NAME = "AI Papers"

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flashcards.anki.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.errors import ConfigError
-from flashcards.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.parse import find_digest_files
 from flashcards.yamlfile import YamlDocument, describe, read_yaml
 

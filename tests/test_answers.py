@@ -23,9 +23,7 @@ from flashcards.answers import (
     paper_key_of,
     resolve_answers,
 )
-from flashcards.cli import main
-from flashcards.errors import ConfigError
-from flashcards.inference import (
+from flashcards.answers.features import (
     FEATURE_NAMES,
     MAX_INFERRED_CONFIDENCE,
     PLAIN_FEATURES,
@@ -45,6 +43,8 @@ from flashcards.inference import (
     stem,
     tokens,
 )
+from flashcards.cli import main
+from flashcards.errors import ConfigError
 from flashcards.model import Digest, Paper, Question
 from flashcards.parse import parse_file
 

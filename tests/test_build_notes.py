@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flashcards import identity
-from flashcards.model import Paper
-from flashcards.notes import (
+from flashcards.anki.notes import (
     MCQ_FIELDS,
     SUMMARY_FIELDS,
     NoteSpec,
@@ -23,6 +22,7 @@ from flashcards.notes import (
     safe_link,
     summary_model,
 )
+from flashcards.model import Paper
 
 DAY1, DAY2 = date(2025, 4, 28), date(2025, 5, 2)
 

@@ -1,7 +1,7 @@
 """Step 2a: resolve the correct option of every question.
 
 In order: the user's answer key, a mark in the digest itself (set by the parser as
-`answer_source="marked"`), then inference from the paper's own text (`flashcards.inference`).
+`answer_source="marked"`), then inference from the paper's own text (`flashcards.answers.features`).
 
 The answer-key file is YAML, one entry per paper, the letters of the right options in question
 order (A = first option; `?`, `~` or `null` = unknown, left to the next source):
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import yaml
 
+from flashcards.answers.features import PaperIndex, infer_answer
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
-from flashcards.inference import PaperIndex, infer_answer
 from flashcards.model import Digest, Paper, Question, paper_key
 from flashcards.parse.common import arxiv_id_from_text, collapse_whitespace
 from flashcards.yamlfile import compose_yaml, read_text

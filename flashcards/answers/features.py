@@ -474,7 +474,7 @@ class DocumentFrequencies:
 @cache
 def shipped_frequencies() -> DocumentFrequencies:
     """The document frequencies shipped with the package (fitted on the labelled corpus)."""
-    data = resources.files("flashcards").joinpath("data/answer_idf.tsv")
+    data = resources.files("flashcards.answers").joinpath("data/answer_idf.tsv")
     try:
         return DocumentFrequencies.from_tsv(data.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -1,7 +1,7 @@
 """Step 3: turn resolved digests into Anki note specifications, and define the two note types.
 
 A `NoteSpec` is everything a note will hold (GUID, field HTML, tags, deck, new-card order) as plain
-frozen data; `flashcards.export` turns specs into a package. The note types are defined here
+frozen data; `flashcards.anki.export` turns specs into a package. The note types are defined here
 because their field lists and the field HTML built here must agree.
 
 Safety: every piece of digest text passes through `escape_text` (HTML-escaped, template braces and
