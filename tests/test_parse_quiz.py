@@ -21,6 +21,7 @@ from digest_writers import FIVE_FIELDS
 
 from flashcards.cli import main
 from flashcards.errors import NotADigestError, ParseError
+from flashcards.links import arxiv_id_from_url
 from flashcards.model import FIELD_NAMES, Digest
 from flashcards.parse import (
     parse_bytes,
@@ -30,7 +31,7 @@ from flashcards.parse import (
     quiz_html,
     quiz_text,
 )
-from flashcards.parse.common import arxiv_id_from_url, parse_iso_date, split_fields
+from flashcards.parse.common import parse_iso_date, split_fields
 
 QUIZ = FIXTURES / "quiz"
 ARXIV_LINK = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")

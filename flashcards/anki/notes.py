@@ -28,8 +28,8 @@ from typing import Literal
 import genanki
 
 from flashcards import identity
+from flashcards.links import arxiv_abs_url, is_http_url
 from flashcards.model import Digest, Paper, Question
-from flashcards.parse.common import arxiv_abs_url, is_http_url
 
 NoteKind = Literal["mcq", "summary"]
 CARD_KINDS: tuple[NoteKind, ...] = ("mcq", "summary")

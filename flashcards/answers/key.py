@@ -27,8 +27,9 @@ import yaml
 from flashcards.answers.features import PaperIndex, infer_answer
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
+from flashcards.links import arxiv_id_from_text
 from flashcards.model import Digest, Paper, Question, paper_key
-from flashcards.parse.common import arxiv_id_from_text, collapse_whitespace
+from flashcards.parse.common import collapse_whitespace
 from flashcards.yamlfile import compose_yaml, read_text
 
 #: Inferred answers with a confidence below this are marked `unsure` (tag `answer::unsure`).

@@ -39,14 +39,9 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from flashcards.errors import NotADigestError, ParseError
+from flashcards.links import arxiv_abs_url, arxiv_id_from_url, is_http_url
 from flashcards.model import Digest, Paper
-from flashcards.parse.common import (
-    arxiv_abs_url,
-    arxiv_id_from_url,
-    collapse_whitespace,
-    is_http_url,
-    parse_iso_date,
-)
+from flashcards.parse.common import collapse_whitespace, parse_iso_date
 
 FORMAT = "markdown-table"
 
