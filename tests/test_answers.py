@@ -25,21 +25,25 @@ from flashcards.answers import (
 )
 from flashcards.answers.features import (
     FEATURE_NAMES,
+    PaperIndex,
+    option_features,
+)
+from flashcards.answers.model import (
     MAX_INFERRED_CONFIDENCE,
     PLAIN_FEATURES,
     UNBACKED_CAP,
     Model,
-    PaperIndex,
-    asks_about_prior_work,
-    asks_what_is_avoided,
     calibrate,
     decide,
     infer_answer,
-    is_negated,
-    option_features,
     option_probabilities,
     shipped_frequencies,
     shipped_model,
+)
+from flashcards.answers.text import (
+    asks_about_prior_work,
+    asks_what_is_avoided,
+    is_negated,
     stem,
     tokens,
 )
@@ -631,8 +635,8 @@ def test_an_absolute_the_paper_itself_uses_is_no_distractor_cue() -> None:
     question = Question(1, "What data was used?", ("Only public datasets", "Private crawls"))
     says_only = paper_of(methods="Trained on only publicly available data.")
     does_not = paper_of(methods="Trained on publicly available data.")
-    assert option_features(says_only, question)[0][column] == 0.0
-    assert option_features(does_not, question)[0][column] == 1.0
+    assert option_features(says_only, question, shipped_frequencies())[0][column] == 0.0
+    assert option_features(does_not, question, shipped_frequencies())[0][column] == 1.0
 
 
 def test_a_question_about_earlier_work_may_be_answered_from_it() -> None:
@@ -647,8 +651,8 @@ def test_a_question_about_earlier_work_may_be_answered_from_it() -> None:
     earlier = Question(1, "Which two earlier optimizers does it build on?", options)
     plain = Question(1, "Which two optimizers does it build on?", options)
     assert asks_about_prior_work(earlier.prompt) and not asks_about_prior_work(plain.prompt)
-    assert option_features(paper, plain)[0][column] == pytest.approx(1.0)
-    assert option_features(paper, earlier)[0][column] == 0.0
+    assert option_features(paper, plain, shipped_frequencies())[0][column] == pytest.approx(1.0)
+    assert option_features(paper, earlier, shipped_frequencies())[0][column] == 0.0
     assert infer_answer(paper, earlier).answer == 0
 
 
@@ -662,7 +666,11 @@ def test_the_habit_of_long_right_options_alone_never_makes_an_answer_sure() -> N
     truth = load_answer_key(ANSWER_FIXTURES / "blind_b4_key.yaml").answers[paper.key][0]
     model = shipped_model()
     full = calibrate(
-        max(option_probabilities(model, option_features(paper, question), False)),
+        max(
+            option_probabilities(
+                model, option_features(paper, question, shipped_frequencies()), False
+            )
+        ),
         *model.calibration,
     )
     guess = infer_answer(paper, question)

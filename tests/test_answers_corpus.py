@@ -162,7 +162,7 @@ def test_digests_that_state_their_answers(bench: ModuleType) -> None:
     answer right and the misses unsure. Met on our own (88 of 90 right, no sure miss); by other
     writers 85% (in the fit, out of fold) to 93% (never fitted) right, and 6 wrong answers of
     694 are not marked unsure."""
-    from flashcards.answers.features import shipped_model
+    from flashcards.answers.model import shipped_model
 
     model = shipped_model()
     out_of_fold = bench.stated_out_of_fold(model, bench.load_handmade(bench.STATED_TRAIN))
