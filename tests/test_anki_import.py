@@ -26,7 +26,8 @@ from conftest import NOW, QUIZ_SEED, ROOT, TABLE_SEED
 
 from flashcards import identity
 from flashcards.anki.export import write_package
-from flashcards.anki.notes import MCQ_MODEL_NAME, SUMMARY_MODEL_NAME, build_notes
+from flashcards.anki.notes import build_notes
+from flashcards.anki.notetypes import MCQ_MODEL_NAME, SUMMARY_MODEL_NAME
 from flashcards.anki.state import DeckState, stamp_notes
 from flashcards.build import BuildReport, build, plan_adhoc, plan_for_definition
 from flashcards.deckdef import load_deck_definition

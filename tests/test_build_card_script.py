@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from flashcards.anki.notes import MCQ_SCRIPT
+from flashcards.anki.notetypes import MCQ_SCRIPT
 
 NODE = shutil.which("node")
 

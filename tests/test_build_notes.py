@@ -12,16 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flashcards import identity
-from flashcards.anki.notes import (
-    MCQ_FIELDS,
-    SUMMARY_FIELDS,
-    NoteSpec,
-    build_notes,
-    escape_text,
-    mcq_model,
-    safe_link,
-    summary_model,
-)
+from flashcards.anki.notes import NoteSpec, build_notes, escape_text, safe_link
+from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS, mcq_model, summary_model
 from flashcards.model import Paper
 
 DAY1, DAY2 = date(2025, 4, 28), date(2025, 5, 2)

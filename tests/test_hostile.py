@@ -20,7 +20,7 @@ from bs4 import BeautifulSoup
 from conftest import NOW
 from digest_writers import write_markdown, write_quiz_html, write_quiz_text
 
-from flashcards.anki.notes import MCQ_SCRIPT
+from flashcards.anki.notetypes import MCQ_SCRIPT
 from flashcards.build import build, plan_adhoc
 from flashcards.model import Paper, Question
 from flashcards.parse import parse_file, parse_paths

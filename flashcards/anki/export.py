@@ -22,7 +22,7 @@ from typing import Any
 import genanki
 
 from flashcards import identity
-from flashcards.anki.notes import mcq_model, summary_model
+from flashcards.anki.notetypes import mcq_model, summary_model
 from flashcards.anki.state import StampedNote
 from flashcards.atomicfile import replace_files
 
