@@ -111,11 +111,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     if not isinstance(data, dict):
         raise doc.error(f"expected a mapping of keys (name, sources, ...), got {describe(data)}")
 
-    for key in data:
-        if key not in DECK_KEYS:
-            raise doc.error(
-                f"{key}: unknown key (expected one of: {', '.join(DECK_KEYS)})", key, at_key=True
-            )
+    doc.check_keys(data, DECK_KEYS)
     for key in REQUIRED_KEYS:
         if key not in data:
             raise ConfigError(f"{key}: missing (required)", path)

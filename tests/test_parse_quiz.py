@@ -688,3 +688,36 @@ def test_fixture_inline_markup_in_chart_text_keeps_its_words() -> None:
     assert [(q.prompt, q.options) for q in text_paper.questions] == [
         (q.prompt, q.options) for q in page_paper.questions
     ]
+
+
+def _many_options(count: int) -> tuple[str, ...]:
+    return tuple(f"Choice number {i}" for i in range(1, count + 1))
+
+
+@pytest.mark.parametrize("count", [26, 27, 29])
+def test_a_question_has_at_most_26_options_in_every_quiz_format(tmp_path: Path, count: int) -> None:
+    """Options are lettered A to Z (answer keys, cards): a 27th option has no letter, so it is a
+    parse error naming the question's line in both quiz formats, not a crash later on."""
+    from datetime import date
+
+    from digest_writers import write_quiz_html, write_quiz_text
+
+    from flashcards.model import MAX_OPTIONS, Paper, Question, option_index, option_letter
+
+    assert MAX_OPTIONS == 26 and option_letter(25) == "Z" and option_index("z") == 25
+    question = Question(1, "Which choice is meant?", _many_options(count))
+    paper = Paper("A paper with a long question", arxiv_id="2506.00001", questions=(question,))
+    for name, writer in (("d.txt", write_quiz_text), ("d.html", write_quiz_html)):
+        path = tmp_path / name
+        path.write_text(writer(date(2025, 6, 3), [(paper, "https://arxiv.org/abs/2506.00001")]))
+        if count <= MAX_OPTIONS:
+            (digest,) = parse_file(path)
+            assert len(digest.papers[0].questions[0].options) == count
+            continue
+        with pytest.raises(ParseError) as info:
+            parse_file(path)
+        assert f"Q1 has {count} options; a question can have at most 26" in str(info.value)
+        lines = path.read_text().splitlines()
+        assert info.value.line is not None and "Which choice is meant?" in "".join(
+            lines[info.value.line - 1 : info.value.line + 1]
+        )

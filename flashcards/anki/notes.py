@@ -24,7 +24,7 @@ from typing import Literal
 from flashcards import identity
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_CARDS, SUMMARY_FIELDS
 from flashcards.links import arxiv_abs_url, is_http_url
-from flashcards.model import Digest, Paper, Question
+from flashcards.model import Digest, Paper, Question, option_letter
 
 NoteKind = Literal["mcq", "summary"]
 CARD_KINDS: tuple[NoteKind, ...] = ("mcq", "summary")
@@ -250,10 +250,6 @@ def _summary_note(group: PaperGroup, tags: list[str], deck: str) -> NoteSpec | N
     )
 
 
-def answer_letter(index: int) -> str:
-    return chr(ord("A") + index) if index < 26 else str(index + 1)
-
-
 def answer_source_text(question: Question) -> str:
     """How the card says where its answer came from; inferred answers never sound certain."""
     if question.answer is None or question.answer_source is None:
@@ -327,7 +323,7 @@ def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str)
         "Title": escape_text(paper.title),
         "Options": _options_html(question.options),
         "Answer": escape_text(question.options[answer]) if answer is not None else "",
-        "AnswerLetter": answer_letter(answer) if answer is not None else "",
+        "AnswerLetter": option_letter(answer) if answer is not None else "",
         "AnswerSource": escape_text(answer_source_text(question)) if answer is not None else "",
         "Evidence": evidence_html,
         "Context": context_html,

@@ -23,11 +23,10 @@ import yaml
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
 from flashcards.links import arxiv_id_from_text
-from flashcards.model import Digest, Paper, Question, paper_key
+from flashcards.model import Digest, Paper, Question, option_index, option_letter, paper_key
 from flashcards.parse.common import collapse_whitespace
 from flashcards.yamlfile import compose_yaml, read_text
 
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _UNKNOWN = frozenset({"?", "~", "null", "none", ""})
 _EVIDENCE_CHARS = 200
 
@@ -88,11 +87,12 @@ def _letters_of(name: str, node: yaml.Node, path: str) -> tuple[int | None, ...]
         raise ConfigError(f"{name}: expected a list of letters like [B, C, A]", path, line)
     answers: list[int | None] = []
     for value, item_line in items:
-        letter = value.strip().upper()
+        letter = value.strip()
+        index = option_index(letter)
         if letter.lower() in _UNKNOWN:
             answers.append(None)
-        elif len(letter) == 1 and letter in _LETTERS:
-            answers.append(_LETTERS.index(letter))
+        elif index is not None:
+            answers.append(index)
         else:
             raise ConfigError(
                 f"{name}: {value!r} is not an option letter (A, B, C, … or ? for unknown)",
@@ -174,9 +174,9 @@ def check_key(key: AnswerKey, digests: Sequence[Digest], *, require_match: bool 
         for question, answer in zip(paper.questions, letters, strict=False):
             if answer is not None and answer >= len(question.options):
                 raise ConfigError(
-                    f"{name}: answer {_LETTERS[answer]} for Q{question.number} is out of range "
-                    f"(the question has {len(question.options)} options, "
-                    f"A–{_LETTERS[len(question.options) - 1]})",
+                    f"{name}: answer {option_letter(answer)} for Q{question.number} is out of "
+                    f"range (the question has {len(question.options)} options, "
+                    f"A–{option_letter(len(question.options) - 1)})",
                     key.source,
                     line,
                 )
@@ -201,7 +201,7 @@ def _key_line(question: Question, guess_unsure: bool) -> str:
     number = f"Q{question.number}"
     if question.answer is None:
         return f"  - ?  # {number}: no answer"
-    letter = _LETTERS[question.answer]
+    letter = option_letter(question.answer)
     if question.answer_source == "key":
         return f"  - {letter}  # {number} from the answer key"
     if question.answer_source == "marked":
@@ -259,7 +259,7 @@ def format_answer_key(
         out.append("")
         out.append(f"# Kept from {kept.source} as they were: papers not in the digests read")
         for entry in carried:
-            letters = ["?" if a is None else _LETTERS[a] for a in kept.answers[entry]]
+            letters = ["?" if a is None else option_letter(a) for a in kept.answers[entry]]
             name = json.dumps(kept.names.get(entry, entry), ensure_ascii=False)
             out.append(f"{name}: [{', '.join(letters)}]")
     return "\n".join(out) + "\n"

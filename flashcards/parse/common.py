@@ -9,7 +9,7 @@ from datetime import date
 
 from flashcards.errors import ParseError
 from flashcards.links import arxiv_abs_url, arxiv_id_from_url, is_http_url
-from flashcards.model import Digest, Format, Paper, Question
+from flashcards.model import MAX_OPTIONS, Digest, Format, Paper, Question
 
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
 
@@ -23,6 +23,22 @@ def missing_arxiv_warnings(papers: Iterable[Paper]) -> list[str]:
         for paper in papers
         if paper.arxiv_id is None
     ]
+
+
+def check_option_count(
+    number: int, count: int, source: str, line: int | None, hint: str = ""
+) -> None:
+    """A question needs at least two options, and at most `MAX_OPTIONS` (letters stop at Z)."""
+    if count < 2:
+        raise ParseError(
+            f"Q{number} has {count} option(s); a question needs at least two{hint}", source, line
+        )
+    if count > MAX_OPTIONS:
+        raise ParseError(
+            f"Q{number} has {count} options; a question can have at most {MAX_OPTIONS} (A to Z)",
+            source,
+            line,
+        )
 
 
 def parse_iso_date(s: str, source: str, line: int | None) -> date:
