@@ -74,7 +74,7 @@ from flashcards.answers.model import (  # noqa: E402
     softmax,
 )
 from flashcards.answers.text import asks_for_unclaimed  # noqa: E402
-from flashcards.model import Paper, Question  # noqa: E402
+from flashcards.model import Paper, Question, option_letter  # noqa: E402
 from flashcards.parse import parse_file  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "daily_paper"
@@ -514,7 +514,7 @@ def baselines(items: Sequence[Item]) -> dict[str, float]:
         scores = [len(set(text.tokens(o)) & words) for o in item.question.options]
         overlap_right += scores.index(max(scores)) == item.answer
     return {
-        f"most_common_position ({'ABCDEFG'[position[0]]})": position[1] / n,
+        f"most_common_position ({option_letter(position[0])})": position[1] / n,
         "word_overlap": overlap_right / n,
     }
 

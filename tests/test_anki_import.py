@@ -22,7 +22,7 @@ from anki_helpers import (
     schedule,
 )
 from build_samples import digest, question, quiz_paper, table_paper
-from conftest import NOW, QUIZ_SEED, ROOT, TABLE_SEED
+from helpers import NOW, QUIZ_SEED, ROOT, TABLE_SEED
 
 from flashcards import identity
 from flashcards.anki.export import write_package

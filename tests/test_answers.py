@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 from flashcards.answers import (
     DEFAULT_UNSURE_THRESHOLD,
@@ -654,27 +654,3 @@ def test_a_question_about_earlier_work_may_be_answered_from_it() -> None:
     assert option_features(paper, plain, shipped_frequencies())[0][column] == pytest.approx(1.0)
     assert option_features(paper, earlier, shipped_frequencies())[0][column] == 0.0
     assert infer_answer(paper, earlier).answer == 0
-
-
-def test_the_habit_of_long_right_options_alone_never_makes_an_answer_sure() -> None:
-    """Two calibrated opinions make the confidence: one that knows the real digests' writer
-    makes the right option the longest, one that does not. A digest whose writer made a long
-    distractor (blind_b4, classifier-free guidance, Q1): the first alone was sure of it."""
-    (digest,) = parse_file(ANSWER_FIXTURES / "blind_b4.txt")
-    paper = next(p for p in digest.papers if p.arxiv_id == "2207.12598")
-    question = paper.questions[0]
-    truth = load_answer_key(ANSWER_FIXTURES / "blind_b4_key.yaml").answers[paper.key][0]
-    model = shipped_model()
-    full = calibrate(
-        max(
-            option_probabilities(
-                model, option_features(paper, question, shipped_frequencies()), False
-            )
-        ),
-        *model.calibration,
-    )
-    guess = infer_answer(paper, question)
-    assert guess.answer != truth and len(question.options[guess.answer]) > len(
-        question.options[truth]
-    )
-    assert full >= DEFAULT_UNSURE_THRESHOLD > guess.confidence

@@ -24,8 +24,8 @@ from typing import IO, Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import NOW, ROOT
 from digest_writers import write_markdown, write_quiz_text
+from helpers import NOW, ROOT
 
 from flashcards import atomicfile
 from flashcards import build as builder

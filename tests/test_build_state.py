@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from build_samples import digest, package_db, question, quiz_paper, table_paper
-from conftest import NOW
+from helpers import NOW
 
 from flashcards import identity
 from flashcards.anki.export import ZIP_DATE, build_package

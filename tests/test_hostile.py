@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from anki_helpers import fresh_collection, import_package, rendered_cards
 from bs4 import BeautifulSoup
-from conftest import NOW
 from digest_writers import write_markdown, write_quiz_html, write_quiz_text
+from helpers import NOW
 
 from flashcards.anki.notetypes import MCQ_SCRIPT
 from flashcards.build import build, plan_adhoc

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import CORPUS, FIXTURES, only_digest
 from digest_writers import FIVE_FIELDS
+from helpers import CORPUS, FIXTURES, only_digest
 
 from flashcards.cli import main
 from flashcards.errors import NotADigestError, ParseError
@@ -177,10 +177,8 @@ HTML_FILES = sorted((DAILY / "html").glob("*.html")) if DAILY.is_dir() else []
 
 
 @pytest.fixture(scope="module")
-def parsed() -> dict[Path, Digest]:
+def parsed(corpus: Path) -> dict[Path, Digest]:
     """Every quiz digest of the corpus, parsed once for the whole module."""
-    if not DAILY.is_dir():
-        pytest.skip("../shared/corpus is not beside the checkout")
     return {path: only_digest(parse_file(path)) for path in [*TEXT_FILES, *HTML_FILES]}
 
 
