@@ -242,7 +242,7 @@ class _Validator:
             raise self.error(
                 f"subdecks: expected month, date or null, got {describe(value)}", "subdecks"
             )
-        return value
+        return str(value)
 
     def tags(self) -> tuple[str, ...]:
         value = self.data.get("tags")

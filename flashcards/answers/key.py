@@ -154,8 +154,8 @@ def check_key(key: AnswerKey, digests: Sequence[Digest], *, require_match: bool 
     paper of `digests` (a key written for other digests, or a typo in an id, is an error)."""
     papers: dict[str, Paper] = {}
     for digest in digests:
-        for paper in digest.papers:
-            papers.setdefault(paper.key, paper)
+        for found in digest.papers:
+            papers.setdefault(found.key, found)
     for entry, letters in key.answers.items():
         name = key.names.get(entry, entry)
         line = key.lines.get(entry)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import Comment
+from bs4 import BeautifulSoup
+from bs4.element import Comment, NavigableString, Tag
 
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.model import Digest, Question
