@@ -1,9 +1,9 @@
 """flashcards: turn daily AI-paper digests into Anki decks.
 
-The pipeline, one module per step: `parse` → `answers` (with `inference`) and `topics` → `notes`
-→ `state` and `export`; `build` runs it for a deck definition (`deckdef`) or ad-hoc inputs, and
-`cli` is a thin layer over these. A step never imports a later one. Shared by all: `model`,
-`errors`, `identity`, `yamlfile`, `atomicfile`.
+The pipeline, one module or package per step: `parse` → `answers` and `topics` → `anki` (`notes`
+and `notetypes`, then `state` and `export`); `build` runs it for a deck definition (`deckdef`) or
+ad-hoc inputs, and `cli` is a thin layer over these. A step never imports a later one. Shared by
+all: `model`, `links`, `errors`, `identity`, `yamlfile`, `atomicfile`.
 """
 
 from flashcards.errors import FlashcardsError
