@@ -1,9 +1,10 @@
 """flashcards: turn daily AI-paper digests into Anki decks.
 
-The pipeline, one module or package per step: `parse` → `answers` and `topics` → `anki` (`notes`
-and `notetypes`, then `state` and `export`); `build` runs it for a deck definition (`deckdef`) or
-ad-hoc inputs, and `cli` is a thin layer over these. A step never imports a later one. Shared by
-all: `model`, `links`, `errors`, `identity`, `yamlfile`, `atomicfile`.
+The pipeline, one module or package per step: `pull` (with `sources`; the only network use)
+brings the digests in, then `parse` → `answers` and `topics` → `anki` (`notes` and `notetypes`,
+then `state` and `export`); `build` runs it for a deck definition (`deckdef`) or ad-hoc inputs,
+and `cli` is a thin layer over these. A step never imports a later one. Shared by all: `model`,
+`links`, `errors`, `identity`, `yamlfile`, `atomicfile`.
 """
 
 from flashcards.errors import FlashcardsError

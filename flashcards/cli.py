@@ -12,13 +12,16 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flashcards.answers import DEFAULT_UNSURE_THRESHOLD
 from flashcards.errors import FlashcardsError
 from flashcards.parse import DEFAULT_MAX_BYTES, ParseResult, parse_paths
+
+if TYPE_CHECKING:
+    from flashcards.pull import TargetReport
 
 
 def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -317,3 +320,124 @@ def answers(
         f"{'their best guess' if guess_unsure else '?'}: check those)"
         + (f"; kept {kept} entries of {answers_path} for papers not read" if kept else "")
     )
+
+
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@main.command(short_help="Download the new digests of decks/*.yaml's pull: sources, or ad hoc.")
+@click.argument("definitions", nargs=-1)
+@click.option(
+    "--source",
+    "source_name",
+    metavar="NAME",
+    help="daily-paper (quiz HTML pages) or daily-ai-papers (markdown tables); with -d, pull it "
+    "ad hoc, else only the deck definitions' entries of this source.",
+)
+@click.option(
+    "--url",
+    "template",
+    metavar="TEMPLATE",
+    help="URL to use instead of the source's, with {date} or {yyyy}/{mm}/{dd} (a mirror).",
+)
+@click.option("-d", "--dir", "folder", metavar="DIR", help="Folder to pull into (ad hoc).")
+@click.option(
+    "--since",
+    type=_DAY,
+    metavar="YYYY-MM-DD",
+    help="First day (default: the day after the newest digest in the folder, else the "
+    "definition's since:, else today).",
+)
+@click.option("--until", type=_DAY, metavar="YYYY-MM-DD", help="Last day (default: today, UTC).")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Request days already present too, replacing files whose source changed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+@_report_errors
+def pull(
+    definitions: tuple[str, ...],
+    source_name: str | None,
+    template: str | None,
+    folder: str | None,
+    since: Any,
+    until: Any,
+    refresh: bool,
+    as_json: bool,
+) -> None:
+    """Download each day's digests into their folders: the pull: entries of every decks/*.yaml,
+    of the DEFINITIONS given, or --source NAME -d DIR.
+
+    A day whose file is already there is not requested again (unless --refresh); a day the
+    source has no digest for is counted as "none that day". Exit code 1 when a day failed after
+    retries (nothing is written for it), 2 for a usage or configuration error.
+    """
+    import dataclasses
+
+    from flashcards import pull as puller
+    from flashcards.deckdef import find_pull_targets
+    from flashcards.sources import PullTarget, check_template, source_named
+
+    if folder is not None:
+        if definitions:
+            raise click.UsageError("give deck definitions or --source NAME -d DIR, not both")
+        if source_name is None:
+            raise click.UsageError("-d DIR needs --source NAME (which source to pull)")
+        source = source_named(source_name)
+        targets = [PullTarget(source, check_template(template or source.url), Path(folder))]
+    else:
+        if template is not None and source_name is None:
+            raise click.UsageError("--url needs --source NAME (whose URL it replaces)")
+        targets = find_pull_targets(definitions)
+        if source_name is not None:
+            source_named(source_name)  # an unknown name is an error, not an empty pull
+            targets = [t for t in targets if t.source.name == source_name]
+            if not targets:
+                raise click.UsageError(f"no deck definition pulls {source_name}")
+        if template is not None:
+            check_template(template)
+            targets = [dataclasses.replace(t, template=template) for t in targets]
+
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        report = puller.pull(
+            targets,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            refresh=refresh,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    for target in report.targets:
+        _warn(target.warnings)
+        for day in target.days:
+            if day.status == "failed":
+                click.echo(f"error: {day.file}: {day.url}: {day.error}", err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for target in report.targets:
+            click.echo(_pull_summary(target))
+    if report.failed:
+        sys.exit(1)
+
+
+def _pull_summary(report: TargetReport) -> str:
+    """One line: source → folder (range): what happened to its days."""
+    where = f"{report.target.source.name} → {report.target.folder}"
+    if not report.days:
+        return f"{where}: nothing to pull (up to date until {report.last.isoformat()})"
+    counts = [f"fetched {report.count('fetched')}"]
+    if report.count("updated"):
+        counts.append(f"updated {report.count('updated')}")
+    counts.append(f"already present {report.count('present', 'unchanged')}")
+    counts.append(f"none that day {report.count('none')}")
+    failed = report.failed_days
+    counts.append(
+        f"failed {len(failed)}"
+        + (f" ({', '.join(d.isoformat() for d in failed)})" if failed else "")
+    )
+    span = f"{report.first.isoformat()} to {report.last.isoformat()}"
+    return f"{where} ({span}): {', '.join(counts)}"

@@ -18,13 +18,16 @@ import glob
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from flashcards.anki.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.errors import ConfigError
 from flashcards.parse import find_digest_files
+from flashcards.sources import PullTarget, check_template, source_named
 from flashcards.yamlfile import YamlDocument, describe, read_yaml
 
 #: Every key a deck definition may hold, in the order the README documents them.
@@ -39,6 +42,7 @@ DECK_KEYS = (
     "answers",
     "taxonomy",
     "unsure_threshold",
+    "pull",
 )
 REQUIRED_KEYS = ("name", "sources")
 
@@ -61,6 +65,7 @@ class DeckDefinition:
     answers: Path | None = None  # answer-key file
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
+    pull: tuple[PullTarget, ...] = ()  # what `flashcards pull` brings in for this deck
 
     @property
     def base_dir(self) -> Path:
@@ -133,8 +138,20 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         answers=v.path_value("answers", base, must_exist=True),
         taxonomy=v.path_value("taxonomy", base, must_exist=True),
         unsure_threshold=v.threshold(),
+        pull=v.pull(base),
     )
     return definition
+
+
+def load_pull_targets(path: str | Path) -> tuple[PullTarget, ...]:
+    """The `pull:` entries of a deck definition, validated like `load_deck_definition` checks
+    them, without the rest of the deck: its sources may not exist before the first pull."""
+    path = Path(path)
+    doc = read_yaml(path)
+    if not isinstance(doc.data, dict):
+        return load_deck_definition(path).pull  # raises the same message as a build would
+    doc.check_keys(doc.data, DECK_KEYS)
+    return _Validator(doc, path).pull(path.parent)
 
 
 def load_deck_definitions(paths: list[Path]) -> list[DeckDefinition]:
@@ -280,6 +297,81 @@ class _Validator:
             )
         return float(value)
 
+    def pull(self, base: Path) -> tuple[PullTarget, ...]:
+        value = self.data.get("pull")
+        if value is None:
+            return ()
+        example = "e.g. [{source: daily-paper, into: digests/quiz}]"
+        if not isinstance(value, list):
+            raise self.error(
+                f"pull: expected a list of {{source, into}} entries, got {describe(value)} "
+                f"({example})",
+                "pull",
+            )
+        targets = []
+        for index, entry in enumerate(value):
+            if not isinstance(entry, dict):
+                raise self.error(
+                    f"pull: expected a mapping with source and into, got {describe(entry)} "
+                    f"({example})",
+                    "pull",
+                    index,
+                )
+            targets.append(self._pull_entry(base, index, entry))
+        return tuple(targets)
+
+    def _pull_entry(self, base: Path, index: int, entry: dict[Any, Any]) -> PullTarget:
+        self.doc.check_keys(entry, _PULL_KEYS, "pull", index, label="pull")
+        for key in ("source", "into"):
+            if key not in entry:
+                raise self.error(f"pull: {key}: missing (required)", "pull", index)
+        where = ("pull", index)
+        name = entry["source"]
+        if not isinstance(name, str):
+            raise self.error(
+                f"pull: source: expected a name, got {describe(name)}", *where, "source"
+            )
+        try:
+            source = source_named(name)
+        except ConfigError as exc:
+            raise self.error(f"pull: source: {exc.message}", *where, "source") from None
+        into = entry["into"]
+        if not isinstance(into, str) or not into.strip():
+            raise self.error(
+                f"pull: into: expected a folder path, got {describe(into)}", *where, "into"
+            )
+        folder = _join(base, into)
+        if folder.exists() and not folder.is_dir():
+            raise self.error(f"pull: into: {into!r} is not a folder", *where, "into")
+        since = entry.get("since")
+        if isinstance(since, datetime):
+            since = str(since)  # a timestamp is not a day: reported below
+        if since is not None and not isinstance(since, date):
+            try:
+                since = date.fromisoformat(str(since))
+            except ValueError:
+                raise self.error(
+                    f"pull: since: expected a date YYYY-MM-DD, got {describe(since)}",
+                    *where,
+                    "since",
+                ) from None
+        template = entry.get("url")
+        if template is None:
+            template = source.url
+        elif not isinstance(template, str):
+            raise self.error(
+                f"pull: url: expected a URL template, got {describe(template)}", *where, "url"
+            )
+        else:
+            try:
+                check_template(template)
+            except ConfigError as exc:
+                raise self.error(f"pull: url: {exc.message}", *where, "url") from None
+        return PullTarget(source, template, folder, since)
+
+
+_PULL_KEYS = ("source", "into", "since", "url")
+
 
 def _join(base: Path, value: str) -> Path:
     # normpath only tidies "decks/../dist" for messages; it never touches the disk.
@@ -300,3 +392,25 @@ def _expand_source(base: Path, pattern: str) -> list[Path]:
         elif candidate.is_file():
             files.append(candidate)
     return files
+
+
+def find_pull_targets(definitions: Sequence[str | Path] = ()) -> list[PullTarget]:
+    """The `pull:` entries of `definitions`, or of every `decks/*.yaml` when none is given; a
+    definition named explicitly without `pull:`, or no `pull:` at all, is a ConfigError."""
+    paths = [Path(p) for p in definitions] or find_deck_definitions()
+    targets: list[PullTarget] = []
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError("no such deck definition", path)
+        found = load_pull_targets(path)
+        if not found and definitions:
+            raise ConfigError(
+                "no pull: key (e.g. pull: [{source: daily-paper, into: digests/quiz}])", path
+            )
+        targets.extend(found)
+    if not targets:
+        raise ConfigError(
+            "no deck definition in decks/ has a pull: key; add one, or pull ad hoc with "
+            "--source NAME -d DIR"
+        )
+    return targets

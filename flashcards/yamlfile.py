@@ -67,12 +67,14 @@ class YamlDocument:
         allowed: Sequence[str],
         *keys: PathItem,
         noun: str = "key",
+        label: str | None = None,
     ) -> None:
         """Refuse the first key of `mapping` (the value at `keys`) that is not one of `allowed`:
-        "KEYS: KEY: unknown key (expected one of: …)" at the key's own line."""
+        "LABEL: KEY: unknown key (expected one of: …)" at the key's own line, where LABEL is
+        `keys` joined by ": " unless given."""
         for key in mapping:
             if key not in allowed:
-                where = "".join(f"{k}: " for k in keys)
+                where = f"{label}: " if label else "".join(f"{k}: " for k in keys)
                 raise self.error(
                     f"{where}{key}: unknown {noun} (expected one of: {', '.join(allowed)})",
                     *keys,

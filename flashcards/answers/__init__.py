@@ -21,6 +21,7 @@ from flashcards.answers.resolve import (
     AnswerCounts,
     count_answers,
     resolve_answers,
+    share_known_answers,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "load_answer_key",
     "paper_key_of",
     "resolve_answers",
+    "share_known_answers",
     "unmatched_entries",
     "write_answer_key",
 ]

@@ -15,7 +15,8 @@ from flashcards.answers.features import PaperIndex
 from flashcards.answers.key import AnswerKey, check_key
 from flashcards.answers.model import infer_answer
 from flashcards.errors import ConfigError
-from flashcards.model import Digest, Paper, Question
+from flashcards.model import AnswerSource, Digest, Paper, Question
+from flashcards.parse.common import collapse_whitespace
 
 #: Inferred answers with a confidence below this are marked `unsure` (tag `answer::unsure`).
 #: On held-out months of the real digests, answers at or above 0.88 were right 98% of the time
@@ -76,10 +77,79 @@ def resolve_answers(
         raise ConfigError(f"the unsure threshold must be between 0 and 1, got {threshold}")
     if key is not None:
         check_key(key, digests, require_match=require_match)
+    digests = share_known_answers(digests, key)
     return [
         digest.with_papers(tuple(_resolve_paper(paper, key, threshold) for paper in digest.papers))
         for digest in digests
     ]
+
+
+def _question_signature(paper: Paper, question: Question) -> tuple[str, str, tuple[str, ...]]:
+    # Options as a sorted tuple: the same question may list them in another order.
+    options = tuple(sorted(_normalised(option) for option in question.options))
+    return paper.key, _normalised(question.prompt), options
+
+
+def _normalised(text: str) -> str:
+    return collapse_whitespace(text).casefold()
+
+
+def share_known_answers(digests: list[Digest], key: AnswerKey | None = None) -> list[Digest]:
+    """Digests in which a question without a key letter or a mark takes the answer that the key
+    or a mark gives the same question in another digest (e.g. the text version of a quiz page
+    beside the page itself, or the same paper on two days).
+
+    "The same question": the same paper key, prompt and options, compared after collapsing
+    whitespace and case; the options may be in another order (the answer is mapped by its
+    text). A question answered differently in two digests shares nothing.
+    """
+    known: dict[tuple[str, str, tuple[str, ...]], tuple[str, AnswerSource]] = {}
+    conflicting: set[tuple[str, str, tuple[str, ...]]] = set()
+    for digest in digests:
+        for paper in digest.papers:
+            letters = key.answers.get(paper.key, ()) if key else ()
+            for position, question in enumerate(paper.questions):
+                found = _own_answer(question, letters, position)
+                if found is None:
+                    continue
+                signature = _question_signature(paper, question)
+                answer = (_normalised(question.options[found[0]]), found[1])
+                if known.setdefault(signature, answer)[0] != answer[0]:
+                    conflicting.add(signature)
+    if not known:
+        return digests
+    shared = []
+    for digest in digests:
+        papers = []
+        for paper in digest.papers:
+            letters = key.answers.get(paper.key, ()) if key else ()
+            questions = []
+            for position, question in enumerate(paper.questions):
+                signature = _question_signature(paper, question)
+                if (
+                    _own_answer(question, letters, position) is None
+                    and signature in known
+                    and signature not in conflicting
+                ):
+                    text, source = known[signature]
+                    options = [_normalised(option) for option in question.options]
+                    question = replace(question, answer=options.index(text), answer_source=source)
+                questions.append(question)
+            papers.append(replace(paper, questions=tuple(questions)))
+        shared.append(digest.with_papers(tuple(papers)))
+    return shared
+
+
+def _own_answer(
+    question: Question, letters: tuple[int | None, ...], position: int
+) -> tuple[int, AnswerSource] | None:
+    """The answer a question has before inference: its key letter, else its mark."""
+    given = letters[position] if position < len(letters) else None
+    if given is not None and given < len(question.options):
+        return given, "key"
+    if question.answer_source in ("marked", "key") and question.answer is not None:
+        return question.answer, question.answer_source
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,838 @@
+"""`flashcards pull` against a real HTTP server on 127.0.0.1 started here, serving pages written
+by the format writers (our own text), never the internet.
+
+Each route plays one situation of a public site: a digest a day (404 at weekends), 500 then 200,
+429 with Retry-After, a body cut short of its Content-Length, a response slower than the
+timeout, a page that is not a digest, one of another day, a redirect, 304 on refresh. After each,
+the folder holds exactly the right files, nothing partial or hidden, and pulling again fetches
+nothing. Waits between retries are recorded instead of slept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from digest_writers import write_markdown, write_quiz_html
+
+from flashcards.cli import main
+from flashcards.deckdef import find_pull_targets, load_deck_definition, load_pull_targets
+from flashcards.errors import ConfigError
+from flashcards.model import Paper, Question
+from flashcards.parse import parse_file, parse_paths
+from flashcards.pull import STATE_FILE, HttpSettings, PullReport, TargetReport, pull
+from flashcards.sources import (
+    MAX_DAYS_WITHOUT_SINCE,
+    SOURCES,
+    PullTarget,
+    check_template,
+    day_range,
+    expand_template,
+)
+
+MONDAY = date(2025, 6, 2)
+SUNDAY = date(2025, 6, 8)
+TODAY = SUNDAY
+WEEKDAYS = [MONDAY + timedelta(days=n) for n in range(5)]
+
+
+def paper_of(day: date, version: int = 1) -> Paper:
+    return Paper(
+        f"Sparse Experts for the Day {day.isoformat()}",
+        arxiv_id=f"2506.{day.day:05d}",
+        fields={
+            "topic": "Mixture-of-experts language models.",
+            "methods": f"A router picks two experts per token (revision {version}).",
+            "summary": f"A router picks two experts per token (revision {version}).",
+        },
+        questions=(
+            Question(1, "How many experts take each token?", ("One", "Two", "Four"), answer=1),
+        ),
+    )
+
+
+def quiz_page(day: date, version: int = 1) -> bytes:
+    paper = paper_of(day, version)
+    return write_quiz_html(day, [(paper, f"https://arxiv.org/abs/{paper.arxiv_id}")]).encode()
+
+
+def table_page(day: date) -> bytes:
+    return write_markdown([(day, [paper_of(day)])]).encode()
+
+
+_DAY_IN_PATH = re.compile(r"(\d{4})-(\d{2})-(\d{2})\.html$|(\d{4})/(\d{2})/(\d{2})\.md$")
+
+
+class Site:
+    """What the server serves, and what it was asked."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.hits: Counter[str] = Counter()
+        self.version = 1
+        self.release = threading.Event()  # lets the slow route answer (at teardown)
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.base = ""
+
+    def paths(self) -> list[str]:
+        return [path for path, _headers in self.requests]
+
+    def respond(self, handler: BaseHTTPRequestHandler) -> None:
+        path = handler.path
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        with self.lock:
+            self.requests.append((path, headers))
+            self.hits[path] += 1
+            hit = self.hits[path]
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            self._route(handler, path, headers, hit)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _route(
+        self, handler: BaseHTTPRequestHandler, path: str, headers: dict[str, str], hit: int
+    ) -> None:
+        route = path.split("/")[1]
+        match = _DAY_IN_PATH.search(path)
+        if match is None:
+            return self._send(handler, 404, b"no such page")
+        parts = match.group(1, 2, 3) if match.group(1) else match.group(4, 5, 6)
+        day = date(*map(int, parts))
+        page = quiz_page(day, self.version)
+        etag = f'"{day.isoformat()}-v{self.version}"'
+        if route == "week":
+            if day.weekday() >= 5:
+                return self._send(handler, 404, b"not found")
+            if headers.get("if-none-match") == etag:
+                return self._send(handler, 304, b"", {"ETag": etag})
+            modified = format_datetime(datetime(2025, 6, 1, tzinfo=UTC), usegmt=True)
+            return self._send(handler, 200, page, {"ETag": etag, "Last-Modified": modified})
+        if route == "healing":  # Monday's page is broken at first, fixed later
+            if day == MONDAY and hit == 1:
+                return self._send(handler, 200, b"<html><body>Building...</body></html>")
+            return self._send(handler, 200, page)
+        if route == "md":
+            return self._send(handler, 200, table_page(day))
+        if route == "missing":
+            return self._send(handler, 404, b"not found")
+        if route == "flaky":
+            return self._send(handler, 500 if hit == 1 else 200, page)
+        if route == "busy":
+            if hit == 1:
+                return self._send(handler, 429, b"slow down", {"Retry-After": "7"})
+            return self._send(handler, 200, page)
+        if route == "busy-date":
+            if hit == 1:
+                later = datetime.now(UTC) + timedelta(seconds=30)
+                retry = format_datetime(later, usegmt=True)
+                return self._send(handler, 503, b"busy", {"Retry-After": retry})
+            return self._send(handler, 200, page)
+        if route == "busy-long":
+            return self._send(handler, 429, b"slow down", {"Retry-After": "100000"})
+        if route == "truncated":
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(len(page)))
+            handler.end_headers()
+            handler.wfile.write(page[: len(page) // 2])
+            handler.close_connection = True
+            return None
+        if route == "slow":
+            self.release.wait(60)  # far past the client's timeout; set at teardown
+            return self._send(handler, 200, page)
+        if route == "junk":
+            return self._send(handler, 200, b"<html><body><p>Nothing here today.</p></body></html>")
+        if route == "plain":
+            return self._send(handler, 200, b"Rate limit exceeded, try again later.\n")
+        if route == "wrongday":
+            return self._send(handler, 200, quiz_page(day - timedelta(days=1)))
+        if route == "wrongformat":
+            return self._send(handler, 200, table_page(day))
+        if route == "redirect":
+            return self._send(handler, 302, b"", {"Location": f"/week/{day.isoformat()}.html"})
+        if route == "redirect-ftp":
+            return self._send(handler, 302, b"", {"Location": "ftp://127.0.0.1/x.html"})
+        return self._send(handler, 404, b"no such route")
+
+    @staticmethod
+    def _send(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        handler.send_response(status)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        if status != 304:
+            handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if status != 304:
+            handler.wfile.write(body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.server.site.respond(self)  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.block_on_close = False
+    site = Site()
+    server.site = site  # type: ignore[attr-defined]
+    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        site.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx honours proxy variables; the test server is on this machine."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+class Waits(list[float]):
+    """Records the waits between attempts instead of sleeping them."""
+
+
+def settings(waits: Waits, **overrides: float) -> HttpSettings:
+    values: dict[str, float] = {"retries": 2, "backoff": 0.001, "read_timeout": 30.0}
+    values.update(overrides)
+    return HttpSettings(
+        retries=int(values["retries"]),
+        backoff=values["backoff"],
+        read_timeout=values["read_timeout"],
+        max_retry_after=values.get("max_retry_after", 120.0),
+        sleep=waits.append,
+    )
+
+
+def target(site: Site, route: str, folder: Path, source: str = "daily-paper") -> PullTarget:
+    template = f"{site.base}/{route}/" + (
+        "{date}.html" if source == "daily-paper" else "{yyyy}/{mm}/{dd}.md"
+    )
+    return PullTarget(SOURCES[source], template, folder)
+
+
+def pull_route(
+    site: Site,
+    route: str,
+    folder: Path,
+    first: date = MONDAY,
+    last: date = MONDAY,
+    *,
+    waits: Waits | None = None,
+    source: str = "daily-paper",
+    **overrides: float | bool,
+) -> TargetReport:
+    refresh = bool(overrides.pop("refresh", False))
+    report = pull(
+        [target(site, route, folder, source)],
+        since=first,
+        until=last,
+        refresh=refresh,
+        today=TODAY,
+        settings=settings(waits if waits is not None else Waits(), **overrides),  # type: ignore[arg-type]
+    )
+    assert isinstance(report, PullReport) and len(report.targets) == 1
+    return report.targets[0]
+
+
+def statuses(report: TargetReport) -> dict[str, str]:
+    return {r.day.isoformat(): r.status for r in report.days}
+
+
+def files_in(folder: Path) -> list[str]:
+    """Every entry in the folder; a partial or temporary file would show here."""
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+# -- the happy path --------------------------------------------------------------------------
+
+
+def test_pulls_each_day_once_and_a_second_pull_fetches_nothing(site: Site, tmp_path: Path) -> None:
+    folder = tmp_path / "quiz"
+    report = pull_route(site, "week", folder, MONDAY, SUNDAY)
+    assert statuses(report) == {
+        **{d.isoformat(): "fetched" for d in WEEKDAYS},
+        "2025-06-07": "none",
+        "2025-06-08": "none",
+    }
+    assert files_in(folder) == sorted([f"{d.isoformat()}.html" for d in WEEKDAYS] + [STATE_FILE])
+    for day in WEEKDAYS:
+        assert (folder / f"{day.isoformat()}.html").read_bytes() == quiz_page(day)
+        (digest,) = parse_file(folder / f"{day.isoformat()}.html")
+        assert digest.date == day
+    assert len(site.requests) == 7
+    assert all(h["user-agent"].startswith("flashcards/") for _p, h in site.requests)
+    assert site.most_in_flight <= HttpSettings().workers
+
+    again = pull_route(site, "week", folder, MONDAY, SUNDAY)
+    assert again.count("fetched") == 0 and again.count("present") == 5
+    # Days already there are not requested; only the two days without a digest are asked again.
+    assert sorted(site.paths()[7:]) == [  # in any order: 4 requests run at once
+        "/week/2025-06-07.html",
+        "/week/2025-06-08.html",
+    ]
+
+    # Without --since the pull starts the day after the newest digest in the folder.
+    default = pull([target(site, "week", folder)], today=TODAY, settings=settings(Waits()))
+    (only,) = default.targets
+    assert (only.first, only.last) == (date(2025, 6, 7), SUNDAY)
+    assert only.count("fetched") == 0
+    assert files_in(folder) == sorted([f"{d.isoformat()}.html" for d in WEEKDAYS] + [STATE_FILE])
+
+
+def test_markdown_tables_are_saved_as_md(site: Site, tmp_path: Path) -> None:
+    report = pull_route(site, "md", tmp_path, source="daily-ai-papers")
+    assert statuses(report) == {"2025-06-02": "fetched"}
+    assert site.paths() == ["/md/2025/06/02.md"]
+    assert files_in(tmp_path) == ["2025-06-02.md"]
+    assert (tmp_path / "2025-06-02.md").read_bytes() == table_page(MONDAY)
+
+
+def test_days_after_today_are_not_requested(site: Site, tmp_path: Path) -> None:
+    report = pull_route(site, "week", tmp_path, date(2025, 6, 6), date(2025, 6, 20))
+    assert report.last == TODAY
+    assert [r.day for r in report.days] == [date(2025, 6, d) for d in (6, 7, 8)]
+
+
+def test_a_redirect_is_followed_and_checked_the_same_way(site: Site, tmp_path: Path) -> None:
+    report = pull_route(site, "redirect", tmp_path)
+    assert statuses(report) == {"2025-06-02": "fetched"}
+    assert site.paths() == ["/redirect/2025-06-02.html", "/week/2025-06-02.html"]
+    assert (tmp_path / "2025-06-02.html").read_bytes() == quiz_page(MONDAY)
+
+
+# -- failures: nothing lands -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("route", "status", "attempts", "message"),
+    [
+        ("missing", "none", 1, None),
+        ("junk", "failed", 1, "not a digest"),
+        ("plain", "failed", 1, "not a digest"),
+        ("wrongday", "failed", 1, "dated 2025-06-01, not 2025-06-02"),
+        ("wrongformat", "failed", 1, "not a quiz-html digest"),
+        ("truncated", "failed", 3, "3 attempts"),
+        ("busy-long", "failed", 3, "HTTP 429"),
+        ("redirect-ftp", "failed", 1, "ftp"),
+    ],
+)
+def test_a_day_that_is_not_a_digest_leaves_no_file(
+    site: Site, tmp_path: Path, route: str, status: str, attempts: int, message: str | None
+) -> None:
+    for _ in range(2):  # and pulling again changes nothing
+        report = pull_route(site, route, tmp_path, max_retry_after=5.0)
+        (day,) = report.days
+        assert (day.status, day.attempts) == (status, attempts)
+        if message is None:
+            assert day.error is None
+            assert files_in(tmp_path) == []
+        else:
+            assert day.error is not None and message in day.error
+            # Only the note to try the day again.
+            assert files_in(tmp_path) == [STATE_FILE]
+            state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+            assert state["failed"] == ["2025-06-02.html"]
+
+
+def test_5xx_is_retried(site: Site, tmp_path: Path) -> None:
+    waits = Waits()
+    report = pull_route(site, "flaky", tmp_path, waits=waits)
+    (day,) = report.days
+    assert (day.status, day.attempts) == ("fetched", 2)
+    assert len(waits) == 1 and 0 < waits[0] <= 0.001
+    assert files_in(tmp_path) == ["2025-06-02.html"]
+
+
+def test_backoff_doubles_with_jitter_between_half_and_all() -> None:
+    from flashcards.pull import _backoff
+
+    low = HttpSettings(backoff=2.0, max_backoff=60.0, jitter=lambda: 0.0)
+    high = HttpSettings(backoff=2.0, max_backoff=60.0, jitter=lambda: 0.999999)
+    assert [_backoff(n, low) for n in range(6)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
+    assert [round(_backoff(n, high), 3) for n in range(3)] == [2.0, 4.0, 8.0]
+
+
+def test_429_waits_as_long_as_retry_after_says(site: Site, tmp_path: Path) -> None:
+    waits = Waits()
+    report = pull_route(site, "busy", tmp_path, waits=waits)
+    assert statuses(report) == {"2025-06-02": "fetched"}
+    assert waits == [7.0]
+
+
+def test_retry_after_as_an_http_date(site: Site, tmp_path: Path) -> None:
+    waits = Waits()
+    report = pull_route(site, "busy-date", tmp_path, waits=waits)
+    assert statuses(report) == {"2025-06-02": "fetched"}
+    (wait,) = waits
+    assert 20 < wait <= 30
+
+
+def test_a_long_retry_after_is_capped(site: Site, tmp_path: Path) -> None:
+    waits = Waits()
+    pull_route(site, "busy-long", tmp_path, waits=waits, max_retry_after=5.0)
+    assert waits == [5.0, 5.0]
+
+
+def test_a_response_slower_than_the_timeout_fails(site: Site, tmp_path: Path) -> None:
+    report = pull_route(site, "slow", tmp_path, retries=0, read_timeout=0.5)
+    (day,) = report.days
+    assert day.status == "failed" and day.error is not None and "timed out" in day.error
+    assert files_in(tmp_path) == [STATE_FILE]
+
+
+# -- what is already there -------------------------------------------------------------------
+
+
+def test_an_existing_file_is_never_overwritten_or_requested(site: Site, tmp_path: Path) -> None:
+    mine = tmp_path / "2025-06-02.html"
+    mine.write_bytes(b"my own edit")
+    report = pull_route(site, "week", tmp_path)
+    assert statuses(report) == {"2025-06-02": "present"}
+    assert site.requests == []
+    assert mine.read_bytes() == b"my own edit"
+
+
+def test_refresh_asks_if_changed_and_replaces_only_changed_pages(
+    site: Site, tmp_path: Path
+) -> None:
+    pull_route(site, "week", tmp_path)
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["files"]["2025-06-02.html"]["etag"] == '"2025-06-02-v1"'
+
+    unchanged = pull_route(site, "week", tmp_path, refresh=True)
+    assert statuses(unchanged) == {"2025-06-02": "unchanged"}
+    _path, headers = site.requests[-1]
+    assert headers["if-none-match"] == '"2025-06-02-v1"'
+    assert "if-modified-since" in headers
+
+    site.version = 2
+    updated = pull_route(site, "week", tmp_path, refresh=True)
+    assert statuses(updated) == {"2025-06-02": "updated"}
+    assert (tmp_path / "2025-06-02.html").read_bytes() == quiz_page(MONDAY, version=2)
+
+    # A damaged state file only costs a full download; it is then written anew.
+    (tmp_path / STATE_FILE).write_text("{not json", encoding="utf-8")
+    again = pull_route(site, "week", tmp_path, refresh=True)
+    assert statuses(again) == {"2025-06-02": "unchanged"}
+    assert "if-none-match" not in site.requests[-1][1]
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["files"]["2025-06-02.html"]["etag"] == '"2025-06-02-v2"'
+    assert files_in(tmp_path) == sorted(["2025-06-02.html", STATE_FILE])
+
+
+def test_refresh_keeps_a_file_the_source_no_longer_has(site: Site, tmp_path: Path) -> None:
+    kept = tmp_path / "2025-06-02.html"
+    kept.write_bytes(quiz_page(MONDAY))
+    report = pull_route(site, "missing", tmp_path, refresh=True)
+    assert statuses(report) == {"2025-06-02": "present"}
+    assert report.warnings and "no longer has it" in report.warnings[0]
+    assert kept.read_bytes() == quiz_page(MONDAY)
+
+
+def test_a_killed_pulls_temporary_file_is_never_read_and_is_removed(
+    site: Site, tmp_path: Path
+) -> None:
+    # What a pull killed while writing leaves: a hidden temp file with its (dead) pid.
+    stale = tmp_path / ".2025-06-02.html.tmp-999999999-abcd1234"
+    stale.write_bytes(quiz_page(MONDAY)[:100])
+    result = parse_paths([tmp_path])
+    assert result.digests == () and result.warnings == ()
+    pull_route(site, "week", tmp_path)
+    assert files_in(tmp_path) == sorted(["2025-06-02.html", STATE_FILE])
+
+
+# -- ranges, templates, definitions (no network) ---------------------------------------------
+
+
+def plain_target(folder: Path, since: date | None = None) -> PullTarget:
+    source = SOURCES["daily-paper"]
+    return PullTarget(source, source.url, folder, since)
+
+
+def test_the_default_range(tmp_path: Path) -> None:
+    def span(t: PullTarget, **kwargs: object) -> tuple[date, date]:
+        result = day_range(t, today=TODAY, **kwargs)  # type: ignore[arg-type]
+        return result.first, result.last
+
+    empty = plain_target(tmp_path)
+    assert span(empty) == (TODAY, TODAY)
+    assert span(plain_target(tmp_path, since=MONDAY)) == (MONDAY, TODAY)
+    (tmp_path / "2025-06-04.html").write_text("x")
+    (tmp_path / "2025-06-05.md").write_text("x")  # another source's file: not this one's newest
+    (tmp_path / "notes-2025-06-07.html").write_text("x")
+    assert span(empty) == (date(2025, 6, 5), TODAY)
+    assert span(empty, refresh=True) == (date(2025, 6, 4), TODAY)
+    assert span(plain_target(tmp_path, since=MONDAY)) == (date(2025, 6, 5), TODAY)
+    assert span(plain_target(tmp_path, since=date(2025, 6, 6))) == (date(2025, 6, 6), TODAY)
+    assert span(empty, since=MONDAY, until=date(2025, 6, 3)) == (MONDAY, date(2025, 6, 3))
+    assert span(empty, until=date(2030, 1, 1)) == (date(2025, 6, 5), TODAY)
+
+
+def test_a_range_of_years_needs_an_explicit_since(tmp_path: Path) -> None:
+    typo = plain_target(tmp_path, since=date(2015, 6, 1))
+    with pytest.raises(ConfigError, match="--since 2015-06-01"):
+        day_range(typo, today=TODAY)
+    explicit = day_range(typo, today=TODAY, since=date(2015, 6, 1))
+    assert len(explicit.days()) > MAX_DAYS_WITHOUT_SINCE
+
+
+def test_since_after_until_and_clashing_urls_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="after --until"):
+        pull([plain_target(tmp_path)], since=SUNDAY, until=MONDAY, today=TODAY)
+    other = PullTarget(SOURCES["daily-paper"], "https://mirror.example/{date}.html", tmp_path)
+    with pytest.raises(ConfigError, match="two URLs"):
+        pull([plain_target(tmp_path), other], since=MONDAY, until=MONDAY, today=TODAY)
+
+
+def test_templates() -> None:
+    for good in (
+        "https://example.org/{date}.html",
+        "http://127.0.0.1:8000/a/{yyyy}/{mm}/{dd}.md",
+        *(source.url for source in SOURCES.values()),
+    ):
+        assert check_template(good) == good
+    assert expand_template("https://x/{yyyy}/{mm}/{dd}/{date}", date(2025, 3, 4)) == (
+        "https://x/2025/03/04/2025-03-04"
+    )
+    for bad, message in (
+        ("ftp://example.org/{date}.html", "not an http"),
+        ("javascript:alert(1)//{date}", "not an http"),
+        ("https://example.org/{day}.html", "unknown placeholder {day}"),
+        ("https://example.org/{date:%Y}.html", "unknown placeholder"),
+        ("https://example.org/{date.year}.html", "unknown placeholder"),
+        ("https://example.org/latest.html", "does not name the day"),
+        ("https://example.org/{yyyy}/{mm}.md", "does not name the day"),
+        ("https://example.org/{date.html", "URL template"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            check_template(bad)
+
+
+def write_definition(folder: Path, text: str, name: str = "d.yaml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "samples").mkdir(exist_ok=True)
+    (folder / "samples" / "2025-06-02.html").write_bytes(quiz_page(MONDAY))
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_pull_key_of_a_deck_definition(tmp_path: Path) -> None:
+    path = write_definition(
+        tmp_path / "decks",
+        "name: D\nsources: [samples]\npull:\n"
+        "  - {source: daily-paper, into: ../digests/quiz, since: 2025-03-01}\n"
+        "  - source: daily-ai-papers\n"
+        "    into: ../digests/tables\n"
+        "    url: 'https://mirror.example/{yyyy}/{mm}/{dd}.md'\n",
+    )
+    quiz, tables = load_deck_definition(path).pull
+    assert (quiz.source.name, quiz.folder, quiz.since) == (
+        "daily-paper",
+        tmp_path / "digests" / "quiz",
+        date(2025, 3, 1),
+    )
+    assert quiz.template == SOURCES["daily-paper"].url
+    assert (tables.folder, tables.template) == (
+        tmp_path / "digests" / "tables",
+        "https://mirror.example/{yyyy}/{mm}/{dd}.md",
+    )
+    # Pulling does not need the deck's sources to exist yet (the first pull brings them).
+    bare = write_definition(
+        tmp_path / "decks",
+        "name: D\nsources: [quiz/*.html]\npull: [{source: daily-paper, into: quiz}]\n",
+        "e.yaml",
+    )
+    (target_,) = load_pull_targets(bare)
+    assert target_.folder == tmp_path / "decks" / "quiz"
+
+
+@pytest.mark.parametrize(
+    ("pull_text", "line", "message"),
+    [
+        ("pull: daily-paper\n", 3, "pull: expected a list"),
+        ("pull: [daily-paper]\n", 3, "expected a mapping with source and into"),
+        ("pull:\n  - {source: daily-papers, into: q}\n", 4, "unknown source 'daily-papers'"),
+        ("pull:\n  - {into: q}\n", 4, "pull: source: missing"),
+        ("pull:\n  - {source: daily-paper}\n", 4, "pull: into: missing"),
+        (
+            "pull:\n  - source: daily-paper\n    into: q\n    since: June\n",
+            6,
+            "since: expected a date",
+        ),
+        (
+            "pull:\n  - source: daily-paper\n    into: q\n    sinse: 2025-01-01\n",
+            6,
+            "sinse: unknown key",
+        ),
+        (
+            "pull:\n  - source: daily-paper\n    into: q\n    url: 'ftp://x/{date}'\n",
+            6,
+            "not an http",
+        ),
+        ("pull:\n  - source: daily-paper\n    into: q\n    url: 'https://x/{day}'\n", 6, "{day}"),
+        ("pull:\n  - source: daily-paper\n    into: samples/2025-06-02.html\n", 5, "not a folder"),
+    ],
+)
+def test_pull_key_errors_name_the_line(
+    tmp_path: Path, pull_text: str, line: int, message: str
+) -> None:
+    path = write_definition(tmp_path, "name: D\nsources: [samples]\n" + pull_text)
+    for load in (load_deck_definition, load_pull_targets):
+        with pytest.raises(ConfigError) as caught:
+            load(path)
+        assert (caught.value.path, caught.value.line) == (str(path), line)
+        assert message in caught.value.message
+
+
+def test_no_pull_key_anywhere_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_definition(tmp_path / "decks", "name: D\nsources: [samples]\n")
+    with pytest.raises(ConfigError, match="--source NAME -d DIR"):
+        find_pull_targets()
+    with pytest.raises(ConfigError, match="no pull: key"):
+        find_pull_targets(["decks/d.yaml"])
+
+
+# -- the command -----------------------------------------------------------------------------
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["pull", *args])
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit
+    ), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_ad_hoc_summary_and_json(site: Site, tmp_path: Path) -> None:
+    folder = tmp_path / "quiz"
+    common = ["--source", "daily-paper", "--url", f"{site.base}/week/{{date}}.html"]
+    common += ["-d", str(folder), "--since", "2025-06-02", "--until", "2025-06-08"]
+    code, out, err = invoke(*common)
+    assert (code, err) == (0, "")
+    assert out == (
+        f"daily-paper → {folder} (2025-06-02 to 2025-06-08): fetched 5, already present 0, "
+        "none that day 2, failed 0\n"
+    )
+    code, out, err = invoke(*common, "--json")
+    assert (code, err) == (0, "")
+    (entry,) = json.loads(out)["sources"]
+    assert entry["source"] == "daily-paper" and entry["folder"] == str(folder)
+    assert entry["url"] == f"{site.base}/week/{{date}}.html"
+    assert entry["counts"]["present"] == 5 and entry["counts"]["none"] == 2
+    assert [d["status"] for d in entry["days"]] == ["present"] * 5 + ["none"] * 2
+
+
+def test_cli_exit_1_when_a_day_failed(site: Site, tmp_path: Path) -> None:
+    code, out, err = invoke(
+        "--source", "daily-paper", "--url", f"{site.base}/junk/{{date}}.html", "-d", str(tmp_path),
+        "--since", "2025-06-02", "--until", "2025-06-02", "--json",
+    )  # fmt: skip
+    assert code == 1
+    assert json.loads(out)["failed"] == 1
+    assert "error:" in err and "not a digest" in err and "2025-06-02.html" in err
+    assert files_in(tmp_path) == [STATE_FILE]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "nope", "-d", "x"], "unknown source 'nope'"),
+        (["-d", "x"], "needs --source"),
+        (["--source", "daily-paper", "-d", "x", "--url", "https://x/{day}"], "{day}"),
+        (["--source", "daily-paper", "-d", "x", "--since", "2025-06-08", "--until", "2025-06-01"],
+         "after --until"),
+        (["decks/d.yaml", "--source", "daily-paper", "-d", "x"], "not both"),
+        (["--source", "daily-paper", "-d", "x", "--since", "2025-6-1x"], "2025-6-1x"),
+    ],
+)  # fmt: skip
+def test_cli_usage_errors_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = invoke(*args)
+    assert code == 2 and out == ""
+    assert message in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_daily_recipe_pull_then_build(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flashcards pull && flashcards build` from the deck definitions, in a fresh checkout."""
+    monkeypatch.chdir(tmp_path)
+    decks = tmp_path / "decks"
+    decks.mkdir()
+    (decks / "papers.yaml").write_text(
+        "name: Papers\nsources: [../digests/quiz/*.html]\n"
+        "pull:\n  - source: daily-paper\n    into: ../digests/quiz\n    since: 2025-06-02\n"
+        f"    url: '{site.base}/week/{{date}}.html'\n",
+        encoding="utf-8",
+    )
+    code, out, err = invoke("--until", "2025-06-04")
+    assert (code, err) == (0, "")
+    assert "fetched 3" in out
+    runner = CliRunner()
+    built = runner.invoke(main, ["build"])
+    assert built.exit_code == 0, built.output
+    assert "Papers → dist/papers.apkg (written): 6 notes, 9 cards" in built.stdout
+    # The next morning: only the new day is requested.
+    before = len(site.requests)
+    code, out, err = invoke("--until", "2025-06-05")
+    assert (code, err) == (0, "")
+    assert site.paths()[before:] == ["/week/2025-06-05.html"]
+    assert "(2025-06-05 to 2025-06-05): fetched 1" in out
+
+
+def test_real_pages_and_tables_are_accepted(corpus: Path, tmp_path: Path) -> None:
+    """The real digests, served as the sites lay them out, all pass the checks and land byte for
+    byte; a refresh costs a 304 each (the server honours If-Modified-Since)."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(corpus)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    first, last = date(2025, 3, 17), date(2025, 4, 6)
+    quiz, tables = tmp_path / "quiz", tmp_path / "tables"
+    targets = [
+        PullTarget(SOURCES["daily-paper"], base + "/daily_paper/html/{date}.html", quiz),
+        PullTarget(
+            SOURCES["daily-ai-papers"],
+            base + "/daily-ai-papers/archive/{yyyy}/{mm}/{dd}.md",
+            tables,
+        ),
+    ]
+    try:
+        report = pull(targets, since=first, until=last, today=TODAY, settings=settings(Waits()))
+        refreshed = pull(
+            targets, since=first, until=last, refresh=True, today=TODAY, settings=settings(Waits())
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    expected = {
+        quiz: sorted(
+            p.name
+            for p in (corpus / "daily_paper" / "html").glob("2025-0[34]-*.html")
+            if first.isoformat() <= p.stem <= last.isoformat()
+        ),
+        tables: sorted(
+            f"2025-{p.parent.name}-{p.name}"
+            for p in (corpus / "daily-ai-papers" / "archive" / "2025").glob("0[34]/*.md")
+            if first.isoformat() <= f"2025-{p.parent.name}-{p.stem}" <= last.isoformat()
+        ),
+    }
+    for result, again in zip(report.targets, refreshed.targets, strict=True):
+        names = expected[result.target.folder]
+        assert len(names) >= 5
+        assert result.count("failed") == 0, [r.error for r in result.days if r.error]
+        assert result.count("fetched") == len(names)
+        assert again.count("unchanged") == len(names) and again.count("failed") == 0
+        assert files_in(result.target.folder) == sorted([*names, STATE_FILE])
+    for name in expected[quiz]:
+        assert (quiz / name).read_bytes() == (corpus / "daily_paper" / "html" / name).read_bytes()
+    for name in expected[tables]:
+        original = corpus / "daily-ai-papers" / "archive" / "2025" / name[5:7] / name[8:]
+        assert (tables / name).read_bytes() == original.read_bytes()
+
+
+def test_cli_source_filter_and_url_override_for_definitions(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "both.yaml").write_text(
+        "name: Both\nsources: [../digests]\npull:\n"
+        "  - {source: daily-paper, into: ../digests, since: 2025-06-02}\n"
+        "  - {source: daily-ai-papers, into: ../digests, since: 2025-06-02}\n",
+        encoding="utf-8",
+    )
+    mirror = f"{site.base}/md/{{yyyy}}/{{mm}}/{{dd}}.md"
+    args = ["--source", "daily-ai-papers", "--url", mirror, "--until", "2025-06-03"]
+    code, out, err = invoke(*args)
+    assert (code, err) == (0, "")
+    assert out == (
+        "daily-ai-papers → digests (2025-06-02 to 2025-06-03): fetched 2, "
+        "already present 0, none that day 0, failed 0\n"
+    )
+    assert sorted(site.paths()) == ["/md/2025/06/02.md", "/md/2025/06/03.md"]
+    code, out, err = invoke(*args)
+    assert (code, err) == (0, "")
+    assert out == "daily-ai-papers → digests: nothing to pull (up to date until 2025-06-03)\n"
+    assert len(site.requests) == 2
+    code, _out, err = invoke("--url", mirror)
+    assert code == 2 and "--url needs --source" in err
+
+
+def test_a_failed_day_is_tried_again_by_the_next_pulls(site: Site, tmp_path: Path) -> None:
+    """Monday fails, Tuesday lands: the next morning's pull starts after Tuesday, yet asks for
+    Monday again, until it lands or a month has passed."""
+    first = pull_route(site, "healing", tmp_path, MONDAY, date(2025, 6, 3))
+    assert statuses(first) == {"2025-06-02": "failed", "2025-06-03": "fetched"}
+
+    def next_morning(today: date) -> TargetReport:
+        report = pull([target(site, "healing", tmp_path)], today=today, settings=settings(Waits()))
+        return report.targets[0]
+
+    later = next_morning(date(2025, 6, 4))
+    assert statuses(later) == {"2025-06-02": "fetched", "2025-06-04": "fetched"}
+    assert (later.first, later.last) == (MONDAY, date(2025, 6, 4))
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["failed"] == []
+    assert next_morning(date(2025, 6, 4)).days == ()
+
+
+def test_a_day_failing_for_a_month_is_given_up_with_a_warning(site: Site, tmp_path: Path) -> None:
+    pull_route(site, "junk", tmp_path, MONDAY, MONDAY)
+    (tmp_path / "2025-06-03.html").write_bytes(quiz_page(date(2025, 6, 3)))
+    report = pull(
+        [target(site, "junk", tmp_path)],
+        until=date(2025, 6, 3),
+        today=MONDAY + timedelta(days=31),
+        settings=settings(Waits()),
+    )
+    (only,) = report.targets
+    assert only.days == ()
+    assert "failed on every pull for 30 days" in only.warnings[0]
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["failed"] == []
