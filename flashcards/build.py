@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flashcards.anki.export import build_package
-from flashcards.anki.notes import CARD_KINDS, build_notes
+from flashcards.anki.notes import CARD_KINDS, NoteSpec, build_notes
 from flashcards.anki.state import load_state, stamp_notes, state_bytes
 from flashcards.answers import load_answer_key, resolve_answers
 from flashcards.atomicfile import replace_files
@@ -132,14 +132,9 @@ def _commit(prepared: Sequence[_Prepared]) -> list[BuildReport]:
     ]
 
 
-def _prepare(plan: BuildPlan, now: int) -> _Prepared:
-    if not is_valid_deck_name(plan.name):  # ad-hoc names (--deck) are not checked elsewhere
-        raise BuildError(f"invalid deck name {plan.name!r}", plan.output)
-    if plan.output.is_dir():
-        raise BuildError(
-            "the output is a directory; give a file name such as deck.apkg", plan.output
-        )
-
+def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
+    """The notes `plan` builds (parsed, answered, tagged; no file read but its inputs, answer
+    key and taxonomy) and the parsers' warnings."""
     parsed = parse_paths(plan.inputs, max_bytes=plan.max_bytes)
     key = load_answer_key(plan.answers) if plan.answers is not None else None
     digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
@@ -152,11 +147,22 @@ def _prepare(plan: BuildPlan, now: int) -> _Prepared:
         extra_tags=plan.tags,
         topics_for=lambda paper: assign_topics(paper, taxonomy),
     )
+    return specs, tuple(parsed.warnings)
 
+
+def _prepare(plan: BuildPlan, now: int) -> _Prepared:
+    if not is_valid_deck_name(plan.name):  # ad-hoc names (--deck) are not checked elsewhere
+        raise BuildError(f"invalid deck name {plan.name!r}", plan.output)
+    if plan.output.is_dir():
+        raise BuildError(
+            "the output is a directory; give a file name such as deck.apkg", plan.output
+        )
+
+    specs, parse_warnings = plan_notes(plan)
     stamped, new_state = stamp_notes(specs, load_state(plan.state), now)
     package = build_package(stamped)
 
-    warnings = list(parsed.warnings)
+    warnings = list(parse_warnings)
     if not specs:
         warnings.append(f"{plan.output}: the deck has no notes (no papers in its inputs)")
     report = BuildReport(

@@ -217,6 +217,69 @@ def build(
         )
 
 
+@main.command(short_help="Write one HTML page showing every card, front and back.")
+@click.argument("definition", required=False)
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="Digest file or directory (instead of a deck definition; repeat for more).",
+)
+@click.option("-o", "--output", metavar="PREVIEW.html", required=True, help="Page to write.")
+@click.option("--deck", metavar="NAME", help="Deck name (with -i).")
+@click.option("--answers", metavar="KEY.yaml", help="Answer-key YAML file (with -i).")
+@click.option("--taxonomy", metavar="FILE", help="Topic taxonomy YAML (with -i).")
+@_UNSURE_BELOW
+@_MAX_BYTES
+@_report_errors
+def preview(
+    definition: str | None,
+    inputs: tuple[str, ...],
+    output: str,
+    deck: str | None,
+    answers: str | None,
+    taxonomy: str | None,
+    unsure_below: float | None,
+    max_bytes: int,
+) -> None:
+    """Write a preview page of the cards a deck DEFINITION (or -i PATH...) builds: each card's
+    front and back as Anki shows them, grouped by digest date, with tags, answer source and a
+    day/night switch. Open it in a browser; nothing else is written."""
+    from flashcards import preview as previews
+    from flashcards.atomicfile import replace_files
+
+    if bool(definition) == bool(inputs):
+        raise click.UsageError("give one deck definition or -i PATH..., not both or neither")
+    if definition:
+        given = [
+            name
+            for name, value in {
+                "--deck": deck,
+                "--answers": answers,
+                "--taxonomy": taxonomy,
+                "--unsure-below": unsure_below,
+            }.items()
+            if value is not None
+        ]
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: only with -i PATH")
+    plan = previews.plan_for_preview(
+        definition,
+        inputs,
+        deck=deck,
+        answers=answers,
+        taxonomy=taxonomy,
+        unsure_threshold=unsure_below,
+        max_bytes=max_bytes,
+    )
+    result = previews.preview_plan(plan)
+    replace_files([(Path(output), result.html.encode("utf-8"))])
+    _warn(result.warnings)
+    click.echo(f"{output}: {result.notes} notes, {result.cards} cards")
+
+
 @main.command(short_help="Show the topic tags a taxonomy gives the papers in PATHS.")
 @click.argument("paths", nargs=-1, required=True)
 @click.option(

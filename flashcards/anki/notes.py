@@ -24,6 +24,7 @@ from typing import Literal
 from flashcards import identity
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_CARDS, SUMMARY_FIELDS
 from flashcards.links import arxiv_abs_url, is_http_url
+from flashcards.maths import maths_html
 from flashcards.model import Digest, Paper, Question, option_letter
 
 NoteKind = Literal["mcq", "summary"]
@@ -58,7 +59,12 @@ def escape_text(text: str) -> str:
 
 
 def _escape_piece(text: str) -> str:
-    """`escape_text` without the strip: for parts of one text, joined around markup."""
+    """`escape_text` without the strip: for parts of one text, joined around markup. `$…$`
+    maths becomes MathJax's `\\(…\\)` (`flashcards.maths`), its TeX escaped like the rest."""
+    return maths_html(text, _escape_plain)
+
+
+def _escape_plain(text: str) -> str:
     escaped = html.escape(text, quote=True)
     escaped = escaped.replace("{", "&#123;").replace("}", "&#125;")
     escaped = _AV_TAG.sub("&#91;", escaped)
@@ -70,7 +76,7 @@ def safe_link(url: str | None) -> str:
     `is_http_url`, checked again because a `Paper` may come from anywhere); otherwise ''."""
     if not url or not is_http_url(url.strip()):
         return ""
-    return escape_text(url)
+    return _escape_plain(url.strip())
 
 
 def tag(prefix: str, value: str) -> str:
