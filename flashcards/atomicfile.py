@@ -49,7 +49,7 @@ _TEMP_PID = re.compile(r"^(\d+)-")
 def remove_stale_temps(path: Path) -> list[Path]:
     """Delete temporary files that writes of `path` left behind when their process was killed;
     returns them. Temporary files of a process still running are left alone."""
-    removed = []
+    removed: list[Path] = []
     prefix = _temp_prefix(path)
     try:
         candidates = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]

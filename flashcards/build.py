@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flashcards import identity
+from flashcards.anki.export import build_package
+from flashcards.anki.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
+from flashcards.anki.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
 from flashcards.answers import AnswerKey, load_answer_key, resolve_answers
 from flashcards.atomicfile import directories_locked, replace_files
 from flashcards.deckdef import (
@@ -26,9 +29,7 @@ from flashcards.deckdef import (
 )
 from flashcards.description import deck_description
 from flashcards.errors import BuildError, ConfigError
-from flashcards.export import build_package
 from flashcards.model import Digest, Paper
-from flashcards.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
 from flashcards.parse import (
     DEFAULT_MAX_BYTES,
     ParseResult,
@@ -36,7 +37,6 @@ from flashcards.parse import (
     find_digest_files,
     parse_paths,
 )
-from flashcards.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
 from flashcards.timing import phase
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 

@@ -35,6 +35,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from flashcards.anki.state import DeckState
 from flashcards.answers import AnswerKey, load_answer_key
 from flashcards.build import (
     DEFAULT_DECKS_DIR,
@@ -56,7 +57,6 @@ from flashcards.deckdef import (
 from flashcards.errors import BuildError, ConfigError, FlashcardsError, NotADigestError, ParseError
 from flashcards.model import Digest, Paper
 from flashcards.parse import DEFAULT_MAX_BYTES, Progress
-from flashcards.state import DeckState
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
 

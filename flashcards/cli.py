@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from flashcards.answers import DEFAULT_UNSURE_THRESHOLD
 from flashcards.errors import FlashcardsError
 from flashcards.parse import DEFAULT_MAX_BYTES, ParseResult, parse_paths
 
@@ -93,7 +94,8 @@ _UNSURE_BELOW = click.option(
     type=click.FloatRange(0.0, 1.0),
     default=None,
     metavar="P",
-    help="Mark inferred answers with a confidence below P (0 to 1) as unsure (default 0.88).",
+    help="Mark inferred answers with a confidence below P (0 to 1) as unsure "
+    f"(default {DEFAULT_UNSURE_THRESHOLD}).",
 )
 
 

@@ -24,9 +24,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from flashcards.anki.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.errors import ConfigError
 from flashcards.identity import namespace_from_setting
-from flashcards.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.parse import find_digest_files
 from flashcards.sources import PullTarget, check_template, source_named
 from flashcards.yamlfile import YamlDocument, describe, read_yaml
@@ -122,11 +122,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     if not isinstance(data, dict):
         raise doc.error(f"expected a mapping of keys (name, sources, ...), got {describe(data)}")
 
-    for key in data:
-        if key not in DECK_KEYS:
-            raise doc.error(
-                f"{key}: unknown key (expected one of: {', '.join(DECK_KEYS)})", key, at_key=True
-            )
+    doc.check_keys(data, DECK_KEYS)
     for key in REQUIRED_KEYS:
         if key not in data:
             raise ConfigError(f"{key}: missing (required)", path)
@@ -164,11 +160,7 @@ def load_pull_targets(path: str | Path) -> tuple[PullTarget, ...]:
     doc = read_yaml(path)
     if not isinstance(doc.data, dict):
         return load_deck_definition(path).pull  # raises the same message as a build would
-    for key in doc.data:
-        if key not in DECK_KEYS:
-            raise doc.error(
-                f"{key}: unknown key (expected one of: {', '.join(DECK_KEYS)})", key, at_key=True
-            )
+    doc.check_keys(doc.data, DECK_KEYS)
     return _Validator(doc, path).pull(path.parent)
 
 
@@ -282,7 +274,7 @@ class _Validator:
             raise self.error(
                 f"subdecks: expected month, date or null, got {describe(value)}", "subdecks"
             )
-        return value
+        return str(value)
 
     def tags(self) -> tuple[str, ...]:
         value = self.data.get("tags")
@@ -359,15 +351,7 @@ class _Validator:
         return tuple(targets)
 
     def _pull_entry(self, base: Path, index: int, entry: dict[Any, Any]) -> PullTarget:
-        for key in entry:
-            if key not in _PULL_KEYS:
-                raise self.doc.error(
-                    f"pull: {key}: unknown key (expected one of: {', '.join(_PULL_KEYS)})",
-                    "pull",
-                    index,
-                    key,
-                    at_key=True,
-                )
+        self.doc.check_keys(entry, _PULL_KEYS, "pull", index, label="pull")
         for key in ("source", "into"):
             if key not in entry:
                 raise self.error(f"pull: {key}: missing (required)", "pull", index)

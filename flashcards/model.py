@@ -29,6 +29,22 @@ FIELD_NAMES: tuple[str, ...] = (
     "workflow",
 )
 
+#: Options are lettered A, B, C… in digests, answer keys and on cards. Letters stop at Z, so a
+#: question has at most `MAX_OPTIONS` options: the parsers refuse more, naming the line.
+OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MAX_OPTIONS = len(OPTION_LETTERS)
+
+
+def option_letter(index: int) -> str:
+    """The letter of the option at 0-based `index`: 'A' for the first."""
+    return OPTION_LETTERS[index]
+
+
+def option_index(letter: str) -> int | None:
+    """The 0-based index that an option letter ('B' or 'b') names; None if `letter` is not one."""
+    upper = letter.upper()
+    return OPTION_LETTERS.index(upper) if len(upper) == 1 and upper in OPTION_LETTERS else None
+
 
 @dataclass(frozen=True)
 class Question:

@@ -138,7 +138,7 @@ def blank_cards(col: Collection) -> list[str]:
     empty), and any card whose main field is empty (the prompt of a question, the field a summary
     card asks about), as "guid/template" strings. Empty means no card of ours is blank."""
     # The field each summary template asks about, from the note type itself.
-    from flashcards.notes import SUMMARY_CARDS
+    from flashcards.anki.notetypes import SUMMARY_CARDS
 
     summary_field = {template: field for template, field, _key, _question in SUMMARY_CARDS}
     found = [f"empty card {cid}" for note in col.get_empty_cards().notes for cid in note.card_ids]

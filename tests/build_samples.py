@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from flashcards.anki.state import load_state
 from flashcards.model import Digest, Paper, Question
-from flashcards.state import load_state
 
 OPTIONS = ("A sparse router", "A dense adapter", "A token cache")
 

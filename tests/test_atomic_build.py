@@ -26,15 +26,15 @@ from typing import IO, Any
 import pytest
 from build_samples import deck_state_disagreements
 from click.testing import CliRunner
-from conftest import NOW, ROOT
 from digest_writers import write_markdown, write_quiz_text
+from helpers import NOW, ROOT
 
 from flashcards import atomicfile
 from flashcards import build as builder
+from flashcards.anki.state import load_state
 from flashcards.cli import main
 from flashcards.errors import BuildError, FlashcardsError
 from flashcards.model import Paper, Question
-from flashcards.state import load_state
 
 LINUX_PROC = Path("/proc/self/fd").is_dir()
 

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 from build_samples import digest, package_db, question, quiz_paper, table_paper
-from conftest import NOW
+from helpers import NOW
 
 from flashcards import identity
-from flashcards.errors import ConfigError
-from flashcards.export import ZIP_DATE, build_package
-from flashcards.notes import NoteSpec, build_notes
-from flashcards.state import (
+from flashcards.anki.export import ZIP_DATE, build_package
+from flashcards.anki.notes import NoteSpec, build_notes
+from flashcards.anki.state import (
     DeckState,
     NoteState,
     load_state,
@@ -25,6 +24,7 @@ from flashcards.state import (
     stamp_notes,
     state_bytes,
 )
+from flashcards.errors import ConfigError
 
 DAY = date(2025, 4, 28)
 

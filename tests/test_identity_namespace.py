@@ -20,15 +20,15 @@ from anki_helpers import (
     schedule,
 )
 from click.testing import CliRunner
-from conftest import NOW
 from digest_writers import write_markdown, write_quiz_text
+from helpers import NOW
 
 from flashcards import identity
+from flashcards.anki.state import load_state
 from flashcards.build import build, build_definitions, plan_adhoc
 from flashcards.cli import main
 from flashcards.errors import ConfigError
 from flashcards.model import Paper, Question
-from flashcards.state import load_state
 
 DAY = date(2025, 3, 4)
 

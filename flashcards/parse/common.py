@@ -1,4 +1,4 @@
-"""Helpers shared by the digest parsers: arXiv ids from links, dates, field labels."""
+"""Helpers shared by the digest parsers: dates, field labels, assembling quiz digests."""
 
 from __future__ import annotations
 
@@ -8,56 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from flashcards.errors import ParseError
-from flashcards.model import Digest, Format, Paper, Question, paper_key
-
-# New-style ids (0704.0001 onward, 4+4 or 4+5 digits) and old-style ones (hep-th/0601001), with
-# an optional version suffix that is not part of the identity.
-_ARXIV_ID = r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(?:v\d+)?"
-_ARXIV_URL = re.compile(
-    rf"""^https?://(?:www\.|export\.)?arxiv\.org/
-        (?:abs|pdf|html|format)/
-        {_ARXIV_ID}
-        (?:\.pdf)?/?(?:[?#].*)?$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_BARE_ARXIV_ID = re.compile(rf"^{_ARXIV_ID}$", re.IGNORECASE)
+from flashcards.links import arxiv_abs_url, arxiv_id_from_url, is_http_url
+from flashcards.model import MAX_OPTIONS, Digest, Format, Paper, Question, paper_key
 
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
-
-
-def arxiv_id_from_url(url: str) -> str | None:
-    """The arXiv id of an arxiv.org abs/pdf/html link, without its version suffix; else None."""
-    return _canonical_id(_ARXIV_URL.match(url.strip()))
-
-
-def arxiv_id_from_text(text: str) -> str | None:
-    """The arXiv id that `text` is ('2504.17761v2', 'hep-th/0601001'), without its version
-    suffix; else None."""
-    return _canonical_id(_BARE_ARXIV_ID.match(text.strip()))
-
-
-def _canonical_id(match: re.Match[str] | None) -> str | None:
-    if match is None:
-        return None
-    arxiv_id = match.group("id")
-    # Old-style archive names are lower case ("hep-th"); new-style ids are digits only.
-    return arxiv_id.lower() if "/" in arxiv_id else arxiv_id
-
-
-# Characters that never belong in a link we keep: whitespace, controls, quotes and angle brackets
-# (a "link" holding them is markup or a broken line, and could end an attribute it is put in).
-_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f\"'<>`\\]")
-_HTTP_URL = re.compile(r"^https?://[^/?#]", re.IGNORECASE)
-
-
-def is_http_url(url: str) -> bool:
-    """Whether `url` is an absolute http(s) link that is safe to keep: papers link only to
-    those (never `javascript:`, `data:` or relative links)."""
-    return bool(_HTTP_URL.match(url)) and _NOT_IN_URL.search(url) is None
-
-
-def arxiv_abs_url(arxiv_id: str) -> str:
-    return f"https://arxiv.org/abs/{arxiv_id}"
 
 
 def missing_arxiv_warnings(papers: Iterable[Paper]) -> list[str]:
@@ -69,6 +23,22 @@ def missing_arxiv_warnings(papers: Iterable[Paper]) -> list[str]:
         for paper in papers
         if paper.arxiv_id is None
     ]
+
+
+def check_option_count(
+    number: int, count: int, source: str, line: int | None, hint: str = ""
+) -> None:
+    """A question needs at least two options, and at most `MAX_OPTIONS` (letters stop at Z)."""
+    if count < 2:
+        raise ParseError(
+            f"Q{number} has {count} option(s); a question needs at least two{hint}", source, line
+        )
+    if count > MAX_OPTIONS:
+        raise ParseError(
+            f"Q{number} has {count} options; a question can have at most {MAX_OPTIONS} (A to Z)",
+            source,
+            line,
+        )
 
 
 def parse_iso_date(s: str, source: str, line: int | None) -> date:

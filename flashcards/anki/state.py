@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Literal
 
 from flashcards import identity
+from flashcards.anki.notes import NoteSpec
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
-from flashcards.notes import NoteSpec
 
 STATE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
