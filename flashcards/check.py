@@ -356,8 +356,8 @@ def missing_days(digests: Sequence[Digest], roots: Iterable[Path] = ()) -> Itera
         if digest.source == "-":
             continue
         path = Path(digest.source)
-        folder = next((r for r in folders if path.is_relative_to(r)), path.parent)
-        by_folder.setdefault(str(folder), set()).add(digest.date)
+        root = next((r for r in folders if path.is_relative_to(r)), path.parent)
+        by_folder.setdefault(str(root), set()).add(digest.date)
     for folder, dates in sorted(by_folder.items()):
         first, last = min(dates), max(dates)
         day, run = first, []

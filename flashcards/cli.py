@@ -276,8 +276,8 @@ def build(
         )
         sys.exit(128 + interrupted.signum)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
     if as_json:
         click.echo(json.dumps(build_document(reports), ensure_ascii=False, indent=2))

@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-import re2
+import re2  # type: ignore[import-untyped]
 
 from flashcards.model import FIELD_NAMES, Paper
 from flashcards.yamlfile import YamlDocument, describe, parse_yaml, read_yaml
@@ -89,7 +89,8 @@ def compile_user_pattern(pattern: str) -> Pattern:
     options.case_sensitive = False
     options.log_errors = False  # it would print to stderr; the caller raises a clear error
     try:
-        return re2.compile(pattern, options)
+        compiled: Pattern = re2.compile(pattern, options)
+        return compiled
     except re2.error as exc:
         reason = exc.args[0] if exc.args else "invalid"
         if isinstance(reason, bytes):

@@ -170,7 +170,8 @@ def _check_depth(text: str, path: str, loader: type) -> bool:
         elif isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                line = event.start_mark.line + 1
+                mark = event.start_mark
+                line = mark.line + 1 if mark is not None else None
                 raise ConfigError(f"nested more than {MAX_DEPTH} deep", path, line)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1

@@ -169,7 +169,7 @@ def _zip_info(name: str, size: int) -> zipfile.ZipInfo:
     if sys.version_info >= (3, 13):
         info.compress_level = ZIP_LEVEL
     else:  # the same attribute before it became public
-        info._compresslevel = ZIP_LEVEL
+        info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]
     return info
 
 
