@@ -91,7 +91,7 @@ def _genanki(package: str, output: str) -> dict[str, Any]:
     import genanki
 
     from flashcards import identity
-    from flashcards.notes import mcq_model, summary_model
+    from flashcards.anki.notetypes import mcq_model, summary_model
 
     models = {model.model_id: model for model in (mcq_model(), summary_model())}
     with tempfile.TemporaryDirectory() as tmp:

@@ -92,10 +92,10 @@ def _import(package: Path) -> str:
 
 def _synthetic(scale: int) -> str:
     """`scale` copies of every corpus paper under fresh identities: a deck of many years."""
-    from flashcards.export import build_package
-    from flashcards.notes import build_notes
+    from flashcards.anki.export import build_package
+    from flashcards.anki.notes import build_notes
+    from flashcards.anki.state import DeckState, stamp_notes
     from flashcards.parse import parse_paths
-    from flashcards.state import DeckState, stamp_notes
 
     digests = list(parse_paths([CORPUS]).digests)
     copies = []

@@ -8,6 +8,10 @@ SIGKILL (or a power cut) while it writes: that leaves a temporary file, named
 no digest or deck suffix), and removed by the next write of the same file once its process is
 gone. A kill between the renames of one build's files (state first, then deck; two syscalls)
 leaves the new state beside the old deck: the next build then writes the same deck again.
+
+A polite signal (SIGINT, SIGTERM) cannot split a write: `replace_files` blocks both while it
+writes, renames and (on failure) rolls back, so one arriving then is delivered once every file is
+replaced or restored, and the process stops with all of the new files or none of them.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from flashcards.errors import BuildError
@@ -43,7 +49,7 @@ _TEMP_PID = re.compile(r"^(\d+)-")
 def remove_stale_temps(path: Path) -> list[Path]:
     """Delete temporary files that writes of `path` left behind when their process was killed;
     returns them. Temporary files of a process still running are left alone."""
-    removed = []
+    removed: list[Path] = []
     prefix = _temp_prefix(path)
     try:
         candidates = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
@@ -95,13 +101,75 @@ def _read_or_none(path: Path) -> bytes | None:
         return None
 
 
+_POLITE_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextlib.contextmanager
+def polite_signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back (blocked, not lost) until the block ends; they are then
+    delivered as usual: their handler runs, or the default action ends the process.
+
+    Only the main thread receives Python's signals, and only it can defer them; elsewhere (and on
+    systems without `pthread_sigmask`) this does nothing."""
+    if not hasattr(signal, "pthread_sigmask") or (
+        threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _POLITE_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def directories_locked(paths: Iterable[Path]) -> Iterator[None]:
+    """Hold an exclusive lock on the directory of each path (the nearest one that exists) until
+    the block ends, so that two builds of one deck run one after the other: the second reads the
+    state the first wrote instead of both writing from the same old one (and the last rename of
+    each file deciding which build's deck sits beside which build's state).
+
+    `flock` on the directory itself leaves no lock file behind. Where it is not available (not
+    POSIX, or a file system without locks) builds are not serialised."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    directories = sorted({_existing_directory(path) for path in paths})
+    with contextlib.ExitStack() as stack:
+        for directory in directories:  # sorted: two builds never wait for each other in a cycle
+            try:
+                fd = os.open(directory, os.O_RDONLY)
+            except OSError:
+                continue
+            stack.callback(os.close, fd)
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+
+
+def _existing_directory(path: Path) -> str:
+    directory = Path(os.path.abspath(path)).parent
+    while not directory.is_dir() and directory != directory.parent:
+        directory = directory.parent
+    return str(directory)
+
+
 def replace_files(files: Sequence[tuple[Path, bytes]]) -> list[Path]:
     """Write every (path, data) pair, all or none; returns the paths whose bytes changed.
 
     Files whose current content is already `data` are not touched (their mtime stays). All new
     contents are first written to temporary files; only then are they renamed into place, in the
     given order. If a rename fails, the files already replaced get their previous bytes back.
+    SIGINT and SIGTERM wait until that is done (`polite_signals_deferred`).
     """
+    with polite_signals_deferred():
+        return _replace_files(files)
+
+
+def _replace_files(files: Sequence[tuple[Path, bytes]]) -> list[Path]:
     pending: list[tuple[Path, Path, bytes | None]] = []
     current: Path | None = None
     try:

@@ -12,13 +12,17 @@ import dataclasses
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flashcards import identity
+from flashcards.anki.export import build_package
+from flashcards.anki.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
+from flashcards.anki.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
 from flashcards.answers import AnswerKey, load_answer_key, resolve_answers
-from flashcards.atomicfile import replace_files
+from flashcards.atomicfile import directories_locked, replace_files
 from flashcards.buildcache import BuildCache, default_cache_path, fingerprint, sha256_file
 from flashcards.deckdef import (
     DeckDefinition,
@@ -28,19 +32,17 @@ from flashcards.deckdef import (
 )
 from flashcards.description import deck_description
 from flashcards.errors import BuildError, ConfigError
-from flashcards.export import build_package
 from flashcards.model import Digest, Paper
-from flashcards.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
 from flashcards.parse import (
     DEFAULT_MAX_BYTES,
     ParseResult,
     Progress,
     digest_jobs,
+    find_digest_files,
     parse_bytes,
     parse_paths,
     read_digest_bytes,
 )
-from flashcards.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
 from flashcards.timing import phase
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
@@ -61,6 +63,9 @@ class BuildPlan:
     taxonomy: Path | None = None
     unsure_threshold: float | None = None
     max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
+    identity: str | None = None  # the deck's identity namespace, to pin it; None → from the state
+    definition: Path | None = None  # the deck definition it comes from; None for an ad-hoc build
+    lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False)  # messages
     delta: Path | None = None  # also write the notes new or changed in this build here
     origin: str | None = None  # where the deck comes from, for its description in Anki
     cache: Path | None = None  # what the last build computed (see flashcards.buildcache); None: off
@@ -118,6 +123,9 @@ def plan_for_definition(definition: DeckDefinition) -> BuildPlan:
         answers=definition.answers,
         taxonomy=definition.taxonomy,
         unsure_threshold=definition.unsure_threshold,
+        identity=definition.identity,
+        definition=definition.path,
+        lines=definition.lines,
         delta=definition.delta,
         origin=f"the deck definition {definition.path.name}",
         cache=definition.cache,
@@ -134,14 +142,23 @@ def plan_adhoc(
     taxonomy: str | Path | None = None,
     unsure_threshold: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    identity_setting: str | None = None,
     delta: str | Path | None = None,
     cache: bool = True,
 ) -> BuildPlan:
+    """An ad-hoc build; `identity_setting` pins the deck's identity namespace (as `--identity`:
+    the namespace recorded in a lost state, or "legacy")."""
     output = Path(output)
     if output.suffix.lower() != ".apkg":
         # Anki only imports packages by their suffix; a bare name is usually a mistyped folder.
         raise ConfigError("the output must be an .apkg file, e.g. out/papers.apkg", output)
     state_path = Path(state) if state is not None else default_state_path(output)
+    namespace = None
+    if identity_setting is not None:
+        try:
+            namespace = identity.namespace_from_setting(identity_setting)
+        except ValueError as exc:
+            raise ConfigError(f"--identity: {exc}") from None
     return BuildPlan(
         name=deck or DEFAULT_DECK_NAME,
         inputs=tuple(Path(p) for p in inputs),
@@ -151,6 +168,7 @@ def plan_adhoc(
         taxonomy=Path(taxonomy) if taxonomy is not None else None,
         unsure_threshold=unsure_threshold,
         max_bytes=max_bytes,
+        identity=namespace,
         delta=_delta_path(delta, output),
         origin=_origin(inputs),
         cache=default_cache_path(state_path) if cache else None,
@@ -179,8 +197,78 @@ def build(
     plan: BuildPlan, *, now: int | None = None, progress: Progress | None = None
 ) -> BuildReport:
     """Build `plan`'s package and update its state; `now` (epoch seconds) is for tests."""
-    now = int(time.time()) if now is None else now
-    return commit([prepare(plan, now, progress=progress)])[0]
+    check_paths([plan])
+    with directories_locked(_written_paths([plan])):
+        now = int(time.time()) if now is None else now
+        return commit([prepare(plan, now, progress=progress)])[0]
+
+
+def check_paths(plans: Sequence[BuildPlan]) -> None:
+    """Refuse a build whose files overlap, before anything is read or written: every package and
+    state is written by one deck only (two decks sharing a state would wipe each other's notes
+    from it), and none of them is a file the build reads (a digest, answer key or taxonomy)."""
+    written: dict[str, tuple[BuildPlan, str]] = {}
+    for plan in plans:
+        for role, path in _written_by(plan):
+            other = written.get(_file_key(path))
+            if other is not None:
+                raise _overlap(plan, role, f"is also the {_role(*other)}")
+            written[_file_key(path)] = (plan, role)
+    for plan in plans:
+        read = [(path, "an input digest") for path in _input_files(plan.inputs)]
+        read += [(path, "the answer key") for path in (plan.answers,) if path is not None]
+        read += [(path, "the taxonomy") for path in (plan.taxonomy,) if path is not None]
+        for path, what in read:
+            target = written.get(_file_key(path))
+            if target is not None:
+                raise _overlap(target[0], target[1], f"is {what} of {_name(plan)} ({path})")
+
+
+def _written_by(plan: BuildPlan) -> list[tuple[str, Path]]:
+    roles = [("output", plan.output), ("state", plan.state), ("delta", plan.delta)]
+    return [(role, path) for role, path in roles if path is not None]
+
+
+def _written_paths(plans: Sequence[BuildPlan]) -> list[Path]:
+    return [path for plan in plans for _role, path in _written_by(plan)]
+
+
+def _file_key(path: Path) -> str:
+    # realpath: a symlink or "decks/../x" names the same file.
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _input_files(inputs: Iterable[Path]) -> list[Path]:
+    files = []
+    for path in inputs:
+        if str(path) == "-":
+            continue
+        files.extend(find_digest_files(path) if path.is_dir() else [path])
+    return files
+
+
+def _name(plan: BuildPlan) -> str:
+    return str(plan.definition) if plan.definition is not None else "this build"
+
+
+_OPTIONS = {"output": "-o", "state": "--state", "delta": "--delta"}
+
+
+def _role(plan: BuildPlan, role: str) -> str:
+    option = _OPTIONS[role]
+    return f"{role} of {plan.definition}" if plan.definition is not None else f"{option} file"
+
+
+def _overlap(plan: BuildPlan, role: str, what: str) -> ConfigError:
+    path = dict(_written_by(plan))[role]
+    if plan.definition is None:
+        option = _OPTIONS[role]
+        return ConfigError(f"{option} {str(path)!r} {what}; nothing was written", path)
+    return ConfigError(
+        f"{role}: {str(path)!r} {what}; nothing was written",
+        plan.definition,
+        plan.lines.get(role),
+    )
 
 
 def commit(prepared: Sequence[PreparedDeck]) -> list[BuildReport]:
@@ -299,7 +387,9 @@ def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
     key and taxonomy) and the parsers' warnings."""
     parsed = read_inputs(plan)
     key = load_answer_key(plan.answers) if plan.answers is not None else None
-    _, specs = _notes(plan, parsed, key, load_taxonomy(plan.taxonomy))
+    # No state is read: the GUIDs are those of a first build (or of the pinned identity).
+    namespace = _namespace(plan, DeckState())
+    _, specs = _notes(plan, parsed, key, load_taxonomy(plan.taxonomy), namespace)
     return specs, tuple(parsed.warnings)
 
 
@@ -308,10 +398,11 @@ def _notes(
     parsed: ParseResult,
     key: AnswerKey | None,
     taxonomy: Taxonomy,
+    namespace: str,
     cache: BuildCache | None = None,
 ) -> tuple[list[Digest], list[NoteSpec]]:
-    """The digests with their answers resolved, and the notes they make; a paper `cache` has
-    seen with the same inputs is not resolved or tagged again."""
+    """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`);
+    a paper `cache` has seen with the same inputs is not resolved or tagged again."""
     with phase("answers"):
         digests = resolve_answers(
             list(parsed.digests),
@@ -336,6 +427,7 @@ def _notes(
             subdecks=plan.subdecks,
             extra_tags=plan.tags,
             topics_for=topics_for,
+            namespace=namespace,
         )
     return digests, specs
 
@@ -375,12 +467,12 @@ def prepare(
     if taxonomy is None:
         with phase("topics"):
             taxonomy = load_taxonomy(plan.taxonomy)
-    digests, specs = _notes(plan, parsed, key, taxonomy, cache)
+    previous = load_state(plan.state) if state is None else state
+    namespace = _namespace(plan, previous)
+    digests, specs = _notes(plan, parsed, key, taxonomy, namespace, cache)
 
     with phase("state"):
-        if state is None:
-            state = load_state(plan.state)
-        stamped, new_state = stamp_notes(specs, state, now)
+        stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
         state_data = state_bytes(new_state)
     cards = sum(s.spec.cards for s in stamped)
     description = deck_description(digests, notes=len(stamped), cards=cards, origin=plan.origin)
@@ -393,7 +485,7 @@ def prepare(
         delta = build_package(stamped, description=description, only=fresh)
         files.append((plan.delta, delta.data))
 
-    warnings = list(parsed.warnings)
+    warnings = list(parsed.warnings) + list(previous.warnings)
     if not specs:
         warnings.append(f"{plan.output}: the deck has no notes (no papers in its inputs)")
     report = BuildReport(
@@ -438,6 +530,29 @@ def prepare(
     )
 
 
+def _namespace(plan: BuildPlan, previous: DeckState) -> str:
+    """The deck's identity namespace: the one its state records, else (first build) the one
+    derived from its name and package file name; `plan.identity` pins it."""
+    recorded = previous.namespace
+    if plan.identity is None:
+        if recorded is not None:
+            return recorded
+        return identity.deck_namespace(plan.name, plan.output.name)
+    if recorded is not None and recorded != plan.identity and previous.notes:
+        # Switching would give every note a new GUID: duplicates of the whole deck in Anki.
+        raise ConfigError(
+            f"identity {_describe_namespace(plan.identity)} differs from the one this deck's "
+            f"notes were built with, {_describe_namespace(recorded)} (recorded in the state); "
+            "remove the identity setting, or set it to the recorded one",
+            plan.state,
+        )
+    return plan.identity
+
+
+def _describe_namespace(namespace: str) -> str:
+    return identity.LEGACY_SETTING if namespace == identity.LEGACY_NAMESPACE else repr(namespace)
+
+
 def build_definitions(
     paths: Sequence[str | Path],
     *,
@@ -455,8 +570,10 @@ def build_definitions(
         )
         for d in load_deck_definitions([Path(p) for p in paths])
     ]
-    now = int(time.time()) if now is None else now
-    return commit([prepare(plan, now, progress=progress) for plan in plans])
+    check_paths(plans)
+    with directories_locked(_written_paths(plans)):
+        now = int(time.time()) if now is None else now
+        return commit([prepare(plan, now, progress=progress) for plan in plans])
 
 
 def build_all(

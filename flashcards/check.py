@@ -35,11 +35,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from flashcards.anki.state import DeckState
 from flashcards.answers import AnswerKey, load_answer_key
 from flashcards.build import (
     DEFAULT_DECKS_DIR,
     BuildPlan,
     PreparedDeck,
+    check_paths,
     check_plan,
     plan_adhoc,
     plan_for_definition,
@@ -55,7 +57,6 @@ from flashcards.deckdef import (
 from flashcards.errors import BuildError, ConfigError, FlashcardsError, NotADigestError, ParseError
 from flashcards.model import Digest, Paper
 from flashcards.parse import DEFAULT_MAX_BYTES, Progress
-from flashcards.state import DeckState
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
 
@@ -141,11 +142,14 @@ def check_definitions(
     # Checks across definitions (two decks writing one file), as the build makes them.
     if collector.attempt(load_deck_definitions, [d.path for d in definitions]) is None:
         return collector.result()
+    plans = []
     for definition in definitions:
         plan = collector.attempt(plan_for_definition, definition)
         if plan is not None:
-            plan = dataclasses.replace(plan, max_bytes=max_bytes)
-            collector.check_plan(plan, progress=progress)
+            plans.append(dataclasses.replace(plan, max_bytes=max_bytes))
+    collector.attempt(check_paths, plans)  # a state or package shared, or one that is an input
+    for plan in plans:
+        collector.check_plan(plan, progress=progress)
     return collector.result()
 
 
@@ -352,8 +356,8 @@ def missing_days(digests: Sequence[Digest], roots: Iterable[Path] = ()) -> Itera
         if digest.source == "-":
             continue
         path = Path(digest.source)
-        folder = next((r for r in folders if path.is_relative_to(r)), path.parent)
-        by_folder.setdefault(str(folder), set()).add(digest.date)
+        root = next((r for r in folders if path.is_relative_to(r)), path.parent)
+        by_folder.setdefault(str(root), set()).add(digest.date)
     for folder, dates in sorted(by_folder.items()):
         first, last = min(dates), max(dates)
         day, run = first, []

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from flashcards.answers import DEFAULT_UNSURE_THRESHOLD
 from flashcards.errors import FlashcardsError
 from flashcards.parse import DEFAULT_MAX_BYTES, ParseResult, parse_paths
 
@@ -35,6 +36,22 @@ def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(exc.exit_code)
 
     return wrapper
+
+
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM during a build: a BaseException, so that it unwinds like
+    KeyboardInterrupt through every `except Exception`."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise _Interrupted(signum)
 
 
 def _warn(warnings: tuple[str, ...] | list[str]) -> None:
@@ -77,7 +94,8 @@ _UNSURE_BELOW = click.option(
     type=click.FloatRange(0.0, 1.0),
     default=None,
     metavar="P",
-    help="Mark inferred answers with a confidence below P (0 to 1) as unsure (default 0.88).",
+    help="Mark inferred answers with a confidence below P (0 to 1) as unsure "
+    f"(default {DEFAULT_UNSURE_THRESHOLD}).",
 )
 
 
@@ -153,6 +171,12 @@ _QUIET = click.option(
     help="Topic taxonomy YAML (ad-hoc build; default: the bundled one).",
 )
 @click.option(
+    "--identity",
+    metavar="NAMESPACE",
+    help="Pin the deck's identity namespace (ad-hoc build), e.g. after losing its state: the "
+    'namespace the old state recorded, or "legacy" (see README).',
+)
+@click.option(
     "--delta",
     metavar="DELTA.apkg",
     help="Also write a package of only the notes new or changed in this build (ad-hoc build; "
@@ -181,6 +205,7 @@ def build(
     answers: str | None,
     state: str | None,
     taxonomy: str | None,
+    identity: str | None,
     delta: str | None,
     unsure_below: float | None,
     max_bytes: int,
@@ -209,6 +234,7 @@ def build(
             "--answers": answers,
             "--state": state,
             "--taxonomy": taxonomy,
+            "--identity": identity,
             "--delta": delta,
             "--unsure-below": unsure_below,
         }
@@ -220,9 +246,12 @@ def build(
             )
 
     progress = progress_bar("reading digests", quiet=quiet)
-    # A terminated build unwinds like an interrupted one, so its temporary files are removed.
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # SIGTERM and SIGINT unwind the build (removing its temporary files) and end it with one
+    # line. One that arrives while files are replaced waits until all of them are (atomicfile).
+    previous: dict[int, Any] = {}
     try:
+        for signum in _INTERRUPTS:
+            previous[signum] = signal.signal(signum, _raise_interrupted)
         if inputs:
             assert output is not None
             plan = builder.plan_adhoc(
@@ -234,6 +263,7 @@ def build(
                 taxonomy=taxonomy,
                 unsure_threshold=unsure_below,
                 max_bytes=max_bytes,
+                identity_setting=identity,
                 delta=delta,
                 cache=not no_cache,
             )
@@ -244,8 +274,19 @@ def build(
             )
         else:
             reports = builder.build_all(max_bytes=max_bytes, progress=progress, cache=not no_cache)
+    except _Interrupted as interrupted:
+        for signum in _INTERRUPTS:  # a second signal must not cut this message short
+            signal.signal(signum, signal.SIG_IGN)
+        name = signal.Signals(interrupted.signum).name
+        click.echo(
+            f"error: interrupted by {name}: every deck and state file is either as it was or "
+            "completely updated, never half",
+            err=True,
+        )
+        sys.exit(128 + interrupted.signum)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
     if as_json:
         click.echo(json.dumps(build_document(reports), ensure_ascii=False, indent=2))

@@ -19,14 +19,15 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from flashcards.anki.notes import CARD_KINDS, SUBDECK_MODES
 from flashcards.buildcache import default_cache_path
 from flashcards.errors import ConfigError
-from flashcards.notes import CARD_KINDS, SUBDECK_MODES
+from flashcards.identity import namespace_from_setting
 from flashcards.parse import find_digest_files
 from flashcards.sources import PullTarget, check_template, source_named
 from flashcards.yamlfile import YamlDocument, describe, read_yaml
@@ -43,6 +44,7 @@ DECK_KEYS = (
     "answers",
     "taxonomy",
     "unsure_threshold",
+    "identity",
     "delta",
     "pull",
     "cache",
@@ -68,6 +70,8 @@ class DeckDefinition:
     answers: Path | None = None  # answer-key file
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
     unsure_threshold: float | None = None  # None → flashcards.answers.DEFAULT_UNSURE_THRESHOLD
+    identity: str | None = None  # pinned identity namespace; None → the state's (or a new one)
+    lines: dict[str, int] = field(default_factory=dict, compare=False)  # of each key, for messages
     delta: Path | None = None  # package of the notes new or changed in a build, if wanted
     pull: tuple[PullTarget, ...] = ()  # what `flashcards pull` brings in for this deck
     cache: Path | None = None  # the build cache (flashcards.buildcache); None: no cache
@@ -121,11 +125,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     if not isinstance(data, dict):
         raise doc.error(f"expected a mapping of keys (name, sources, ...), got {describe(data)}")
 
-    for key in data:
-        if key not in DECK_KEYS:
-            raise doc.error(
-                f"{key}: unknown key (expected one of: {', '.join(DECK_KEYS)})", key, at_key=True
-            )
+    doc.check_keys(data, DECK_KEYS)
     for key in REQUIRED_KEYS:
         if key not in data:
             raise ConfigError(f"{key}: missing (required)", path)
@@ -149,6 +149,8 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         answers=v.path_value("answers", base, must_exist=True),
         taxonomy=v.path_value("taxonomy", base, must_exist=True),
         unsure_threshold=v.threshold(),
+        identity=v.identity(),
+        lines={k: line for k in data if isinstance(k, str) and (line := doc.line(k)) is not None},
         delta=delta,
         pull=v.pull(base),
         cache=v.cache(base, state),
@@ -163,11 +165,7 @@ def load_pull_targets(path: str | Path) -> tuple[PullTarget, ...]:
     doc = read_yaml(path)
     if not isinstance(doc.data, dict):
         return load_deck_definition(path).pull  # raises the same message as a build would
-    for key in doc.data:
-        if key not in DECK_KEYS:
-            raise doc.error(
-                f"{key}: unknown key (expected one of: {', '.join(DECK_KEYS)})", key, at_key=True
-            )
+    doc.check_keys(doc.data, DECK_KEYS)
     return _Validator(doc, path).pull(path.parent)
 
 
@@ -294,7 +292,7 @@ class _Validator:
             raise self.error(
                 f"subdecks: expected month, date or null, got {describe(value)}", "subdecks"
             )
-        return value
+        return str(value)
 
     def tags(self) -> tuple[str, ...]:
         value = self.data.get("tags")
@@ -332,6 +330,21 @@ class _Validator:
             )
         return float(value)
 
+    def identity(self) -> str | None:
+        value = self.data.get("identity")
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.error(
+                f"identity: expected the namespace recorded in the deck's state (text) or "
+                f"legacy, got {describe(value)}",
+                "identity",
+            )
+        try:
+            return namespace_from_setting(value)
+        except ValueError as exc:
+            raise self.error(f"identity: {exc}", "identity") from None
+
     def pull(self, base: Path) -> tuple[PullTarget, ...]:
         value = self.data.get("pull")
         if value is None:
@@ -356,15 +369,7 @@ class _Validator:
         return tuple(targets)
 
     def _pull_entry(self, base: Path, index: int, entry: dict[Any, Any]) -> PullTarget:
-        for key in entry:
-            if key not in _PULL_KEYS:
-                raise self.doc.error(
-                    f"pull: {key}: unknown key (expected one of: {', '.join(_PULL_KEYS)})",
-                    "pull",
-                    index,
-                    key,
-                    at_key=True,
-                )
+        self.doc.check_keys(entry, _PULL_KEYS, "pull", index, label="pull")
         for key in ("source", "into"):
             if key not in entry:
                 raise self.error(f"pull: {key}: missing (required)", "pull", index)

@@ -9,9 +9,14 @@ builds of the same deck, the user's collection would get duplicates and lose rev
   name. If a field is ever renamed in the UI sense (its label), keep passing the original name here.
 - Deck IDs are derived from the deck name (Anki matches decks by name anyway; a stable ID keeps the
   package bytes stable).
-- Note GUIDs are derived from the paper's identity (`Paper.key`: its arXiv id, else its normalised
-  title), the card role ("mcq" / "summary") and, for questions, the question number. They are never
-  derived from content, so a fixed typo updates the existing note instead of creating a new one.
+- Note GUIDs are derived from the deck's namespace, the paper's identity (`Paper.key`: its arXiv
+  id, else its normalised title), the card role ("mcq" / "summary") and, for questions, the
+  question number. They are never derived from content, so a fixed typo updates the existing note
+  instead of creating a new one. The namespace keeps two decks that share a paper apart: Anki
+  would otherwise take the second deck's note for the first's and leave its extra cards blank. A
+  deck's namespace is chosen at its first build (`deck_namespace`) and kept in its state file;
+  decks first built before namespaces existed keep `LEGACY_NAMESPACE`, whose GUIDs are the ones
+  their users imported.
 - `MODEL_MOD` is the modification time written on both note types. Anki only updates a local note
   type from a package whose note type is newer, so bump it when the templates or CSS change (a new
   value must be larger than the old one). Field and template *names* must not change at all: Anki
@@ -74,6 +79,30 @@ def day_start(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
+#: The namespace of decks first built before namespaces existed: GUIDs exactly as they were then.
+LEGACY_NAMESPACE = ""
+
+
+def deck_namespace(deck_name: str, output_name: str) -> str:
+    """The namespace a deck gets at its first build: readable, and the same on every machine (the
+    package's file name, not its path, tells apart two decks given the same Anki deck name)."""
+    return f"{deck_name} ({output_name})"
+
+
+#: How a deck definition (`identity: legacy`) or `--identity legacy` names `LEGACY_NAMESPACE`.
+LEGACY_SETTING = "legacy"
+
+
+def namespace_from_setting(value: str) -> str:
+    """The namespace a user's `identity` setting names; ValueError for one that names none."""
+    value = value.strip()
+    if not value:
+        raise ValueError("expected the namespace recorded in the deck's state, or legacy")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("a namespace cannot contain control characters")
+    return LEGACY_NAMESPACE if value == LEGACY_SETTING else value
+
+
 def note_id_candidate(guid: str, day: date) -> int:
     """Preferred Anki note id of a new note: within its first digest's day (Anki shows the id as
     the date the note was added), at a GUID-derived slot. Callers step by `NOTE_ID_STEP` past
@@ -83,13 +112,23 @@ def note_id_candidate(guid: str, day: date) -> int:
     return day_start(day) * 1000 + offset * NOTE_ID_STEP
 
 
-def note_guid(paper_key: str, role: str, number: int | None = None) -> str:
-    """The GUID of the note for `role` ("mcq" needs the question number) of the paper `paper_key`.
+def note_guid(
+    paper_key: str, role: str, number: int | None = None, *, namespace: str = LEGACY_NAMESPACE
+) -> str:
+    """The GUID of the note for `role` ("mcq" needs the question number) of the paper `paper_key`
+    in the deck whose namespace is `namespace`.
 
     12 base-62 characters (71 bits): collisions are out of reach for any real collection.
     """
     parts = [paper_key, role] if number is None else [paper_key, role, str(number)]
-    value = int.from_bytes(_digest("note", *parts)[:12], "big")
+    if namespace != LEGACY_NAMESPACE:
+        # Hashed so that no character of a user-chosen namespace (such as '|') can make two
+        # different (namespace, key) pairs join to the same string.
+        parts.insert(0, hashlib.sha256(namespace.encode("utf-8")).hexdigest())
+        raw = _digest("deck-note", *parts)
+    else:
+        raw = _digest("note", *parts)
+    value = int.from_bytes(raw[:12], "big")
     chars = []
     for _ in range(12):
         value, rest = divmod(value, len(_GUID_ALPHABET))

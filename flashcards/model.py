@@ -7,6 +7,7 @@ with `dataclasses.replace`. `fields` dicts are never mutated after construction.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -27,6 +28,22 @@ FIELD_NAMES: tuple[str, ...] = (
     "summary",
     "workflow",
 )
+
+#: Options are lettered A, B, C… in digests, answer keys and on cards. Letters stop at Z, so a
+#: question has at most `MAX_OPTIONS` options: the parsers refuse more, naming the line.
+OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MAX_OPTIONS = len(OPTION_LETTERS)
+
+
+def option_letter(index: int) -> str:
+    """The letter of the option at 0-based `index`: 'A' for the first."""
+    return OPTION_LETTERS[index]
+
+
+def option_index(letter: str) -> int | None:
+    """The 0-based index that an option letter ('B' or 'b') names; None if `letter` is not one."""
+    upper = letter.upper()
+    return OPTION_LETTERS.index(upper) if len(upper) == 1 and upper in OPTION_LETTERS else None
 
 
 @dataclass(frozen=True)
@@ -108,6 +125,14 @@ class Digest:
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
+# Symbols that tell two titles apart ("C++" and "C", "C#" and "C") are spelled as words. Only titles
+# holding them get a key different from the one earlier versions gave.
+_SPELLED_SYMBOLS = {"+": " plus ", "#": " sharp "}
+_SYMBOL = re.compile("[+#]")
+
+#: Start of the key of a title with no letter or digit at all (e.g. only emoji).
+UNTITLED_PREFIX = "untitled-"
+
 
 def paper_key(arxiv_id: str | None, title: str) -> str:
     """`Paper.key` of a paper with this arXiv id (None if it has none) and title."""
@@ -115,7 +140,36 @@ def paper_key(arxiv_id: str | None, title: str) -> str:
 
 
 def normalise_title(title: str) -> str:
-    """Lower-case ASCII words joined by '-': the same paper title always gives the same string,
-    whatever its wrapping, spacing, accents or punctuation."""
-    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
-    return _NON_WORD.sub("-", folded).strip("-")
+    """A non-empty key naming the paper titled `title`: the same title always gives the same key,
+    whatever its wrapping, spacing, accents or punctuation, and a key gives itself back.
+
+    A title whose letters and digits all survive folding to ASCII gets lower-case ASCII words
+    joined by '-' (the keys of earlier versions, so existing GUIDs stay). Folding would drop the
+    letters of "Мир трансформеров" or "α-Net", so such a title keeps its Unicode words instead
+    (NFKC, case-folded). A title without any letter or digit gets `untitled-<hash of the title>`.
+    """
+    key = _title_key(title)
+    # A Unicode key may itself fold to ASCII without loss ("ß é" → "ss-é" → "ss-e"); a few more
+    # rounds reach the key that gives itself back, so a key read from an answer key matches.
+    for _ in range(4):
+        again = _title_key(key)
+        if again == key:
+            break
+        key = again
+    if not key:
+        canonical = " ".join(unicodedata.normalize("NFKC", title).casefold().split())
+        key = UNTITLED_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+    return key
+
+
+def _title_key(title: str) -> str:
+    decomposed = _SYMBOL.sub(
+        lambda m: _SPELLED_SYMBOLS[m.group()], unicodedata.normalize("NFKD", title)
+    )
+    if not any(ord(ch) > 127 and ch.isalnum() for ch in decomposed):
+        folded = decomposed.encode("ascii", "ignore").decode().lower()
+        return _NON_WORD.sub("-", folded).strip("-")
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", decomposed).casefold())
+    # Marks (M*) stay inside words: Devanagari or Thai words are letters and marks.
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LNM" else " " for ch in folded)
+    return "-".join(kept.split())

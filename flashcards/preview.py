@@ -34,17 +34,17 @@ from pathlib import Path
 
 import genanki
 
-from flashcards.build import BuildPlan, plan_adhoc, plan_for_definition, plan_notes
-from flashcards.deckdef import load_deck_definitions
-from flashcards.notes import (
+from flashcards.anki.notes import NoteSpec
+from flashcards.anki.notetypes import (
     MCQ_FIELDS,
     MCQ_MODEL_NAME,
     SUMMARY_FIELDS,
     SUMMARY_MODEL_NAME,
-    NoteSpec,
     mcq_model,
     summary_model,
 )
+from flashcards.build import BuildPlan, plan_adhoc, plan_for_definition, plan_notes
+from flashcards.deckdef import load_deck_definitions
 from flashcards.parse import DEFAULT_MAX_BYTES
 
 #: Where the page loads MathJax from (tests route this URL to a local copy).

@@ -28,6 +28,7 @@ def progress_bar(label: str, *, unit: str = "file", quiet: bool = False) -> Prog
         return None
 
     def wrap(items: Sequence[T]) -> Iterable[T]:
-        return tqdm(items, desc=label, unit=unit, file=stream, delay=DELAY, leave=False)
+        bar: Iterable[T] = tqdm(items, desc=label, unit=unit, file=stream, delay=DELAY, leave=False)
+        return bar
 
     return wrap

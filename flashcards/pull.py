@@ -179,16 +179,16 @@ def pull(
 
     reports = []
     for index, (target, span) in enumerate(zip(targets, ranges, strict=True)):
-        days = tuple(results[index, day] for day in schedule[index])
+        done = tuple(results[index, day] for day in schedule[index])
         failed = states[_folder_key(target.folder)].failed
-        for result in days:
+        for result in done:
             if result.status == "failed":
                 failed.add(result.file.name)
             else:
                 failed.discard(result.file.name)
         warnings = [
             f"{r.file}: the source no longer has it ({r.url}); the file is kept"
-            for r in days
+            for r in done
             if r.status == "present" and r.url is not None
         ]
         warnings += [
@@ -196,8 +196,8 @@ def pull(
             f"tried again (pull it with --since {name[:10]} --until {name[:10]})"
             for name in gave_up.get(index, [])
         ]
-        first = min(days[0].day, span.first) if days else span.first
-        reports.append(TargetReport(target, first, span.last, days, tuple(warnings)))
+        first = min(done[0].day, span.first) if done else span.first
+        reports.append(TargetReport(target, first, span.last, done, tuple(warnings)))
     for index, report in enumerate(reports):
         state = states.pop(_folder_key(report.target.folder), None)
         warning = _save_state(report.target.folder, state) if state is not None else None
@@ -465,7 +465,7 @@ def _read_body(response: httpx.Response, max_bytes: int) -> bytes | None:
 def _backoff(attempt: int, settings: HttpSettings) -> float:
     """Exponential backoff with "equal jitter": between half and all of the doubled delay, so
     that clients retrying together spread out."""
-    delay = min(settings.max_backoff, settings.backoff * 2**attempt)
+    delay = min(settings.max_backoff, settings.backoff * 2.0**attempt)
     return delay / 2 + settings.jitter() * delay / 2
 
 

@@ -13,10 +13,17 @@ from dataclasses import dataclass, field
 
 
 @dataclass
+class _Open:
+    """A phase still running: when it started, and the seconds of the phases nested in it."""
+
+    start: float
+    nested: float = 0.0
+
+
+@dataclass
 class _Recorder:
     seconds: dict[str, float] = field(default_factory=dict)
-    # Open phases as [name, start, seconds spent in phases nested inside it].
-    stack: list[list] = field(default_factory=list)
+    stack: list[_Open] = field(default_factory=list)
 
 
 _clock = time.perf_counter
@@ -43,13 +50,13 @@ def phase(name: str) -> Iterator[None]:
     if recorder is None:
         yield
         return
-    frame = [name, _clock(), 0.0]
+    frame = _Open(_clock())
     recorder.stack.append(frame)
     try:
         yield
     finally:
         recorder.stack.pop()
-        elapsed = _clock() - frame[1]
-        recorder.seconds[name] = recorder.seconds.get(name, 0.0) + elapsed - frame[2]
+        elapsed = _clock() - frame.start
+        recorder.seconds[name] = recorder.seconds.get(name, 0.0) + elapsed - frame.nested
         if recorder.stack:
-            recorder.stack[-1][2] += elapsed
+            recorder.stack[-1].nested += elapsed

@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-import re2
+import re2  # type: ignore[import-untyped]
 
 from flashcards.model import FIELD_NAMES, Paper
 from flashcards.yamlfile import YamlDocument, describe, parse_yaml, read_yaml
@@ -89,7 +89,8 @@ def compile_user_pattern(pattern: str) -> Pattern:
     options.case_sensitive = False
     options.log_errors = False  # it would print to stderr; the caller raises a clear error
     try:
-        return re2.compile(pattern, options)
+        compiled: Pattern = re2.compile(pattern, options)
+        return compiled
     except re2.error as exc:
         reason = exc.args[0] if exc.args else "invalid"
         if isinstance(reason, bytes):
@@ -275,13 +276,7 @@ def _build(doc: YamlDocument) -> Taxonomy:
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error(f"expected a mapping with a 'topics' key, got {describe(data)}")
-    for key in data:
-        if key not in TAXONOMY_KEYS:
-            raise doc.error(
-                f"{key}: unknown key (expected one of: {', '.join(TAXONOMY_KEYS)})",
-                key,
-                at_key=True,
-            )
+    doc.check_keys(data, TAXONOMY_KEYS)
 
     fallback = data.get("fallback", DEFAULT_FALLBACK)
     if not isinstance(fallback, str) or not SLUG.match(fallback):
@@ -294,14 +289,8 @@ def _build(doc: YamlDocument) -> Taxonomy:
     raw_weights = data.get("weights") or {}
     if not isinstance(raw_weights, dict):
         raise doc.error(f"weights: expected a mapping, got {describe(raw_weights)}", "weights")
+    doc.check_keys(raw_weights, WEIGHTED_PARTS, "weights", noun="field")
     for name, value in raw_weights.items():
-        if name not in WEIGHTED_PARTS:
-            raise doc.error(
-                f"weights: {name}: unknown field (expected one of: {', '.join(WEIGHTED_PARTS)})",
-                "weights",
-                name,
-                at_key=True,
-            )
         weights[name] = _number(doc, value, "weights", name)
 
     raw_topics = data.get("topics")
@@ -334,15 +323,7 @@ def _topic(doc: YamlDocument, slug: Any, spec: Any) -> Topic:
             "topics",
             slug,
         )
-    for key in spec:
-        if key not in TOPIC_KEYS:
-            raise doc.error(
-                f"{where}: {key}: unknown key (expected one of: {', '.join(TOPIC_KEYS)})",
-                "topics",
-                slug,
-                key,
-                at_key=True,
-            )
+    doc.check_keys(spec, TOPIC_KEYS, "topics", slug)
     label = spec.get("label")
     if not isinstance(label, str) or not label.strip():
         raise doc.error(

@@ -16,7 +16,7 @@ aliases would add more than `MAX_ALIAS_EXPANSION` values, or that contains itsel
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,27 @@ class YamlDocument:
         line = self.key_line(*keys) if at_key else self.line(*keys)
         return ConfigError(message, self.path, line)
 
+    def check_keys(
+        self,
+        mapping: Mapping[Any, Any],
+        allowed: Sequence[str],
+        *keys: PathItem,
+        noun: str = "key",
+        label: str | None = None,
+    ) -> None:
+        """Refuse the first key of `mapping` (the value at `keys`) that is not one of `allowed`:
+        "LABEL: KEY: unknown key (expected one of: …)" at the key's own line, where LABEL is
+        `keys` joined by ": " unless given."""
+        for key in mapping:
+            if key not in allowed:
+                where = f"{label}: " if label else "".join(f"{k}: " for k in keys)
+                raise self.error(
+                    f"{where}{key}: unknown {noun} (expected one of: {', '.join(allowed)})",
+                    *keys,
+                    key,
+                    at_key=True,
+                )
+
 
 def read_text(path: str | Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> str:
     """The text of a UTF-8 file (BOM allowed); unreadable, undecodable, oversized files and
@@ -149,7 +170,8 @@ def _check_depth(text: str, path: str, loader: type) -> bool:
         elif isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                line = event.start_mark.line + 1
+                mark = event.start_mark
+                line = mark.line + 1 if mark is not None else None
                 raise ConfigError(f"nested more than {MAX_DEPTH} deep", path, line)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1

@@ -131,3 +131,20 @@ def review_card(col: Collection, card_id: int, rating: int = CardAnswer.GOOD) ->
 def schedule(card: Card) -> tuple[int, int, int, int, int]:
     """The review state a re-import must keep: (type, queue, due, ivl, reps)."""
     return (card.type, card.queue, card.due, card.ivl, card.reps)
+
+
+def blank_cards(col: Collection) -> list[str]:
+    """Cards that would show nothing to learn: Anki's own empty-card check (a front that renders
+    empty), and any card whose main field is empty (the prompt of a question, the field a summary
+    card asks about), as "guid/template" strings. Empty means no card of ours is blank."""
+    # The field each summary template asks about, from the note type itself.
+    from flashcards.anki.notetypes import SUMMARY_CARDS
+
+    summary_field = {template: field for template, field, _key, _question in SUMMARY_CARDS}
+    found = [f"empty card {cid}" for note in col.get_empty_cards().notes for cid in note.card_ids]
+    for card in rendered_cards(col):
+        note = col.get_note(card.note_id)
+        main = summary_field.get(card.template, "Prompt")
+        if not note[main].strip() or not card.question.strip() or not card.answer.strip():
+            found.append(f"{card.guid}/{card.template}")
+    return found

@@ -9,7 +9,9 @@ import sqlite3
 import zipfile
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
+from flashcards.anki.state import load_state
 from flashcards.model import Digest, Paper, Question
 
 OPTIONS = ("A sparse router", "A dense adapter", "A token cache")
@@ -76,3 +78,19 @@ def package_db(data: bytes) -> sqlite3.Connection:
     connection = sqlite3.connect(":memory:")
     connection.deserialize(collection)
     return connection
+
+
+def deck_state_disagreements(package: Path, state: Path) -> list[str]:
+    """How the package on disk and the state file beside it disagree: every note of the package
+    must be in the state with the same modification time and id (a new state beside an old deck,
+    or the reverse, differs in both). Empty when they agree."""
+    recorded = load_state(state).notes
+    problems = []
+    rows = package_db(package.read_bytes()).execute("select guid, mod, id from notes").fetchall()
+    for guid, mod, note_id in rows:
+        entry = recorded.get(guid)
+        if entry is None:
+            problems.append(f"{guid}: in the package, not in the state")
+        elif (entry.mtime, entry.id) != (mod, note_id):
+            problems.append(f"{guid}: package has ({mod}, {note_id}), state {entry}")
+    return problems

@@ -1,29 +1,21 @@
+"""Fixtures and hooks. Constants and helpers shared by the tests live in helpers.py."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
+from helpers import CORPUS, SEEDS
 
-from flashcards.model import Digest
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-SEEDS = SHARED / "seeds"
-CORPUS = SHARED / "corpus"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-#: A fixed clock for builds (epoch seconds): only changed notes read it.
-NOW = 1_750_000_000
-#: Seed digests the build tests copy: one quiz text digest (3 papers, 9 questions) and one
-#: markdown table digest (13 papers).
-QUIZ_SEED = "000_8c7c851b79673f42.txt"
-TABLE_SEED = "003_6112daa6f0df162a.txt"
+#: Fixtures that read ../shared: every test using one (directly or through another fixture)
+#: is marked `corpus`, so `pytest -m "not corpus"` runs the fast core alone.
+SHARED_FIXTURES = frozenset({"corpus", "seeds"})
 
 
-def _shared(path: Path) -> Path:
-    """Tests on real digests need ../shared beside the checkout. CI always has it, so there a
-    missing folder is a failure, not a silent skip."""
+def shared_folder(path: Path) -> Path:
+    """The one rule for tests on real digests: they need ../shared beside the checkout. CI
+    always has it, so there (CI set) a missing folder is a failure, not a silent skip."""
     if not path.is_dir():
         message = f"{path} is not beside the checkout"
         if os.environ.get("CI"):
@@ -32,17 +24,17 @@ def _shared(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def seeds() -> Path:
-    return _shared(SEEDS)
+    return shared_folder(SEEDS)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def corpus() -> Path:
-    return _shared(CORPUS)
+    return shared_folder(CORPUS)
 
 
-def only_digest(digests: list[Digest]) -> Digest:
-    """The one digest a file must hold."""
-    assert len(digests) == 1, f"{len(digests)} digests"
-    return digests[0]
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.corpus)

@@ -22,16 +22,17 @@ from anki_helpers import (
     schedule,
 )
 from build_samples import digest, question, quiz_paper, table_paper
-from conftest import NOW, QUIZ_SEED, ROOT, TABLE_SEED
+from helpers import NOW, QUIZ_SEED, ROOT, TABLE_SEED
 
 from flashcards import identity
+from flashcards.anki.export import write_package
+from flashcards.anki.notes import build_notes
+from flashcards.anki.notetypes import MCQ_MODEL_NAME, SUMMARY_MODEL_NAME
+from flashcards.anki.state import DeckState, stamp_notes
 from flashcards.build import BuildReport, build, plan_adhoc, plan_for_definition
 from flashcards.deckdef import load_deck_definition
-from flashcards.export import write_package
 from flashcards.model import Digest
-from flashcards.notes import MCQ_MODEL_NAME, SUMMARY_MODEL_NAME, build_notes
 from flashcards.parse import parse_paths
-from flashcards.state import DeckState, stamp_notes
 
 CARD_FIELDS = ("topic", "previous_research", "problem", "methods", "results", "summary")
 EDITED_PROMPT = "what was the primary gap Step1X-Edit aimed to address"
@@ -129,9 +130,10 @@ def test_edits_update_notes_in_place_and_keep_review_history(
 ) -> None:
     out = tmp_path / "out"
     first = _build(digests_dir, out, NOW)
-    edited_guid = identity.note_guid("arxiv:2504.17761", "mcq", 1)
-    untouched_guid = identity.note_guid("arxiv:2504.18415", "mcq", 2)
-    summary_guid = identity.note_guid("arxiv:2502.18137", "summary")
+    namespace = identity.deck_namespace("AI Papers", "deck.apkg")  # a first build's
+    edited_guid = identity.note_guid("arxiv:2504.17761", "mcq", 1, namespace=namespace)
+    untouched_guid = identity.note_guid("arxiv:2504.18415", "mcq", 2, namespace=namespace)
+    summary_guid = identity.note_guid("arxiv:2502.18137", "summary", namespace=namespace)
 
     with fresh_collection(tmp_path) as col:
         import_package(col, first.output)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 from flashcards.answers import (
     DEFAULT_UNSURE_THRESHOLD,
@@ -23,28 +23,32 @@ from flashcards.answers import (
     paper_key_of,
     resolve_answers,
 )
-from flashcards.cli import main
-from flashcards.errors import ConfigError
-from flashcards.inference import (
+from flashcards.answers.features import (
     FEATURE_NAMES,
+    PaperIndex,
+    option_features,
+)
+from flashcards.answers.model import (
     MAX_INFERRED_CONFIDENCE,
     PLAIN_FEATURES,
     UNBACKED_CAP,
     Model,
-    PaperIndex,
-    asks_about_prior_work,
-    asks_what_is_avoided,
     calibrate,
     decide,
     infer_answer,
-    is_negated,
-    option_features,
     option_probabilities,
     shipped_frequencies,
     shipped_model,
+)
+from flashcards.answers.text import (
+    asks_about_prior_work,
+    asks_what_is_avoided,
+    is_negated,
     stem,
     tokens,
 )
+from flashcards.cli import main
+from flashcards.errors import ConfigError
 from flashcards.model import Digest, Paper, Question
 from flashcards.parse import parse_file
 
@@ -631,8 +635,8 @@ def test_an_absolute_the_paper_itself_uses_is_no_distractor_cue() -> None:
     question = Question(1, "What data was used?", ("Only public datasets", "Private crawls"))
     says_only = paper_of(methods="Trained on only publicly available data.")
     does_not = paper_of(methods="Trained on publicly available data.")
-    assert option_features(says_only, question)[0][column] == 0.0
-    assert option_features(does_not, question)[0][column] == 1.0
+    assert option_features(says_only, question, shipped_frequencies())[0][column] == 0.0
+    assert option_features(does_not, question, shipped_frequencies())[0][column] == 1.0
 
 
 def test_a_question_about_earlier_work_may_be_answered_from_it() -> None:
@@ -647,26 +651,6 @@ def test_a_question_about_earlier_work_may_be_answered_from_it() -> None:
     earlier = Question(1, "Which two earlier optimizers does it build on?", options)
     plain = Question(1, "Which two optimizers does it build on?", options)
     assert asks_about_prior_work(earlier.prompt) and not asks_about_prior_work(plain.prompt)
-    assert option_features(paper, plain)[0][column] == pytest.approx(1.0)
-    assert option_features(paper, earlier)[0][column] == 0.0
+    assert option_features(paper, plain, shipped_frequencies())[0][column] == pytest.approx(1.0)
+    assert option_features(paper, earlier, shipped_frequencies())[0][column] == 0.0
     assert infer_answer(paper, earlier).answer == 0
-
-
-def test_the_habit_of_long_right_options_alone_never_makes_an_answer_sure() -> None:
-    """Two calibrated opinions make the confidence: one that knows the real digests' writer
-    makes the right option the longest, one that does not. A digest whose writer made a long
-    distractor (blind_b4, classifier-free guidance, Q1): the first alone was sure of it."""
-    (digest,) = parse_file(ANSWER_FIXTURES / "blind_b4.txt")
-    paper = next(p for p in digest.papers if p.arxiv_id == "2207.12598")
-    question = paper.questions[0]
-    truth = load_answer_key(ANSWER_FIXTURES / "blind_b4_key.yaml").answers[paper.key][0]
-    model = shipped_model()
-    full = calibrate(
-        max(option_probabilities(model, option_features(paper, question), False)),
-        *model.calibration,
-    )
-    guess = infer_answer(paper, question)
-    assert guess.answer != truth and len(question.options[guess.answer]) > len(
-        question.options[truth]
-    )
-    assert full >= DEFAULT_UNSURE_THRESHOLD > guess.confidence

@@ -1,11 +1,18 @@
-"""Answer inference measured on labelled digests, always held out.
+"""Answer inference measured on labelled digests, always held out, and the shipped fit.
 
 Real digests: the fit (weights, calibration, document frequencies) sees March–August 2025
 only; the assertions are on September–December 2025, as they are and without their flow
-charts. Thresholds are what `benchmarks/answers_eval.py` measures minus a small margin (README
-"## Answers"). Digests whose summaries state the answers (tests/fixtures/answers): each one
-scored by the shipped model with the stated-answers weights refitted without it, or never in
-any fit (blind_d, blind_e, blind_f).
+charts. Thresholds are floors: what `benchmarks/answers_eval.py` measures minus a margin
+(docs/answers.md), so that a refit need not rewrite them. Digests whose summaries state the
+answers (tests/fixtures/answers): each one scored by the shipped model with the stated-answers
+weights refitted without it, or never in any fit (blind_d, blind_e, blind_f, blind_j).
+
+The shipped calibration constants are not what a refit computes today (Platt a, b of 1.0439,
+0.1377 shipped against 1.0345, 0.1565 refit; habit-free 0.6422, 0.8596 against 0.6386, 0.8724),
+although the weights and document frequencies it computes are the shipped ones to the last
+digit: they were fitted in an earlier state that the history does not reproduce. Adopting the
+refit's values would change confidences on cards, so the shipped ones stay, and the refit test
+allows calibrations that give confidences within a hundredth of each other.
 """
 
 from __future__ import annotations
@@ -83,10 +90,16 @@ def test_later_months_without_flow_charts_meet_the_targets(
 def test_shipped_model_beats_the_baselines_on_shuffled_options(
     corpus: Path, bench: ModuleType
 ) -> None:
-    """No position prior: shuffling the options of every question changes nothing much."""
+    """No position prior: with every question's options shuffled, the shipped model still beats
+    both baselines (the most common answer position, the option sharing most words with the
+    paper), computed here on the same shuffled questions."""
     items = bench.permuted(bench.load_labelled(corpus / "daily_paper"), seed=1)
+    baselines = bench.baselines(items)
+    assert len(baselines) == 2 and all(0 < b < 1 for b in baselines.values())
     predictions = bench.predict(bench.shipped(), items)
     result = bench.summary(predictions, DEFAULT_UNSURE_THRESHOLD)
+    # measured: position 36.7%, word overlap 78.2% right; the model makes half their misses
+    assert 1 - result["accuracy"] <= 0.6 * (1 - max(baselines.values()))
     # in-sample for the weights, but the position information is gone: measured accuracy
     # 0.896, coverage 0.655, precision of sure answers 0.981
     assert result["accuracy"] >= 0.87
@@ -94,89 +107,76 @@ def test_shipped_model_beats_the_baselines_on_shuffled_options(
     assert result["coverage"] >= 0.62
 
 
-#: name → (questions, right, not unsure, wrong but not unsure), out of fold (see module doc).
-#: handmade 1–2 guided the features, 3 was written before them, 4 after them; the blind_*
-#: digests were written by team members who had not seen the inference code (README).
-STATED_MEASURED = {
-    "handmade": (18, 18, 12, 0),
-    "handmade2": (24, 24, 18, 0),
-    "handmade3": (24, 23, 15, 0),
-    "handmade4": (24, 23, 17, 0),
-    "blind_a1": (15, 13, 9, 0),
-    "blind_a2": (16, 14, 11, 0),
-    "blind_a3": (15, 14, 9, 0),
-    "blind_a4": (17, 14, 7, 0),
-    "blind_b1": (15, 14, 11, 0),
-    "blind_b2": (16, 14, 11, 0),
-    "blind_b3": (16, 9, 4, 0),
-    "blind_b4": (15, 10, 5, 0),
-    "blind_c1": (15, 15, 13, 0),
-    "blind_c2": (15, 13, 12, 1),
-    "blind_c3": (15, 15, 12, 0),
-    "blind_c4": (15, 11, 10, 0),
-    "blind_g1": (15, 12, 11, 1),
-    "blind_g2": (15, 14, 9, 0),
-    "blind_g3": (15, 14, 11, 0),
-    "blind_g4": (15, 13, 9, 0),
-    "blind_h1": (16, 15, 13, 1),
-    "blind_h2": (16, 16, 13, 0),
-    "blind_h3": (14, 12, 11, 0),
-    "blind_h4": (15, 14, 13, 0),
-    "blind_i1": (15, 11, 8, 0),
-    "blind_i2": (15, 11, 9, 0),
-    "blind_i3": (16, 12, 9, 1),
-    "blind_i4": (14, 11, 11, 1),
-    "blind_d1": (15, 15, 11, 0),
-    "blind_d2": (16, 16, 12, 0),
-    "blind_d3": (14, 13, 10, 0),
-    "blind_d4": (16, 16, 10, 0),
-    "blind_e1": (15, 13, 6, 0),
-    "blind_e2": (15, 14, 10, 0),
-    "blind_e3": (16, 15, 12, 0),
-    "blind_e4": (14, 11, 12, 1),
-    "blind_f1": (15, 13, 9, 0),
-    "blind_f2": (16, 15, 12, 0),
-    "blind_f3": (14, 13, 9, 0),
-    "blind_f4": (15, 14, 8, 0),
-    "blind_j1": (15, 15, 13, 0),
-    "blind_j2": (14, 12, 12, 0),
-    "blind_j3": (14, 13, 11, 0),
-    "blind_j4": (14, 13, 11, 0),
-}
-
-
-def _counts(predictions: list[Any]) -> dict[str, tuple[int, int, int, int]]:
-    counts: dict[str, list[int]] = {}
-    for p in predictions:
-        c = counts.setdefault(p.item.source, [0, 0, 0, 0])
-        sure = p.confidence >= DEFAULT_UNSURE_THRESHOLD
-        c[0] += 1
-        c[1] += p.right
-        c[2] += sure
-        c[3] += sure and not p.right
-    return {name: (c[0], c[1], c[2], c[3]) for name, c in counts.items()}
+def _tally(predictions: list[Any]) -> dict[str, float]:
+    sure = [p for p in predictions if p.confidence >= DEFAULT_UNSURE_THRESHOLD]
+    return {
+        "questions": len(predictions),
+        "right": sum(p.right for p in predictions) / len(predictions),
+        "sure": len(sure) / len(predictions),
+        "sure_misses": sum(1 for p in sure if not p.right),
+        "sure_precision": sum(p.right for p in sure) / len(sure) if sure else 1.0,
+    }
 
 
 def test_digests_that_state_their_answers(bench: ModuleType) -> None:
-    """The issue's second target: on digests whose summaries state the answers, nearly every
-    answer right and the misses unsure. Met on our own (88 of 90 right, no sure miss); by other
-    writers 85% (in the fit, out of fold) to 93% (never fitted) right, and 6 wrong answers of
-    694 are not marked unsure."""
-    from flashcards.inference import shipped_model
+    """On digests whose summaries state the answers, nearly every answer right and the misses
+    unsure. Scored out of fold (the stated-answers weights refitted without the digest) for
+    those in the fit, by the shipped model for the blind sets never fitted. Floors, not
+    counts: a refit may move single answers. Measured at the last refit: our own 88 of 90
+    right, no sure miss; never fitted 92.9% right, 70.6% sure, 1 sure miss of 168; all 694
+    questions 89.3% right, 6 sure misses of 471 sure answers."""
+    from flashcards.answers.model import shipped_model
 
     model = shipped_model()
     out_of_fold = bench.stated_out_of_fold(model, bench.load_handmade(bench.STATED_TRAIN))
     held_out = bench.predict(model, bench.load_handmade(bench.BLIND_HELD_OUT))
-    counts = _counts(out_of_fold) | _counts(held_out)
-    assert counts == STATED_MEASURED
-    ours = [c for name, c in counts.items() if name.startswith("handmade")]
-    assert sum(c[1] for c in ours) / sum(c[0] for c in ours) >= 0.95
-    assert all(c[3] == 0 for c in ours)
-    never_fitted = [
-        c for n, c in counts.items() if n.startswith(("blind_d", "blind_e", "blind_f", "blind_j"))
-    ]
-    total = [sum(c[i] for c in never_fitted) for i in range(4)]
-    assert total == [238, 221, 168, 1]  # 92.9% right, 70.6% not unsure, 99.4% right then
-    everything = [sum(c[i] for c in counts.values()) for i in range(4)]
-    assert everything == [694, 620, 471, 6]
-    assert everything[3] / everything[2] <= 0.015
+    everything = out_of_fold + held_out
+    names = {digest.stem for digest, _ in (*bench.STATED_TRAIN, *bench.BLIND_HELD_OUT)}
+    assert {p.item.source for p in everything} == names  # every digest was scored
+
+    ours = _tally([p for p in out_of_fold if p.item.source.startswith("handmade")])
+    assert ours["right"] >= 0.95 and ours["sure_misses"] == 0
+    never_fitted = _tally(held_out)
+    assert never_fitted["right"] >= 0.88
+    assert never_fitted["sure"] >= 0.62
+    assert never_fitted["sure_precision"] >= 0.98
+    overall = _tally(everything)
+    assert overall["right"] >= 0.85
+    assert overall["sure"] >= 0.60
+    assert overall["sure_precision"] >= 0.985
+    for name in names:  # no digest, whatever its writer, is mostly missed
+        assert _tally([p for p in everything if p.item.source == name])["right"] >= 0.5, name
+
+
+#: How far the shipped calibrations may sit from a refit's: the largest change of a calibrated
+#: confidence over winner probabilities 0.25–0.999 (see the module docstring).
+CALIBRATION_TOLERANCE = 0.01
+
+
+def _largest_gap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    from flashcards.answers.model import calibrate
+
+    grid = [0.25 + i * (0.999 - 0.25) / 200 for i in range(201)]
+    return max(abs(calibrate(p, *a) - calibrate(p, *b)) for p in grid)
+
+
+def test_a_refit_reproduces_the_shipped_model(corpus: Path, bench: ModuleType) -> None:
+    """`answers_eval.py --refit` on the corpus writes the shipped files again: the document
+    frequencies and every weight exactly, what the fit read (hashes) exactly, and the two
+    calibrations within `CALIBRATION_TOLERANCE` (about 60 s: a whole refit)."""
+    import json
+
+    from flashcards.answers.model import IDF_FILE, MODEL_FILE
+
+    data = Path(bench.ROOT) / "flashcards" / "answers"
+    shipped_json = json.loads((data / MODEL_FILE).read_text(encoding="utf-8"))
+    _, model_text, idf_text = bench.refit_files(corpus / "daily_paper")
+    assert idf_text == (data / IDF_FILE).read_text(encoding="utf-8")
+    refit_json = json.loads(model_text)
+    calibrations = ("calibration", "habit_free_calibration")
+    for key in calibrations:
+        shipped = (shipped_json[key]["a"], shipped_json[key]["b"])
+        refit = (refit_json[key]["a"], refit_json[key]["b"])
+        assert _largest_gap(shipped, refit) <= CALIBRATION_TOLERANCE, (key, shipped, refit)
+    rest = {k: v for k, v in refit_json.items() if k not in calibrations}
+    assert rest == {k: v for k, v in shipped_json.items() if k not in calibrations}

@@ -12,10 +12,11 @@ from pathlib import Path
 from click.testing import CliRunner
 from digest_writers import write_quiz_html, write_quiz_text
 
+from flashcards.anki.notes import build_notes
+from flashcards.anki.notetypes import MCQ_FIELDS
 from flashcards.answers import AnswerKey, resolve_answers, share_known_answers
 from flashcards.cli import main
 from flashcards.model import Digest, Paper, Question
-from flashcards.notes import MCQ_FIELDS, build_notes
 from flashcards.parse import parse_paths
 
 DAY = date(2025, 6, 2)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -23,12 +24,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from build_samples import deck_state_disagreements
 from click.testing import CliRunner
-from conftest import NOW, ROOT
 from digest_writers import write_markdown, write_quiz_text
+from helpers import NOW, ROOT
 
 from flashcards import atomicfile
 from flashcards import build as builder
+from flashcards.anki.state import load_state
 from flashcards.cli import main
 from flashcards.errors import BuildError, FlashcardsError
 from flashcards.model import Paper, Question
@@ -203,8 +206,12 @@ def target(fd):
     return os.readlink(f"/proc/self/fd/{fd}")
 
 def stop():
+    # Until the test kills the process, or lets it go on by creating the file "release".
     marker.write_text("stopped")
-    time.sleep(120)
+    for _ in range(2400):
+        if marker.with_name("release").exists():
+            return
+        time.sleep(0.05)
 
 def fsync(fd):
     real_fsync(fd)
@@ -291,14 +298,96 @@ def test_sigkill_while_writing_leaves_deck_and_state(project: Path, point: str) 
 
 
 @pytest.mark.skipif(not LINUX_PROC, reason="the child finds its files through /proc/self/fd")
-def test_sigterm_unwinds_and_removes_its_temporary_files(project: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("point", ["state-written", "before-rename"])
+def test_polite_signal_while_writing_waits_until_every_file_is_replaced(
+    project: Path, point: str, signum: int
+) -> None:
+    """A signal that arrives while the files are written is held back until the deck and the
+    state are both replaced: never the new state beside the old deck, no temporary file."""
     out = project / "out"
     before = _snapshot(out)
-    child = _stopped_child(project, "before-rename", command="cli")
-    child.send_signal(signal.SIGTERM)
-    child.communicate(timeout=30)
-    assert child.returncode == 128 + signal.SIGTERM
-    assert _snapshot(out) == before
+    child = _stopped_child(project, point, command="cli")
+    child.send_signal(signum)
+    (project / "release").write_text("go on")
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 128 + signum
+    name = signal.Signals(signum).name
+    assert err.decode() == (
+        f"error: interrupted by {name}: every deck and state file is either as it was or "
+        "completely updated, never half\n"
+    )
+    after = _snapshot(out)
+    assert _temps(out) == []
+    assert after["deck.apkg"] != before["deck.apkg"]
+    assert after["deck.state.json"] != before["deck.state.json"]
+    assert deck_state_disagreements(out / "deck.apkg", out / "deck.state.json") == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signals_at_random_moments_never_split_deck_and_state(project: Path, signum: int) -> None:
+    """Real builds in subprocesses, each given a signal after a random delay (seeded): whatever
+    the moment, the deck and the state agree afterwards and no temporary file is left."""
+    rng = random.Random(9 + signum)
+    out = project / "out"
+    for attempt in range(12):
+        # Every build changes both files: an edited paper (new time) and a new one (new GUID).
+        (project / "digests" / "quiz.txt").write_text(_quiz(f"Try{attempt}"), encoding="utf-8")
+        extra = Paper(title=f"Extra Paper {attempt}", fields={"summary": "Text."})
+        (project / "digests" / f"extra{attempt}.md").write_text(
+            write_markdown([(date(2025, 7, 16), [extra])]), encoding="utf-8"
+        )
+        child = subprocess.Popen(
+            [sys.executable, "-m", "flashcards", "build", "-i", "digests", "-o", "out/deck.apkg"],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(rng.uniform(0.0, 1.2))
+        child.send_signal(signum)
+        _, err = child.communicate(timeout=60)
+        # Finished first (0), stopped by the signal (128 + signum: one line, no traceback), or
+        # hit before Python set up any handler (killed by it, or KeyboardInterrupt).
+        assert child.returncode in (0, 128 + signum, -signum, 1), err.decode()
+        if child.returncode == 128 + signum:
+            assert err.decode().count("\n") == 1 and err.startswith(b"error: interrupted by ")
+        assert _temps(out) == []
+        assert deck_state_disagreements(out / "deck.apkg", out / "deck.state.json") == []
+
+
+@pytest.mark.skipif(not Path("/proc/locks").is_file(), reason="needs Linux's /proc/locks")
+def test_a_second_build_waits_and_starts_from_the_first_ones_state(project: Path) -> None:
+    """While one build holds its deck's folder, another waits for it (seen in /proc/locks, not
+    timed), then reads the state the first one left: never both from the same old state."""
+    out = project / "out"
+    # What "the first build" will leave while the second one waits: a state pinning another
+    # namespace, which only a build that reads the state after the wait can follow.
+    first = project / "first"
+    (first / "out").mkdir(parents=True)
+    (first / "digests").symlink_to(project / "digests")
+    builder.build(_plan(first, identity_setting="pinned"), now=NOW + 5)
+    with atomicfile.directories_locked([out / "deck.state.json"]):
+        child = subprocess.Popen(
+            [sys.executable, "-m", "flashcards", "build", "-i", "digests", "-o", "out/deck.apkg"],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while not any(
+            line.split()[1] == "->" and line.split()[5] == str(child.pid)
+            for line in Path("/proc/locks").read_text().splitlines()
+        ):
+            if child.poll() is not None or time.monotonic() > deadline:
+                child.kill()
+                pytest.fail(f"the second build did not wait: {child.communicate()[1].decode()}")
+            time.sleep(0.02)
+        for name in ("deck.state.json", "deck.apkg"):
+            os.replace(first / "out" / name, out / name)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err.decode()
+    assert load_state(out / "deck.state.json").namespace == "pinned"
+    assert deck_state_disagreements(out / "deck.apkg", out / "deck.state.json") == []
 
 
 def test_temporary_files_of_live_processes_are_kept(tmp_path: Path) -> None:

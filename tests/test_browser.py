@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
 from digest_writers import write_markdown, write_quiz_text
+from helpers import ROOT
 
+from flashcards.anki.notes import escape_text
 from flashcards.build import plan_adhoc
 from flashcards.model import Paper, Question
-from flashcards.notes import escape_text
 from flashcards.preview import MATHJAX_URL, preview_plan
 
 CHROMIUM = Path(os.environ.get("FLASHCARDS_CHROMIUM", "/usr/bin/chromium"))

@@ -12,7 +12,7 @@ from typing import Never
 import pytest
 from build_samples import package_db
 from click.testing import CliRunner
-from conftest import NOW, QUIZ_SEED, ROOT, TABLE_SEED
+from helpers import NOW, QUIZ_SEED, ROOT, TABLE_SEED
 
 from flashcards import atomicfile
 from flashcards import build as builder

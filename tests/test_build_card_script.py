@@ -12,9 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from helpers import FIXTURES
 
-from flashcards.notes import MCQ_SCRIPT
+from flashcards.anki.notetypes import MCQ_SCRIPT
 
 NODE = shutil.which("node")
 

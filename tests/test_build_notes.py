@@ -12,17 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flashcards import identity
+from flashcards.anki.notes import NoteSpec, build_notes, escape_text, safe_link
+from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS, mcq_model, summary_model
 from flashcards.model import Paper
-from flashcards.notes import (
-    MCQ_FIELDS,
-    SUMMARY_FIELDS,
-    NoteSpec,
-    build_notes,
-    escape_text,
-    mcq_model,
-    safe_link,
-    summary_model,
-)
 
 DAY1, DAY2 = date(2025, 4, 28), date(2025, 5, 2)
 
@@ -365,3 +357,15 @@ def test_guids_depend_only_on_paper_role_and_number(
         identity.note_guid(p.key, "mcq", q.number) for p in papers for q in p.questions
     }
     assert {s.guid for s in after} == expected
+
+
+def test_the_card_templates_reference_only_their_note_types_fields() -> None:
+    """The template files (flashcards/anki/templates/) are read once on import: every
+    `{{Field}}`, `{{#Field}}` or `{{/Field}}` in a note type's templates names one of its
+    fields (or Anki's FrontSide), and every field but Extra's spare room is shown somewhere."""
+    for model, fields in ((mcq_model(), MCQ_FIELDS), (summary_model(), SUMMARY_FIELDS)):
+        text = "".join(t["qfmt"] + t["afmt"] for t in model.templates)
+        used = set(re.findall(r"\{\{[#/^]?([A-Za-z]+)\}\}", text))
+        assert used <= {*fields, "FrontSide"}, model.name
+        assert {*fields} - used <= {"ArxivId", "Number"}, model.name
+        assert "${" not in text  # every placeholder of the summary templates was filled

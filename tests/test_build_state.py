@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 from build_samples import digest, package_db, question, quiz_paper, table_paper
-from conftest import NOW
+from helpers import NOW
 
 from flashcards import identity
-from flashcards.errors import ConfigError
-from flashcards.export import ZIP_DATE, build_package
-from flashcards.notes import NoteSpec, build_notes
-from flashcards.state import (
+from flashcards.anki.export import ZIP_DATE, build_package
+from flashcards.anki.notes import NoteSpec, build_notes
+from flashcards.anki.state import (
     DeckState,
     NoteState,
     load_state,
@@ -25,6 +24,7 @@ from flashcards.state import (
     stamp_notes,
     state_bytes,
 )
+from flashcards.errors import ConfigError
 
 DAY = date(2025, 4, 28)
 
@@ -104,7 +104,7 @@ def test_state_file_round_trips_and_is_sorted(tmp_path: Path) -> None:
     assert save_state(state, path) is True
     assert load_state(path) == state
     document = json.loads(path.read_text())
-    assert list(document) == ["notes", "version"]
+    assert list(document) == ["namespace", "notes", "version"]
     assert list(document["notes"]) == sorted(state.notes)
     assert path.read_bytes() == state_bytes(state)
 
@@ -127,7 +127,9 @@ def test_missing_state_is_empty(tmp_path: Path) -> None:
     [
         "{",
         "[]",
-        '{"version": 2, "notes": {}}',
+        '{"version": 2, "notes": {}}',  # version 2 records the namespace
+        '{"version": 2, "namespace": 7, "notes": {}}',
+        '{"version": 3, "namespace": "", "notes": {}}',
         '{"version": 1}',
         '{"version": 1, "notes": {"g": {"hash": "h", "mtime": "soon", "id": 1}}}',
         '{"version": 1, "notes": {"g": {"hash": "h", "mtime": 1}}}',
@@ -142,11 +144,85 @@ def test_damaged_state_is_a_config_error(tmp_path: Path, text: str) -> None:
     assert "build state is damaged" in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("text", "namespace"),
+    [
+        ('{"version": 1, "notes": {"g": {"hash": "h", "mtime": 1, "id": 2}}}', ""),
+        ('{"version": 1, "notes": {}}', None),  # nothing built yet: a first build picks one
+        ('{"version": 2, "namespace": "D (d.apkg)", "notes": {}}', "D (d.apkg)"),
+        ('{"version": 2, "namespace": "", "notes": {}}', ""),
+    ],
+)
+def test_namespace_of_each_state_version(tmp_path: Path, text: str, namespace: str | None) -> None:
+    path = tmp_path / "deck.state.json"
+    path.write_text(text)
+    assert load_state(path).namespace == namespace
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        '{"hash": "h", "mtime": 9223372036854775808, "id": 2}',
+        '{"hash": "h", "mtime": -1, "id": 2}',
+        '{"hash": "h", "mtime": 1, "id": 9223372036854775807}',
+        '{"hash": "h", "mtime": 1, "id": 0}',
+        '{"hash": "h", "mtime": 1, "id": -5}',
+        '{"hash": "h", "mtime": 1, "id": 1e400}',
+    ],
+)
+def test_state_numbers_out_of_range_are_a_config_error(tmp_path: Path, entry: str) -> None:
+    path = tmp_path / "deck.state.json"
+    path.write_text(f'{{"version": 2, "namespace": "", "notes": {{"g": {entry}}}}}')
+    with pytest.raises(ConfigError, match="build state is damaged"):
+        load_state(path)
+
+
+def test_deeply_nested_state_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "deck.state.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_state(path)
+    path.write_text('{"version": 2, "namespace": "", "notes": ' + "{" * 100_000)
+    with pytest.raises(ConfigError, match="build state is damaged"):
+        load_state(path)
+
+
+def test_notes_sharing_an_id_are_given_a_free_one(tmp_path: Path) -> None:
+    """After a merge of two branches that each added a note: the package must still be writable
+    (one id per note). Anki matches notes by GUID, so a new id changes nothing in a collection."""
+    specs = _specs()
+    _, state = stamp_notes(specs, DeckState(), NOW)
+    guids = sorted(state.notes)
+    notes = dict(state.notes)
+    taken = notes[guids[0]].id
+    notes[guids[3]] = dataclasses.replace(notes[guids[3]], id=taken)
+    path = tmp_path / "deck.state.json"
+    path.write_bytes(state_bytes(DeckState(notes, "")))
+
+    loaded = load_state(path)
+    ids = [s.id for s in loaded.notes.values()]
+    assert len(set(ids)) == len(ids)
+    assert loaded.notes[guids[0]].id == taken  # the first keeps its id, the later one moves
+    assert loaded.notes[guids[3]].id != taken
+    assert len(loaded.warnings) == 1
+    assert f"{guids[0]} and {guids[3]} had the same id {taken}" in loaded.warnings[0]
+    stamped, _ = stamp_notes(specs, loaded, NOW)
+    assert build_package(stamped).notes == len(specs)  # writable: no sqlite IntegrityError
+
+
 def test_note_state_is_plain_data() -> None:
-    state = DeckState({"g": NoteState("h", 1, 2)})
-    assert state_bytes(state) == (
-        b'{\n"notes": {\n  "g": {"hash": "h", "id": 2, "mtime": 1}\n},\n"version": 1\n}\n'
-    )
+    state = DeckState({"g": NoteState("h", 1, 2)}, "Ré (d.apkg)")
+    expected = [
+        "{",
+        '"namespace": "Ré (d.apkg)",',
+        '"notes": {',
+        '  "g": {"hash": "h", "id": 2, "mtime": 1}',
+        "},",
+        '"version": 2',
+        "}",
+        "",
+    ]
+    assert state_bytes(state) == "\n".join(expected).encode()
 
 
 # --- package -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import NOW
+from helpers import NOW
 
 from flashcards import build as builder
 from flashcards import buildcache

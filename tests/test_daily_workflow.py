@@ -34,7 +34,7 @@ from click.testing import CliRunner
 from digest_writers import write_quiz_text
 
 from flashcards.cli import main
-from flashcards.identity import note_guid
+from flashcards.identity import deck_namespace, note_guid
 from flashcards.model import Paper, Question
 
 DAY1, DAY2 = date(2025, 3, 3), date(2025, 3, 4)
@@ -162,12 +162,16 @@ def _build(deck: Path) -> tuple[int, int, int, int, int]:
     return tuple(int(n) for n in match.groups())  # type: ignore[return-value]
 
 
+#: The namespace the deck gets at its first build (and keeps in its state).
+NAMESPACE = deck_namespace("Daily Papers", "daily.apkg")
+
+
 def _mcq(paper: Paper, number: int) -> str:
-    return note_guid(paper.key, "mcq", number)
+    return note_guid(paper.key, "mcq", number, namespace=NAMESPACE)
 
 
 def _summary(paper: Paper) -> str:
-    return note_guid(paper.key, "summary")
+    return note_guid(paper.key, "summary", namespace=NAMESPACE)
 
 
 def test_daily_workflow(tmp_path: Path):

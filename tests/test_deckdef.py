@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+from helpers import ROOT
 
 from flashcards.deckdef import (
     DECK_KEYS,
@@ -127,7 +127,7 @@ def test_absolute_paths_are_kept(decks: Path, tmp_path: Path) -> None:
 def test_subdeck_names(decks: Path) -> None:
     from datetime import date
 
-    from flashcards.notes import deck_for
+    from flashcards.anki.notes import deck_for
 
     day = date(2025, 3, 12)
     plain = load_deck_definition(write(decks, MINIMAL))

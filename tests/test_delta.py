@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from test_daily_workflow import ADAM, BATCHNORM, DROPOUT, FIXED, RESNET, TYPO, _digest_text
 
 from flashcards.cli import main
-from flashcards.identity import note_guid
+from flashcards.identity import deck_namespace, note_guid
 
 MON, TUE = date(2025, 3, 3), date(2025, 3, 4)
 
@@ -56,7 +56,8 @@ def test_full_then_delta_equals_full_then_full(tmp_path: Path) -> None:
 
     # Day 1 in one collection, studied, then copied: both start from the same history (two
     # separate reviews would differ by their clock second).
-    reviewed = note_guid(RESNET.key, "mcq", 1)
+    namespace = deck_namespace("AI Papers", "full.apkg")  # what a first build records
+    reviewed = note_guid(RESNET.key, "mcq", 1, namespace=namespace)
     with fresh_collection(tmp_path) as col:
         (out / "day1.apkg").write_bytes(full1)
         assert import_package(col, out / "day1.apkg").new == 7
@@ -83,7 +84,8 @@ def test_full_then_delta_equals_full_then_full(tmp_path: Path) -> None:
         state_a, state_b = _collection_state(a), _collection_state(b)
         assert state_a == state_b
         assert len(state_a["notes"]) == 13 and len(state_a["revlog"]) == 1
-        assert FIXED in note_by_guid(b, note_guid(BATCHNORM.key, "mcq", 1))["Prompt"]
+        fixed = note_guid(BATCHNORM.key, "mcq", 1, namespace=namespace)
+        assert FIXED in note_by_guid(b, fixed)["Prompt"]
 
         # Day 3, nothing new: the delta is an empty package, and importing it changes nothing.
         day3 = _build(digests, out)

@@ -11,11 +11,11 @@ from pathlib import Path
 import genanki
 
 from flashcards import identity
+from flashcards.anki.export import build_package, genanki_decks
+from flashcards.anki.notes import build_notes
+from flashcards.anki.state import DeckState, stamp_notes
 from flashcards.answers import resolve_answers
-from flashcards.export import build_package, genanki_decks
-from flashcards.notes import build_notes
 from flashcards.parse import parse_paths
-from flashcards.state import DeckState, stamp_notes
 
 SAMPLES = Path(__file__).resolve().parent.parent / "decks" / "samples"
 

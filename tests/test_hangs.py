@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
-from hang_guard import HANG_TIMEOUT, finishes
+from helpers import FIXTURES, HANG_TIMEOUT, without_hanging
 
 from flashcards.answers import load_answer_key
 from flashcards.cli import main
@@ -68,7 +67,7 @@ def test_an_alias_bomb_in_a_deck_definition_is_refused(tmp_path: Path, where: st
     path = write(tmp_path / "deck.yaml", text)
     shutil.copy(QUIZ, tmp_path / "digest.txt")
     with pytest.raises(ConfigError) as info:
-        finishes(lambda: load_deck_definition(path))
+        without_hanging(lambda: load_deck_definition(path))
     assert info.value.path == str(path)
     assert info.value.line == 10  # the anchor whose expansion crosses the limit
     assert info.value.message == "aliases expand to more than 1000000 extra values"
@@ -79,20 +78,20 @@ def test_an_alias_bomb_in_a_taxonomy_is_refused(tmp_path: Path) -> None:
         tmp_path / "t.yaml", ALIAS_BOMB + "topics:\n  x:\n    label: X\n    keywords: *i\n"
     )
     with pytest.raises(ConfigError, match=r":7: aliases expand to more than 1000000 extra values"):
-        finishes(lambda: load_taxonomy(path))
+        without_hanging(lambda: load_taxonomy(path))
 
 
 def test_an_answer_key_alias_bomb_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "key.yaml", ALIAS_BOMB)
     with pytest.raises(ConfigError, match=r":7: aliases expand"):
-        finishes(lambda: load_answer_key(path))
+        without_hanging(lambda: load_answer_key(path))
 
 
 def test_a_small_alias_tree_is_read_and_checked_once_per_node(tmp_path: Path) -> None:
     # 9^5 = 59,049 values once expanded: allowed, and the duplicate-key check (which used to walk
     # every expanded alias) visits each of the 50 nodes once.
     lines = ALIAS_BOMB.splitlines()[:5]
-    doc = finishes(lambda: parse_yaml("\n".join(lines) + "\n", "x.yaml"))
+    doc = without_hanging(lambda: parse_yaml("\n".join(lines) + "\n", "x.yaml"))
     assert len(doc.data["e"]) == 9 and doc.data["e"][0][0][0][0] == ["lol"] * 9
     dup = "\n".join(lines) + "\nf:\n  k: *e\n  k: *e\n"
     with pytest.raises(ConfigError, match=r"^x\.yaml:8: k: duplicate key$"):
@@ -158,14 +157,14 @@ def test_a_large_answer_key_is_read_quickly_and_correctly(tmp_path: Path) -> Non
     entries = [f'"2501.{i:05d}": [?, B, ?]  # checked by hand\n' for i in range(80_000)]
     text = "".join(entries) + '"2502.00001": [C, ?,A, ? ,B]\n'
     path = write(tmp_path / "key.yaml", text)
-    key = finishes(lambda: load_answer_key(path))
+    key = without_hanging(lambda: load_answer_key(path))
     assert len(key.answers) == 80_001
     assert key.answers["arxiv:2501.00007"] == (None, 1, None)
     assert key.answers["arxiv:2502.00001"] == (2, None, 0, None, 1)
     assert key.lines["arxiv:2502.00001"] == 80_001
     broken = write(tmp_path / "broken.yaml", text + '"2502.00002": [B\n')
     with pytest.raises(ConfigError, match=r"broken\.yaml:80003: invalid YAML: "):
-        finishes(lambda: load_answer_key(broken))
+        without_hanging(lambda: load_answer_key(broken))
 
 
 @pytest.mark.parametrize("bom", [b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"])
@@ -196,13 +195,13 @@ def test_a_fifo_is_refused_before_it_is_opened(tmp_path: Path) -> None:
         )
         assert (result.returncode, result.stderr) == (2, f"error: {refused}\n")
     with pytest.raises(ParseError, match="FIFO"):
-        finishes(lambda: parse_file(fifo))
+        without_hanging(lambda: parse_file(fifo))
     deck = write(tmp_path / "deck.yaml", f"name: D\nsources: [digest.txt]\ntaxonomy: {fifo.name}\n")
     shutil.copy(QUIZ, tmp_path / "digest.txt")
     with pytest.raises(ConfigError, match="is not a file"):
-        finishes(lambda: load_deck_definition(deck))
+        without_hanging(lambda: load_deck_definition(deck))
     with pytest.raises(ConfigError, match=r"pipe\.txt: a FIFO \(named pipe\), not a regular file"):
-        finishes(lambda: load_taxonomy(fifo))
+        without_hanging(lambda: load_taxonomy(fifo))
     # A source glob or a folder that holds a FIFO skips it (it is not a file).
     assert find_digest_files(tmp_path) == [tmp_path / "digest.txt"]
 
@@ -233,8 +232,8 @@ def loops(tmp_path: Path) -> Path:
 def test_symlink_loops_in_source_globs_are_not_followed(tmp_path: Path) -> None:
     loop = loops(tmp_path)
     deck = write(tmp_path / "deck.yaml", "name: D\nsources: ['loop/**/*.txt', loop, 'loop/*']\n")
-    definition = finishes(lambda: load_deck_definition(deck))
-    files = finishes(definition.source_files)
+    definition = without_hanging(lambda: load_deck_definition(deck))
+    files = without_hanging(definition.source_files)
     assert files == [loop / "a" / "b" / "digest.txt", loop / "same.txt"]
     # The same file through a link, or named by several sources, is read once.
     digests = parse_paths(files).digests
@@ -243,7 +242,7 @@ def test_symlink_loops_in_source_globs_are_not_followed(tmp_path: Path) -> None:
 
 def test_symlink_loops_in_input_folders_are_not_followed(tmp_path: Path) -> None:
     loop = loops(tmp_path)
-    result = finishes(lambda: parse_paths([loop, loop / "a", loop / "same.txt"]))
+    result = without_hanging(lambda: parse_paths([loop, loop / "a", loop / "same.txt"]))
     assert [d.source for d in result.digests] == [str(loop / "a" / "b" / "digest.txt")]
     out = tmp_path / "d.apkg"
     build = CliRunner().invoke(main, ["build", "-i", str(loop), "-i", str(loop), "-o", str(out)])
@@ -287,7 +286,7 @@ def test_a_catastrophic_taxonomy_pattern_runs_in_linear_time(tmp_path: Path) -> 
     title = "word " * 5_000 + "!"  # Python's engine backtracks exponentially on this
     text = f"2025-07-14 Papers\n\nPaper 1\n\n{title}\n\nQ1\n1. Which?\nA\nB\n"
     digest = write(tmp_path / "d.txt", text)
-    result = finishes(
+    result = without_hanging(
         lambda: CliRunner().invoke(main, ["topics", str(digest), "--taxonomy", str(taxonomy)])
     )
     assert result.exit_code == 0, result.output
@@ -310,7 +309,7 @@ def test_a_table_full_of_markup_within_the_limits_is_parsed(tmp_path: Path) -> N
     rows = "".join(f"| T{i} | A | {cell} |\n" for i, cell in enumerate(cells))
     path = write(tmp_path / "t.md", f"{TABLE_HEAD}{rows}")
     assert path.stat().st_size < DEFAULT_MAX_BYTES
-    papers = finishes(lambda: parse_file(path))[0].papers
+    papers = without_hanging(lambda: parse_file(path))[0].papers
     # Too dense to be prose: kept as written.
     assert [p.fields["summary"] for p in papers] == [cell.strip() for cell in cells]
 

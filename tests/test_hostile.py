@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 from anki_helpers import fresh_collection, import_package, rendered_cards
 from bs4 import BeautifulSoup
-from conftest import NOW
 from digest_writers import write_markdown, write_quiz_html, write_quiz_text
+from helpers import NOW
 
+from flashcards.anki.notes import escape_text
+from flashcards.anki.notetypes import MCQ_SCRIPT
 from flashcards.build import build, plan_adhoc
 from flashcards.maths import is_safe
 from flashcards.model import Paper, Question
-from flashcards.notes import MCQ_SCRIPT, escape_text
 from flashcards.parse import parse_file, parse_paths
 
 DAY = date(2025, 7, 14)

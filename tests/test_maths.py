@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 from anki_helpers import fresh_collection, import_package, rendered_cards
-from conftest import NOW
 from digest_writers import write_quiz_text
+from helpers import NOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flashcards.anki.notes import escape_text
 from flashcards.build import build, plan_adhoc
 from flashcards.maths import BLOCKED_MACROS, PROCESS_CLASS, Segment, split_maths
 from flashcards.model import Paper, Question
-from flashcards.notes import escape_text
 
 SPAN = f'<span class="{PROCESS_CLASS}">'
 

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import CORPUS, FIXTURES, only_digest
 from digest_writers import FIVE_FIELDS
+from helpers import CORPUS, FIXTURES, only_digest
 
 from flashcards.cli import main
 from flashcards.errors import NotADigestError, ParseError
+from flashcards.links import arxiv_id_from_url
 from flashcards.model import FIELD_NAMES, Digest
 from flashcards.parse import (
     parse_bytes,
@@ -30,7 +31,7 @@ from flashcards.parse import (
     quiz_html,
     quiz_text,
 )
-from flashcards.parse.common import arxiv_id_from_url, parse_iso_date, split_fields
+from flashcards.parse.common import parse_iso_date, split_fields
 
 QUIZ = FIXTURES / "quiz"
 ARXIV_LINK = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
@@ -176,10 +177,8 @@ HTML_FILES = sorted((DAILY / "html").glob("*.html")) if DAILY.is_dir() else []
 
 
 @pytest.fixture(scope="module")
-def parsed() -> dict[Path, Digest]:
+def parsed(corpus: Path) -> dict[Path, Digest]:
     """Every quiz digest of the corpus, parsed once for the whole module."""
-    if not DAILY.is_dir():
-        pytest.skip("../shared/corpus is not beside the checkout")
     return {path: only_digest(parse_file(path)) for path in [*TEXT_FILES, *HTML_FILES]}
 
 
@@ -687,3 +686,36 @@ def test_fixture_inline_markup_in_chart_text_keeps_its_words() -> None:
     assert [(q.prompt, q.options) for q in text_paper.questions] == [
         (q.prompt, q.options) for q in page_paper.questions
     ]
+
+
+def _many_options(count: int) -> tuple[str, ...]:
+    return tuple(f"Choice number {i}" for i in range(1, count + 1))
+
+
+@pytest.mark.parametrize("count", [26, 27, 29])
+def test_a_question_has_at_most_26_options_in_every_quiz_format(tmp_path: Path, count: int) -> None:
+    """Options are lettered A to Z (answer keys, cards): a 27th option has no letter, so it is a
+    parse error naming the question's line in both quiz formats, not a crash later on."""
+    from datetime import date
+
+    from digest_writers import write_quiz_html, write_quiz_text
+
+    from flashcards.model import MAX_OPTIONS, Paper, Question, option_index, option_letter
+
+    assert MAX_OPTIONS == 26 and option_letter(25) == "Z" and option_index("z") == 25
+    question = Question(1, "Which choice is meant?", _many_options(count))
+    paper = Paper("A paper with a long question", arxiv_id="2506.00001", questions=(question,))
+    for name, writer in (("d.txt", write_quiz_text), ("d.html", write_quiz_html)):
+        path = tmp_path / name
+        path.write_text(writer(date(2025, 6, 3), [(paper, "https://arxiv.org/abs/2506.00001")]))
+        if count <= MAX_OPTIONS:
+            (digest,) = parse_file(path)
+            assert len(digest.papers[0].questions[0].options) == count
+            continue
+        with pytest.raises(ParseError) as info:
+            parse_file(path)
+        assert f"Q1 has {count} options; a question can have at most 26" in str(info.value)
+        lines = path.read_text().splitlines()
+        assert info.value.line is not None and "Which choice is meant?" in "".join(
+            lines[info.value.line - 1 : info.value.line + 1]
+        )

@@ -16,13 +16,13 @@ import pytest
 from anki_helpers import fresh_collection, import_package, rendered_cards
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
-from conftest import NOW, ROOT
 from digest_writers import write_markdown, write_quiz_text
+from helpers import NOW, ROOT
 
+from flashcards.anki.notetypes import MCQ_SCRIPT
 from flashcards.build import build, plan_adhoc, plan_notes
 from flashcards.cli import main
 from flashcards.model import Paper, Question
-from flashcards.notes import MCQ_SCRIPT
 from flashcards.preview import (
     MATHJAX_URL,
     field_is_empty,

@@ -13,7 +13,7 @@ from typing import Any
 import click
 import pytest
 import yaml
-from conftest import ROOT
+from helpers import ROOT
 
 from flashcards.cli import main
 

@@ -122,13 +122,15 @@ def parse_text(
             source,
             1,
         )
+    # Imported when first needed: reading quiz text need not load the HTML parser.
+    parser: Callable[[str, str], list[Digest]]
     if fmt == "quiz-text":
-        from flashcards.parse import quiz_text as module
+        from flashcards.parse.quiz_text import parse as parser
     elif fmt == "quiz-html":
-        from flashcards.parse import quiz_html as module
+        from flashcards.parse.quiz_html import parse as parser
     else:
-        from flashcards.parse import markdown_table as module
-    return module.parse(text, source)
+        from flashcards.parse.markdown_table import parse as parser
+    return parser(text, source)
 
 
 def parse_bytes(

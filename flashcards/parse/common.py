@@ -1,4 +1,4 @@
-"""Helpers shared by the digest parsers: arXiv ids from links, dates, field labels."""
+"""Helpers shared by the digest parsers: dates, field labels, assembling quiz digests."""
 
 from __future__ import annotations
 
@@ -8,56 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from flashcards.errors import ParseError
-from flashcards.model import Digest, Format, Paper, Question
-
-# New-style ids (0704.0001 onward, 4+4 or 4+5 digits) and old-style ones (hep-th/0601001), with
-# an optional version suffix that is not part of the identity.
-_ARXIV_ID = r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(?:v\d+)?"
-_ARXIV_URL = re.compile(
-    rf"""^https?://(?:www\.|export\.)?arxiv\.org/
-        (?:abs|pdf|html|format)/
-        {_ARXIV_ID}
-        (?:\.pdf)?/?(?:[?#].*)?$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_BARE_ARXIV_ID = re.compile(rf"^{_ARXIV_ID}$", re.IGNORECASE)
+from flashcards.links import arxiv_abs_url, arxiv_id_from_url, is_http_url
+from flashcards.model import MAX_OPTIONS, Digest, Format, Paper, Question, paper_key
 
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
-
-
-def arxiv_id_from_url(url: str) -> str | None:
-    """The arXiv id of an arxiv.org abs/pdf/html link, without its version suffix; else None."""
-    return _canonical_id(_ARXIV_URL.match(url.strip()))
-
-
-def arxiv_id_from_text(text: str) -> str | None:
-    """The arXiv id that `text` is ('2504.17761v2', 'hep-th/0601001'), without its version
-    suffix; else None."""
-    return _canonical_id(_BARE_ARXIV_ID.match(text.strip()))
-
-
-def _canonical_id(match: re.Match[str] | None) -> str | None:
-    if match is None:
-        return None
-    arxiv_id = match.group("id")
-    # Old-style archive names are lower case ("hep-th"); new-style ids are digits only.
-    return arxiv_id.lower() if "/" in arxiv_id else arxiv_id
-
-
-# Characters that never belong in a link we keep: whitespace, controls, quotes and angle brackets
-# (a "link" holding them is markup or a broken line, and could end an attribute it is put in).
-_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f\"'<>`\\]")
-_HTTP_URL = re.compile(r"^https?://[^/?#]", re.IGNORECASE)
-
-
-def is_http_url(url: str) -> bool:
-    """Whether `url` is an absolute http(s) link that is safe to keep: papers link only to
-    those (never `javascript:`, `data:` or relative links)."""
-    return bool(_HTTP_URL.match(url)) and _NOT_IN_URL.search(url) is None
-
-
-def arxiv_abs_url(arxiv_id: str) -> str:
-    return f"https://arxiv.org/abs/{arxiv_id}"
 
 
 def missing_arxiv_warnings(papers: Iterable[Paper]) -> list[str]:
@@ -69,6 +23,22 @@ def missing_arxiv_warnings(papers: Iterable[Paper]) -> list[str]:
         for paper in papers
         if paper.arxiv_id is None
     ]
+
+
+def check_option_count(
+    number: int, count: int, source: str, line: int | None, hint: str = ""
+) -> None:
+    """A question needs at least two options, and at most `MAX_OPTIONS` (letters stop at Z)."""
+    if count < 2:
+        raise ParseError(
+            f"Q{number} has {count} option(s); a question needs at least two{hint}", source, line
+        )
+    if count > MAX_OPTIONS:
+        raise ParseError(
+            f"Q{number} has {count} options; a question can have at most {MAX_OPTIONS} (A to Z)",
+            source,
+            line,
+        )
 
 
 def parse_iso_date(s: str, source: str, line: int | None) -> date:
@@ -203,6 +173,22 @@ class QuizPaperDraft:
     questions: tuple[Question, ...]
 
 
+def _check_question_numbers(questions: Iterable[Question], source: str) -> None:
+    """Two questions of one paper with the same number would share one note: the second would
+    silently replace the first."""
+    first: dict[int, int | None] = {}
+    for question in questions:
+        if question.number in first:
+            where = first[question.number]
+            raise ParseError(
+                f"Q{question.number} appears twice in this paper"
+                + (f" (first at line {where})" if where is not None else ""),
+                source,
+                question.line,
+            )
+        first[question.number] = question.line
+
+
 def quiz_digests(
     drafts: Iterable[QuizPaperDraft],
     *,
@@ -216,9 +202,11 @@ def quiz_digests(
     is worth a warning."""
     papers: list[Paper] = []
     seen_ids: dict[str, int] = {}
+    seen_titles: dict[str, int] = {}
     for draft in drafts:
         if not draft.title:
             raise ParseError("paper has no title", source, draft.line)
+        _check_question_numbers(draft.questions, source)
         arxiv_id = arxiv_id_from_url(draft.link) if draft.link else None
         link_line = draft.link_line or draft.line
         if arxiv_id is not None:
@@ -235,6 +223,18 @@ def quiz_digests(
             url = draft.link
         else:
             url = None
+        if arxiv_id is None:
+            # Without a link the title is the paper's identity: a second paper of the same title
+            # would silently merge into the first.
+            title_key = paper_key(None, draft.title)
+            if title_key in seen_titles:
+                raise ParseError(
+                    f"title {draft.title!r} appears twice in this digest "
+                    f"(first at line {seen_titles[title_key]})",
+                    source,
+                    draft.line,
+                )
+            seen_titles[title_key] = draft.line
         fields = split_fields(draft.field_text)
         workflow = collapse_whitespace(draft.workflow)
         if workflow:

@@ -39,16 +39,11 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from flashcards.errors import NotADigestError, ParseError
-from flashcards.model import Digest, Paper
-from flashcards.parse.common import (
-    arxiv_abs_url,
-    arxiv_id_from_url,
-    collapse_whitespace,
-    is_http_url,
-    parse_iso_date,
-)
+from flashcards.links import arxiv_abs_url, arxiv_id_from_url, is_http_url
+from flashcards.model import Digest, Format, Paper
+from flashcards.parse.common import collapse_whitespace, parse_iso_date
 
-FORMAT = "markdown-table"
+FORMAT: Format = "markdown-table"
 
 # The commonmark preset keeps raw HTML as `html_inline` tokens (so stray tags can be dropped) and
 # does not linkify; tables are the GFM extension. The block pass only needs the document's shape
@@ -338,12 +333,12 @@ def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
 
     arxiv_id = None
     others: list[tuple[str, str]] = []
-    for label, url in links:
-        found = arxiv_id_from_url(url)
+    for label, link in links:
+        found = arxiv_id_from_url(link)
         if found and arxiv_id is None:
             arxiv_id = found
-        elif found != arxiv_id and (label, url) not in others:
-            others.append((label or url, url))
+        elif found != arxiv_id and (label, link) not in others:
+            others.append((label or link, link))
     url = arxiv_abs_url(arxiv_id) if arxiv_id else (others[0][1] if others else None)
 
     authors_text, _ = _plain(cells.get("authors", ""))

@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import Comment
+from bs4 import BeautifulSoup
+from bs4.element import Comment, NavigableString, Tag
 
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.model import Digest, Question
 from flashcards.parse.common import (
     QuizPaperDraft,
+    check_option_count,
     collapse_whitespace,
     parse_iso_date,
     quiz_digests,
@@ -384,10 +385,7 @@ def _question(popup: Tag, fallback_number: int, source: str, warnings: list[str]
         raise ParseError(f"Q{number} has no question text", source, line)
     choices = _own(popup, "quiz-choice")
     options = tuple(_option_text(c) for c in choices)
-    if len(options) < 2:
-        raise ParseError(
-            f"Q{number} has {len(options)} option(s); a question needs at least two", source, line
-        )
+    check_option_count(number, len(options), source, line)
     answer = _answer_index(popup, choices)
     if answer is None:
         if popup.get("data-answer"):

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flashcards.errors import ParseError
-from flashcards.model import Digest, Question
+from flashcards.model import Digest, Question, option_index, option_letter
 from flashcards.parse.common import (
     QuizPaperDraft,
+    check_option_count,
     collapse_whitespace,
     parse_iso_date,
     quiz_digests,
@@ -246,20 +247,20 @@ def _build_question(question: _Question, source: str) -> Question:
         if unmarked != option:
             options[i] = unmarked.strip()
             marked.append((i, question.option_lines[i]))
-    if len(options) < 2:
-        raise ParseError(
-            f"Q{question.number} has {len(options)} option(s); a question needs at least two "
-            "(one a line, right after the question)",
-            source,
-            question.line,
-        )
+    check_option_count(
+        question.number,
+        len(options),
+        source,
+        question.line,
+        " (one a line, right after the question)",
+    )
     if question.answer_letter is not None:
         letter, line = question.answer_letter
-        index = ord(letter) - ord("A")
-        if not 0 <= index < len(options):
+        index = option_index(letter)
+        if index is None or index >= len(options):
             raise ParseError(
                 f"answer {letter} is out of range for Q{question.number} "
-                f"({len(options)} options, A-{chr(ord('A') + len(options) - 1)})",
+                f"({len(options)} options, A-{option_letter(len(options) - 1)})",
                 source,
                 line,
             )
@@ -288,8 +289,7 @@ def _strip_prefixes(options: list[str]) -> list[str]:
     if len(options) < 2:
         return list(options)
     lettered = [m for o in options if (m := _LETTER_PREFIX.match(o))]
-    expected = [chr(ord("a") + i) for i in range(len(options))]
-    if [m.group("letter").lower() for m in lettered] == expected:
+    if [option_index(m.group("letter")) for m in lettered] == list(range(len(options))):
         return [m.group("rest").strip() for m in lettered]
     bulleted = [m for o in options if (m := _BULLET_PREFIX.match(o))]
     if len(bulleted) == len(options):

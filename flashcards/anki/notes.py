@@ -1,16 +1,12 @@
-"""Step 3: turn resolved digests into Anki note specifications, and define the two note types.
+"""Step 3: turn resolved digests into Anki note specifications.
 
 A `NoteSpec` is everything a note will hold (GUID, field HTML, tags, deck, new-card order) as plain
-frozen data; `flashcards.export` turns specs into a package. The note types are defined here
-because their field lists and the field HTML built here must agree.
+frozen data; `flashcards.anki.export` turns specs into a package. The note types
+(`flashcards.anki.notetypes`) name the fields that the field HTML built here fills.
 
 Safety: every piece of digest text passes through `escape_text` (HTML-escaped, template braces and
 Anki's `[sound:…]` tags neutralised) and every link through `safe_link` (http(s) only). The only
 markup in a field is markup written in this module.
-
-Both note types are *released*: their field names, field order and template names must never
-change (Anki would treat the changed type as a different one and stop updating existing notes).
-Spare room for later content is the `Extra` field of each, shown on the back when non-empty.
 """
 
 from __future__ import annotations
@@ -25,12 +21,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-import genanki
-
 from flashcards import identity
+from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_CARDS, SUMMARY_FIELDS
+from flashcards.links import arxiv_abs_url, is_http_url
 from flashcards.maths import maths_html
-from flashcards.model import Digest, Paper, Question
-from flashcards.parse.common import arxiv_abs_url, is_http_url
+from flashcards.model import Digest, Paper, Question, option_letter
 
 NoteKind = Literal["mcq", "summary"]
 CARD_KINDS: tuple[NoteKind, ...] = ("mcq", "summary")
@@ -39,64 +34,6 @@ SUBDECK_MODES = ("month", "date")
 
 #: The tag of a question whose inferred answer is not confident.
 UNSURE_TAG = "answer::unsure"
-
-MCQ_MODEL_NAME = "Paper MCQ"
-SUMMARY_MODEL_NAME = "Paper Summary"
-
-#: Field names of "Paper MCQ", frozen (see the module docstring). The first one is the sort field.
-MCQ_FIELDS: tuple[str, ...] = (
-    "Prompt",
-    "Title",
-    "Options",  # an <ol> of the options, built here
-    "Answer",  # the correct option's text; empty when no answer is known
-    "AnswerLetter",  # "A", "B", …; empty when no answer is known
-    "AnswerSource",  # "From your answer key", "Inferred, 83% — not certain", …
-    "Evidence",  # the digest sentence an inferred answer rests on
-    "Context",  # the part of the paper's summary most related to the question
-    "Link",  # http(s) URL of the paper, or empty
-    "Date",  # first digest date, YYYY-MM-DD
-    "ArxivId",
-    "Number",  # the question's number in its digest
-    "Extra",  # reserved for later content
-)
-
-#: Field names of "Paper Summary", frozen. The first one is the sort field.
-SUMMARY_FIELDS: tuple[str, ...] = (
-    "Title",
-    "Topic",
-    "PreviousResearch",
-    "Problem",
-    "Methods",
-    "Results",
-    "Summary",
-    "Workflow",
-    "Authors",
-    "Link",
-    "Date",
-    "ArxivId",
-    "Extra",
-)
-
-#: One card per (template name, field it asks about, `Paper.fields` key, question on the front).
-#: "{title}" is replaced by the `{{Title}}` reference.
-SUMMARY_CARDS: tuple[tuple[str, str, str, str], ...] = (
-    ("Topic", "Topic", "topic", "What is the topic and domain of {title}?"),
-    (
-        "Previous research",
-        "PreviousResearch",
-        "previous_research",
-        "What earlier work does {title} build on, and what is new in it?",
-    ),
-    ("Problem", "Problem", "problem", "What problem does {title} address?"),
-    ("Methods", "Methods", "methods", "How does {title} work? What are its methods?"),
-    (
-        "Results",
-        "Results",
-        "results",
-        "What are the results of {title}, and how were they evaluated?",
-    ),
-    ("Summary", "Summary", "summary", "Summarise {title}."),
-)
 
 #: Where an answer came from, as the card says it (inferred answers get their confidence).
 ANSWER_SOURCE_TEXT = {"key": "From your answer key", "marked": "Marked in the digest"}
@@ -118,14 +55,6 @@ CONTEXT_FIELDS: tuple[tuple[str, str], ...] = (
 # their content (case-insensitive): the `[` of each, written as an entity, shows the same and
 # means nothing to Anki.
 _AV_TAG = re.compile(r"\[(?=\s*(?:sound|anki):|/?(?:latex|\$\$?)\])", re.IGNORECASE)
-
-#: Classes that make MathJax skip an element's text: every template wraps its fields in them, so
-#: `\(…\)` or `\[…\]` written in digest text is never typeset (Anki's MathJax would follow
-#: `\href{javascript:…}` or apply `\style{…}`: see `flashcards.maths`). Anki leaves MathJax's
-#: document options at their defaults: `mathjax_ignore` since MathJax 3.1 (Anki ships 3.2),
-#: `tex2jax_ignore` in 3.0 and MathJax 2 (older Anki and AnkiDroid versions). Only the maths
-#: `flashcards.maths` converts and checks, in a `mathjax_process` span, is typeset.
-NO_MATHS_CLASSES = "mathjax_ignore tex2jax_ignore"
 
 _TAG_BAD = re.compile(r"[\s\"]+")
 
@@ -162,230 +91,6 @@ def tag(prefix: str, value: str) -> str:
     """An Anki tag `prefix::value` (no spaces or quotes: Anki splits tags on whitespace)."""
     cleaned = _TAG_BAD.sub("-", value.strip()).strip("-")
     return f"{prefix}::{cleaned}" if prefix else cleaned
-
-
-# --- note types -------------------------------------------------------------------------------
-
-CSS = """\
-.card {
-  font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-  font-size: 18px;
-  line-height: 1.45;
-  color: #1d1d1f;
-  background: #fafafa;
-  text-align: left;
-  margin: 0;
-  padding: 12px;
-  word-wrap: break-word;  /* long words and links wrap rather than widen a phone screen */
-  overflow-wrap: anywhere;
-}
-.fc { max-width: 42em; margin: 0 auto; }
-.fc-paper { font-size: 0.8em; color: #5f6368; margin-bottom: 0.6em; }
-.fc-kind { font-size: 0.75em; text-transform: uppercase; letter-spacing: 0.06em; color: #5f6368; }
-.fc-prompt { font-size: 1.1em; font-weight: 600; margin-bottom: 0.8em; }
-.fc-title { font-style: italic; }
-ol.fc-choices { padding-left: 1.8em; margin: 0; }
-ol.fc-choices li { margin: 0.4em 0; padding: 0.45em 0.6em; border-radius: 8px;
-  border: 1px solid transparent; }
-ol.fc-choices.fc-tappable li { cursor: pointer; border-color: #d0d4da; background: #fff; }
-ol.fc-choices li.fc-chosen { border-color: #3b6fd8; background: #e8f0fe; }
-ol.fc-choices li.fc-correct { border-color: #1e8e3e; background: #e6f4ea; font-weight: 600; }
-ol.fc-choices li.fc-wrong { border-color: #c5221f; background: #fce8e6;
-  text-decoration: line-through; }
-#answer { border: 0; border-top: 1px solid #d0d4da; margin: 1em 0; }
-.fc-answer { padding: 0.6em 0.8em; border-left: 4px solid #1e8e3e; background: #e6f4ea;
-  border-radius: 4px; font-weight: 600; }
-.fc-letter { display: inline-block; min-width: 1.4em; }
-.fc-source, .fc-meta { font-size: 0.8em; color: #5f6368; margin-top: 0.5em; }
-.fc-unknown { color: #a15c00; font-weight: 600; }
-.fc-evidence, .fc-context, .fc-field, .fc-extra { margin-top: 0.8em; }
-.fc-evidence { font-size: 0.9em; border-left: 3px solid #d0d4da; padding-left: 0.6em; }
-mark.fc-hl { background: #fef3c7; color: inherit; padding: 0 0.1em; border-radius: 2px; }
-.fc-label { display: block; font-size: 0.75em; text-transform: uppercase; letter-spacing: 0.06em;
-  color: #5f6368; }
-.fc-meta span, .fc-meta a { margin-right: 1em; }
-.fc-meta a { color: #1a73e8; }
-details.fc-workflow { margin-top: 0.8em; font-size: 0.85em; color: #5f6368; }
-.nightMode.card, .night_mode.card, .nightMode .card, .night_mode .card {
-  color: #e8eaed; background: #202124; }
-.nightMode .fc-paper, .nightMode .fc-kind, .nightMode .fc-source, .nightMode .fc-meta,
-.nightMode .fc-label, .nightMode details.fc-workflow,
-.night_mode .fc-paper, .night_mode .fc-kind, .night_mode .fc-source, .night_mode .fc-meta,
-.night_mode .fc-label, .night_mode details.fc-workflow { color: #9aa0a6; }
-.nightMode ol.fc-choices.fc-tappable li, .night_mode ol.fc-choices.fc-tappable li {
-  background: #2d2e31; border-color: #5f6368; }
-.nightMode ol.fc-choices li.fc-chosen, .night_mode ol.fc-choices li.fc-chosen {
-  background: #1c2b4a; border-color: #8ab4f8; }
-.nightMode ol.fc-choices li.fc-correct, .night_mode ol.fc-choices li.fc-correct,
-.nightMode .fc-answer, .night_mode .fc-answer { background: #0d3320; border-color: #81c995; }
-.nightMode ol.fc-choices li.fc-wrong, .night_mode ol.fc-choices li.fc-wrong {
-  background: #41181a; border-color: #f28b82; }
-.nightMode .fc-unknown, .night_mode .fc-unknown { color: #fdd663; }
-.nightMode mark.fc-hl, .night_mode mark.fc-hl { background: #4a3c0b; }
-.nightMode .fc-meta a, .night_mode .fc-meta a { color: #8ab4f8; }
-@media (max-width: 480px) {
-  .card { font-size: 16px; padding: 8px; }
-  ol.fc-choices { padding-left: 1.4em; }
-  ol.fc-choices li { padding: 0.6em 0.5em; }
-}
-"""
-
-# Tappable options. Inline (no media files) so it works the same on desktop, AnkiDroid and
-# AnkiMobile. The back shows the front again through {{FrontSide}}, so the script runs there too:
-# it tells the sides apart by #fc-back, and a data attribute stops it binding twice to one list.
-# The choice survives from front to back in sessionStorage (AnkiDroid reloads the page) with a
-# window variable as fallback (desktop keeps one page). The front clears it, so a choice never
-# leaks into the next card. Without JavaScript the options stay a lettered list and the back
-# still names the answer.
-MCQ_SCRIPT = """\
-<script>
-(function () {
-  var KEY = "flashcardsMcqChoice";
-  function save(value) {
-    window[KEY] = value;
-    try { sessionStorage.setItem(KEY, value); } catch (e) {}
-  }
-  function load() {
-    var value = null;
-    try { value = sessionStorage.getItem(KEY); } catch (e) {}
-    return value === null ? (window[KEY] || "") : value;
-  }
-  function letterIndex(letter) {
-    if (/^[A-Z]$/.test(letter)) { return String(letter.charCodeAt(0) - 65); }
-    var n = parseInt(letter, 10);
-    return isNaN(n) ? "" : String(n - 1);
-  }
-  function run() {
-    var list = document.getElementById("fc-choices");
-    if (!list || list.getAttribute("data-fc-ready")) { return; }
-    list.setAttribute("data-fc-ready", "1");
-    var items = list.querySelectorAll("li[data-i]");
-    var back = document.getElementById("fc-back");
-    var i;
-    if (!back) {
-      save("");
-      list.className += " fc-tappable";
-      for (i = 0; i < items.length; i++) {
-        items[i].setAttribute("role", "button");
-        items[i].addEventListener("click", function () {
-          for (var j = 0; j < items.length; j++) { items[j].classList.remove("fc-chosen"); }
-          this.classList.add("fc-chosen");
-          save(this.getAttribute("data-i"));
-        });
-      }
-      return;
-    }
-    var chosen = load();
-    var correct = letterIndex(back.getAttribute("data-answer") || "");
-    for (i = 0; i < items.length; i++) {
-      var index = items[i].getAttribute("data-i");
-      if (index === correct) {
-        items[i].classList.add("fc-correct");
-      } else if (index === chosen) {
-        items[i].classList.add(correct ? "fc-wrong" : "fc-chosen");
-      }
-    }
-  }
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", run);
-  } else {
-    run();
-  }
-})();
-</script>"""
-
-MCQ_FRONT = (
-    f'<div class="fc fc-mcq {NO_MATHS_CLASSES}">\n'
-    '<div class="fc-paper">{{Title}}</div>\n'
-    '<div class="fc-prompt">{{Prompt}}</div>\n'
-    '<div id="fc-choices-box">{{Options}}</div>\n'
-    "</div>\n" + MCQ_SCRIPT
-)
-
-MCQ_BACK = """\
-{{FrontSide}}
-<hr id="answer">
-<div class="fc NO_MATHS_CLASSES" id="fc-back" data-answer="{{AnswerLetter}}">
-{{#Answer}}<div class="fc-answer"><span class="fc-letter">{{AnswerLetter}}</span> {{Answer}}</div>
-<div class="fc-source">{{AnswerSource}}</div>{{/Answer}}
-{{^Answer}}<div class="fc-source fc-unknown">No answer is known for this question: \
-check it against the paper.</div>{{/Answer}}
-{{#Evidence}}<div class="fc-evidence"><span class="fc-label">Evidence</span>{{Evidence}}</div>\
-{{/Evidence}}
-{{#Context}}<div class="fc-context">{{Context}}</div>{{/Context}}
-{{#Extra}}<div class="fc-extra">{{Extra}}</div>{{/Extra}}
-<div class="fc-meta"><span>{{Date}}</span>\
-{{#Link}}<a href="{{Link}}">Open the paper</a>{{/Link}}</div>
-</div>""".replace("NO_MATHS_CLASSES", NO_MATHS_CLASSES)
-
-
-def _summary_front(label: str, template_field: str, question: str) -> str:
-    prompt = question.replace("{title}", '<span class="fc-title">{{Title}}</span>')
-    return (
-        f"{{{{#{template_field}}}}}"
-        f'<div class="fc fc-summary {NO_MATHS_CLASSES}"><div class="fc-kind">{label}</div>'
-        f'<div class="fc-prompt">{prompt}</div></div>'
-        f"{{{{/{template_field}}}}}"
-    )
-
-
-def _summary_back(template_field: str) -> str:
-    workflow = ""
-    if template_field == "Methods":
-        workflow = (
-            '{{#Workflow}}<details class="fc-workflow"><summary>Workflow</summary>'
-            "{{Workflow}}</details>{{/Workflow}}\n"
-        )
-    return (
-        "{{FrontSide}}\n"
-        '<hr id="answer">\n'
-        f'<div class="fc {NO_MATHS_CLASSES}"><div class="fc-field">{{{{{template_field}}}}}</div>\n'
-        + workflow
-        + '{{#Extra}}<div class="fc-extra">{{Extra}}</div>{{/Extra}}\n'
-        '<div class="fc-meta">{{#Authors}}<span>{{Authors}}</span>{{/Authors}}'
-        '<span>{{Date}}</span>{{#Link}}<a href="{{Link}}">Open the paper</a>{{/Link}}</div>\n'
-        "</div>"
-    )
-
-
-def mcq_model() -> genanki.Model:
-    """A fresh "Paper MCQ" model (genanki mutates model dicts when writing, so never share one)."""
-    mid = identity.MCQ_MODEL_ID
-    return genanki.Model(
-        mid,
-        MCQ_MODEL_NAME,
-        fields=[{"name": name, "id": identity.field_id(mid, name)} for name in MCQ_FIELDS],
-        templates=[
-            {
-                "name": "Question",
-                "id": identity.template_id(mid, "Question"),
-                "qfmt": MCQ_FRONT,
-                "afmt": MCQ_BACK,
-            }
-        ],
-        css=CSS,
-        sort_field_index=0,
-    )
-
-
-def summary_model() -> genanki.Model:
-    mid = identity.SUMMARY_MODEL_ID
-    return genanki.Model(
-        mid,
-        SUMMARY_MODEL_NAME,
-        fields=[{"name": name, "id": identity.field_id(mid, name)} for name in SUMMARY_FIELDS],
-        templates=[
-            {
-                "name": name,
-                "id": identity.template_id(mid, name),
-                "qfmt": _summary_front(name, field_name, question),
-                "afmt": _summary_back(field_name),
-            }
-            for name, field_name, _key, question in SUMMARY_CARDS
-        ],
-        css=CSS,
-        sort_field_index=0,
-    )
 
 
 # --- note specs -------------------------------------------------------------------------------
@@ -498,8 +203,10 @@ def build_notes(
     subdecks: str | None = None,
     extra_tags: Iterable[str] = (),
     topics_for: Callable[[Paper], Sequence[str]] | None = None,
+    namespace: str = identity.LEGACY_NAMESPACE,
 ) -> list[NoteSpec]:
-    """Note specs for `digests` (answers already resolved), sorted in new-card order."""
+    """Note specs for `digests` (answers already resolved), sorted in new-card order; their GUIDs
+    are in the deck's `namespace` (see `flashcards.identity`)."""
     wanted = set(kinds)
     extras = [tag("", t) for t in extra_tags if t.strip()]
     specs: list[NoteSpec] = []
@@ -513,12 +220,12 @@ def build_notes(
         paper_tags += extras
         note_deck = deck_for(deck, group.dates[0], subdecks)
         if "summary" in wanted:
-            spec = _summary_note(group, paper_tags, note_deck)
+            spec = _summary_note(group, paper_tags, note_deck, namespace)
             if spec is not None:
                 specs.append(spec)
         if "mcq" in wanted:
             for question in paper.questions:
-                specs.append(_mcq_note(group, question, paper_tags, note_deck))
+                specs.append(_mcq_note(group, question, paper_tags, note_deck, namespace))
     specs.sort(key=lambda s: s.order)
     return specs
 
@@ -531,7 +238,7 @@ def _link(paper: Paper) -> str:
     return link
 
 
-def _summary_note(group: PaperGroup, tags: list[str], deck: str) -> NoteSpec | None:
+def _summary_note(group: PaperGroup, tags: list[str], deck: str, namespace: str) -> NoteSpec | None:
     paper = group.paper
     values = {
         "Title": escape_text(paper.title),
@@ -549,7 +256,7 @@ def _summary_note(group: PaperGroup, tags: list[str], deck: str) -> NoteSpec | N
     if cards == 0:
         return None
     return NoteSpec(
-        guid=identity.note_guid(group.key, "summary"),
+        guid=identity.note_guid(group.key, "summary", namespace=namespace),
         kind="summary",
         fields=tuple(values[name] for name in SUMMARY_FIELDS),
         tags=tuple(sorted(set(tags))),
@@ -557,10 +264,6 @@ def _summary_note(group: PaperGroup, tags: list[str], deck: str) -> NoteSpec | N
         order=(*group.order, 0),
         cards=cards,
     )
-
-
-def answer_letter(index: int) -> str:
-    return chr(ord("A") + index) if index < 26 else str(index + 1)
 
 
 def answer_source_text(question: Question) -> str:
@@ -625,7 +328,9 @@ def _options_html(options: Sequence[str]) -> str:
     return f'<ol class="fc-choices" id="fc-choices" type="A">{items}</ol>'
 
 
-def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str) -> NoteSpec:
+def _mcq_note(
+    group: PaperGroup, question: Question, tags: list[str], deck: str, namespace: str
+) -> NoteSpec:
     paper = group.paper
     answer = question.answer
     if answer is not None and not 0 <= answer < len(question.options):
@@ -636,7 +341,7 @@ def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str)
         "Title": escape_text(paper.title),
         "Options": _options_html(question.options),
         "Answer": escape_text(question.options[answer]) if answer is not None else "",
-        "AnswerLetter": answer_letter(answer) if answer is not None else "",
+        "AnswerLetter": option_letter(answer) if answer is not None else "",
         "AnswerSource": escape_text(answer_source_text(question)) if answer is not None else "",
         "Evidence": evidence_html,
         "Context": context_html,
@@ -650,7 +355,7 @@ def _mcq_note(group: PaperGroup, question: Question, tags: list[str], deck: str)
     if question.unsure:
         note_tags.add(UNSURE_TAG)
     return NoteSpec(
-        guid=identity.note_guid(group.key, "mcq", question.number),
+        guid=identity.note_guid(group.key, "mcq", question.number, namespace=namespace),
         kind="mcq",
         fields=tuple(values[name] for name in MCQ_FIELDS),
         tags=tuple(sorted(note_tags)),

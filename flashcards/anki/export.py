@@ -1,7 +1,7 @@
 """Step 4b: write notes to an Anki package (.apkg), byte for byte the same for the same input.
 
 genanki writes the collection; three things are changed from its defaults:
-- every note gets its own modification time and ID (from `flashcards.state`) instead of one
+- every note gets its own modification time and ID (from `flashcards.anki.state`) instead of one
   build-wide timestamp, so Anki updates exactly the notes whose content changed;
 - every card gets a rising `due` (its new-card position), so new cards come in digest order;
 - the collection is zipped with sorted entries, a fixed date and deflate, instead of genanki's
@@ -29,9 +29,9 @@ from typing import Any
 import genanki
 
 from flashcards import identity
+from flashcards.anki.notetypes import mcq_model, summary_model
+from flashcards.anki.state import StampedNote
 from flashcards.atomicfile import replace_files
-from flashcards.notes import mcq_model, summary_model
-from flashcards.state import StampedNote
 from flashcards.timing import phase
 
 #: Date written on every zip entry (the earliest a zip can hold).
@@ -169,7 +169,7 @@ def _zip_info(name: str, size: int) -> zipfile.ZipInfo:
     if sys.version_info >= (3, 13):
         info.compress_level = ZIP_LEVEL
     else:  # the same attribute before it became public
-        info._compresslevel = ZIP_LEVEL
+        info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]
     return info
 
 

@@ -12,6 +12,11 @@ changed, and its note ID. Committed next to the deck definition, it makes builds
 Notes that disappear from the input stay in the state: an import never deletes notes from a
 collection anyway, and if the paper comes back its note keeps its ID and, if unchanged, its time.
 
+The state also records the deck's identity namespace (`identity.deck_namespace`), chosen at the
+first build, so that renaming the deck later changes no GUID. Version 1 files had none: a version
+1 state that holds notes belongs to a deck first built before namespaces, and keeps the legacy
+namespace (the GUIDs its users imported).
+
 The file is JSON with sorted keys and one note per line, so diffs stay readable.
 """
 
@@ -24,11 +29,16 @@ from pathlib import Path
 from typing import Literal
 
 from flashcards import identity
+from flashcards.anki.notes import NoteSpec
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
-from flashcards.notes import NoteSpec
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+
+#: Note ids and modification times must stay below this: every JSON reader keeps them exact, and
+#: Anki's 64-bit columns hold them even as milliseconds.
+MAX_STATE_INT = 2**53
 
 NoteStatus = Literal["new", "changed", "unchanged"]
 
@@ -43,6 +53,10 @@ class NoteState:
 @dataclass(frozen=True)
 class DeckState:
     notes: Mapping[str, NoteState] = field(default_factory=dict)  # by GUID
+    #: The deck's identity namespace; None when none is recorded yet (no state, or an empty one).
+    namespace: str | None = None
+    #: What `load_state` repaired in the file (the build reports them as warnings).
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,11 @@ class StampedNote:
 
 
 def load_state(path: str | Path) -> DeckState:
-    """The state in `path`; a missing file is an empty state (first build)."""
+    """The state in `path`; a missing file is an empty state (first build).
+
+    A damaged file is a ConfigError; two notes sharing one id (a merge of two branches that each
+    added a note) are repaired: the later GUID gets a free id, with a warning.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -64,21 +82,66 @@ def load_state(path: str | Path) -> DeckState:
         raise ConfigError(f"cannot read the build state: {exc}", path) from None
     try:
         document = json.loads(text)
-        if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
+        if not isinstance(document, dict) or document.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"expected an object with version {STATE_VERSION}")
         notes = {}
         for guid, entry in document["notes"].items():
             values = (entry["hash"], entry["mtime"], entry["id"])
             if not (isinstance(values[0], str) and all(type(v) is int for v in values[1:])):
                 raise ValueError(f"note {guid}: expected hash (text), mtime and id (integers)")
+            if not (0 <= values[1] < MAX_STATE_INT and 0 < values[2] < MAX_STATE_INT):
+                raise ValueError(f"note {guid}: mtime or id out of range (0 to 2**53)")
             notes[guid] = NoteState(*values)
+        namespace = _namespace_of(document, bool(notes))
+    except RecursionError:
+        raise ConfigError(
+            "build state is damaged (nested too deeply); restore it from version control", path
+        ) from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(
             f"build state is damaged ({exc}); restore it from version control, or delete it "
-            "to start afresh (every note then counts as new and updates once in Anki)",
+            "and pin the deck's identity to the namespace it recorded (README: keep the state "
+            "file), so that Anki does not add the deck a second time",
             path,
         ) from None
-    return DeckState(notes)
+    notes, warnings = _separate_shared_ids(notes, path)
+    return DeckState(notes, namespace, warnings)
+
+
+def _namespace_of(document: dict[str, object], has_notes: bool) -> str | None:
+    if document["version"] == 1:
+        # Written before namespaces: a deck with notes was built with the legacy GUIDs.
+        return identity.LEGACY_NAMESPACE if has_notes else None
+    namespace = document["namespace"]
+    if not isinstance(namespace, str):
+        raise ValueError("namespace: expected text")
+    return namespace
+
+
+def _separate_shared_ids(
+    notes: dict[str, NoteState], path: Path
+) -> tuple[dict[str, NoteState], tuple[str, ...]]:
+    """Two notes of one package must not share an id (the package could not be written). Anki
+    matches imported notes by GUID, not id, so moving the later one to a free id is harmless."""
+    owner: dict[int, str] = {}
+    warnings: list[str] = []
+    taken = {s.id for s in notes.values()}
+    for guid in sorted(notes):
+        entry = notes[guid]
+        if entry.id not in owner:
+            owner[entry.id] = guid
+            continue
+        new_id = entry.id + identity.NOTE_ID_STEP
+        while new_id in taken:
+            new_id += identity.NOTE_ID_STEP
+        taken.add(new_id)
+        owner[new_id] = guid
+        notes[guid] = NoteState(entry.hash, entry.mtime, new_id)
+        warnings.append(
+            f"{path}: notes {owner[entry.id]} and {guid} had the same id {entry.id} (a bad "
+            f"merge?); {guid} now has id {new_id} (Anki matches notes by GUID: nothing is lost)"
+        )
+    return notes, tuple(warnings)
 
 
 def state_bytes(state: DeckState) -> bytes:
@@ -88,7 +151,13 @@ def state_bytes(state: DeckState) -> bytes:
         for guid, s in sorted(state.notes.items())
     ]
     body = ",\n".join(lines)
-    text = f'{{\n"notes": {{\n{body}\n}},\n"version": {STATE_VERSION}\n}}\n'
+    namespace = json.dumps(
+        identity.LEGACY_NAMESPACE if state.namespace is None else state.namespace,
+        ensure_ascii=False,
+    )
+    text = (
+        f'{{\n"namespace": {namespace},\n"notes": {{\n{body}\n}},\n"version": {STATE_VERSION}\n}}\n'
+    )
     return text.encode("utf-8")
 
 
@@ -98,9 +167,14 @@ def save_state(state: DeckState, path: str | Path) -> bool:
 
 
 def stamp_notes(
-    specs: Sequence[NoteSpec], previous: DeckState, now: int
+    specs: Sequence[NoteSpec],
+    previous: DeckState,
+    now: int,
+    *,
+    namespace: str = identity.LEGACY_NAMESPACE,
 ) -> tuple[list[StampedNote], DeckState]:
-    """Give each note its modification time and ID from `previous`; return the new state.
+    """Give each note its modification time and ID from `previous`; return the new state, which
+    records `namespace` (the one `specs` were built in).
 
     `now` (whole seconds since the epoch) only dates changed notes; pass it explicitly in tests.
     """
@@ -125,4 +199,4 @@ def stamp_notes(
             status = "changed"
         notes[spec.guid] = entry
         stamped.append(StampedNote(spec, entry.mtime, entry.id, status))
-    return stamped, DeckState(notes)
+    return stamped, DeckState(notes, namespace)

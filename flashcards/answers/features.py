@@ -1,0 +1,473 @@
+"""The features of one option of one question: how well the paper's own text supports the words
+distinctive to that option, and a few style features (see `FEATURE_NAMES`).
+
+Local context matters where several options occur in one sentence ("eight experts, of which a
+router picks two"): an option's words are scored by how close they sit to the question's words
+(clause breaks count as distance), and by their lead over the rival options; every number
+weighs the same, whatever its rarity; a multi-word name in the question ("Mixtral 8x7B") counts
+as one clue; an acronym in the question finds its spelled-out words ("TRPO"). Mentions under a
+negation ("without X", "no X", "eliminates X") or only in the previous-research field are not
+what the paper claims for its own work: they count against an option of a plain question, and
+they are what a negated question ("which is NOT…") or an avoidance question ("what does PPO
+avoid?") asks for — both are read by the negated model (`flashcards.answers.model`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from flashcards.answers.text import (
+    ABSOLUTES,
+    STOPWORDS,
+    asks_about_prior_work,
+    asks_what_is_avoided,
+    is_negated,
+    is_number,
+    marked_tokens,
+    scoped,
+    tokens,
+)
+from flashcards.model import FIELD_NAMES, Paper, Question
+
+#: Names of the per-option features, in the order of `option_features` columns.
+FEATURE_NAMES: tuple[str, ...] = (
+    "support_frac",  # share of the option's distinctive words found in the text (idf-weighted)
+    "support_sum",  # how much distinctive evidence was found (log idf mass)
+    "dominance",  # support_frac minus the best support_frac of the other options
+    "phrase",  # longest run of the option's words found together in one sentence, / length
+    "bigrams",  # word pairs of the option found in the text
+    "qa_sentence",  # best sentence holding both the question's and the option's words
+    "qa_proximity",  # the option's words sit right next to the question's words
+    "negated_mention",  # the option's words occur only after "no", "without", "unlike"…
+    "prior_work_only",  # the option's support comes only from the previous-research field
+    "numbers_found",  # numbers of the option that the text states
+    "numbers_missing",  # numbers of the option that the text never states
+    "proximity_lead",  # qa_proximity minus the best qa_proximity of the other options: where
+    # several options sit in one sentence, the one bound to the question's words wins
+    "backed_frac",  # share of the option's distinctive words the paper affirms of its own work
+    # (not only under "no"/"without", not only in the previous-research field)
+    "backed_dominance",  # backed_frac minus the best backed_frac of the other options
+    "longer",  # longer than every other option (bounded: quiz writers make the right option
+    # the most specific one, but a digest from another writer need not)
+    "absolutes",  # "only", "completely", "solely"…: typical of distractors
+    "question_echo",  # share of the option's words that merely repeat the question
+)
+
+_LONGER_SPAN = 0.2  # log-length difference at which an option counts as fully "longer"
+_WINDOW = 30  # words per chunk of a run-on text such as the workflow line
+_REACH = 6  # how far (in content words) an option word looks for the question's words
+_NUMBER_IDF = 5.0  # the evidence weight of any number (see `_measure`)
+
+_CLAUSE_PENALTY = 4  # extra distance for crossing a clause break
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
+
+# -- document frequencies ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentFrequencies:
+    """How many of `documents` papers use each stem: rare words weigh more as evidence."""
+
+    documents: int
+    counts: dict[str, int]
+
+    def idf(self, token: str) -> float:
+        return math.log((self.documents + 1) / (self.counts.get(token, 0) + 1)) + 1.0
+
+    @classmethod
+    def from_papers(cls, papers: Sequence[Paper]) -> DocumentFrequencies:
+        counts: Counter[str] = Counter()
+        for paper in papers:
+            counts.update({t for text in _paper_texts(paper) for t in tokens(text)})
+        return cls(len(papers), dict(counts))
+
+    def to_tsv(self, min_count: int = 2) -> str:
+        rows = sorted((t, n) for t, n in self.counts.items() if n >= min_count)
+        return f"#documents\t{self.documents}\n" + "".join(f"{t}\t{n}\n" for t, n in rows)
+
+    @classmethod
+    def from_tsv(cls, text: str) -> DocumentFrequencies:
+        documents = 1
+        counts: dict[str, int] = {}
+        for row in text.splitlines():
+            token, _, count = row.partition("\t")
+            if token == "#documents":
+                documents = int(count)
+            elif token:
+                counts[token] = int(count)
+        return cls(documents, counts)
+
+
+def _paper_texts(paper: Paper) -> list[str]:
+    return [paper.title, *(paper.fields.get(name, "") for name in FIELD_NAMES)]
+
+
+# -- the paper's text, indexed -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A sentence (or a window of run-on text) of one field."""
+
+    field: str
+    text: str
+    tokens: tuple[str, ...]
+    negated: tuple[bool, ...]  # token i follows a negation cue closely ("without X")
+    positions: dict[str, tuple[int, ...]]
+    clauses: tuple[int, ...]  # clause number of token i (split at commas, "and", "but"…)
+
+
+def _segment(field_name: str, text: str) -> _Segment | None:
+    clean, negated, clauses = scoped(marked_tokens(text))
+    if not clean:
+        return None
+    positions: dict[str, list[int]] = {}
+    for i, token in enumerate(clean):
+        positions.setdefault(token, []).append(i)
+    return _Segment(
+        field_name,
+        text,
+        tuple(clean),
+        tuple(negated),
+        {t: tuple(p) for t, p in positions.items()},
+        tuple(clauses),
+    )
+
+
+class PaperIndex:
+    """A paper's text split into sentences (and windows of run-on text), with word sets."""
+
+    def __init__(self, paper: Paper) -> None:
+        segments: list[_Segment] = []
+        named = [("title", paper.title), *((n, paper.fields.get(n, "")) for n in FIELD_NAMES)]
+        for field_name, text in named:
+            for sentence in _SENTENCE_END.split(text.strip()):
+                words = sentence.split()
+                if len(words) <= _WINDOW + _WINDOW // 3:
+                    pieces = [sentence] if words else []
+                else:
+                    step = _WINDOW * 2 // 3
+                    pieces = [
+                        " ".join(words[start : start + _WINDOW])
+                        for start in range(0, len(words) - _WINDOW // 3, step)
+                    ]
+                for piece in pieces:
+                    segment = _segment(field_name, piece)
+                    if segment is not None:
+                        segments.append(segment)
+        self.segments: tuple[_Segment, ...] = tuple(segments)
+        self.vocabulary: frozenset[str] = frozenset(t for s in segments for t in s.tokens)
+        #: Words the text uses at least once outside a negation ("without X" does not back X).
+        self.affirmed: frozenset[str] = frozenset(
+            t for s in segments for t, n in zip(s.tokens, s.negated, strict=True) if not n
+        )
+        #: Words found outside the previous-research field (which describes others' work).
+        self.own_work: frozenset[str] = frozenset(
+            t for s in segments if s.field != "previous_research" for t in s.tokens
+        )
+        #: Words the paper affirms of its own work: outside a negation and outside the
+        #: previous-research field.
+        self.claimed: frozenset[str] = frozenset(
+            t
+            for s in segments
+            if s.field != "previous_research"
+            for t, n in zip(s.tokens, s.negated, strict=True)
+            if not n
+        )
+        #: In how many segments each word occurs: the paper's own name is everywhere and says
+        #: little about *where* the answer is; a word of one sentence says a lot.
+        self.spread: Counter[str] = Counter(t for s in segments for t in s.positions)
+        self.bigrams: frozenset[tuple[str, str]] = frozenset(
+            pair for s in segments for pair in itertools.pairwise(s.tokens)
+        )
+        #: Every lower-cased word of the text, stop words included (for `absolutes`).
+        self.plain_words: frozenset[str] = frozenset(
+            w for _, text in named for w in re.findall(r"[a-z]+", text.lower())
+        )
+        self._acronyms: dict[str, tuple[tuple[int, ...], ...]] = {}
+
+    def acronym_positions(self, acronym: str) -> tuple[tuple[int, ...], ...]:
+        """Per segment, the token positions where words spelling `acronym` begin: a question
+        may say "TRPO" where the text spells out "trust region policy optimization"."""
+        if acronym not in self._acronyms:
+            self._acronyms[acronym] = tuple(_spelled_out(s.text, acronym) for s in self.segments)
+        return self._acronyms[acronym]
+
+
+_RAW_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,5}s?$")
+#: A multi-word name in a question ("Mixtral 8x7B", "Llama 2 70B"): capitalised or with digits.
+_NAME_WORD = re.compile(r"^(?=[^a-z]*[A-Z0-9])[A-Za-z0-9][\w.+-]*$")
+
+
+def _spelled_out(text: str, acronym: str) -> tuple[int, ...]:
+    """Token positions in `text` where consecutive words spell `acronym` by their initials
+    (function words such as "of" may be skipped, as in "Bidirectional Encoder Representations
+    from Transformers")."""
+    words = list(_RAW_WORD.finditer(text))
+    found: list[int] = []
+    for i, first in enumerate(words):
+        if first.group()[0].lower() != acronym[0] or first.group().lower() in STOPWORDS:
+            continue
+        k, j = 0, i
+        while k < len(acronym) and j < len(words):
+            word = words[j].group()
+            if word[0].lower() == acronym[k]:
+                k += 1
+            elif word.lower() not in STOPWORDS:
+                break
+            j += 1
+        if k == len(acronym):
+            found.append(len(tokens(text[: first.start()])))
+    return tuple(found)
+
+
+# -- features --------------------------------------------------------------------------------
+
+
+def _longest_run(option: Sequence[str], segment: _Segment) -> int:
+    """Length of the longest run of consecutive option tokens found consecutively in segment."""
+    best = 0
+    words = segment.tokens
+    for start in range(len(option) - best):
+        for pos in segment.positions.get(option[start], ()):
+            length = 1
+            while (
+                start + length < len(option)
+                and pos + length < len(words)
+                and words[pos + length] == option[start + length]
+            ):
+                length += 1
+            best = max(best, length)
+    return best
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The question's words as located in the paper's text."""
+
+    weights: dict[str, float]  # idf of each word of the question
+    #: idf / (1 + number of segments holding the word): the paper's own name is everywhere and
+    #: says little about *where* the answer is; a word of one sentence says a lot.
+    locating: dict[str, float]
+    positions: tuple[dict[str, tuple[int, ...]], ...]  # per segment: where each word occurs
+
+
+def _raw_words(text: str) -> list[str]:
+    return [w.strip("?!.,:;()[]\"'“”‘’") for w in text.split()]
+
+
+def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Asked:
+    weights = {t: idf(t) for t in tokens(prompt)}
+    positions = [{w: s.positions[w] for w in weights if w in s.positions} for s in index.segments]
+    spread = {w: index.spread[w] for w in weights}
+    raw = _raw_words(prompt)
+    for word in raw:
+        if not _ACRONYM.match(word):
+            continue
+        for token in tokens(word):
+            if token in index.vocabulary or not token.isalpha():
+                continue
+            found = index.acronym_positions(token.removesuffix("s") if word[-1] == "s" else token)
+            for where, places in zip(positions, found, strict=True):
+                if places:
+                    where[token] = places
+            spread[token] = sum(1 for places in found if places)
+    locating = {t: w / (1 + spread.get(t, 0)) for t, w in weights.items()}
+    # A name of several words ("Mixtral 8x7B") is one clue, not three: its words share the
+    # weight of one, so that a sentence naming the model does not outweigh the one that
+    # holds what the question asks about it.
+    for is_name, run in itertools.groupby(raw[1:], key=lambda w: bool(_NAME_WORD.match(w))):
+        names = {t for w in run for t in tokens(w) if t in locating} if is_name else set()
+        if len(names) > 1:
+            share = sum(locating[t] for t in names) / len(names) ** 2
+            locating.update({t: share for t in names})
+    return _Asked(weights, locating, tuple(positions))
+
+
+def _closeness(
+    token: str,
+    segment: _Segment,
+    where: dict[str, tuple[int, ...]],
+    weights: dict[str, float],
+) -> float:
+    """How tightly `token` sits among the question's words in `segment` (found at `where`): the
+    weighted sum of 1/distance over question words within `_REACH` (a clause break counts as
+    extra distance), at the token's best occurrence, scaled by the question's total weight."""
+    total = sum(weights.values()) or 1.0
+    clauses = segment.clauses
+    best = 0.0
+    for i in segment.positions.get(token, ()):
+        value = 0.0
+        for word, places in where.items():
+            nearest = min(
+                abs(i - j) + _CLAUSE_PENALTY * abs(clauses[i] - clauses[j]) for j in places
+            )
+            if nearest <= _REACH:
+                value += weights[word] / math.sqrt(max(1, nearest))
+        best = max(best, value / total)
+    return best
+
+
+#: (feature, its lead over the best rival option): set once every option is measured.
+_LEADS: tuple[tuple[str, str], ...] = (
+    ("support_frac", "dominance"),
+    ("qa_proximity", "proximity_lead"),
+    ("backed_frac", "backed_dominance"),
+)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The features of every option of one question, and what the models need besides."""
+
+    #: One row per option: the values of `FEATURE_NAMES`, in that order.
+    features: list[list[float]]
+    evidence: list[str | None]  # per option, the sentence that supports it best
+    negated: bool  # read by the negated model (see `asks_for_unclaimed`)
+    avoided: bool  # "what does X avoid": the answer's own sentence is the evidence
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What one option's own text measures, before it is compared with its rivals."""
+
+    features: dict[str, float]  # every feature but the leads and "longer"
+    length: float  # log of the option's word count, compared into "longer"
+    evidence: str | None
+
+
+def _measure(
+    raw: str,
+    option: tuple[str, ...],
+    shared: Counter[str],
+    asked_words: _Asked,
+    index: PaperIndex,
+    idf: Callable[[str], float],
+    prior_asked: bool,
+) -> _Measured:
+    prompt = asked_words.weights
+    prompt_mass = sum(prompt.values()) or 1.0
+    claimed = index.affirmed if prior_asked else index.claimed
+    clean, denied, _ = scoped(marked_tokens(raw))
+    # "with no gradient updates" is backed by a text saying "no gradient updates".
+    denied_words = {t for t, d in zip(clean, denied, strict=True) if d}
+    distinct = set(option) - prompt.keys()
+    # A word all options share cannot tell them apart; one only this option has says most.
+    # A number's rarity says nothing about whether it is the answer ("8" is rarer than "2"):
+    # every number weighs the same.
+    weight = {t: (_NUMBER_IDF if is_number(t) else idf(t)) / shared[t] for t in distinct}
+    total = sum(weight.values())
+    found = sum(
+        w
+        for t, w in weight.items()
+        if t in index.affirmed or (t in denied_words and t in index.vocabulary)
+    )
+    mentioned = sum(w for t, w in weight.items() if t in index.vocabulary)
+    backed = sum(
+        w
+        for t, w in weight.items()
+        if t in claimed or (t in denied_words and t in index.vocabulary)
+    )
+    own = sum(w for t, w in weight.items() if t in index.own_work)
+    best_sentence: str | None = None
+    best_value = best_near = 0.0
+    best_run = 0
+    for segment, where in zip(index.segments, asked_words.positions, strict=True):
+        hits = [t for t in weight if t in segment.positions]
+        if not hits:
+            continue
+        mass = sum(weight[t] for t in hits)
+        asked = sum(w for t, w in prompt.items() if t in where) / prompt_mass
+        value = mass * (0.25 + asked)
+        if value > best_value:
+            best_sentence, best_value = segment.text, value
+        near = sum(weight[t] * _closeness(t, segment, where, asked_words.locating) for t in hits)
+        best_near = max(best_near, near)
+        if len(option) > 1:
+            best_run = max(best_run, _longest_run(option, segment))
+    numbers = [t for t in set(option) if is_number(t)]
+    numbers_found = [t for t in numbers if t in index.vocabulary]
+    pairs = list(itertools.pairwise(option))
+    per_weight = 1.0 / total if total else 0.0
+    words = re.findall(r"[a-z]+", raw.lower())
+    features = {
+        "support_frac": found * per_weight,
+        "support_sum": math.log1p(found),
+        "phrase": best_run / len(option) if best_run > 1 else 0.0,
+        "bigrams": float(sum(1 for p in pairs if p in index.bigrams)),
+        "qa_sentence": math.log1p(best_value),
+        "qa_proximity": math.log1p(best_near),
+        "negated_mention": (mentioned - found) * per_weight,
+        "prior_work_only": 0.0 if prior_asked else (mentioned - own) * per_weight,
+        "numbers_found": float(len(numbers_found)),
+        "numbers_missing": float(len(numbers) - len(numbers_found)),
+        "backed_frac": backed * per_weight,
+        # An absolute the paper itself uses ("only public data") is the paper's claim, not a
+        # distractor's overstatement.
+        "absolutes": float(sum(1 for w in words if w in ABSOLUTES and w not in index.plain_words)),
+        "question_echo": (
+            sum(1 for t in set(option) if t in prompt) / len(set(option)) if option else 0.0
+        ),
+    }
+    return _Measured(features, math.log1p(len(raw.split())), best_sentence)
+
+
+def _compared(measured: Sequence[_Measured]) -> list[list[float]]:
+    """Rows of `FEATURE_NAMES` values: each option's own features, its lead over the best rival
+    (`_LEADS`), and whether it is the longest ("longer", bounded to [-1, 1])."""
+    rows: list[list[float]] = []
+    for i, option in enumerate(measured):
+        rivals = [m for j, m in enumerate(measured) if j != i]
+        named = dict(option.features)
+        for base, lead in _LEADS:
+            named[lead] = option.features[base] - max(
+                (m.features[base] for m in rivals), default=0.0
+            )
+        longest_rival = max((m.length for m in rivals), default=option.length)
+        named["longer"] = max(-1.0, min(1.0, (option.length - longest_rival) / _LONGER_SPAN))
+        if named.keys() != set(FEATURE_NAMES):
+            raise AssertionError(f"features {sorted(named)} are not {FEATURE_NAMES}")
+        rows.append([named[name] for name in FEATURE_NAMES])
+    return rows
+
+
+def score_options(
+    paper: Paper,
+    question: Question,
+    index: PaperIndex,
+    idf: Callable[[str], float],
+) -> Scored:
+    """Every option of `question` measured against `paper`'s text (`index`)."""
+    asked_words = _asked(question.prompt, index, idf)
+    options = [tokens(o) for o in question.options]
+    shared = Counter(t for o in options for t in set(o))
+    avoided = asks_what_is_avoided(question.prompt)
+    prior_asked = asks_about_prior_work(question.prompt)
+    measured = [
+        _measure(raw, option, shared, asked_words, index, idf, prior_asked)
+        for raw, option in zip(question.options, options, strict=True)
+    ]
+    return Scored(
+        features=_compared(measured),
+        evidence=[m.evidence for m in measured],
+        negated=avoided or is_negated(question.prompt),
+        avoided=avoided,
+    )
+
+
+def option_features(
+    paper: Paper,
+    question: Question,
+    frequencies: DocumentFrequencies,
+    *,
+    index: PaperIndex | None = None,
+) -> list[list[float]]:
+    """One row of `FEATURE_NAMES` values per option (for fitting and inspection)."""
+    return score_options(paper, question, index or PaperIndex(paper), frequencies.idf).features

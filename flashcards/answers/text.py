@@ -1,0 +1,289 @@
+"""Words of digests and quiz questions: tokens, a light stemmer, paraphrase groups, negation and
+clause markers, and the question classifiers (negated, avoidance, about earlier work).
+
+`flashcards.answers.features` measures options with these; nothing here knows about models.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS = _words(
+    "a an the of to in on for and or with by from as at is are was were be been being it "
+    "its this that these those which what how why when where who whom whose does do did "
+    "doing done can could would should will may might must shall than then there their "
+    "they them we our us you your he she his her into via onto about across after before "
+    "during while through both each such also has have had having most other over "
+    "under between among within without per not no nor but if so very just too up down "
+    "out off again further once own same some any using use used uses based paper papers "
+    "authors author study work proposed propose proposes approach method methods new "
+    "novel main key primary i e g etc following one's many much "
+)
+
+ABSOLUTES = _words(
+    "only solely completely entirely exclusively always never purely fully perfectly "
+    "guarantee guarantees guaranteed eliminate eliminates eliminating every "
+)
+
+_NUMBER_WORDS = {
+    "zero": "0",
+    "one": "1",
+    "single": "1",
+    "two": "2",
+    "twice": "2",
+    "double": "2",
+    "three": "3",
+    "triple": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "twenty": "20",
+    "thirty": "30",
+    "fifty": "50",
+    "hundred": "100",
+    "thousand": "1000",
+    "half": "50%",
+}
+
+#: Paraphrase: stems of everyday words that digests and quiz options use interchangeably,
+#: each group mapped to its first member ("stay frozen" matches "keeps … frozen").
+_SYNONYM_GROUPS = (
+    "keep stay remain retain preserv maintain",
+    "reduc decreas lower cut cuts shrink minimiz fewer less",
+    "increas rais boost",
+    "fast faster quick speed speedup accelerat",
+    "larg bigg big",
+    "combin integrat merg fuse unify",
+    "generat produc creat synthesiz",
+    "frozen freez",
+    "drop discard remov omit",
+    "select pick choos chosen",
+)
+_SYNONYMS = {word: group.split()[0] for group in _SYNONYM_GROUPS for word in group.split()}
+
+# Numbers keep a glued unit ("24.5%", "4.6x", "7b", "3d"), words may carry digits ("gpt4").
+_TOKEN = re.compile(r"\d+(?:\.\d+)?(?:%|[a-z]+)?|[a-z][a-z0-9]*")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_PERCENT = re.compile(r"\s*(?:percent|per cent)\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
+
+#: Negated questions: the answer is the option the paper does NOT support.
+_NEGATED_LOUD = re.compile(r"\b(?:NOT|EXCEPT)\b|\*not\*|_not_")
+_NEGATED_QUIET = re.compile(
+    r"^\s*(?:which|what)\b[^?]*?\b(?:is|are|was|were|does|do|did|has|have|can|could|would)"
+    r"\s+not\b(?!\s+only)|\bexcept\b|\bleast likely\b|\bnot (?:one of|part of|among|mentioned|"
+    r"included|used|a (?:key |main |core )?(?:component|feature|step|part))\b",
+    re.IGNORECASE,
+)
+_RELATIVE_CLAUSE_NOT = re.compile(r"\b(?:that|which|who)\s+(?:\w+\s+){0,2}not\b", re.IGNORECASE)
+#: Questions about what a method does away with ("What does PPO avoid?"): like a negated
+#: question, they ask for what the paper does not claim for its own work — what it denies
+#: ("without X") or leaves to earlier work — so the negated model reads them.
+_AVOIDANCE = re.compile(
+    r"\b(?:avoid(?:s|ed)?|eliminat(?:e|es|ed)|get(?:s)? rid of|do(?:es)? away with|"
+    r"dispens(?:e|es|ed) with|bypass(?:es|ed)?|sidestep(?:s|ped)?|"
+    r"no longer (?:need|require|use)s?)\b",
+    re.IGNORECASE,
+)
+#: What may follow the verb when the avoided thing is what the question asks for ("What does
+#: PPO avoid compared with TRPO?", "…eliminate the need for?"), unlike "How does X avoid
+#: storing Y?" or "What helps avoid overfitting?", where the avoided thing is given.
+_AVOIDED_IS_ASKED = re.compile(
+    r"\s*(?:the (?:need|use) (?:for|of|to)\s*)?(?:[?.:]|$|\w+ly\b|,|"
+    r"(?:compared|relative|unlike|in|on|by|when|during|with|over|than|while|at|from|"
+    r"altogether|entirely)\b)",
+    re.IGNORECASE,
+)
+_QUESTION_WORD = re.compile(r"\b(?:what|which|how|why)\b", re.IGNORECASE)
+
+_SUFFIXES = (
+    "ational",
+    "fulness",
+    "ousness",
+    "iveness",
+    "ations",
+    "ation",
+    "ments",
+    "ment",
+    "ities",
+    "ity",
+    "ness",
+    "ingly",
+    "edly",
+    "ings",
+    "ing",
+    "ions",
+    "ion",
+    "ers",
+    "er",
+    "ies",
+    "ied",
+    "ed",
+    "ly",
+    "es",
+    "s",
+    "ive",
+    "al",
+)
+
+
+#: Words that deny what follows ("without X", "no X", "unlike X"): X is then not supported.
+_NEGATION_CUES = _words(
+    "no not without neither nor never unlike lack lacks lacking instead rather cannot "
+    "avoid avoids avoided avoiding eliminate eliminates eliminated eliminating "
+    "bypass bypasses bypassed bypassing "
+)
+_NEGATION = "¬"  # stands for a negation cue in a token stream
+_NEGATION_SCOPE = 5  # content words a negation cue reaches
+#: Clause breaks: "28.4 BLEU on German, and 41.8 on French" keeps each number with its own
+#: words. A placeholder word the tokenizer sees, then a marker in token streams.
+_CLAUSE = "qqclauseqq"
+_CLAUSE_BREAK = re.compile(r"[,;:()]|\s(?:and|but|while|whereas|although|though)\s|\s[-–—]\s")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light suffix stripper: 'preserving', 'preserves', 'preservation' → 'preserv'."""
+    if len(word) <= 4 or not word.isalpha() or word.endswith(("ss", "us", "is")):
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied", "ities") else "")
+            break
+    if len(word) > 4 and word.endswith("e"):
+        word = word[:-1]
+    if len(word) > 4 and word[-1] == word[-2] and word[-1] not in "lsz":
+        word = word[:-1]
+    # British and American spellings meet: labelled/labeled, optimise/optimize, analyse/analyze.
+    if len(word) > 5 and word.endswith("ll"):
+        word = word[:-1]
+    if word.endswith(("iz", "yz")):
+        word = word[:-1] + "s"
+    return word
+
+
+#: Greek letters by name, so that "β2" is one word ("beta2") instead of a bare number "2".
+_GREEK = str.maketrans(
+    {
+        chr(code): unicodedata.name(chr(code)).split()[-1].lower().replace("lamda", "lambda")
+        for code in range(0x3B1, 0x3CA)
+        if code != 0x3C2  # final sigma
+    }
+)
+
+
+@lru_cache(maxsize=65536)
+def marked_tokens(text: str) -> tuple[str, ...]:
+    """Content tokens, with `_NEGATION` standing where the text says "no", "without", …"""
+    text = unicodedata.normalize("NFKC", text).lower().replace("×", "x").replace("n't", " not")
+    text = text.translate(_GREEK)
+    text = _PERCENT.sub("%", _THOUSANDS.sub("", text))
+    text = _CLAUSE_BREAK.sub(f" {_CLAUSE} ", text)
+    out: list[str] = []
+    for token in _TOKEN.findall(text):
+        if token == _CLAUSE:
+            out.append(token)
+            continue
+        if token in _NEGATION_CUES:
+            out.append(_NEGATION)
+            continue
+        if token in STOPWORDS:
+            continue
+        token = _NUMBER_WORDS.get(token, token)
+        if token[0].isdigit():
+            out.append(token)
+        else:
+            stemmed = stem(token)
+            out.append(_SYNONYMS.get(stemmed, stemmed))
+    return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def tokens(text: str) -> tuple[str, ...]:
+    """Content tokens of `text`: lower-cased, stop words dropped, words stemmed, numbers kept
+    exactly with their unit ('24.5%'), number words turned into digits ('three' → '3')."""
+    return tuple(t for t in marked_tokens(text) if t not in (_NEGATION, _CLAUSE))
+
+
+def is_number(token: str) -> bool:
+    return token[0].isdigit()
+
+
+def asks_what_is_avoided(prompt: str) -> bool:
+    """Does the question ask what a method avoids, eliminates or no longer needs?"""
+    for verb in _AVOIDANCE.finditer(prompt):
+        asked = _QUESTION_WORD.search(prompt, 0, verb.start())
+        if (
+            asked is not None
+            and asked.group().lower() in ("what", "which")
+            and _AVOIDED_IS_ASKED.match(prompt, verb.end())
+        ):
+            return True
+    return False
+
+
+_ABOUT_PRIOR_WORK = re.compile(
+    r"\b(?:earlier|previous|prior|existing|traditional|conventional|predecessors?|"
+    r"baselines?|older|mentioned|described|listed)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_prior_work(prompt: str) -> bool:
+    """Does the question ask about earlier work ("which two earlier optimizers…") or about what
+    the summary mentions at all ("which is NOT mentioned as a drawback of TRPO")? Then what
+    the text says of earlier work is as good an answer as what it claims for itself."""
+    return _ABOUT_PRIOR_WORK.search(prompt) is not None
+
+
+def asks_for_unclaimed(prompt: str) -> bool:
+    """Does the question ask for an option the paper does not claim for its own work ("which
+    is NOT…", "EXCEPT", "what does X avoid")? Such questions are read by the negated model."""
+    return is_negated(prompt) or asks_what_is_avoided(prompt)
+
+
+def is_negated(prompt: str) -> bool:
+    """Does the question ask for the option that does NOT hold ('Which is NOT…', 'EXCEPT')?"""
+    if _NEGATED_LOUD.search(prompt):
+        return True
+    match = _NEGATED_QUIET.search(prompt)
+    if match is None:
+        return False
+    # "…a phenomenon that was not present in the data" describes the answer, it does not negate.
+    # (Searched from the second character: the question's own leading "Which" is no relative.)
+    return not _RELATIVE_CLAUSE_NOT.search(prompt, 1, match.end())
+
+
+def scoped(marked: Sequence[str]) -> tuple[list[str], list[bool], list[int]]:
+    """Tokens without the markers, whether each is under a negation, and its clause number."""
+    clean: list[str] = []
+    negated: list[bool] = []
+    clauses: list[int] = []
+    scope = clause = 0
+    for token in marked:
+        if token == _NEGATION:
+            scope = _NEGATION_SCOPE
+            continue
+        if token == _CLAUSE:
+            clause += 1
+            scope = 0
+            continue
+        clean.append(token)
+        negated.append(scope > 0)
+        clauses.append(clause)
+        scope = max(0, scope - 1)
+    return clean, negated, clauses

@@ -1,0 +1,130 @@
+"""A build refuses files that overlap (issue 9, item 5): two decks sharing a state, a state that
+is a package, or a package or state that is one of the files the build reads."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from digest_writers import write_quiz_text
+
+from flashcards.cli import main
+from flashcards.model import Paper, Question
+
+DAY = date(2025, 3, 4)
+
+
+def _setup(tmp_path: Path) -> Path:
+    """A folder with one digest (digests/day.txt) and an answer key (key.yaml)."""
+    paper = Paper(
+        title="Tiny Routers",
+        arxiv_id="2503.00102",
+        fields={"topic": "Routing in small models."},
+        questions=(Question(1, "What is routed?", ("Tokens", "Pixels")),),
+    )
+    (tmp_path / "digests").mkdir()
+    text = write_quiz_text(DAY, [(paper, "https://arxiv.org/abs/2503.00102")])
+    (tmp_path / "digests" / "day.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "key.yaml").write_text('"2503.00102": [A]\n', encoding="utf-8")
+    return tmp_path
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _refused(root: Path, args: list[str]) -> str:
+    before = _snapshot(root)
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert _snapshot(root) == before  # nothing written, nothing overwritten
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+    return result.output.strip()
+
+
+def _deck(root: Path, name: str, *lines: str) -> Path:
+    path = root / f"{name}.yaml"
+    body = "\n".join([f"name: {name}", "sources: [digests/*.txt]", *lines])
+    path.write_text(body + "\n", encoding="utf-8")
+    return path
+
+
+def test_two_definitions_sharing_a_state_are_refused(tmp_path: Path) -> None:
+    root = _setup(tmp_path)
+    first = _deck(root, "first", "output: a.apkg", "state: shared.json")
+    second = _deck(root, "second", "output: b.apkg", "state: shared.json")
+    message = _refused(root, ["build", str(first), str(second)])
+    assert message == (
+        f"error: {second}:4: state: '{root}/shared.json' is also the state of {first}; "
+        "nothing was written"
+    )
+
+
+def test_a_state_that_is_another_decks_package_is_refused(tmp_path: Path) -> None:
+    root = _setup(tmp_path)
+    first = _deck(root, "first", "output: a.apkg")
+    second = _deck(root, "second", "output: b.apkg", "state: a.apkg")
+    message = _refused(root, ["build", str(first), str(second)])
+    assert message.startswith(f"error: {second}:4: state: '{root}/a.apkg' is also the output of")
+
+
+def test_a_state_that_is_its_own_package_is_refused(tmp_path: Path) -> None:
+    root = _setup(tmp_path)
+    deck = _deck(root, "deck", "output: d.apkg", "state: d.apkg")
+    message = _refused(root, ["build", str(deck)])
+    assert message.startswith(f"error: {deck}:4: state: '{root}/d.apkg' is also the output of")
+
+
+def test_adhoc_state_equal_to_the_output_is_refused(tmp_path: Path) -> None:
+    root = _setup(tmp_path)
+    out = str(root / "x.apkg")
+    message = _refused(root, ["build", "-i", str(root / "digests"), "-o", out, "--state", out])
+    assert message == f"error: {out}: --state '{out}' is also the -o file; nothing was written"
+
+
+@pytest.mark.parametrize("role", ["--state", "-o"])
+def test_adhoc_output_or_state_that_is_an_input_is_refused(tmp_path: Path, role: str) -> None:
+    root = _setup(tmp_path)
+    digest = root / "digests" / "day.txt"
+    args = ["build", "-i", str(root / "digests"), "-o", str(root / "x.apkg")]
+    if role == "--state":
+        args += ["--state", str(digest)]
+        message = _refused(root, args)
+        assert f"--state '{digest}' is an input digest of this build ({digest})" in message
+    # An input given as a file, and the answer key.
+    key = root / "key.yaml"
+    args = ["build", "-i", str(digest), "-o", str(root / "x.apkg"), "--answers", str(key)]
+    message = _refused(root, [*args, "--state", str(key)])
+    assert f"--state '{key}' is the answer key of this build ({key})" in message
+
+
+def test_definition_state_that_is_a_digest_or_the_key_is_refused(tmp_path: Path) -> None:
+    root = _setup(tmp_path)
+    deck = _deck(root, "deck", "state: digests/day.txt")
+    message = _refused(root, ["build", str(deck)])
+    assert message.startswith(f"error: {deck}:3: state: '{root}/digests/day.txt' is an input")
+    deck = _deck(root, "deck", "answers: key.yaml", "state: ./key.yaml")
+    message = _refused(root, ["build", str(deck)])
+    assert f"deck.yaml:4: state: '{root}/key.yaml' is the answer key of {deck}" in message
+
+
+def test_separate_files_still_build(tmp_path: Path) -> None:
+    root = _setup(tmp_path)
+    first = _deck(root, "first", "output: a.apkg")
+    second = _deck(root, "second", "output: b.apkg")
+    result = CliRunner().invoke(main, ["build", str(first), str(second)])
+    assert result.exit_code == 0, result.output
+    assert (root / "first.state.json").is_file() and (root / "second.state.json").is_file()
+
+
+def test_check_reports_a_shared_state_like_the_build(tmp_path: Path) -> None:
+    root = _setup(tmp_path)
+    first = _deck(root, "first", "output: a.apkg", "state: shared.json")
+    second = _deck(root, "second", "output: b.apkg", "state: shared.json")
+    result = CliRunner().invoke(main, ["check", str(first), str(second)])
+    assert result.exit_code == 2
+    assert f"error: {second}:4: state: '{root}/shared.json' is also the state of {first}" in (
+        result.output
+    )
