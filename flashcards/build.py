@@ -8,8 +8,10 @@ file whose bytes would not change is not rewritten.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
+import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,7 +33,7 @@ from flashcards.deckdef import (
     load_deck_definitions,
 )
 from flashcards.description import deck_description
-from flashcards.errors import BuildError, ConfigError
+from flashcards.errors import BuildError, ConfigError, ParseError
 from flashcards.model import Digest, Paper
 from flashcards.parse import (
     DEFAULT_MAX_BYTES,
@@ -40,6 +42,7 @@ from flashcards.parse import (
     digest_jobs,
     find_digest_files,
     parse_bytes,
+    parse_file,
     parse_paths,
     read_digest_bytes,
 )
@@ -305,26 +308,94 @@ def read_inputs(
     cache: BuildCache | None = None,
 ) -> ParseResult:
     """The plan's digests (see `parse_paths` for `collect_errors` and `progress`); files whose
-    bytes `cache` has seen are not parsed again."""
-
-    def read_cached(path: str) -> list[Digest]:
-        assert cache is not None
-        data = read_digest_bytes(Path(path), max_bytes=plan.max_bytes)
-        sha = hashlib.sha256(data).hexdigest()
-        found = cache.parsed(path, sha)
-        if found is None:
-            found = parse_bytes(data, path, max_bytes=plan.max_bytes)
-            cache.remember(path, sha, found)
-        return found
-
+    bytes `cache` has seen are not parsed again, and many new files are parsed on every core."""
     with phase("parse"):
+        outcomes = _parse_ahead(plan, cache, progress)
+        ahead = outcomes is not None
+
+        def read(path: str) -> list[Digest]:
+            outcome = outcomes.get(path) if outcomes is not None else None
+            if outcome is None:  # not read ahead (e.g. it appeared since): as parse_paths would
+                return parse_file(path, max_bytes=plan.max_bytes)
+            if isinstance(outcome, ParseError):
+                raise outcome
+            return outcome
+
         return parse_paths(
             plan.inputs,
             max_bytes=plan.max_bytes,
             collect_errors=collect_errors,
-            progress=progress,
-            read=read_cached if cache is not None else None,
+            progress=None if ahead else progress,
+            read=read if ahead else None,
         )
+
+
+#: Fewer new files than this are parsed in this process: starting workers would cost more.
+PARALLEL_MIN_FILES = 64
+
+
+def _parse_ahead(
+    plan: BuildPlan, cache: BuildCache | None, progress: Progress | None
+) -> dict[str, list[Digest] | ParseError] | None:
+    """Each input file's digests or parse error, keyed by path: from `cache` when it has the
+    file's bytes, else parsed (in worker processes when there are many). None when there is
+    nothing to gain (no cache, few files): `parse_paths` then reads the files itself."""
+    outcomes: dict[str, list[Digest] | ParseError] = {}
+    new: list[tuple[str, bool]] = []  # as parse_paths lists them, for `progress`
+    for job in digest_jobs(plan.inputs):
+        path = job[0]
+        if path == "-":
+            continue
+        found = None
+        if cache is not None:
+            try:
+                data = read_digest_bytes(Path(path), max_bytes=plan.max_bytes)
+            except ParseError:
+                continue  # parse_paths reports it in its turn
+            found = cache.parsed(path, hashlib.sha256(data).hexdigest())
+        if found is not None:
+            outcomes[path] = found
+        else:
+            new.append(job)
+    workers = _workers(len(new))
+    if cache is None and workers < 2:
+        return None
+    jobs = [(path, plan.max_bytes) for path, _ in new]
+    if workers < 2:
+        results: Iterable[tuple[str | None, list[Digest] | ParseError]] = map(_parse_one, jobs)
+    else:
+        # Fork: the workers start at once with this process's modules (spawn would import
+        # everything again); results come back in order, so they are exactly one process's.
+        context = multiprocessing.get_context("fork")
+        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        results = pool.map(_parse_one, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+    try:
+        for (path, _), (sha, result) in zip(
+            progress(new) if progress else new, results, strict=True
+        ):
+            outcomes[path] = result
+            if cache is not None and sha is not None and not isinstance(result, ParseError):
+                cache.remember(path, sha, result)
+    finally:
+        if workers >= 2:
+            pool.shutdown(cancel_futures=True)
+    return outcomes
+
+
+def _workers(files: int) -> int:
+    if files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
+
+
+def _parse_one(job: tuple[str, int]) -> tuple[str | None, list[Digest] | ParseError]:
+    """One file's sha256 and digests, or its parse error (returned: it is reported in order)."""
+    path, max_bytes = job
+    try:
+        data = read_digest_bytes(Path(path), max_bytes=max_bytes)
+        return hashlib.sha256(data).hexdigest(), parse_bytes(data, path, max_bytes=max_bytes)
+    except ParseError as exc:
+        return None, exc
 
 
 def _fingerprint(plan: BuildPlan) -> str | None:

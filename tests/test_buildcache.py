@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from flashcards import build as builder
 from flashcards import buildcache
 from flashcards.cli import main
 from flashcards.deckdef import load_deck_definition
-from flashcards.parse import parse_file
+from flashcards.parse import digest_jobs, parse_file, parse_paths
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INPUTS = ("quiz/varied.txt", "quiz/marks.txt", "markdown/two_days_wrapped.md")
@@ -192,3 +193,38 @@ def test_per_paper_results_follow_the_threshold_and_survive_forgery(tmp_path: Pa
         )
         builder.build(plan, now=NOW)
     assert _outputs(cold) == _outputs(warm)
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_files_parsed_in_worker_processes_read_as_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
+) -> None:
+    folder = tmp_path / "digests"
+    shutil.copytree(FIXTURES, folder)  # good digests, broken ones, files that are no digest
+    plan = builder.plan_adhoc([folder], tmp_path / "deck.apkg", cache=use_cache)
+    one = parse_paths([folder], collect_errors=True)
+    monkeypatch.setattr(builder, "PARALLEL_MIN_FILES", 2)
+    cache = buildcache.BuildCache(tmp_path / "deck.cache") if use_cache else None
+    shown: list[tuple[str, bool]] = []
+
+    def progress(jobs: Sequence[tuple[str, bool]]) -> Iterator[tuple[str, bool]]:
+        for job in jobs:
+            shown.append(job)
+            yield job
+
+    for second in (False, True):  # the second time, with a cache, from the cache
+        shown.clear()
+        many = builder.read_inputs(plan, collect_errors=True, progress=progress, cache=cache)
+        assert many.digests == one.digests
+        assert many.warnings == one.warnings
+        assert [str(e) for e in many.errors] == [str(e) for e in one.errors]
+        assert len(one.errors) > 1 and len(one.warnings) > 1
+        jobs = digest_jobs([folder])
+        if cache is None or not second:
+            assert shown == jobs  # every file parsed, shown in order
+        else:  # only files that gave no digests (errors, not digests) are parsed again
+            assert 0 < len(shown) == len(jobs) - len(cache.digests) < len(jobs)
+        if cache is not None:  # as the next build reads it
+            cache.save(None)
+            cache = buildcache.BuildCache.load(cache.path)
+            cache.load_digests()
