@@ -11,7 +11,7 @@ bytes a build would write. Otherwise only the files whose bytes are new are pars
 Plain JSON only (never pickle): a cache restored in CI may have been written by anyone, so it
 is read as untrusted data. A missing, stale, corrupted or foreign cache is ignored and rewritten;
 deleting it is always safe. Everything is keyed by `code_version()` as well, so a cache written by
-another version of flashcards is never used.
+another version of flashcards (or of the libraries, Python, SQLite or zlib) is never used.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib.metadata
 import json
+import sqlite3
+import sys
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +38,7 @@ from flashcards.model import Digest, Paper, Question
 CACHE_FORMAT = 1
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+_LIBRARIES = ("genanki", "markdown-it-py", "beautifulsoup4", "pyyaml", "google-re2")
 
 
 def default_cache_path(state: Path) -> Path:
@@ -50,6 +55,15 @@ def code_version() -> str:
     from flashcards import __version__
 
     digest = hashlib.sha256(f"{CACHE_FORMAT}\0{__version__}\0".encode())
+    # What else shapes a deck's bytes: the libraries that parse and write it, SQLite's file
+    # format and zlib's deflate.
+    for name in _LIBRARIES:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "none"
+        digest.update(f"{name}={version}\0".encode())
+    digest.update(f"{sys.version}\0{sqlite3.sqlite_version}\0{zlib.ZLIB_RUNTIME_VERSION}".encode())
     for path in sorted(_PACKAGE_DIR.rglob("*")):
         if path.is_file() and path.suffix in (".py", ".yaml", ".tsv", ".json", ".html", ".css"):
             digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode() + b"\0")
