@@ -91,9 +91,11 @@ class BuildCache:
     """One deck's cache, read at the start of a build and written after it."""
 
     path: Path
-    digests: dict[str, Any] = field(default_factory=dict)  # "path\0sha256" → digests as data
+    # Entries are kept as JSON text, decoded only when used: a cache of a large archive must not
+    # hold every digest twice in memory as Python objects.
+    digests: dict[str, Any] = field(default_factory=dict)  # "path\0sha256" → digests (JSON)
     last_build: dict[str, Any] = field(default_factory=dict)
-    used: dict[str, Any] = field(default_factory=dict)  # the entries this build used or made
+    used: dict[str, str] = field(default_factory=dict)  # the entries this build used or made
     papers: dict[str, Any] = field(default_factory=dict)  # "kind\0hash of inputs" → result
     papers_used: dict[str, Any] = field(default_factory=dict)
     context: str = ""  # the hash of the taxonomy file that topics are computed with
@@ -130,18 +132,18 @@ class BuildCache:
     ) -> Paper:
         """`compute()` (a paper with its answers resolved), or the questions it gave last time
         for a paper of the same content and the same `inputs` (key letters, threshold)."""
-        key = "answers\0" + _hash(_paper_to_data(paper), inputs)
+        key = "answers\0" + _hash(paper, inputs)
         entry = self.papers.get(key)
-        if entry is not None:
+        if isinstance(entry, str):
             try:
-                questions = tuple(_question_from_data(q) for q in entry)
+                questions = tuple(_question_from_data(q) for q in json.loads(entry))
                 if len(questions) == len(paper.questions):
                     self.papers_used[key] = entry
                     return dataclasses.replace(paper, questions=questions)
-            except (KeyError, TypeError, ValueError, AttributeError):
+            except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
                 pass  # a corrupted or forged entry: compute it again
         resolved = compute()
-        self.papers_used[key] = [dataclasses.asdict(q) for q in resolved.questions]
+        self.papers_used[key] = _text([dataclasses.asdict(q) for q in resolved.questions])
         return resolved
 
     def topics(
@@ -149,7 +151,7 @@ class BuildCache:
     ) -> tuple[str, ...]:
         """`compute()` (a paper's topics), or what it gave last time for a paper of the same
         content and the same taxonomy (`context`), if those are among the taxonomy's `slugs`."""
-        key = "topics\0" + _hash(_paper_to_data(paper), self.context)
+        key = "topics\0" + _hash(paper, self.context)
         entry = self.papers.get(key)
         if isinstance(entry, list) and entry and all(t in slugs for t in entry):
             self.papers_used[key] = entry
@@ -162,17 +164,17 @@ class BuildCache:
         """The digests last parsed from the file `source` with bytes of hash `sha`, if any."""
         key = f"{source}\0{sha}"
         entry = self.digests.get(key)
-        if entry is None:
+        if not isinstance(entry, str):
             return None
         try:
-            digests = [digest_from_data(item) for item in entry]
-        except (KeyError, TypeError, ValueError, AttributeError):
+            digests = [digest_from_data(item) for item in json.loads(entry)]
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return None  # a corrupted or forged entry: parse the file again
         self.used[key] = entry
         return digests
 
     def remember(self, source: str, sha: str, digests: Iterable[Digest]) -> None:
-        self.used[f"{source}\0{sha}"] = [digest_to_data(d) for d in digests]
+        self.used[f"{source}\0{sha}"] = _text([digest_to_data(d) for d in digests])
 
     def save(self, build: Mapping[str, Any] | None) -> None:
         """Write what this build used and made (the entries of files no longer read are dropped).
@@ -198,7 +200,7 @@ class BuildCache:
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -206,8 +208,13 @@ def _dump(data: Mapping[str, Any]) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _hash(*parts: Any) -> str:
-    return hashlib.sha256(_dump({"parts": parts})).hexdigest()
+def _hash(paper: Paper, inputs: object) -> str:
+    # A dataclass's repr shows every field, strings quoted: a content key for this code version.
+    return hashlib.sha256(repr((paper, inputs)).encode()).hexdigest()
+
+
+def _text(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def fingerprint(parts: Mapping[str, Any]) -> str:

@@ -89,7 +89,7 @@ def test_warm_stale_and_corrupted_caches_give_the_cold_bytes(tmp_path: Path) -> 
     assert _outputs(cold) == _outputs(warm)
     files = json.loads((warm / "deck.cache" / "digests.json").read_bytes())
     for key in files["files"]:
-        files["files"][key] = [{"source": 1, "format": "quiz-text"}]
+        files["files"][key] = json.dumps([{"source": 1, "format": "quiz-text"}])
     (warm / "deck.cache" / "digests.json").write_text(json.dumps(files))
     (warm / "deck.cache" / "build.json").unlink()
     _build(warm, now=NOW + 3 * 86_400)
@@ -105,10 +105,12 @@ def test_a_cache_of_another_code_version_is_ignored(
     # Forge the cache: another paper title for every file, and a build record that would reuse.
     path = tmp_path / "deck.cache" / "digests.json"
     data = json.loads(path.read_bytes())
-    for entry in data["files"].values():
-        for digest in entry:
+    for key, entry in data["files"].items():
+        digests = json.loads(entry)  # each entry is JSON text, decoded when used
+        for digest in digests:
             for paper in digest["papers"]:
                 paper["title"] = "Forged"
+        data["files"][key] = json.dumps(digests)
     path.write_text(json.dumps(data))
     monkeypatch.setattr(buildcache, "code_version", lambda: "another version")
     (tmp_path / "deck.state.json").unlink()
@@ -179,7 +181,7 @@ def test_per_paper_results_follow_the_threshold_and_survive_forgery(tmp_path: Pa
     assert any(key.startswith("answers\0") for key in data["papers"])
     assert any(key.startswith("topics\0") for key in data["papers"])
     for key in data["papers"]:  # wrong shapes and, for topics, a forged but well-formed answer
-        data["papers"][key] = [{"number": "1"}] if key.startswith("answers") else ["forged"]
+        data["papers"][key] = '[{"number": "1"}]' if key.startswith("answers") else ["forged"]
     path.write_text(json.dumps(data))
     (warm / "deck.cache" / "build.json").unlink()
     (warm / "deck.state.json").unlink()
