@@ -205,7 +205,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _dump(data: Mapping[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _hash(paper: Paper, inputs: object) -> str:
@@ -214,7 +214,8 @@ def _hash(paper: Paper, inputs: object) -> str:
 
 
 def _text(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # ASCII: Python keeps such a string in one byte per character (emoji would make it four).
+    return json.dumps(data, separators=(",", ":"))
 
 
 def fingerprint(parts: Mapping[str, Any]) -> str:
