@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from flashcards.atomicfile import replace_files
+from flashcards.errors import BuildError
 from flashcards.inputfile import NotARegularFile, open_regular_file
 from flashcards.model import Digest, Paper, Question
 
@@ -193,7 +194,7 @@ class BuildCache:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             replace_files(files)
-        except OSError:
+        except (OSError, BuildError):  # replace_files reports what failed as a BuildError
             pass
 
 

@@ -230,3 +230,20 @@ def test_files_parsed_in_worker_processes_read_as_in_one(
             cache.save(None)
             cache = buildcache.BuildCache.load(cache.path)
             cache.load_digests()
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cold, warm = tmp_path / "cold", tmp_path / "warm"
+    for folder in (cold, warm):
+        _inputs(folder, INPUTS)
+
+    def full_disk(files: object) -> None:
+        raise buildcache.BuildError("cannot write: No space left on device", warm)
+
+    monkeypatch.setattr(buildcache, "replace_files", full_disk)
+    assert _build(warm).written
+    _build(cold, cache=False)
+    assert _outputs(cold) == _outputs(warm)
+    assert not (warm / "deck.cache" / "build.json").exists()
