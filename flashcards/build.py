@@ -56,6 +56,7 @@ class BuildPlan:
     answers: Path | None = None
     taxonomy: Path | None = None
     unsure_threshold: float | None = None
+    shuffle: bool = True  # options in a fixed per-note order rather than the digest's
     max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
     identity: str | None = None  # the deck's identity namespace, to pin it; None → from the state
     definition: Path | None = None  # the deck definition it comes from; None for an ad-hoc build
@@ -114,6 +115,7 @@ def plan_for_definition(definition: DeckDefinition) -> BuildPlan:
         answers=definition.answers,
         taxonomy=definition.taxonomy,
         unsure_threshold=definition.unsure_threshold,
+        shuffle=definition.shuffle,
         identity=definition.identity,
         definition=definition.path,
         lines=definition.lines,
@@ -326,6 +328,7 @@ def _notes(
             extra_tags=plan.tags,
             topics_for=topics_for,
             namespace=namespace,
+            shuffle=plan.shuffle,
         )
     return digests, specs
 

@@ -39,6 +39,7 @@ DECK_KEYS = (
     "state",
     "cards",
     "subdecks",
+    "shuffle",
     "tags",
     "answers",
     "taxonomy",
@@ -64,6 +65,7 @@ class DeckDefinition:
     state: Path  # where note content hashes and modification times are kept
     cards: tuple[str, ...] = CARD_KINDS
     subdecks: str | None = None  # None or "month" (subdeck per digest month) or "date"
+    shuffle: bool = True  # MCQ options in a fixed per-note order rather than the digest's
     tags: tuple[str, ...] = ()  # extra tags on every note
     answers: Path | None = None  # answer-key file
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
@@ -141,6 +143,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         state=state if state is not None else _join(base, f"{stem}.state.json"),
         cards=v.cards(),
         subdecks=v.subdecks(),
+        shuffle=v.boolean("shuffle", default=True),
         tags=v.tags(),
         answers=v.path_value("answers", base, must_exist=True),
         taxonomy=v.path_value("taxonomy", base, must_exist=True),
@@ -265,6 +268,14 @@ class _Validator:
                 )
         # Keep the canonical order so that two spellings of the same choice build the same deck.
         return tuple(kind for kind in CARD_KINDS if kind in value)
+
+    def boolean(self, key: str, *, default: bool) -> bool:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(f"{key}: expected true or false, got {describe(value)}", key)
+        return value
 
     def subdecks(self) -> str | None:
         value = self.data.get("subdecks")

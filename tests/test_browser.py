@@ -166,31 +166,62 @@ def test_tap_a_wrong_then_the_right_option(browser: Any, page_file: Path) -> Non
     article, front, back = _mcq(page)
     options = front.locator("#fc-choices li")
     expect(front.locator("#fc-choices")).to_have_class(re.compile(r"\bfc-tappable\b"))
+    # Options are shuffled: the right one is the digest's first (data-o="0"), wherever it shows.
+    right = int(front.locator('#fc-choices li[data-o="0"]').get_attribute("data-i"))
+    wrong = (right + 1) % options.count()
 
-    options.nth(1).click()  # wrong
-    expect(options.nth(1)).to_have_class(re.compile(r"\bfc-chosen\b"))
+    options.nth(wrong).click()
+    expect(options.nth(wrong)).to_have_class(re.compile(r"\bfc-chosen\b"))
     article.locator("button.pv-show").click()
-    expect(back.locator("#fc-choices li").nth(1)).to_have_class(re.compile(r"\bfc-wrong\b"))
-    expect(back.locator("#fc-choices li").nth(0)).to_have_class(re.compile(r"\bfc-correct\b"))
+    back_options = back.locator("#fc-choices li")
+    expect(back_options.nth(wrong)).to_have_class(re.compile(r"\bfc-wrong\b"))
+    expect(back_options.nth(right)).to_have_class(re.compile(r"\bfc-correct\b"))
+    expect(back_options.nth(right)).to_have_text("By averaging them")
     article.screenshot(path=ARTIFACTS / "mcq-wrong.png")
 
-    options.nth(0).click()  # right
-    expect(options.nth(0)).to_have_class(re.compile(r"\bfc-chosen\b"))
-    expect(options.nth(1)).not_to_have_class(re.compile(r"\bfc-chosen\b"))
+    options.nth(right).click()
+    expect(options.nth(right)).to_have_class(re.compile(r"\bfc-chosen\b"))
+    expect(options.nth(wrong)).not_to_have_class(re.compile(r"\bfc-chosen\b"))
     article.locator("button.pv-show").click()
-    expect(back.locator("#fc-choices li").nth(0)).to_have_class(re.compile(r"\bfc-correct\b"))
+    expect(back_options.nth(right)).to_have_class(re.compile(r"\bfc-correct\b"))
     expect(back.locator("#fc-choices li.fc-wrong")).to_have_count(0)
     expect(back.locator(".fc-answer")).to_contain_text("By averaging them")
     article.screenshot(path=ARTIFACTS / "mcq-right.png")
 
     # A wrong tap on this card never shows on the next card's back.
-    options.nth(1).click()
+    options.nth(wrong).click()
     other = page.locator('article.pv-card[data-kind="mcq"]').nth(1)
     other_back = other.frame_locator("iframe.pv-back")
     other.locator("button.pv-show").click()
-    expect(other_back.locator("#fc-choices li").nth(0)).to_have_class(re.compile(r"fc-correct"))
+    expect(other_back.locator('#fc-choices li[data-o="0"]')).to_have_class(re.compile("fc-correct"))
     expect(other_back.locator("#fc-choices li.fc-wrong")).to_have_count(0)
     expect(other_back.locator("#fc-choices li.fc-chosen")).to_have_count(0)
+    page.context.close()
+
+
+def test_shuffled_order_is_the_same_on_front_and_back(browser: Any, page_file: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = _open(browser, page_file)
+    cards = page.locator('article.pv-card[data-kind="mcq"]')
+    orders = []
+    for index in range(cards.count()):
+        article = cards.nth(index)
+        front = article.frame_locator("iframe.pv-front")
+        back = article.frame_locator("iframe.pv-back")
+        article.locator("button.pv-show").click()
+        expect(back.locator("#fc-choices li")).to_have_count(
+            front.locator("#fc-choices li").count()
+        )
+        shown = front.locator("#fc-choices li").all_inner_texts()
+        assert back.locator("#fc-choices li").all_inner_texts() == shown
+        # The letter the back names is the one the right option shows under.
+        letter = back.locator(".fc-letter").inner_text().strip()
+        right = back.locator("#fc-choices li.fc-correct")
+        expect(right).to_have_count(1)
+        assert "ABCDEFGH"[int(right.get_attribute("data-i"))] == letter
+        orders.append(shown)
+    assert len(orders) == 2
     page.context.close()
 
 
@@ -280,7 +311,10 @@ def test_cards_read_correctly_without_javascript(browser: Any, page_file: Path) 
     # A lettered list, not tappable; the back names the answer and its source.
     expect(front.locator("ol.fc-choices")).to_have_attribute("type", "A")
     expect(front.locator("ol.fc-choices")).not_to_have_class(re.compile(r"\bfc-tappable\b"))
-    expect(back.locator(".fc-answer")).to_contain_text("A")
+    # The letters are in the HTML's (shuffled) order: the one the back names shows that option.
+    letter = back.locator(".fc-letter").inner_text().strip()
+    shown = front.locator("#fc-choices li").nth("ABCDEFGH".index(letter))
+    expect(shown).to_have_text("By averaging them")
     expect(back.locator(".fc-answer")).to_contain_text("By averaging them")
     expect(back.locator(".fc-source").first).to_contain_text("Marked in the digest")
     style = front.locator("ol.fc-choices").evaluate("e => getComputedStyle(e).listStyleType")

@@ -202,7 +202,9 @@ def test_mcq_fields_say_where_the_answer_comes_from() -> None:
         question(4, answer=1, answer_source="inferred", confidence=0.41, unsure=True),
         question(5),
     ]
-    specs = build_notes([digest(DAY1, quiz_paper(questions=questions))], deck="D", kinds=["mcq"])
+    specs = build_notes(
+        [digest(DAY1, quiz_paper(questions=questions))], deck="D", kinds=["mcq"], shuffle=False
+    )
     rows = [
         (
             _field(s, "AnswerLetter"),
@@ -222,9 +224,65 @@ def test_mcq_fields_say_where_the_answer_comes_from() -> None:
     ]
     options = _field(specs[0], "Options")
     assert options == (
-        '<ol class="fc-choices" id="fc-choices" type="A"><li data-i="0">A sparse router</li>'
-        '<li data-i="1">A dense adapter</li><li data-i="2">A token cache</li></ol>'
+        '<ol class="fc-choices" id="fc-choices" type="A">'
+        '<li data-i="0" data-o="0">A sparse router</li>'
+        '<li data-i="1" data-o="1">A dense adapter</li>'
+        '<li data-i="2" data-o="2">A token cache</li></ol>'
     )
+
+
+# --- shuffled options ---------------------------------------------------------------------------
+
+_LI = re.compile(r'<li data-i="(\d+)" data-o="(\d+)">(.*?)</li>')
+
+
+def _shown(spec: NoteSpec) -> list[tuple[int, int, str]]:
+    return [(int(i), int(o), text) for i, o, text in _LI.findall(_field(spec, "Options"))]
+
+
+def test_options_are_shuffled_per_note_and_the_letter_follows() -> None:
+    options = ("Alpha", "Bravo", "Charlie", "Delta")
+    questions = [
+        question(n, options=options, answer=1, answer_source="key", confidence=1.0)
+        for n in range(1, 41)
+    ]
+    papers = quiz_paper(questions=questions)
+    specs = build_notes([digest(DAY1, papers)], deck="D", kinds=["mcq"])
+    again = build_notes([digest(DAY1, papers)], deck="D", kinds=["mcq"])
+    assert [s.fields for s in specs] == [s.fields for s in again]  # fixed, not per build
+    letters = set()
+    for spec in specs:
+        shown = _shown(spec)
+        assert sorted(o for _, o, _ in shown) == [0, 1, 2, 3]
+        assert [i for i, _, _ in shown] == [0, 1, 2, 3]
+        assert all(text == options[o] for _, o, text in shown)
+        letter = _field(spec, "AnswerLetter")
+        assert shown["ABCD".index(letter)][2] == _field(spec, "Answer") == "Bravo"
+        letters.add(letter)
+    # Seeded per note: over 40 questions the right answer lands under every letter.
+    assert letters == {"A", "B", "C", "D"}
+
+
+def test_options_about_the_others_stay_last_and_letter_references_stay_put() -> None:
+    above = ("Sparse", "Dense", "All of the above", "None of these")
+    by_letter = ("Sparse", "Dense", "Both A and B")
+    questions = [question(n, options=above, answer=2, answer_source="key") for n in range(1, 21)]
+    questions.append(question(21, options=by_letter, answer=2, answer_source="key"))
+    specs = build_notes([digest(DAY1, quiz_paper(questions=questions))], deck="D", kinds=["mcq"])
+    for spec in specs[:20]:
+        assert [o for _, o, _ in _shown(spec)][2:] == [2, 3]
+    assert [o for _, o, _ in _shown(specs[20])] == [0, 1, 2]
+    assert _field(specs[20], "AnswerLetter") == "C"
+
+
+def test_shuffle_false_keeps_the_digests_order() -> None:
+    questions = [question(n, answer=2, answer_source="key") for n in range(1, 11)]
+    specs = build_notes(
+        [digest(DAY1, quiz_paper(questions=questions))], deck="D", kinds=["mcq"], shuffle=False
+    )
+    for spec in specs:
+        assert [o for _, o, _ in _shown(spec)] == [0, 1, 2]
+        assert _field(spec, "AnswerLetter") == "C"
 
 
 def test_unanswered_question_gets_the_most_related_summary_as_context() -> None:

@@ -204,9 +204,11 @@ def build_notes(
     extra_tags: Iterable[str] = (),
     topics_for: Callable[[Paper], Sequence[str]] | None = None,
     namespace: str = identity.LEGACY_NAMESPACE,
+    shuffle: bool = True,
 ) -> list[NoteSpec]:
     """Note specs for `digests` (answers already resolved), sorted in new-card order; their GUIDs
-    are in the deck's `namespace` (see `flashcards.identity`)."""
+    are in the deck's `namespace` (see `flashcards.identity`). `shuffle`: options in a fixed
+    per-note order (`option_order`) rather than the digest's."""
     wanted = set(kinds)
     extras = [tag("", t) for t in extra_tags if t.strip()]
     specs: list[NoteSpec] = []
@@ -225,7 +227,7 @@ def build_notes(
                 specs.append(spec)
         if "mcq" in wanted:
             for question in paper.questions:
-                specs.append(_mcq_note(group, question, paper_tags, note_deck, namespace))
+                specs.append(_mcq_note(group, question, paper_tags, note_deck, namespace, shuffle))
     specs.sort(key=lambda s: s.order)
     return specs
 
@@ -323,25 +325,68 @@ def _back_context(paper: Paper, question: Question, answered: bool) -> tuple[str
     return escape_text(evidence), context_html
 
 
-def _options_html(options: Sequence[str]) -> str:
-    items = "".join(f'<li data-i="{i}">{escape_text(o)}</li>' for i, o in enumerate(options))
+# An option that speaks of the others ("All of the above", "None of these", "Neither") only
+# makes sense after them: it keeps its place at the end.
+_REFERS_TO_OTHERS = re.compile(
+    r"\b(?:the|options?|choices?)\s+(?:above|below)\b"
+    r"|\b(?:all|none|both|neither|any)\s+of\s+(?:the\s+)?(?:these|them|options|choices|previous)\b"
+    r"|^\W*(?:all|none|both|neither)\W*$",
+    re.IGNORECASE,
+)
+# An option naming others by letter ("A and B", "Options A and C") would point at the wrong
+# options once they move: such a question keeps the digest's order.
+_NAMES_A_LETTER = re.compile(r"\b[A-H]\s*(?:,|and|or|&|\+)\s*[A-H]\b")
+
+
+def option_order(guid: str, options: Sequence[str], *, shuffle: bool = True) -> tuple[int, ...]:
+    """The order the card shows `options` in, as indices into `options`.
+
+    Fixed per note (seeded from its GUID, never per review), so a deck builds byte-identical and
+    front and back agree. Options referring to the others stay last, in their order; a question
+    whose options name others by letter is not shuffled.
+    """
+    indices = tuple(range(len(options)))
+    if not shuffle or any(_NAMES_A_LETTER.search(o) for o in options):
+        return indices
+    last = [i for i in indices if _REFERS_TO_OTHERS.search(options[i])]
+    movable = [i for i in indices if i not in last]
+
+    def rank(i: int) -> str:
+        return hashlib.sha256(f"{guid}\0{i}".encode()).hexdigest()
+
+    return (*sorted(movable, key=rank), *last)
+
+
+def _options_html(options: Sequence[str], order: Sequence[int]) -> str:
+    # data-i is the position shown (the letter the back names); data-o the digest's index.
+    items = "".join(
+        f'<li data-i="{shown}" data-o="{index}">{escape_text(options[index])}</li>'
+        for shown, index in enumerate(order)
+    )
     return f'<ol class="fc-choices" id="fc-choices" type="A">{items}</ol>'
 
 
 def _mcq_note(
-    group: PaperGroup, question: Question, tags: list[str], deck: str, namespace: str
+    group: PaperGroup,
+    question: Question,
+    tags: list[str],
+    deck: str,
+    namespace: str,
+    shuffle: bool,
 ) -> NoteSpec:
     paper = group.paper
     answer = question.answer
     if answer is not None and not 0 <= answer < len(question.options):
         answer = None  # an index no option has: shown as unknown rather than guessed at
+    guid = identity.note_guid(group.key, "mcq", question.number, namespace=namespace)
+    order = option_order(guid, question.options, shuffle=shuffle)
     evidence_html, context_html = _back_context(paper, question, answer is not None)
     values = {
         "Prompt": escape_text(question.prompt),
         "Title": escape_text(paper.title),
-        "Options": _options_html(question.options),
+        "Options": _options_html(question.options, order),
         "Answer": escape_text(question.options[answer]) if answer is not None else "",
-        "AnswerLetter": option_letter(answer) if answer is not None else "",
+        "AnswerLetter": option_letter(order.index(answer)) if answer is not None else "",
         "AnswerSource": escape_text(answer_source_text(question)) if answer is not None else "",
         "Evidence": evidence_html,
         "Context": context_html,
@@ -355,7 +400,7 @@ def _mcq_note(
     if question.unsure:
         note_tags.add(UNSURE_TAG)
     return NoteSpec(
-        guid=identity.note_guid(group.key, "mcq", question.number, namespace=namespace),
+        guid=guid,
         kind="mcq",
         fields=tuple(values[name] for name in MCQ_FIELDS),
         tags=tuple(sorted(note_tags)),
