@@ -97,6 +97,11 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 answer=0,
                 answer_source="marked",
             ),
+            Question(  # no mark: inferred, and unsure under the page's threshold of 1
+                number=3,
+                prompt="What picks the experts?",
+                options=("A router", "A lookup table", "The user"),
+            ),
         ),
     )
     table = Paper(
@@ -109,7 +114,9 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (folder / "table.md").write_text(write_markdown([(date(2025, 7, 15), [table])]))
     out = folder / "preview.html"
-    plan = plan_adhoc([folder / "quiz.txt", folder / "table.md"], folder / "x.apkg")
+    plan = plan_adhoc(
+        [folder / "quiz.txt", folder / "table.md"], folder / "x.apkg", unsure_threshold=1.0
+    )
     out.write_text(preview_plan(plan).html, encoding="utf-8")
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
@@ -221,7 +228,7 @@ def test_shuffled_order_is_the_same_on_front_and_back(browser: Any, page_file: P
         expect(right).to_have_count(1)
         assert "ABCDEFGH"[int(right.get_attribute("data-i"))] == letter
         orders.append(shown)
-    assert len(orders) == 2
+    assert len(orders) == 3
     page.context.close()
 
 
@@ -252,6 +259,47 @@ def test_night_mode(browser: Any, page_file: Path) -> None:
 
 
 _OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def _style(locator: Any, prop: str) -> str:
+    return str(locator.evaluate(f"e => getComputedStyle(e).{prop}"))
+
+
+def _channels(colour: str) -> list[int]:
+    return [int(c) for c in re.findall(r"\d+", colour)[:3]]
+
+
+def test_an_unsure_answer_looks_unsure_in_day_and_night_mode(browser: Any, page_file: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = _open(browser, page_file)
+    unsure = page.locator('article.pv-card[data-kind="mcq"]').nth(2)
+    sure = page.locator('article.pv-card[data-kind="mcq"]').nth(0)
+    unsure_back = unsure.frame_locator("iframe.pv-back")
+    sure_back = sure.frame_locator("iframe.pv-back")
+    unsure.locator("button.pv-show").click()
+    expect(unsure_back.locator(".fc-source")).to_contain_text("Unsure — inferred")
+    expect(unsure_back.locator("#fc-choices li.fc-correct")).to_have_class(re.compile("fc-unsure"))
+    for night in (False, True):
+        if night:
+            page.locator("#pv-night").click()
+            expect(unsure_back.locator("body")).to_have_class(re.compile(r"\bnightMode\b"))
+        box, certain = unsure_back.locator(".fc-answer"), sure_back.locator(".fc-answer")
+        assert _style(box, "borderLeftStyle") == "dashed"
+        assert _style(certain, "borderLeftStyle") == "solid"
+        assert _style(box, "backgroundColor") != _style(certain, "backgroundColor")
+        assert _style(box, "borderLeftColor") != _style(certain, "borderLeftColor")
+        # Amber, not green: red above green above blue, in both modes.
+        red, green, blue = _channels(_style(box, "borderLeftColor"))
+        assert red > green > blue, night
+        option = unsure_back.locator("#fc-choices li.fc-correct")
+        assert _style(option, "borderTopStyle") == "dashed"
+        # Readable: the source line's text contrasts with the page.
+        text = sum(_channels(_style(unsure_back.locator(".fc-source"), "color")))
+        ground = sum(_channels(_background(unsure_back)))
+        assert abs(text - ground) > 300, (night, text, ground)
+        unsure.screenshot(path=ARTIFACTS / f"unsure-{'night' if night else 'day'}.png")
+    page.context.close()
 
 
 def test_no_horizontal_scroll_at_375_px(browser: Any, page_file: Path) -> None:

@@ -209,7 +209,7 @@ def test_mcq_fields_say_where_the_answer_comes_from() -> None:
         (
             _field(s, "AnswerLetter"),
             _field(s, "Answer"),
-            _field(s, "AnswerSource"),
+            re.sub(r"<[^>]+>", "", _field(s, "AnswerSource")),
             _field(s, "Evidence"),
             "answer::unsure" in s.tags,
         )
@@ -218,10 +218,14 @@ def test_mcq_fields_say_where_the_answer_comes_from() -> None:
     assert rows == [
         ("B", "A dense adapter", "From your answer key", "", False),
         ("C", "A token cache", "Marked in the digest", "", False),
-        ("A", "A sparse router", "Inferred, 83% — not certain", "Routers send tokens.", False),
-        ("B", "A dense adapter", "Inferred, 41% — unsure: check it against the paper", "", True),
+        ("A", "A sparse router", "Inferred, 83%", "Routers send tokens.", False),
+        ("B", "A dense adapter", "Unsure — inferred, 41%: check it against the paper", "", True),
         ("", "", "", "", False),
     ]
+    kinds = [
+        re.findall(r'class="fc-source (fc-src-\w+)"', _field(s, "AnswerSource")) for s in specs
+    ]
+    assert kinds == [["fc-src-key"], ["fc-src-marked"], ["fc-src-inferred"], ["fc-src-unsure"], []]
     options = _field(specs[0], "Options")
     assert options == (
         '<ol class="fc-choices" id="fc-choices" type="A">'

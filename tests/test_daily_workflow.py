@@ -246,10 +246,15 @@ def test_daily_workflow(tmp_path: Path):
         assert "Inferred" not in checked.answer
         assert "answer::unsure" not in note_by_guid(col, _mcq(BATCHNORM, 2)).tags
         inferred = cards[_mcq(ADAM, 1)]  # not in the key, stated by its summary
-        assert re.search(r"Inferred, \d+% — not certain", inferred.answer), inferred.answer
+        assert re.search(r">Inferred, \d+%<", inferred.answer), inferred.answer
+        assert "fc-source fc-src-inferred" in inferred.answer
         assert "answer key" not in inferred.answer
         still_unsure = cards[_mcq(RESNET, 3)]  # left as ? in the key
-        assert "unsure: check it" in still_unsure.answer and "answer key" not in still_unsure.answer
+        assert "Unsure — inferred" in still_unsure.answer
+        assert (
+            "fc-source fc-src-unsure" in still_unsure.answer
+            and "answer key" not in still_unsure.answer
+        )
         # The notes tagged for checking in Anki are exactly the questions `parse` calls unsure.
         parsed = json.loads(_cli("parse", "--json", str(digests), "--answers", str(key)))
         unsure = {

@@ -269,15 +269,28 @@ def _summary_note(group: PaperGroup, tags: list[str], deck: str, namespace: str)
 
 
 def answer_source_text(question: Question) -> str:
-    """How the card says where its answer came from; inferred answers never sound certain."""
+    """How the card says where its answer came from; inferred answers never sound certain, and
+    unsure ones say so first."""
     if question.answer is None or question.answer_source is None:
         return ""
     if question.answer_source in ANSWER_SOURCE_TEXT:
         return ANSWER_SOURCE_TEXT[question.answer_source]
     percent = f", {round(question.confidence * 100)}%" if question.confidence is not None else ""
     if question.unsure:
-        return f"Inferred{percent} — unsure: check it against the paper"
-    return f"Inferred{percent} — not certain"
+        return f"Unsure — inferred{percent}: check it against the paper"
+    return f"Inferred{percent}"
+
+
+def answer_source_html(question: Question) -> str:
+    """The AnswerSource field: `answer_source_text` in a `fc-source` block whose class names the
+    kind of source (`fc-src-key`, `-marked`, `-inferred`, `-unsure`). The back template puts it
+    just before the answer box, so the stylesheet can style an unsure answer's box
+    (`.fc-src-unsure + .fc-answer`) without JavaScript; CSS shows it below the box."""
+    text = answer_source_text(question)
+    if not text:
+        return ""
+    kind = "unsure" if question.unsure else question.answer_source
+    return f'<div class="fc-source fc-src-{kind}">{escape_text(text)}</div>'
 
 
 _WORD = re.compile(r"[a-z0-9]{4,}")
@@ -387,7 +400,7 @@ def _mcq_note(
         "Options": _options_html(question.options, order),
         "Answer": escape_text(question.options[answer]) if answer is not None else "",
         "AnswerLetter": option_letter(order.index(answer)) if answer is not None else "",
-        "AnswerSource": escape_text(answer_source_text(question)) if answer is not None else "",
+        "AnswerSource": answer_source_html(question) if answer is not None else "",
         "Evidence": evidence_html,
         "Context": context_html,
         "Link": _link(paper),
