@@ -18,7 +18,14 @@ from pathlib import Path
 from flashcards import identity
 from flashcards.anki.export import build_package
 from flashcards.anki.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
-from flashcards.anki.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
+from flashcards.anki.state import (
+    DeckState,
+    StampedNote,
+    flag_changed_answers,
+    load_state,
+    stamp_notes,
+    state_bytes,
+)
 from flashcards.answers import AnswerKey, load_answer_key, resolve_answers
 from flashcards.atomicfile import directories_locked, replace_files
 from flashcards.deckdef import (
@@ -362,6 +369,7 @@ def prepare(
     digests, specs = _notes(plan, parsed, key, taxonomy, namespace)
 
     with phase("state"):
+        specs = flag_changed_answers(specs, previous)
         stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
         state_data = state_bytes(new_state)
     cards = sum(s.spec.cards for s in stamped)
