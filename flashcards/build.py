@@ -17,7 +17,13 @@ from pathlib import Path
 
 from flashcards import identity
 from flashcards.anki.export import build_package
-from flashcards.anki.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
+from flashcards.anki.notes import (
+    CARD_KINDS,
+    DEFAULT_SUMMARY_FIELD_KEYS,
+    UNSURE_TAG,
+    NoteSpec,
+    build_notes,
+)
 from flashcards.anki.state import (
     DeckState,
     StampedNote,
@@ -64,6 +70,7 @@ class BuildPlan:
     taxonomy: Path | None = None
     unsure_threshold: float | None = None
     shuffle: bool = True  # options in a fixed per-note order rather than the digest's
+    fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELD_KEYS  # summary fields that become cards
     max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
     identity: str | None = None  # the deck's identity namespace, to pin it; None → from the state
     definition: Path | None = None  # the deck definition it comes from; None for an ad-hoc build
@@ -123,6 +130,7 @@ def plan_for_definition(definition: DeckDefinition) -> BuildPlan:
         taxonomy=definition.taxonomy,
         unsure_threshold=definition.unsure_threshold,
         shuffle=definition.shuffle,
+        fields=definition.fields,
         identity=definition.identity,
         definition=definition.path,
         lines=definition.lines,
@@ -336,6 +344,7 @@ def _notes(
             topics_for=topics_for,
             namespace=namespace,
             shuffle=plan.shuffle,
+            fields=plan.fields,
         )
     return digests, specs
 

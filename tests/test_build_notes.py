@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flashcards import identity
-from flashcards.anki.notes import NoteSpec, build_notes, escape_text, safe_link
+from flashcards.anki.notes import (
+    SUMMARY_FIELD_KEYS,
+    NoteSpec,
+    build_notes,
+    escape_text,
+    safe_link,
+)
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS, mcq_model, summary_model
 from flashcards.model import Paper
 
@@ -326,6 +332,19 @@ def test_evidence_inside_a_summary_field_is_marked_there_not_repeated() -> None:
     )
     assert _field(spec, "Evidence") == "Tokens -&gt; router"
     assert "<mark" not in _field(spec, "Context")
+
+
+def test_fields_pick_the_summary_cards() -> None:
+    paper = quiz_paper()
+    (every,) = build_notes([digest(DAY1, paper)], deck="D", kinds=["summary"])
+    (picked,) = build_notes(
+        [digest(DAY1, paper)], deck="D", kinds=["summary"], fields=["problem", "results"]
+    )
+    assert every.cards == sum(bool(paper.fields.get(k)) for k in SUMMARY_FIELD_KEYS) > 2
+    assert picked.cards == 2 and picked.guid == every.guid
+    assert _field(picked, "Problem") == _field(every, "Problem") != ""
+    assert _field(picked, "Methods") == "" and _field(picked, "Topic") == ""
+    assert build_notes([digest(DAY1, paper)], deck="D", kinds=["summary"], fields=["summary"]) == []
 
 
 def test_summary_cards_only_for_non_empty_fields() -> None:

@@ -38,6 +38,14 @@ UNSURE_TAG = "answer::unsure"
 #: Where an answer came from, as the card says it (inferred answers get their confidence).
 ANSWER_SOURCE_TEXT = {"key": "From your answer key", "marked": "Marked in the digest"}
 
+#: The summary fields (`Paper.fields` keys) that may become cards, in card order.
+SUMMARY_FIELD_KEYS: tuple[str, ...] = tuple(key for _n, _f, key, _q in SUMMARY_CARDS)
+#: Which become cards by default: all of them. Leaving out the topic (its card's front shows the
+#: title, which usually gives the topic away) is what the README recommends, but not the
+#: default: for a deck already imported, emptying the Topic field would leave every Topic card
+#: in the collection blank (Anki never deletes cards on import).
+DEFAULT_SUMMARY_FIELD_KEYS: tuple[str, ...] = SUMMARY_FIELD_KEYS
+
 #: Which summary field an MCQ card's back shows as context, in order of preference on ties.
 CONTEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("problem", "Problem"),
@@ -205,11 +213,14 @@ def build_notes(
     topics_for: Callable[[Paper], Sequence[str]] | None = None,
     namespace: str = identity.LEGACY_NAMESPACE,
     shuffle: bool = True,
+    fields: Iterable[str] = DEFAULT_SUMMARY_FIELD_KEYS,
 ) -> list[NoteSpec]:
     """Note specs for `digests` (answers already resolved), sorted in new-card order; their GUIDs
     are in the deck's `namespace` (see `flashcards.identity`). `shuffle`: options in a fixed
-    per-note order (`option_order`) rather than the digest's."""
+    per-note order (`option_order`) rather than the digest's. `fields`: the summary fields
+    (`SUMMARY_FIELD_KEYS`) that become cards; the others are left empty in the note."""
     wanted = set(kinds)
+    carded = frozenset(fields)
     extras = [tag("", t) for t in extra_tags if t.strip()]
     specs: list[NoteSpec] = []
     for group in merge_papers(digests):
@@ -222,7 +233,7 @@ def build_notes(
         paper_tags += extras
         note_deck = deck_for(deck, group.dates[0], subdecks)
         if "summary" in wanted:
-            spec = _summary_note(group, paper_tags, note_deck, namespace)
+            spec = _summary_note(group, paper_tags, note_deck, namespace, carded)
             if spec is not None:
                 specs.append(spec)
         if "mcq" in wanted:
@@ -240,7 +251,9 @@ def _link(paper: Paper) -> str:
     return link
 
 
-def _summary_note(group: PaperGroup, tags: list[str], deck: str, namespace: str) -> NoteSpec | None:
+def _summary_note(
+    group: PaperGroup, tags: list[str], deck: str, namespace: str, carded: frozenset[str]
+) -> NoteSpec | None:
     paper = group.paper
     values = {
         "Title": escape_text(paper.title),
@@ -253,7 +266,8 @@ def _summary_note(group: PaperGroup, tags: list[str], deck: str, namespace: str)
     }
     cards = 0
     for _name, field_name, key, _question in SUMMARY_CARDS:
-        values[field_name] = escape_text(paper.fields.get(key, ""))
+        # A field left empty makes no card (each template shows only a non-empty field).
+        values[field_name] = escape_text(paper.fields.get(key, "")) if key in carded else ""
         cards += bool(values[field_name])
     if cards == 0:
         return None
