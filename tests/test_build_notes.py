@@ -17,6 +17,7 @@ from flashcards.anki.notes import (
     NoteSpec,
     build_notes,
     escape_text,
+    list_html,
     safe_link,
 )
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS, mcq_model, summary_model
@@ -345,6 +346,33 @@ def test_fields_pick_the_summary_cards() -> None:
     assert _field(picked, "Problem") == _field(every, "Problem") != ""
     assert _field(picked, "Methods") == "" and _field(picked, "Topic") == ""
     assert build_notes([digest(DAY1, paper)], deck="D", kinds=["summary"], fields=["summary"]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Three gains: i) speed; ii) memory, and iii) accuracy.",
+            'Three gains:<ol class="fc-list" type="i"><li>speed;</li><li>memory, and</li>'
+            "<li>accuracy.</li></ol>",
+        ),
+        (
+            "a) Routers <fast> b) Adapters",
+            '<ol class="fc-list" type="a"><li>Routers &lt;fast&gt;</li><li>Adapters</li></ol>',
+        ),
+        (
+            "Steps: 1. tokenise 2. route 3. merge",
+            'Steps:<ol class="fc-list" type="1"><li>tokenise</li><li>route</li><li>merge</li></ol>',
+        ),
+        ("Costs $5 (a) lot, version 2. Fine.", None),  # no run of two markers from the first
+        ("Only ii) and iii) here.", None),
+    ],
+)
+def test_numbered_summaries_stay_lists(text: str, expected: str | None) -> None:
+    assert list_html(text) == expected
+    paper = quiz_paper(fields={"summary": text})
+    (spec,) = build_notes([digest(DAY1, paper)], deck="D", kinds=["summary"])
+    assert _field(spec, "Summary") == (expected or escape_text(text))
 
 
 def test_summary_cards_only_for_non_empty_fields() -> None:

@@ -87,6 +87,35 @@ def _escape_plain(text: str) -> str:
     return escaped.replace("\r\n", "\n").replace("\n", "<br>")
 
 
+_ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii")
+#: List markers a summary may number its points with, and the <ol type> that shows them alike:
+#: "i) … ii) …", "a) … b) …", "1. … 2. …" / "1) … 2) …"; each starts the text or follows a space.
+_LIST_MARKERS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
+    ("i", re.compile(r"(?:^|(?<=\s))\(?([ivx]{1,4})\)\s+"), _ROMAN),
+    ("a", re.compile(r"(?:^|(?<=\s))\(?([a-l])\)\s+"), tuple("abcdefghijkl")),
+    ("1", re.compile(r"(?:^|(?<=\s))\(?(\d{1,2})[.)]\s+"), tuple(str(n) for n in range(1, 40))),
+)
+
+
+def list_html(text: str) -> str | None:
+    """`text` as HTML with its numbered or lettered points as an <ol>, when it has at least two
+    markers counting up from the first ("i)", "ii)"; "a)", "b)"; "1.", "2."); else None."""
+    text = text.strip()
+    for kind, pattern, labels in _LIST_MARKERS:
+        run: list[re.Match[str]] = []
+        for match in pattern.finditer(text):
+            if len(run) < len(labels) and match.group(1) == labels[len(run)]:
+                run.append(match)
+        if len(run) < 2:
+            continue
+        bounds = [m.start() for m in run] + [len(text)]
+        items = [text[m.end() : bounds[i + 1]] for i, m in enumerate(run)]
+        lead = text[: run[0].start()]
+        points = "".join(f"<li>{escape_text(item)}</li>" for item in items)
+        return f'{escape_text(lead)}<ol class="fc-list" type="{kind}">{points}</ol>'
+    return None
+
+
 def safe_link(url: str | None) -> str:
     """`url` escaped for an href when it is an absolute http(s) link (the parsers' rule,
     `is_http_url`, checked again because a `Paper` may come from anywhere); otherwise ''."""
@@ -267,7 +296,8 @@ def _summary_note(
     cards = 0
     for _name, field_name, key, _question in SUMMARY_CARDS:
         # A field left empty makes no card (each template shows only a non-empty field).
-        values[field_name] = escape_text(paper.fields.get(key, "")) if key in carded else ""
+        text = paper.fields.get(key, "") if key in carded else ""
+        values[field_name] = list_html(text) or escape_text(text)
         cards += bool(values[field_name])
     if cards == 0:
         return None
