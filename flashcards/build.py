@@ -21,8 +21,21 @@ from typing import Any
 
 from flashcards import identity
 from flashcards.anki.export import build_package
-from flashcards.anki.notes import CARD_KINDS, UNSURE_TAG, NoteSpec, build_notes
-from flashcards.anki.state import DeckState, StampedNote, load_state, stamp_notes, state_bytes
+from flashcards.anki.notes import (
+    CARD_KINDS,
+    DEFAULT_SUMMARY_FIELD_KEYS,
+    UNSURE_TAG,
+    NoteSpec,
+    build_notes,
+)
+from flashcards.anki.state import (
+    DeckState,
+    StampedNote,
+    flag_changed_answers,
+    load_state,
+    stamp_notes,
+    state_bytes,
+)
 from flashcards.answers import AnswerKey, load_answer_key, resolve_answers
 from flashcards.atomicfile import directories_locked, replace_files
 from flashcards.buildcache import BuildCache, default_cache_path, fingerprint, sha256_file
@@ -65,6 +78,8 @@ class BuildPlan:
     answers: Path | None = None
     taxonomy: Path | None = None
     unsure_threshold: float | None = None
+    shuffle: bool = True  # options in a fixed per-note order rather than the digest's
+    fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELD_KEYS  # summary fields that become cards
     max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
     identity: str | None = None  # the deck's identity namespace, to pin it; None → from the state
     definition: Path | None = None  # the deck definition it comes from; None for an ad-hoc build
@@ -126,6 +141,8 @@ def plan_for_definition(definition: DeckDefinition) -> BuildPlan:
         answers=definition.answers,
         taxonomy=definition.taxonomy,
         unsure_threshold=definition.unsure_threshold,
+        shuffle=definition.shuffle,
+        fields=definition.fields,
         identity=definition.identity,
         definition=definition.path,
         lines=definition.lines,
@@ -499,6 +516,8 @@ def _notes(
             extra_tags=plan.tags,
             topics_for=topics_for,
             namespace=namespace,
+            shuffle=plan.shuffle,
+            fields=plan.fields,
         )
     return digests, specs
 
@@ -543,6 +562,7 @@ def prepare(
     digests, specs = _notes(plan, parsed, key, taxonomy, namespace, cache)
 
     with phase("state"):
+        specs = flag_changed_answers(specs, previous)
         stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
         state_data = state_bytes(new_state)
     cards = sum(s.spec.cards for s in stamped)

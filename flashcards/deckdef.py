@@ -24,7 +24,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from flashcards.anki.notes import CARD_KINDS, SUBDECK_MODES
+from flashcards.anki.notes import (
+    CARD_KINDS,
+    DEFAULT_SUMMARY_FIELD_KEYS,
+    SUBDECK_MODES,
+    SUMMARY_FIELD_KEYS,
+)
 from flashcards.buildcache import default_cache_path
 from flashcards.errors import ConfigError
 from flashcards.identity import namespace_from_setting
@@ -39,7 +44,9 @@ DECK_KEYS = (
     "output",
     "state",
     "cards",
+    "fields",
     "subdecks",
+    "shuffle",
     "tags",
     "answers",
     "taxonomy",
@@ -66,6 +73,8 @@ class DeckDefinition:
     state: Path  # where note content hashes and modification times are kept
     cards: tuple[str, ...] = CARD_KINDS
     subdecks: str | None = None  # None or "month" (subdeck per digest month) or "date"
+    shuffle: bool = True  # MCQ options in a fixed per-note order rather than the digest's
+    fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELD_KEYS  # summary fields that become cards
     tags: tuple[str, ...] = ()  # extra tags on every note
     answers: Path | None = None  # answer-key file
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
@@ -145,6 +154,8 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         state=state,
         cards=v.cards(),
         subdecks=v.subdecks(),
+        shuffle=v.boolean("shuffle", default=True),
+        fields=v.fields(),
         tags=v.tags(),
         answers=v.path_value("answers", base, must_exist=True),
         taxonomy=v.path_value("taxonomy", base, must_exist=True),
@@ -283,6 +294,33 @@ class _Validator:
                 )
         # Keep the canonical order so that two spellings of the same choice build the same deck.
         return tuple(kind for kind in CARD_KINDS if kind in value)
+
+    def fields(self) -> tuple[str, ...]:
+        if "fields" not in self.data:
+            return DEFAULT_SUMMARY_FIELD_KEYS
+        value = self.data["fields"]
+        expected = ", ".join(SUMMARY_FIELD_KEYS)
+        if not isinstance(value, list) or not value:
+            raise self.error(
+                f"fields: expected a list of summary fields ({expected}), got {describe(value)}",
+                "fields",
+            )
+        for index, item in enumerate(value):
+            if item not in SUMMARY_FIELD_KEYS:
+                raise self.error(
+                    f"fields: {describe(item)} is not a summary field (expected {expected})",
+                    "fields",
+                    index,
+                )
+        return tuple(key for key in SUMMARY_FIELD_KEYS if key in value)
+
+    def boolean(self, key: str, *, default: bool) -> bool:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(f"{key}: expected true or false, got {describe(value)}", key)
+        return value
 
     def subdecks(self) -> str | None:
         value = self.data.get("subdecks")

@@ -88,9 +88,10 @@ def test_fresh_import_of_the_seed_deck(digests_dir: Path, tmp_path: Path) -> Non
                 assert 'id="fc-choices"' in card.question and 'id="fc-back"' in card.answer
                 # The seeds carry no key and no marks: every answer is inferred, never certain,
                 # and exactly the unsure ones are tagged for checking.
-                assert re.search(r"Inferred, \d+% — (not certain|unsure)", card.answer)
+                assert re.search(r"(>Inferred|Unsure — inferred), \d+%", card.answer)
                 unsure = "answer::unsure" in col.get_card(card.card_id).note().tags
-                assert unsure == ("unsure: check it" in card.answer)
+                assert unsure == ("Unsure — inferred" in card.answer)
+                assert unsure == ("fc-source fc-src-unsure" in card.answer)
             else:
                 assert "fc-field" in card.answer
         # The MCQ note type keeps our field and template ids (so later versions still match).

@@ -130,7 +130,8 @@ def test_empty_key_file_is_an_empty_key(tmp_path: Path) -> None:
     [
         (
             '"2504.17761": [B, E7]\n',
-            "2504.17761: 'E7' is not an option letter (A, B, C, … or ? for unknown)",
+            "2504.17761: 'E7' is not an option letter "
+            "(A, B, C, …, ~B for an unchecked guess, or ? for unknown)",
             1,
         ),
         ('"2504.17761": [B]\n"2504.17761": [C]\n', "2504.17761: listed twice (first on line 1)", 2),
@@ -421,17 +422,21 @@ def test_answers_command_round_trips_through_the_key(tmp_path: Path) -> None:
         f"  - ?  # Q{first.number} unsure ({percent}%): best guess "
         f"{'ABC'[first.answer or 0]} — evidence: "
     ) in text
+    # Each letter has its question and lettered options above it.
+    assert f"  # Q{first.number}. {first.prompt}\n  #   A) {first.options[0]}\n" in text
     key = load_answer_key(out)
-    assert [a for letters in key.answers.values() for a in letters] == [
-        None if q.unsure else q.answer for q in resolved
-    ]
-    # The next parse uses the file as the key for the sure answers only.
+    # Sure inferred answers are written as ~X (unchecked): unknown to the key, kept as guesses.
+    assert [a for letters in key.answers.values() for a in letters] == [None] * len(resolved)
+    assert [g for entry in key.answers for g in key.guesses.get(entry, (None,) * 6)][
+        : len(resolved)
+    ] == [None if q.unsure else q.answer for q in resolved]
+    # The next parse still calls every one of them inferred: nobody checked them.
     parsed = CliRunner().invoke(main, ["parse", "--json", str(HANDMADE), "--answers", str(out)])
     assert parsed.exit_code == 0, parsed.output
     document = json.loads(parsed.output)
     questions = [q for p in document["digests"][0]["papers"] for q in p["questions"]]
     assert [(q["answer_source"], q["unsure"]) for q in questions] == [
-        ("inferred", True) if q.unsure else ("key", False) for q in resolved
+        ("inferred", q.unsure) for q in resolved
     ]
     assert [q["answer"] for q in questions] == [q.answer for q in resolved]
 
@@ -443,20 +448,23 @@ def test_guess_unsure_writes_the_letter_of_unsure_answers(tmp_path: Path) -> Non
     assert "unsure, written as their best guess: check those)" in result.output
     resolved = questions_of(resolve_answers(parse_file(HANDMADE)))
     key = load_answer_key(out)
-    assert [a for letters in key.answers.values() for a in letters] == [q.answer for q in resolved]
+    assert [a for letters in key.answers.values() for a in letters] == [
+        q.answer if q.unsure else None for q in resolved
+    ]
     assert "best guess" not in out.read_text(encoding="utf-8")
 
 
 def test_key_lines_say_where_each_answer_came_from() -> None:
     resolved = resolve_answers([sample_digest()], threshold=1.0)
-    text = format_answer_key(resolved)
+    commented = format_answer_key(resolved)
+    text = "".join(line for line in commented.splitlines(True) if not line.startswith("  #"))
     assert '"2401.00001":\n  - C  # Q1 marked in the digest\n  - ?  # Q2 unsure (' in text
     assert "): best guess B — evidence: The sparse gating network is trained with" in text
     assert '"title:a-paper-without-link":\n  - ?  # Q1 unsure (' in text
     guessed = format_answer_key(resolved, guess_unsure=True)
     assert "  - B  # Q2 unsure (" in guessed and "best guess" not in guessed
     sure = format_answer_key(resolve_answers([sample_digest()], threshold=0.0))
-    assert "  - B  # Q2 inferred (" in sure and "?" not in sure.split("\n\n", 1)[1]
+    assert "  - ~B  # Q2 inferred (" in sure and "  - ?" not in sure
     keyed = resolve_answers([sample_digest()], AnswerKey("k.yaml", {"arxiv:2401.00001": (0,)}))
     assert "  - A  # Q1 from the answer key\n" in format_answer_key(keyed)
 
@@ -470,7 +478,7 @@ def test_inferred_confidence_stops_at_99_percent() -> None:
         if q.answer_source == "inferred"
     ]
     assert [q.confidence for q in inferred] == [MAX_INFERRED_CONFIDENCE] * 2
-    assert "  - B  # Q2 inferred (99%): evidence: The sparse gating" in format_answer_key(
+    assert "  - ~B  # Q2 inferred (99%), unchecked: evidence: The sparse" in format_answer_key(
         resolve_answers([sample_digest()], threshold=0.0)
     )
     # Whatever the fit: a model all but certain of option A still says 0.99.
@@ -547,14 +555,32 @@ def test_answers_command_writes_like_every_other_output(tmp_path: Path) -> None:
     )
 
 
-def test_written_key_warns_that_its_letters_become_the_key() -> None:
+def test_written_key_says_only_plain_letters_are_the_key() -> None:
     from flashcards.answers import format_answer_key
     from flashcards.parse import parse_file
 
     text = format_answer_key(resolve_answers(parse_file(FIXTURES / "answers" / "handmade.txt")))
     header = [line for line in text.splitlines()[:8] if line.startswith("#")]
-    assert any('"from your answer key"' in line for line in header)
-    assert any("check them too before you commit" in line for line in header)
+    assert any('Only plain letters read "from your answer key"' in line for line in header)
+    assert any("~B is an inferred letter nobody has checked" in line for line in header)
+
+
+def test_unchecked_letters_stay_inferred_until_the_tilde_goes(tmp_path: Path) -> None:
+    """`~B` is unknown to the key (the build infers again); `B` is the key's; `~` alone and `?`
+    still mean unknown, as in old files; rewriting keeps a `~B` guess of a paper not read."""
+    path = write(tmp_path, '"2401.00001": [~C, ~B]\n"2401.99999": [~A, B, ~, ?]\n"x y": ~BA\n')
+    key = load_answer_key(path)
+    assert key.answers["arxiv:2401.00001"] == (None, None)
+    assert key.guesses["arxiv:2401.00001"] == (2, 1)
+    assert key.answers["arxiv:2401.99999"] == (None, 1, None, None)
+    assert key.answers["title:x-y"] == (None, 0)
+    questions = questions_of(resolve_answers([sample_digest()], key, require_match=False))
+    assert questions[1].answer_source == "inferred"
+    confirmed = write(tmp_path, '"2401.00001": [~C, B]\n')
+    questions = questions_of(resolve_answers([sample_digest()], load_answer_key(confirmed)))
+    assert (questions[1].answer, questions[1].answer_source) == (1, "key")
+    text = format_answer_key(resolve_answers([sample_digest()]), kept=key)
+    assert '"2401.99999": [~A, B, ?, ?]\n' in text
 
 
 def test_answers_command_keeps_the_checked_letters_of_an_existing_key(tmp_path: Path) -> None:

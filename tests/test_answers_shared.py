@@ -147,7 +147,9 @@ def test_cards_of_the_text_digest_read_marked_in_the_digest(tmp_path: Path) -> N
     notes = [n for n in build_notes(only_text, deck="D") if n.kind == "mcq"]
     source_field = MCQ_FIELDS.index("AnswerSource")
     assert len(notes) == 4
-    assert {n.fields[source_field] for n in notes} == {"Marked in the digest"}
+    assert {n.fields[source_field] for n in notes} == {
+        '<div class="fc-source fc-src-marked">Marked in the digest</div>'
+    }
 
 
 def test_the_same_paper_on_another_day_shares_its_answers(tmp_path: Path) -> None:

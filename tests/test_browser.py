@@ -97,6 +97,11 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 answer=0,
                 answer_source="marked",
             ),
+            Question(  # no mark: inferred, and unsure under the page's threshold of 1
+                number=3,
+                prompt="What picks the experts?",
+                options=("A router", "A lookup table", "The user"),
+            ),
         ),
     )
     table = Paper(
@@ -109,7 +114,9 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (folder / "table.md").write_text(write_markdown([(date(2025, 7, 15), [table])]))
     out = folder / "preview.html"
-    plan = plan_adhoc([folder / "quiz.txt", folder / "table.md"], folder / "x.apkg")
+    plan = plan_adhoc(
+        [folder / "quiz.txt", folder / "table.md"], folder / "x.apkg", unsure_threshold=1.0
+    )
     out.write_text(preview_plan(plan).html, encoding="utf-8")
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
@@ -166,31 +173,62 @@ def test_tap_a_wrong_then_the_right_option(browser: Any, page_file: Path) -> Non
     article, front, back = _mcq(page)
     options = front.locator("#fc-choices li")
     expect(front.locator("#fc-choices")).to_have_class(re.compile(r"\bfc-tappable\b"))
+    # Options are shuffled: the right one is the digest's first (data-o="0"), wherever it shows.
+    right = int(front.locator('#fc-choices li[data-o="0"]').get_attribute("data-i"))
+    wrong = (right + 1) % options.count()
 
-    options.nth(1).click()  # wrong
-    expect(options.nth(1)).to_have_class(re.compile(r"\bfc-chosen\b"))
+    options.nth(wrong).click()
+    expect(options.nth(wrong)).to_have_class(re.compile(r"\bfc-chosen\b"))
     article.locator("button.pv-show").click()
-    expect(back.locator("#fc-choices li").nth(1)).to_have_class(re.compile(r"\bfc-wrong\b"))
-    expect(back.locator("#fc-choices li").nth(0)).to_have_class(re.compile(r"\bfc-correct\b"))
+    back_options = back.locator("#fc-choices li")
+    expect(back_options.nth(wrong)).to_have_class(re.compile(r"\bfc-wrong\b"))
+    expect(back_options.nth(right)).to_have_class(re.compile(r"\bfc-correct\b"))
+    expect(back_options.nth(right)).to_have_text("By averaging them")
     article.screenshot(path=ARTIFACTS / "mcq-wrong.png")
 
-    options.nth(0).click()  # right
-    expect(options.nth(0)).to_have_class(re.compile(r"\bfc-chosen\b"))
-    expect(options.nth(1)).not_to_have_class(re.compile(r"\bfc-chosen\b"))
+    options.nth(right).click()
+    expect(options.nth(right)).to_have_class(re.compile(r"\bfc-chosen\b"))
+    expect(options.nth(wrong)).not_to_have_class(re.compile(r"\bfc-chosen\b"))
     article.locator("button.pv-show").click()
-    expect(back.locator("#fc-choices li").nth(0)).to_have_class(re.compile(r"\bfc-correct\b"))
+    expect(back_options.nth(right)).to_have_class(re.compile(r"\bfc-correct\b"))
     expect(back.locator("#fc-choices li.fc-wrong")).to_have_count(0)
     expect(back.locator(".fc-answer")).to_contain_text("By averaging them")
     article.screenshot(path=ARTIFACTS / "mcq-right.png")
 
     # A wrong tap on this card never shows on the next card's back.
-    options.nth(1).click()
+    options.nth(wrong).click()
     other = page.locator('article.pv-card[data-kind="mcq"]').nth(1)
     other_back = other.frame_locator("iframe.pv-back")
     other.locator("button.pv-show").click()
-    expect(other_back.locator("#fc-choices li").nth(0)).to_have_class(re.compile(r"fc-correct"))
+    expect(other_back.locator('#fc-choices li[data-o="0"]')).to_have_class(re.compile("fc-correct"))
     expect(other_back.locator("#fc-choices li.fc-wrong")).to_have_count(0)
     expect(other_back.locator("#fc-choices li.fc-chosen")).to_have_count(0)
+    page.context.close()
+
+
+def test_shuffled_order_is_the_same_on_front_and_back(browser: Any, page_file: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = _open(browser, page_file)
+    cards = page.locator('article.pv-card[data-kind="mcq"]')
+    orders = []
+    for index in range(cards.count()):
+        article = cards.nth(index)
+        front = article.frame_locator("iframe.pv-front")
+        back = article.frame_locator("iframe.pv-back")
+        article.locator("button.pv-show").click()
+        expect(back.locator("#fc-choices li")).to_have_count(
+            front.locator("#fc-choices li").count()
+        )
+        shown = front.locator("#fc-choices li").all_inner_texts()
+        assert back.locator("#fc-choices li").all_inner_texts() == shown
+        # The letter the back names is the one the right option shows under.
+        letter = back.locator(".fc-letter").inner_text().strip()
+        right = back.locator("#fc-choices li.fc-correct")
+        expect(right).to_have_count(1)
+        assert "ABCDEFGH"[int(right.get_attribute("data-i"))] == letter
+        orders.append(shown)
+    assert len(orders) == 3
     page.context.close()
 
 
@@ -221,6 +259,47 @@ def test_night_mode(browser: Any, page_file: Path) -> None:
 
 
 _OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def _style(locator: Any, prop: str) -> str:
+    return str(locator.evaluate(f"e => getComputedStyle(e).{prop}"))
+
+
+def _channels(colour: str) -> list[int]:
+    return [int(c) for c in re.findall(r"\d+", colour)[:3]]
+
+
+def test_an_unsure_answer_looks_unsure_in_day_and_night_mode(browser: Any, page_file: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = _open(browser, page_file)
+    unsure = page.locator('article.pv-card[data-kind="mcq"]').nth(2)
+    sure = page.locator('article.pv-card[data-kind="mcq"]').nth(0)
+    unsure_back = unsure.frame_locator("iframe.pv-back")
+    sure_back = sure.frame_locator("iframe.pv-back")
+    unsure.locator("button.pv-show").click()
+    expect(unsure_back.locator(".fc-source")).to_contain_text("Unsure — inferred")
+    expect(unsure_back.locator("#fc-choices li.fc-correct")).to_have_class(re.compile("fc-unsure"))
+    for night in (False, True):
+        if night:
+            page.locator("#pv-night").click()
+            expect(unsure_back.locator("body")).to_have_class(re.compile(r"\bnightMode\b"))
+        box, certain = unsure_back.locator(".fc-answer"), sure_back.locator(".fc-answer")
+        assert _style(box, "borderLeftStyle") == "dashed"
+        assert _style(certain, "borderLeftStyle") == "solid"
+        assert _style(box, "backgroundColor") != _style(certain, "backgroundColor")
+        assert _style(box, "borderLeftColor") != _style(certain, "borderLeftColor")
+        # Amber, not green: red above green above blue, in both modes.
+        red, green, blue = _channels(_style(box, "borderLeftColor"))
+        assert red > green > blue, night
+        option = unsure_back.locator("#fc-choices li.fc-correct")
+        assert _style(option, "borderTopStyle") == "dashed"
+        # Readable: the source line's text contrasts with the page.
+        text = sum(_channels(_style(unsure_back.locator(".fc-source"), "color")))
+        ground = sum(_channels(_background(unsure_back)))
+        assert abs(text - ground) > 300, (night, text, ground)
+        unsure.screenshot(path=ARTIFACTS / f"unsure-{'night' if night else 'day'}.png")
+    page.context.close()
 
 
 def test_no_horizontal_scroll_at_375_px(browser: Any, page_file: Path) -> None:
@@ -280,7 +359,10 @@ def test_cards_read_correctly_without_javascript(browser: Any, page_file: Path) 
     # A lettered list, not tappable; the back names the answer and its source.
     expect(front.locator("ol.fc-choices")).to_have_attribute("type", "A")
     expect(front.locator("ol.fc-choices")).not_to_have_class(re.compile(r"\bfc-tappable\b"))
-    expect(back.locator(".fc-answer")).to_contain_text("A")
+    # The letters are in the HTML's (shuffled) order: the one the back names shows that option.
+    letter = back.locator(".fc-letter").inner_text().strip()
+    shown = front.locator("#fc-choices li").nth("ABCDEFGH".index(letter))
+    expect(shown).to_have_text("By averaging them")
     expect(back.locator(".fc-answer")).to_contain_text("By averaging them")
     expect(back.locator(".fc-source").first).to_contain_text("Marked in the digest")
     style = front.locator("ol.fc-choices").evaluate("e => getComputedStyle(e).listStyleType")

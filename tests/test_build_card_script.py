@@ -42,4 +42,5 @@ def test_tap_to_choose_script_on_front_and_back(tmp_path: Path) -> None:
         "back_no_choice": ["", "fc-correct", ""],
         "back_unknown_answer": ["", "fc-chosen", ""],
         "back_right_choice": ["", "", "fc-correct"],
+        "back_unsure_answer": ["fc-wrong", "", "fc-correct fc-unsure"],
     }

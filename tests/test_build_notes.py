@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flashcards import identity
-from flashcards.anki.notes import NoteSpec, build_notes, escape_text, safe_link
+from flashcards.anki.notes import (
+    SUMMARY_FIELD_KEYS,
+    NoteSpec,
+    build_notes,
+    escape_text,
+    list_html,
+    safe_link,
+)
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS, mcq_model, summary_model
 from flashcards.model import Paper
 
@@ -202,12 +209,14 @@ def test_mcq_fields_say_where_the_answer_comes_from() -> None:
         question(4, answer=1, answer_source="inferred", confidence=0.41, unsure=True),
         question(5),
     ]
-    specs = build_notes([digest(DAY1, quiz_paper(questions=questions))], deck="D", kinds=["mcq"])
+    specs = build_notes(
+        [digest(DAY1, quiz_paper(questions=questions))], deck="D", kinds=["mcq"], shuffle=False
+    )
     rows = [
         (
             _field(s, "AnswerLetter"),
             _field(s, "Answer"),
-            _field(s, "AnswerSource"),
+            re.sub(r"<[^>]+>", "", _field(s, "AnswerSource")),
             _field(s, "Evidence"),
             "answer::unsure" in s.tags,
         )
@@ -216,15 +225,75 @@ def test_mcq_fields_say_where_the_answer_comes_from() -> None:
     assert rows == [
         ("B", "A dense adapter", "From your answer key", "", False),
         ("C", "A token cache", "Marked in the digest", "", False),
-        ("A", "A sparse router", "Inferred, 83% — not certain", "Routers send tokens.", False),
-        ("B", "A dense adapter", "Inferred, 41% — unsure: check it against the paper", "", True),
+        ("A", "A sparse router", "Inferred, 83%", "Routers send tokens.", False),
+        ("B", "A dense adapter", "Unsure — inferred, 41%: check it against the paper", "", True),
         ("", "", "", "", False),
     ]
+    kinds = [
+        re.findall(r'class="fc-source (fc-src-\w+)"', _field(s, "AnswerSource")) for s in specs
+    ]
+    assert kinds == [["fc-src-key"], ["fc-src-marked"], ["fc-src-inferred"], ["fc-src-unsure"], []]
     options = _field(specs[0], "Options")
     assert options == (
-        '<ol class="fc-choices" id="fc-choices" type="A"><li data-i="0">A sparse router</li>'
-        '<li data-i="1">A dense adapter</li><li data-i="2">A token cache</li></ol>'
+        '<ol class="fc-choices" id="fc-choices" type="A">'
+        '<li data-i="0" data-o="0">A sparse router</li>'
+        '<li data-i="1" data-o="1">A dense adapter</li>'
+        '<li data-i="2" data-o="2">A token cache</li></ol>'
     )
+
+
+# --- shuffled options ---------------------------------------------------------------------------
+
+_LI = re.compile(r'<li data-i="(\d+)" data-o="(\d+)">(.*?)</li>')
+
+
+def _shown(spec: NoteSpec) -> list[tuple[int, int, str]]:
+    return [(int(i), int(o), text) for i, o, text in _LI.findall(_field(spec, "Options"))]
+
+
+def test_options_are_shuffled_per_note_and_the_letter_follows() -> None:
+    options = ("Alpha", "Bravo", "Charlie", "Delta")
+    questions = [
+        question(n, options=options, answer=1, answer_source="key", confidence=1.0)
+        for n in range(1, 41)
+    ]
+    papers = quiz_paper(questions=questions)
+    specs = build_notes([digest(DAY1, papers)], deck="D", kinds=["mcq"])
+    again = build_notes([digest(DAY1, papers)], deck="D", kinds=["mcq"])
+    assert [s.fields for s in specs] == [s.fields for s in again]  # fixed, not per build
+    letters = set()
+    for spec in specs:
+        shown = _shown(spec)
+        assert sorted(o for _, o, _ in shown) == [0, 1, 2, 3]
+        assert [i for i, _, _ in shown] == [0, 1, 2, 3]
+        assert all(text == options[o] for _, o, text in shown)
+        letter = _field(spec, "AnswerLetter")
+        assert shown["ABCD".index(letter)][2] == _field(spec, "Answer") == "Bravo"
+        letters.add(letter)
+    # Seeded per note: over 40 questions the right answer lands under every letter.
+    assert letters == {"A", "B", "C", "D"}
+
+
+def test_options_about_the_others_stay_last_and_letter_references_stay_put() -> None:
+    above = ("Sparse", "Dense", "All of the above", "None of these")
+    by_letter = ("Sparse", "Dense", "Both A and B")
+    questions = [question(n, options=above, answer=2, answer_source="key") for n in range(1, 21)]
+    questions.append(question(21, options=by_letter, answer=2, answer_source="key"))
+    specs = build_notes([digest(DAY1, quiz_paper(questions=questions))], deck="D", kinds=["mcq"])
+    for spec in specs[:20]:
+        assert [o for _, o, _ in _shown(spec)][2:] == [2, 3]
+    assert [o for _, o, _ in _shown(specs[20])] == [0, 1, 2]
+    assert _field(specs[20], "AnswerLetter") == "C"
+
+
+def test_shuffle_false_keeps_the_digests_order() -> None:
+    questions = [question(n, answer=2, answer_source="key") for n in range(1, 11)]
+    specs = build_notes(
+        [digest(DAY1, quiz_paper(questions=questions))], deck="D", kinds=["mcq"], shuffle=False
+    )
+    for spec in specs:
+        assert [o for _, o, _ in _shown(spec)] == [0, 1, 2]
+        assert _field(spec, "AnswerLetter") == "C"
 
 
 def test_unanswered_question_gets_the_most_related_summary_as_context() -> None:
@@ -264,6 +333,46 @@ def test_evidence_inside_a_summary_field_is_marked_there_not_repeated() -> None:
     )
     assert _field(spec, "Evidence") == "Tokens -&gt; router"
     assert "<mark" not in _field(spec, "Context")
+
+
+def test_fields_pick_the_summary_cards() -> None:
+    paper = quiz_paper()
+    (every,) = build_notes([digest(DAY1, paper)], deck="D", kinds=["summary"])
+    (picked,) = build_notes(
+        [digest(DAY1, paper)], deck="D", kinds=["summary"], fields=["problem", "results"]
+    )
+    assert every.cards == sum(bool(paper.fields.get(k)) for k in SUMMARY_FIELD_KEYS) > 2
+    assert picked.cards == 2 and picked.guid == every.guid
+    assert _field(picked, "Problem") == _field(every, "Problem") != ""
+    assert _field(picked, "Methods") == "" and _field(picked, "Topic") == ""
+    assert build_notes([digest(DAY1, paper)], deck="D", kinds=["summary"], fields=["summary"]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Three gains: i) speed; ii) memory, and iii) accuracy.",
+            'Three gains:<ol class="fc-list" type="i"><li>speed;</li><li>memory, and</li>'
+            "<li>accuracy.</li></ol>",
+        ),
+        (
+            "a) Routers <fast> b) Adapters",
+            '<ol class="fc-list" type="a"><li>Routers &lt;fast&gt;</li><li>Adapters</li></ol>',
+        ),
+        (
+            "Steps: 1. tokenise 2. route 3. merge",
+            'Steps:<ol class="fc-list" type="1"><li>tokenise</li><li>route</li><li>merge</li></ol>',
+        ),
+        ("Costs $5 (a) lot, version 2. Fine.", None),  # no run of two markers from the first
+        ("Only ii) and iii) here.", None),
+    ],
+)
+def test_numbered_summaries_stay_lists(text: str, expected: str | None) -> None:
+    assert list_html(text) == expected
+    paper = quiz_paper(fields={"summary": text})
+    (spec,) = build_notes([digest(DAY1, paper)], deck="D", kinds=["summary"])
+    assert _field(spec, "Summary") == (expected or escape_text(text))
 
 
 def test_summary_cards_only_for_non_empty_fields() -> None:

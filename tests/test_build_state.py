@@ -16,9 +16,12 @@ from helpers import NOW
 from flashcards import identity
 from flashcards.anki.export import ZIP_DATE, build_package
 from flashcards.anki.notes import NoteSpec, build_notes
+from flashcards.anki.notetypes import MCQ_FIELDS
 from flashcards.anki.state import (
+    CHANGED_TAG,
     DeckState,
     NoteState,
+    flag_changed_answers,
     load_state,
     save_state,
     stamp_notes,
@@ -223,6 +226,52 @@ def test_note_state_is_plain_data() -> None:
         "",
     ]
     assert state_bytes(state) == "\n".join(expected).encode()
+
+
+# --- corrections flagged -------------------------------------------------------------------------
+
+
+def _answered(answer: int, source: str) -> list[NoteSpec]:
+    q = question(1, answer=answer, answer_source=source, confidence=0.9, unsure=False)
+    return build_notes([digest(DAY, quiz_paper(questions=[q]))], deck="D", kinds=["mcq"])
+
+
+def _build(specs: list[NoteSpec], state: DeckState, now: int) -> tuple[NoteSpec, DeckState, str]:
+    flagged = flag_changed_answers(specs, state)
+    stamped, new_state = stamp_notes(flagged, state, now)
+    return stamped[0].spec, new_state, stamped[0].status
+
+
+def test_a_changed_answer_is_tagged_and_says_what_it_was(tmp_path: Path) -> None:
+    extra = MCQ_FIELDS.index("Extra")
+    first, state, _ = _build(_answered(0, "inferred"), DeckState(), NOW)
+    assert CHANGED_TAG not in first.tags and first.fields[extra] == ""
+    # The same answer confirmed by a key is no correction.
+    confirmed, state, status = _build(_answered(0, "key"), state, NOW + 10)
+    assert status == "changed" and CHANGED_TAG not in confirmed.tags
+    # A fixed key gives another option: flagged, and the back says what it was and where from.
+    fixed, state, status = _build(_answered(1, "key"), state, NOW + 20)
+    assert status == "changed" and CHANGED_TAG in fixed.tags
+    assert "Answer changed" in fixed.fields[extra]
+    assert "A sparse router (From your answer key)" in fixed.fields[extra]
+    # The flag survives the next builds (through the state file), without changing the note.
+    save_state(state, tmp_path / "s.json")
+    again, _, status = _build(_answered(1, "key"), load_state(tmp_path / "s.json"), NOW + 30)
+    assert status == "unchanged" and again == fixed
+
+
+def test_an_old_state_without_answers_keeps_working(tmp_path: Path) -> None:
+    specs = _answered(0, "inferred")
+    _, state, _ = _build(specs, DeckState(), NOW)
+    # What a state written before answers were recorded holds.
+    old = DeckState(
+        {g: NoteState(s.hash, s.mtime, s.id) for g, s in state.notes.items()}, state.namespace
+    )
+    (tmp_path / "old.json").write_bytes(state_bytes(old))
+    loaded = load_state(tmp_path / "old.json")
+    spec, new_state, status = _build(_answered(1, "key"), loaded, NOW + 10)
+    assert status == "changed" and CHANGED_TAG not in spec.tags  # nothing to compare yet
+    assert next(iter(new_state.notes.values())).answer == "A dense adapter"
 
 
 # --- package -----------------------------------------------------------------------------------

@@ -233,9 +233,12 @@ def test_daily_workflow(tmp_path: Path):
         key_text = key_text.replace(unsure_lines[1], "  - B  # Q2 checked: Dropout")
         key.write_text(key_text, encoding="utf-8")
         deck.write_text(definition + "answers: daily.answers.yaml\n", encoding="utf-8")
-        # Every letter now in the key changes its note: its answer now comes from the key.
+        # Confident inferred letters are written ~X (unchecked): they stay inferred. Only the
+        # letter a person wrote changes its note: its answer now comes from the key.
+        unchecked = re.findall(r"(?m)^  - ~[A-Z]  # Q\d inferred \(\d+%\), unchecked", key_text)
+        assert len(unchecked) == 3
         letters = len(re.findall(r"(?m)^  - [A-Z] ", key_text))
-        assert letters == 4
+        assert letters == 1
         assert _build(deck) == (13, 27, 0, letters, 13 - letters)
         result = import_package(col, package)
         assert (result.new, result.updated) == (0, letters)
@@ -245,11 +248,20 @@ def test_daily_workflow(tmp_path: Path):
         assert "From your answer key" in checked.answer and "Dropout" in checked.answer
         assert "Inferred" not in checked.answer
         assert "answer::unsure" not in note_by_guid(col, _mcq(BATCHNORM, 2)).tags
+        for guid in (_mcq(BATCHNORM, 1), _mcq(RESNET, 1)):  # ~X in the key: still inferred
+            assert "fc-source fc-src-inferred" in cards[guid].answer
+        for guid in (_mcq(BATCHNORM, 1), _mcq(RESNET, 1)):  # ~X in the key: still inferred
+            assert "fc-source fc-src-inferred" in cards[guid].answer
         inferred = cards[_mcq(ADAM, 1)]  # not in the key, stated by its summary
-        assert re.search(r"Inferred, \d+% — not certain", inferred.answer), inferred.answer
+        assert re.search(r">Inferred, \d+%<", inferred.answer), inferred.answer
+        assert "fc-source fc-src-inferred" in inferred.answer
         assert "answer key" not in inferred.answer
         still_unsure = cards[_mcq(RESNET, 3)]  # left as ? in the key
-        assert "unsure: check it" in still_unsure.answer and "answer key" not in still_unsure.answer
+        assert "Unsure — inferred" in still_unsure.answer
+        assert (
+            "fc-source fc-src-unsure" in still_unsure.answer
+            and "answer key" not in still_unsure.answer
+        )
         # The notes tagged for checking in Anki are exactly the questions `parse` calls unsure.
         parsed = json.loads(_cli("parse", "--json", str(digests), "--answers", str(key)))
         unsure = {

@@ -73,6 +73,8 @@ output: ../out/papers.apkg
 state: state/papers.json
 cards: [summary, mcq]
 subdecks: month
+shuffle: false
+fields: [results, problem]
 tags: [ai, "source::samples"]
 answers: key.yaml
 taxonomy: topics.yaml
@@ -84,6 +86,8 @@ unsure_threshold: 0.75
     assert definition.state == Path("decks/state/papers.json")
     assert definition.cards == ("mcq", "summary")  # canonical order, whatever the file's
     assert definition.subdecks == "month"
+    assert definition.shuffle is False
+    assert definition.fields == ("problem", "results")  # card order, whatever the file's
     assert definition.tags == ("ai", "source::samples")
     assert definition.answers == Path("decks/key.yaml")
     assert definition.taxonomy == Path("decks/topics.yaml")
@@ -192,6 +196,15 @@ INVALID = {
     "subdecks unknown": (
         MINIMAL + "subdecks: weekly\n",
         "decks/x.yaml:3: subdecks: expected month, date or null, got 'weekly'",
+    ),
+    "fields unknown": (
+        MINIMAL + "fields: [problem, title]\n",
+        "decks/x.yaml:3: fields: 'title' is not a summary field (expected topic, "
+        "previous_research, problem, methods, results, summary)",
+    ),
+    "shuffle not a boolean": (
+        MINIMAL + "shuffle: sometimes\n",
+        "decks/x.yaml:3: shuffle: expected true or false, got 'sometimes'",
     ),
     "tag with a space": (
         MINIMAL + "tags: [ok, two words]\n",

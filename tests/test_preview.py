@@ -143,7 +143,7 @@ def test_page_groups_cards_by_date_with_tags_and_sources(tmp_path: Path) -> None
     assert len(days[1].select("article.pv-card")) == 1
     first, second = soup.select('article.pv-card[data-kind="mcq"]')
     assert "Marked in the digest" in first.select_one(".pv-source").text
-    assert "Inferred" in second.select_one(".pv-source").text
+    assert "nferred, " in second.select_one(".pv-source").text
     tags = [tag.text for tag in first.select(".pv-tag")]
     assert "date::2025-07-14" in tags and "arxiv::2507.00401" in tags
     assert soup.select_one("#pv-night") is not None

@@ -38,6 +38,14 @@ UNSURE_TAG = "answer::unsure"
 #: Where an answer came from, as the card says it (inferred answers get their confidence).
 ANSWER_SOURCE_TEXT = {"key": "From your answer key", "marked": "Marked in the digest"}
 
+#: The summary fields (`Paper.fields` keys) that may become cards, in card order.
+SUMMARY_FIELD_KEYS: tuple[str, ...] = tuple(key for _n, _f, key, _q in SUMMARY_CARDS)
+#: Which become cards by default: all of them. Leaving out the topic (its card's front shows the
+#: title, which usually gives the topic away) is what the README recommends, but not the
+#: default: for a deck already imported, emptying the Topic field would leave every Topic card
+#: in the collection blank (Anki never deletes cards on import).
+DEFAULT_SUMMARY_FIELD_KEYS: tuple[str, ...] = SUMMARY_FIELD_KEYS
+
 #: Which summary field an MCQ card's back shows as context, in order of preference on ties.
 CONTEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("problem", "Problem"),
@@ -77,6 +85,35 @@ def _escape_plain(text: str) -> str:
     escaped = escaped.replace("{", "&#123;").replace("}", "&#125;")
     escaped = _AV_TAG.sub("&#91;", escaped)
     return escaped.replace("\r\n", "\n").replace("\n", "<br>")
+
+
+_ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii")
+#: List markers a summary may number its points with, and the <ol type> that shows them alike:
+#: "i) … ii) …", "a) … b) …", "1. … 2. …" / "1) … 2) …"; each starts the text or follows a space.
+_LIST_MARKERS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
+    ("i", re.compile(r"(?:^|(?<=\s))\(?([ivx]{1,4})\)\s+"), _ROMAN),
+    ("a", re.compile(r"(?:^|(?<=\s))\(?([a-l])\)\s+"), tuple("abcdefghijkl")),
+    ("1", re.compile(r"(?:^|(?<=\s))\(?(\d{1,2})[.)]\s+"), tuple(str(n) for n in range(1, 40))),
+)
+
+
+def list_html(text: str) -> str | None:
+    """`text` as HTML with its numbered or lettered points as an <ol>, when it has at least two
+    markers counting up from the first ("i)", "ii)"; "a)", "b)"; "1.", "2."); else None."""
+    text = text.strip()
+    for kind, pattern, labels in _LIST_MARKERS:
+        run: list[re.Match[str]] = []
+        for match in pattern.finditer(text):
+            if len(run) < len(labels) and match.group(1) == labels[len(run)]:
+                run.append(match)
+        if len(run) < 2:
+            continue
+        bounds = [m.start() for m in run] + [len(text)]
+        items = [text[m.end() : bounds[i + 1]] for i, m in enumerate(run)]
+        lead = text[: run[0].start()]
+        points = "".join(f"<li>{escape_text(item)}</li>" for item in items)
+        return f'{escape_text(lead)}<ol class="fc-list" type="{kind}">{points}</ol>'
+    return None
 
 
 def safe_link(url: str | None) -> str:
@@ -204,10 +241,15 @@ def build_notes(
     extra_tags: Iterable[str] = (),
     topics_for: Callable[[Paper], Sequence[str]] | None = None,
     namespace: str = identity.LEGACY_NAMESPACE,
+    shuffle: bool = True,
+    fields: Iterable[str] = DEFAULT_SUMMARY_FIELD_KEYS,
 ) -> list[NoteSpec]:
     """Note specs for `digests` (answers already resolved), sorted in new-card order; their GUIDs
-    are in the deck's `namespace` (see `flashcards.identity`)."""
+    are in the deck's `namespace` (see `flashcards.identity`). `shuffle`: options in a fixed
+    per-note order (`option_order`) rather than the digest's. `fields`: the summary fields
+    (`SUMMARY_FIELD_KEYS`) that become cards; the others are left empty in the note."""
     wanted = set(kinds)
+    carded = frozenset(fields)
     extras = [tag("", t) for t in extra_tags if t.strip()]
     specs: list[NoteSpec] = []
     for group in merge_papers(digests):
@@ -220,12 +262,12 @@ def build_notes(
         paper_tags += extras
         note_deck = deck_for(deck, group.dates[0], subdecks)
         if "summary" in wanted:
-            spec = _summary_note(group, paper_tags, note_deck, namespace)
+            spec = _summary_note(group, paper_tags, note_deck, namespace, carded)
             if spec is not None:
                 specs.append(spec)
         if "mcq" in wanted:
             for question in paper.questions:
-                specs.append(_mcq_note(group, question, paper_tags, note_deck, namespace))
+                specs.append(_mcq_note(group, question, paper_tags, note_deck, namespace, shuffle))
     specs.sort(key=lambda s: s.order)
     return specs
 
@@ -238,7 +280,9 @@ def _link(paper: Paper) -> str:
     return link
 
 
-def _summary_note(group: PaperGroup, tags: list[str], deck: str, namespace: str) -> NoteSpec | None:
+def _summary_note(
+    group: PaperGroup, tags: list[str], deck: str, namespace: str, carded: frozenset[str]
+) -> NoteSpec | None:
     paper = group.paper
     values = {
         "Title": escape_text(paper.title),
@@ -251,7 +295,9 @@ def _summary_note(group: PaperGroup, tags: list[str], deck: str, namespace: str)
     }
     cards = 0
     for _name, field_name, key, _question in SUMMARY_CARDS:
-        values[field_name] = escape_text(paper.fields.get(key, ""))
+        # A field left empty makes no card (each template shows only a non-empty field).
+        text = paper.fields.get(key, "") if key in carded else ""
+        values[field_name] = list_html(text) or escape_text(text)
         cards += bool(values[field_name])
     if cards == 0:
         return None
@@ -267,15 +313,28 @@ def _summary_note(group: PaperGroup, tags: list[str], deck: str, namespace: str)
 
 
 def answer_source_text(question: Question) -> str:
-    """How the card says where its answer came from; inferred answers never sound certain."""
+    """How the card says where its answer came from; inferred answers never sound certain, and
+    unsure ones say so first."""
     if question.answer is None or question.answer_source is None:
         return ""
     if question.answer_source in ANSWER_SOURCE_TEXT:
         return ANSWER_SOURCE_TEXT[question.answer_source]
     percent = f", {round(question.confidence * 100)}%" if question.confidence is not None else ""
     if question.unsure:
-        return f"Inferred{percent} — unsure: check it against the paper"
-    return f"Inferred{percent} — not certain"
+        return f"Unsure — inferred{percent}: check it against the paper"
+    return f"Inferred{percent}"
+
+
+def answer_source_html(question: Question) -> str:
+    """The AnswerSource field: `answer_source_text` in a `fc-source` block whose class names the
+    kind of source (`fc-src-key`, `-marked`, `-inferred`, `-unsure`). The back template puts it
+    just before the answer box, so the stylesheet can style an unsure answer's box
+    (`.fc-src-unsure + .fc-answer`) without JavaScript; CSS shows it below the box."""
+    text = answer_source_text(question)
+    if not text:
+        return ""
+    kind = "unsure" if question.unsure else question.answer_source
+    return f'<div class="fc-source fc-src-{kind}">{escape_text(text)}</div>'
 
 
 _WORD = re.compile(r"[a-z0-9]{4,}")
@@ -323,26 +382,69 @@ def _back_context(paper: Paper, question: Question, answered: bool) -> tuple[str
     return escape_text(evidence), context_html
 
 
-def _options_html(options: Sequence[str]) -> str:
-    items = "".join(f'<li data-i="{i}">{escape_text(o)}</li>' for i, o in enumerate(options))
+# An option that speaks of the others ("All of the above", "None of these", "Neither") only
+# makes sense after them: it keeps its place at the end.
+_REFERS_TO_OTHERS = re.compile(
+    r"\b(?:the|options?|choices?)\s+(?:above|below)\b"
+    r"|\b(?:all|none|both|neither|any)\s+of\s+(?:the\s+)?(?:these|them|options|choices|previous)\b"
+    r"|^\W*(?:all|none|both|neither)\W*$",
+    re.IGNORECASE,
+)
+# An option naming others by letter ("A and B", "Options A and C") would point at the wrong
+# options once they move: such a question keeps the digest's order.
+_NAMES_A_LETTER = re.compile(r"\b[A-H]\s*(?:,|and|or|&|\+)\s*[A-H]\b")
+
+
+def option_order(guid: str, options: Sequence[str], *, shuffle: bool = True) -> tuple[int, ...]:
+    """The order the card shows `options` in, as indices into `options`.
+
+    Fixed per note (seeded from its GUID, never per review), so a deck builds byte-identical and
+    front and back agree. Options referring to the others stay last, in their order; a question
+    whose options name others by letter is not shuffled.
+    """
+    indices = tuple(range(len(options)))
+    if not shuffle or any(_NAMES_A_LETTER.search(o) for o in options):
+        return indices
+    last = [i for i in indices if _REFERS_TO_OTHERS.search(options[i])]
+    movable = [i for i in indices if i not in last]
+
+    def rank(i: int) -> str:
+        return hashlib.sha256(f"{guid}\0{i}".encode()).hexdigest()
+
+    return (*sorted(movable, key=rank), *last)
+
+
+def _options_html(options: Sequence[str], order: Sequence[int]) -> str:
+    # data-i is the position shown (the letter the back names); data-o the digest's index.
+    items = "".join(
+        f'<li data-i="{shown}" data-o="{index}">{escape_text(options[index])}</li>'
+        for shown, index in enumerate(order)
+    )
     return f'<ol class="fc-choices" id="fc-choices" type="A">{items}</ol>'
 
 
 def _mcq_note(
-    group: PaperGroup, question: Question, tags: list[str], deck: str, namespace: str
+    group: PaperGroup,
+    question: Question,
+    tags: list[str],
+    deck: str,
+    namespace: str,
+    shuffle: bool,
 ) -> NoteSpec:
     paper = group.paper
     answer = question.answer
     if answer is not None and not 0 <= answer < len(question.options):
         answer = None  # an index no option has: shown as unknown rather than guessed at
+    guid = identity.note_guid(group.key, "mcq", question.number, namespace=namespace)
+    order = option_order(guid, question.options, shuffle=shuffle)
     evidence_html, context_html = _back_context(paper, question, answer is not None)
     values = {
         "Prompt": escape_text(question.prompt),
         "Title": escape_text(paper.title),
-        "Options": _options_html(question.options),
+        "Options": _options_html(question.options, order),
         "Answer": escape_text(question.options[answer]) if answer is not None else "",
-        "AnswerLetter": option_letter(answer) if answer is not None else "",
-        "AnswerSource": escape_text(answer_source_text(question)) if answer is not None else "",
+        "AnswerLetter": option_letter(order.index(answer)) if answer is not None else "",
+        "AnswerSource": answer_source_html(question) if answer is not None else "",
         "Evidence": evidence_html,
         "Context": context_html,
         "Link": _link(paper),
@@ -355,7 +457,7 @@ def _mcq_note(
     if question.unsure:
         note_tags.add(UNSURE_TAG)
     return NoteSpec(
-        guid=identity.note_guid(group.key, "mcq", question.number, namespace=namespace),
+        guid=guid,
         kind="mcq",
         fields=tuple(values[name] for name in MCQ_FIELDS),
         tags=tuple(sorted(note_tags)),

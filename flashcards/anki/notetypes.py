@@ -41,7 +41,7 @@ MCQ_FIELDS: tuple[str, ...] = (
     "Options",  # an <ol> of the options, built here
     "Answer",  # the correct option's text; empty when no answer is known
     "AnswerLetter",  # "A", "B", …; empty when no answer is known
-    "AnswerSource",  # "From your answer key", "Inferred, 83% — not certain", …
+    "AnswerSource",  # <div class="fc-source fc-src-…">From your answer key</div>, …
     "Evidence",  # the digest sentence an inferred answer rests on
     "Context",  # the part of the paper's summary most related to the question
     "Link",  # http(s) URL of the paper, or empty

@@ -17,19 +17,28 @@ first build, so that renaming the deck later changes no GUID. Version 1 files ha
 1 state that holds notes belongs to a deck first built before namespaces, and keeps the legacy
 namespace (the GUIDs its users imported).
 
+For an MCQ note the state also keeps the answer it gave (`answer`, the Answer field, and
+`source`, where it came from) and, once that answer has changed between builds, what it was
+(`was`): the note then carries the tag `answer::changed` and says so in its `Extra` field, in
+every later build, so a learner who memorised the old answer notices. States without these keys
+(older files) keep working: their notes are simply not compared the first time.
+
 The file is JSON with sorted keys and one note per line, so diffs stay readable.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from flashcards import identity
-from flashcards.anki.notes import NoteSpec
+from flashcards.anki.notes import NoteSpec, escape_text
+from flashcards.anki.notetypes import MCQ_FIELDS
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
 
@@ -48,6 +57,9 @@ class NoteState:
     hash: str  # NoteSpec.content_hash
     mtime: int  # seconds since the epoch: when the content last changed
     id: int  # Anki note ID (milliseconds since the epoch at first build)
+    answer: str | None = None  # MCQ notes: the Answer field last built ("" when unknown)
+    source: str | None = None  # MCQ notes: where that answer came from, as the card said it
+    was: str | None = None  # MCQ notes whose answer changed: the Extra field saying what it was
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,10 @@ def load_state(path: str | Path) -> DeckState:
                 raise ValueError(f"note {guid}: expected hash (text), mtime and id (integers)")
             if not (0 <= values[1] < MAX_STATE_INT and 0 < values[2] < MAX_STATE_INT):
                 raise ValueError(f"note {guid}: mtime or id out of range (0 to 2**53)")
-            notes[guid] = NoteState(*values)
+            texts = [entry.get(k) for k in _ANSWER_KEYS]
+            if not all(t is None or isinstance(t, str) for t in texts):
+                raise ValueError(f"note {guid}: expected answer, source and was as text")
+            notes[guid] = NoteState(*values, *texts)
         namespace = _namespace_of(document, bool(notes))
     except RecursionError:
         raise ConfigError(
@@ -144,10 +159,18 @@ def _separate_shared_ids(
     return notes, tuple(warnings)
 
 
+_ANSWER_KEYS = ("answer", "source", "was")
+
+
+def _entry(s: NoteState) -> dict[str, object]:
+    entry: dict[str, object] = {"hash": s.hash, "id": s.id, "mtime": s.mtime}
+    entry.update({k: v for k in _ANSWER_KEYS if (v := getattr(s, k)) is not None})
+    return entry
+
+
 def state_bytes(state: DeckState) -> bytes:
     lines = [
-        f"  {json.dumps(guid)}: "
-        + json.dumps({"hash": s.hash, "id": s.id, "mtime": s.mtime}, sort_keys=True)
+        f"  {json.dumps(guid)}: " + json.dumps(_entry(s), sort_keys=True, ensure_ascii=False)
         for guid, s in sorted(state.notes.items())
     ]
     body = ",\n".join(lines)
@@ -164,6 +187,63 @@ def state_bytes(state: DeckState) -> bytes:
 def save_state(state: DeckState, path: str | Path) -> bool:
     """Write atomically; returns False (and leaves the file alone) when nothing changed."""
     return bool(replace_files([(Path(path), state_bytes(state))]))
+
+
+#: The tag of an MCQ note whose answer changed between builds.
+CHANGED_TAG = "answer::changed"
+
+_MARKUP = re.compile(r"<[^>]*>")
+
+
+def _mcq_field(spec: NoteSpec, name: str) -> str:
+    return spec.fields[MCQ_FIELDS.index(name)]
+
+
+def _changed_html(answer: str, source: str) -> str:
+    """The Extra field of a note whose answer changed: what it was (both already escaped)."""
+    said = f" ({source})" if source else ""
+    return (
+        '<div class="fc-changed"><span class="fc-label">Answer changed</span>'
+        f"{escape_text('An earlier version of this card gave:')} {answer}{said}</div>"
+    )
+
+
+def flag_changed_answers(specs: Sequence[NoteSpec], previous: DeckState) -> list[NoteSpec]:
+    """`specs` with every MCQ note whose answer differs from the one `previous` recorded (or
+    that changed in an earlier build) tagged `answer::changed`, its Extra saying what it was.
+
+    Only a different answer counts: the same option confirmed by a key is no correction, and a
+    question that had no answer before had nothing to unlearn.
+    """
+    flagged = []
+    for spec in specs:
+        before = previous.notes.get(spec.guid)
+        if spec.kind != "mcq" or before is None:
+            flagged.append(spec)
+            continue
+        answer = _mcq_field(spec, "Answer")
+        was = before.was
+        if before.answer and answer and before.answer != answer:
+            was = _changed_html(before.answer, before.source or "")
+        if was:
+            fields = list(spec.fields)
+            fields[MCQ_FIELDS.index("Extra")] = was
+            tags = tuple(sorted({*spec.tags, CHANGED_TAG}))
+            spec = dataclasses.replace(spec, fields=tuple(fields), tags=tags)
+        flagged.append(spec)
+    return flagged
+
+
+def _with_answer(entry: NoteState, spec: NoteSpec) -> NoteState:
+    """`entry` recording the answer of `spec` (an MCQ note), for the next build to compare."""
+    if spec.kind != "mcq":
+        return entry
+    return dataclasses.replace(
+        entry,
+        answer=_mcq_field(spec, "Answer"),
+        source=_MARKUP.sub("", _mcq_field(spec, "AnswerSource")),
+        was=_mcq_field(spec, "Extra") if CHANGED_TAG in spec.tags else None,
+    )
 
 
 def stamp_notes(
@@ -197,6 +277,8 @@ def stamp_notes(
         else:
             entry = NoteState(content, max(now, before.mtime + 1), before.id)
             status = "changed"
+        # The answer is recorded even when unchanged, so that an older state learns it.
+        entry = _with_answer(entry, spec)
         notes[spec.guid] = entry
         stamped.append(StampedNote(spec, entry.mtime, entry.id, status))
     return stamped, DeckState(notes, namespace)

@@ -6,6 +6,10 @@ order (A = first option; `?`, `~` or `null` = unknown, left to the next source):
     "2504.17761": [B, C, A]          # an arXiv id (quote it: unquoted 2504.17760 is a number)
     "title:some-paper-title": [A, ?] # a paper without arXiv id: title: + its normalised title
 
+A letter after a `~` (`~B`) is an inferred letter nobody has checked yet: it counts as unknown
+(the build infers the answer again and the card says "Inferred"), and it is kept as a guess when
+the file is rewritten. Removing the `~` confirms it: only plain letters are "from your key".
+
 A paper may also be named by `arxiv:<id>`, or by its plain title (normalised the same way as
 `Paper.key`). `flashcards answers PATH... -o KEY.yaml` writes such a file for a person to check.
 """
@@ -40,6 +44,8 @@ class AnswerKey:
     #: Line of each entry in the file (1-based), for messages; the name as the user wrote it.
     lines: dict[str, int] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    #: Per entry, the unchecked `~X` letters (None where the letter is plain or unknown).
+    guesses: dict[str, tuple[int | None, ...]] = field(default_factory=dict)
 
 
 def paper_key_of(name: str) -> str:
@@ -69,7 +75,10 @@ def _is_unknown_node(node: yaml.Node) -> bool:
     )
 
 
-def _letters_of(name: str, node: yaml.Node, path: str) -> tuple[int | None, ...]:
+def _letters_of(
+    name: str, node: yaml.Node, path: str
+) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
+    """(answers, unchecked guesses) of one entry: `~B` is unknown in the first, B in the second."""
     line = node.start_mark.line + 1
     items: list[tuple[str, int]] = []
     if isinstance(node, yaml.SequenceNode):
@@ -87,25 +96,35 @@ def _letters_of(name: str, node: yaml.Node, path: str) -> tuple[int | None, ...]
     elif isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str"):
         # "B, C, A", "B C A" or "BCA": a convenience for hand-written keys.
         text = node.value.strip()
-        parts = re.split(r"[\s,]+", text) if re.search(r"[\s,]", text) else list(text)
+        parts = re.split(r"[\s,]+", text) if re.search(r"[\s,]", text) else _glued(text)
         items = [(p, line) for p in parts if p]
     else:
         raise ConfigError(f"{name}: expected a list of letters like [B, C, A]", path, line)
     answers: list[int | None] = []
+    guesses: list[int | None] = []
     for value, item_line in items:
         letter = value.strip()
-        index = option_index(letter)
+        unchecked = len(letter) > 1 and letter.startswith("~")
+        index = option_index(letter[1:].strip() if unchecked else letter)
         if letter.lower() in _UNKNOWN:
             answers.append(None)
+            guesses.append(None)
         elif index is not None:
-            answers.append(index)
+            answers.append(None if unchecked else index)
+            guesses.append(index if unchecked else None)
         else:
             raise ConfigError(
-                f"{name}: {value!r} is not an option letter (A, B, C, … or ? for unknown)",
+                f"{name}: {value!r} is not an option letter "
+                "(A, B, C, …, ~B for an unchecked guess, or ? for unknown)",
                 path,
                 item_line,
             )
-    return tuple(answers)
+    return tuple(answers), tuple(guesses)
+
+
+def _glued(text: str) -> list[str]:
+    """The letters of "BCA" or "B~CA" (a `~` belongs to the letter after it)."""
+    return re.findall(r"~?[^~]", text)
 
 
 def load_answer_key(path: str | Path) -> AnswerKey:
@@ -129,6 +148,7 @@ def load_answer_key(path: str | Path) -> AnswerKey:
     answers: dict[str, tuple[int | None, ...]] = {}
     lines: dict[str, int] = {}
     names: dict[str, str] = {}
+    guesses: dict[str, tuple[int | None, ...]] = {}
     for key_node, value_node in root.value:
         line = key_node.start_mark.line + 1
         if not isinstance(key_node, yaml.ScalarNode) or not key_node.value.strip():
@@ -140,10 +160,12 @@ def load_answer_key(path: str | Path) -> AnswerKey:
             raise ConfigError(f"{name}: not an arXiv id or a paper title", source, line)
         if entry in answers:
             raise ConfigError(f"{name}: listed twice (first on line {lines[entry]})", source, line)
-        answers[entry] = _letters_of(name, value_node, source)
+        answers[entry], guessed = _letters_of(name, value_node, source)
+        if any(g is not None for g in guessed):
+            guesses[entry] = guessed
         lines[entry] = line
         names[entry] = name
-    return AnswerKey(source, answers, lines, names)
+    return AnswerKey(source, answers, lines, names, guesses)
 
 
 # -- checking a key against digests ---------------------------------------------------------
@@ -203,6 +225,17 @@ def _evidence_note(question: Question) -> str:
     return f"evidence: {evidence}"
 
 
+def _question_comments(question: Question) -> list[str]:
+    """The question and its lettered options (the digest's order) as comments above its line,
+    so that a person can check the letter without opening the digest."""
+    lines = [f"  # Q{question.number}. {collapse_whitespace(question.prompt)}"]
+    lines += [
+        f"  #   {option_letter(i)}) {collapse_whitespace(option)}"
+        for i, option in enumerate(question.options)
+    ]
+    return lines
+
+
 def _key_line(question: Question, guess_unsure: bool) -> str:
     """One `  - X  # Qn …` line of the key: the letter (or ?) and where it came from."""
     number = f"Q{question.number}"
@@ -215,7 +248,12 @@ def _key_line(question: Question, guess_unsure: bool) -> str:
         return f"  - {letter}  # {number} marked in the digest"
     percent = round(100 * (question.confidence or 0.0))
     if not question.unsure:
-        return f"  - {letter}  # {number} inferred ({percent}%): {_evidence_note(question)}"
+        # `~`: inferred and unchecked; the next build still calls it inferred until a person
+        # removes the `~`.
+        return (
+            f"  - ~{letter}  # {number} inferred ({percent}%), unchecked: "
+            f"{_evidence_note(question)}"
+        )
     if guess_unsure:
         return f"  - {letter}  # {number} unsure ({percent}%): {_evidence_note(question)}"
     # An unchecked guess must not come back as "from your answer key": written as ? it stays
@@ -250,26 +288,38 @@ def format_answer_key(
     digests = list(digests)
     out = [
         "# Answer key: arXiv id (or title:<normalised title>) -> the letters of the right options",
-        "# in question order (A = first option, ? = unknown). Replace each ? marked unsure with",
-        "# the right letter once checked, then pass this file with --answers KEY.yaml (or",
-        "# `answers:` in a deck definition).",
-        '# Cards say every letter in this file comes "from your answer key": the letters below',
-        "# were inferred (see each comment), so check them too before you commit the file.",
+        "# in question order (A = first option, ? = unknown); each question and its options are",
+        "# above its letter. ~B is an inferred letter nobody has checked: cards still call it",
+        "# inferred. Check it and remove the ~ (or correct the letter); replace each ? with the",
+        '# right letter. Only plain letters read "from your answer key" on the cards. Then pass',
+        "# this file with --answers KEY.yaml (or `answers:` in a deck definition).",
     ]
     for digest, paper in _unique_papers(digests):
         out.append("")
         out.append(f"# {collapse_whitespace(paper.title)} ({digest.date.isoformat()})")
         out.append(f"{json.dumps(_key_name(paper), ensure_ascii=False)}:")
-        out.extend(_key_line(question, guess_unsure) for question in paper.questions)
+        for question in paper.questions:
+            out.extend(_question_comments(question))
+            out.append(_key_line(question, guess_unsure))
     carried = unmatched_entries(kept, digests) if kept else []
     if kept and carried:
         out.append("")
         out.append(f"# Kept from {kept.source} as they were: papers not in the digests read")
         for entry in carried:
-            letters = ["?" if a is None else option_letter(a) for a in kept.answers[entry]]
+            guesses = kept.guesses.get(entry, ())
+            letters = [
+                _kept_letter(a, guesses[i] if i < len(guesses) else None)
+                for i, a in enumerate(kept.answers[entry])
+            ]
             name = json.dumps(kept.names.get(entry, entry), ensure_ascii=False)
             out.append(f"{name}: [{', '.join(letters)}]")
     return "\n".join(out) + "\n"
+
+
+def _kept_letter(answer: int | None, guess: int | None) -> str:
+    if answer is not None:
+        return option_letter(answer)
+    return f"~{option_letter(guess)}" if guess is not None else "?"
 
 
 def write_answer_key(

@@ -1,0 +1,63 @@
+"""Re-importing after the issue 13 card changes (shuffled options, unsure styling, changed
+answers, lists, new templates and CSS) updates a deck users already imported.
+
+`fixtures/reimport/before.apkg` and its state were built by the commit before those changes
+(4d93a73, `flashcards build -i decks/samples/quiz-2025-01-15.txt -o before.apkg --deck "AI
+Papers"`). The test imports it into a real Anki collection, reviews cards, rebuilds the same
+digest with today's code from that state, and imports again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+from anki_helpers import fresh_collection, import_package, review_card, schedule
+from helpers import NOW, ROOT
+
+from flashcards import build as builder
+from flashcards import identity
+from flashcards.anki.notetypes import MCQ_MODEL_NAME, SUMMARY_MODEL_NAME
+
+BEFORE = Path(__file__).parent / "fixtures" / "reimport"
+DIGEST = ROOT / "decks" / "samples" / "quiz-2025-01-15.txt"
+
+
+def test_rebuilt_deck_updates_an_imported_one_in_place(tmp_path: Path) -> None:
+    state = tmp_path / "before.state.json"
+    shutil.copyfile(BEFORE / "before.state.json", state)
+    with fresh_collection(tmp_path) as col:
+        first = import_package(col, BEFORE / "before.apkg")
+        assert (first.new, first.conflicting) == (12, 0)
+        cards_before = col.card_count()
+        reviewed = {}
+        # One card per note: Anki buries a reviewed card's siblings until tomorrow.
+        for note_id in sorted(col.find_notes(""))[:3]:
+            card_id = col.get_note(note_id).card_ids()[0]
+            review_card(col, card_id)
+            reviewed[card_id] = schedule(col.get_card(card_id))
+        note_ids = set(col.find_notes(""))
+
+        plan = builder.plan_adhoc([DIGEST], tmp_path / "after.apkg", deck="AI Papers")
+        report = builder.build(dataclasses.replace(plan, state=state), now=NOW)
+        # Every MCQ note changed (shuffled options, new answer-source markup); summaries may not.
+        assert report.new == 0 and report.changed >= 9 and report.changed + report.unchanged == 12
+        second = import_package(col, tmp_path / "after.apkg")
+
+        assert (second.new, second.updated, second.conflicting) == (0, report.changed, 0)
+        assert second.duplicate == report.unchanged
+        assert set(col.find_notes("")) == note_ids and col.card_count() == cards_before
+        for card_id, before in reviewed.items():
+            assert schedule(col.get_card(card_id)) == before
+        assert col.db.scalar("select count() from revlog") == len(reviewed)
+        # The note types were updated, not duplicated as "Paper MCQ+".
+        names = sorted(n.name for n in col.models.all_names_and_ids() if "Paper" in n.name)
+        assert names == [MCQ_MODEL_NAME, SUMMARY_MODEL_NAME], names
+        # Read from the database (the Python side caches note types).
+        mtimes = col.db.list("select mtime_secs from notetypes where name like 'Paper %'")
+        assert mtimes == [identity.MODEL_MOD] * 2, mtimes
+        templates = col.db.list(
+            "select config from templates where ntid = ?", identity.MCQ_MODEL_ID
+        )
+        assert len(templates) == 1 and b"fc-verdict" in bytes(templates[0])
