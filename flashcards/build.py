@@ -8,12 +8,16 @@ file whose bytes would not change is not rewritten.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import hashlib
+import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flashcards import identity
 from flashcards.anki.export import build_package
@@ -34,6 +38,7 @@ from flashcards.anki.state import (
 )
 from flashcards.answers import AnswerKey, load_answer_key, resolve_answers
 from flashcards.atomicfile import directories_locked, replace_files
+from flashcards.buildcache import BuildCache, default_cache_path, fingerprint, sha256_file
 from flashcards.deckdef import (
     DeckDefinition,
     find_deck_definitions,
@@ -41,14 +46,18 @@ from flashcards.deckdef import (
     load_deck_definitions,
 )
 from flashcards.description import deck_description
-from flashcards.errors import BuildError, ConfigError
+from flashcards.errors import BuildError, ConfigError, ParseError
 from flashcards.model import Digest, Paper
 from flashcards.parse import (
     DEFAULT_MAX_BYTES,
     ParseResult,
     Progress,
+    digest_jobs,
     find_digest_files,
+    parse_bytes,
+    parse_file,
     parse_paths,
+    read_digest_bytes,
 )
 from flashcards.timing import phase
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
@@ -77,6 +86,7 @@ class BuildPlan:
     lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False)  # messages
     delta: Path | None = None  # also write the notes new or changed in this build here
     origin: str | None = None  # where the deck comes from, for its description in Anki
+    cache: Path | None = None  # what the last build computed (see flashcards.buildcache); None: off
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,8 @@ class PreparedDeck:
     notes: tuple[StampedNote, ...]
     files: tuple[tuple[Path, bytes], ...]  # state first, then the package (and the delta)
     report: BuildReport  # `written` still unknown
+    # The cache to update once the files are written, and the record of this build for it.
+    cache: tuple[BuildCache, dict[str, Any]] | None = None
 
 
 def default_state_path(output: str | Path) -> Path:
@@ -136,6 +148,7 @@ def plan_for_definition(definition: DeckDefinition) -> BuildPlan:
         lines=definition.lines,
         delta=definition.delta,
         origin=f"the deck definition {definition.path.name}",
+        cache=definition.cache,
     )
 
 
@@ -151,6 +164,7 @@ def plan_adhoc(
     max_bytes: int = DEFAULT_MAX_BYTES,
     identity_setting: str | None = None,
     delta: str | Path | None = None,
+    cache: bool = True,
 ) -> BuildPlan:
     """An ad-hoc build; `identity_setting` pins the deck's identity namespace (as `--identity`:
     the namespace recorded in a lost state, or "legacy")."""
@@ -158,6 +172,7 @@ def plan_adhoc(
     if output.suffix.lower() != ".apkg":
         # Anki only imports packages by their suffix; a bare name is usually a mistyped folder.
         raise ConfigError("the output must be an .apkg file, e.g. out/papers.apkg", output)
+    state_path = Path(state) if state is not None else default_state_path(output)
     namespace = None
     if identity_setting is not None:
         try:
@@ -168,7 +183,7 @@ def plan_adhoc(
         name=deck or DEFAULT_DECK_NAME,
         inputs=tuple(Path(p) for p in inputs),
         output=output,
-        state=Path(state) if state is not None else default_state_path(output),
+        state=state_path,
         answers=Path(answers) if answers is not None else None,
         taxonomy=Path(taxonomy) if taxonomy is not None else None,
         unsure_threshold=unsure_threshold,
@@ -176,6 +191,7 @@ def plan_adhoc(
         identity=namespace,
         delta=_delta_path(delta, output),
         origin=_origin(inputs),
+        cache=default_cache_path(state_path) if cache else None,
     )
 
 
@@ -279,6 +295,9 @@ def commit(prepared: Sequence[PreparedDeck]) -> list[BuildReport]:
     """Write every prepared deck's files together: all of them, or (on any error) none."""
     with phase("write"):
         written = replace_files([file for deck in prepared for file in deck.files])
+        for deck in prepared:
+            if deck.cache is not None:
+                deck.cache[0].save(deck.cache[1])
     return [
         dataclasses.replace(deck.report, written=deck.report.output in written) for deck in prepared
     ]
@@ -299,13 +318,156 @@ def check_plan(plan: BuildPlan) -> None:
 
 
 def read_inputs(
-    plan: BuildPlan, *, collect_errors: bool = False, progress: Progress | None = None
+    plan: BuildPlan,
+    *,
+    collect_errors: bool = False,
+    progress: Progress | None = None,
+    cache: BuildCache | None = None,
 ) -> ParseResult:
-    """The plan's digests (see `parse_paths` for `collect_errors` and `progress`)."""
+    """The plan's digests (see `parse_paths` for `collect_errors` and `progress`); files whose
+    bytes `cache` has seen are not parsed again, and many new files are parsed on every core."""
     with phase("parse"):
+        outcomes = _parse_ahead(plan, cache, progress)
+        ahead = outcomes is not None
+
+        def read(path: str) -> list[Digest]:
+            outcome = outcomes.get(path) if outcomes is not None else None
+            if outcome is None:  # not read ahead (e.g. it appeared since): as parse_paths would
+                return parse_file(path, max_bytes=plan.max_bytes)
+            if isinstance(outcome, ParseError):
+                raise outcome
+            return outcome
+
         return parse_paths(
-            plan.inputs, max_bytes=plan.max_bytes, collect_errors=collect_errors, progress=progress
+            plan.inputs,
+            max_bytes=plan.max_bytes,
+            collect_errors=collect_errors,
+            progress=None if ahead else progress,
+            read=read if ahead else None,
         )
+
+
+#: Fewer new files than this are parsed in this process: starting workers would cost more.
+PARALLEL_MIN_FILES = 64
+
+
+def _parse_ahead(
+    plan: BuildPlan, cache: BuildCache | None, progress: Progress | None
+) -> dict[str, list[Digest] | ParseError] | None:
+    """Each input file's digests or parse error, keyed by path: from `cache` when it has the
+    file's bytes, else parsed (in worker processes when there are many). None when there is
+    nothing to gain (no cache, few files): `parse_paths` then reads the files itself."""
+    outcomes: dict[str, list[Digest] | ParseError] = {}
+    new: list[tuple[str, bool]] = []  # as parse_paths lists them, for `progress`
+    for job in digest_jobs(plan.inputs):
+        path = job[0]
+        if path == "-":
+            continue
+        found = None
+        if cache is not None:
+            try:
+                data = read_digest_bytes(Path(path), max_bytes=plan.max_bytes)
+            except ParseError:
+                continue  # parse_paths reports it in its turn
+            found = cache.parsed(path, hashlib.sha256(data).hexdigest())
+        if found is not None:
+            outcomes[path] = found
+        else:
+            new.append(job)
+    workers = _workers(len(new))
+    if cache is None and workers < 2:
+        return None
+    jobs = [(path, plan.max_bytes) for path, _ in new]
+    if workers < 2:
+        results: Iterable[tuple[str | None, list[Digest] | ParseError]] = map(_parse_one, jobs)
+    else:
+        # Fork: the workers start at once with this process's modules (spawn would import
+        # everything again); results come back in order, so they are exactly one process's.
+        context = multiprocessing.get_context("fork")
+        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        results = pool.map(_parse_one, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+    try:
+        for (path, _), (sha, result) in zip(
+            progress(new) if progress else new, results, strict=True
+        ):
+            outcomes[path] = result
+            if cache is not None and sha is not None and not isinstance(result, ParseError):
+                cache.remember(path, sha, result)
+    finally:
+        if workers >= 2:
+            pool.shutdown(cancel_futures=True)
+    return outcomes
+
+
+def _workers(files: int) -> int:
+    if files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
+
+
+def _parse_one(job: tuple[str, int]) -> tuple[str | None, list[Digest] | ParseError]:
+    """One file's sha256 and digests, or its parse error (returned: it is reported in order)."""
+    path, max_bytes = job
+    try:
+        data = read_digest_bytes(Path(path), max_bytes=max_bytes)
+        return hashlib.sha256(data).hexdigest(), parse_bytes(data, path, max_bytes=max_bytes)
+    except ParseError as exc:
+        return None, exc
+
+
+def _fingerprint(plan: BuildPlan) -> str | None:
+    """A hash of every input of `plan` but its state; None when an input cannot be read (the
+    build then says what is wrong)."""
+    files: list[tuple[str, str]] = []
+    for path, _ in digest_jobs(plan.inputs):
+        sha = sha256_file(Path(path), plan.max_bytes) if path != "-" else None
+        if sha is None:
+            return None
+        files.append((path, sha))
+    return fingerprint(
+        {
+            "plan": repr(plan),
+            "files": files,
+            "answers": sha256_file(plan.answers),
+            "taxonomy": sha256_file(plan.taxonomy),
+        }
+    )
+
+
+def _reuse(plan: BuildPlan, cache: BuildCache, print_: str | None) -> PreparedDeck | None:
+    """The last build again, without computing it, when its inputs, state and package are
+    exactly those on disk now: stamping the same notes against the state they wrote changes
+    nothing, so a build would write the same bytes."""
+    last = cache.last_build
+    if (
+        print_ is None
+        or plan.delta is not None  # a delta package would now be empty: build it
+        or last.get("fingerprint") != print_
+        or last.get("state") != sha256_file(plan.state)
+        or last.get("output") != sha256_file(plan.output)
+    ):
+        return None
+    try:
+        saved = last["report"]
+        notes, cards, unsure, size = (int(saved[k]) for k in ("notes", "cards", "unsure", "bytes"))
+        warnings = tuple(str(w) for w in saved["warnings"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    report = BuildReport(
+        deck=plan.name,
+        output=plan.output,
+        state=plan.state,
+        notes=notes,
+        cards=cards,
+        new=0,
+        changed=0,
+        unchanged=notes,
+        written=False,
+        warnings=warnings,
+        bytes=size,
+        unsure=unsure,
+    )
+    return PreparedDeck(plan, (), load_taxonomy(plan.taxonomy), (), (), report)
 
 
 def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
@@ -325,13 +487,24 @@ def _notes(
     key: AnswerKey | None,
     taxonomy: Taxonomy,
     namespace: str,
+    cache: BuildCache | None = None,
 ) -> tuple[list[Digest], list[NoteSpec]]:
-    """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`)."""
+    """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`);
+    a paper `cache` has seen with the same inputs is not resolved or tagged again."""
     with phase("answers"):
-        digests = resolve_answers(list(parsed.digests), key, threshold=plan.unsure_threshold)
+        digests = resolve_answers(
+            list(parsed.digests),
+            key,
+            threshold=plan.unsure_threshold,
+            memo=cache.resolved_paper if cache is not None else None,
+        )
+
+    slugs = frozenset((taxonomy.fallback, *(topic.slug for topic in taxonomy.topics)))
 
     def topics_for(paper: Paper) -> tuple[str, ...]:
         with phase("topics"):
+            if cache is not None:
+                return cache.topics(paper, slugs, lambda: assign_topics(paper, taxonomy))
             return assign_topics(paper, taxonomy)
 
     with phase("notes"):
@@ -366,8 +539,19 @@ def prepare(
     plan.
     """
     check_plan(plan)
+    cache: BuildCache | None = None
+    print_: str | None = None
+    if plan.cache is not None and parsed is None and state is None:
+        with phase("cache"):
+            cache = BuildCache.load(plan.cache)
+            print_ = _fingerprint(plan)
+            reused = _reuse(plan, cache, print_)
+            if reused is not None:
+                return reused
+            cache.load_digests()
+            cache.context = sha256_file(plan.taxonomy) or ""
     if parsed is None:
-        parsed = read_inputs(plan, progress=progress)
+        parsed = read_inputs(plan, progress=progress, cache=cache)
     if key is None and plan.answers is not None:
         key = load_answer_key(plan.answers)
     if taxonomy is None:
@@ -375,7 +559,7 @@ def prepare(
             taxonomy = load_taxonomy(plan.taxonomy)
     previous = load_state(plan.state) if state is None else state
     namespace = _namespace(plan, previous)
-    digests, specs = _notes(plan, parsed, key, taxonomy, namespace)
+    digests, specs = _notes(plan, parsed, key, taxonomy, namespace, cache)
 
     with phase("state"):
         specs = flag_changed_answers(specs, previous)
@@ -412,7 +596,29 @@ def prepare(
         delta_notes=delta.notes if delta is not None else 0,
         delta_cards=delta.cards if delta is not None else 0,
     )
-    return PreparedDeck(plan, tuple(digests), taxonomy, tuple(stamped), tuple(files), report)
+    record = None
+    if cache is not None:
+        record = {
+            "fingerprint": print_,
+            "state": hashlib.sha256(state_data).hexdigest(),
+            "output": hashlib.sha256(package.data).hexdigest(),
+            "report": {
+                "notes": report.notes,
+                "cards": report.cards,
+                "unsure": report.unsure,
+                "bytes": report.bytes,
+                "warnings": list(report.warnings),
+            },
+        }
+    return PreparedDeck(
+        plan,
+        tuple(digests),
+        taxonomy,
+        tuple(stamped),
+        tuple(files),
+        report,
+        (cache, record) if cache is not None and record is not None else None,
+    )
 
 
 def _namespace(plan: BuildPlan, previous: DeckState) -> str:
@@ -444,11 +650,15 @@ def build_definitions(
     now: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Progress | None = None,
+    cache: bool = True,
 ) -> list[BuildReport]:
     """Build several deck definitions, all or nothing: every deck is built in memory before any
-    file is written, so a broken input of one deck leaves every deck and state as it was."""
+    file is written, so a broken input of one deck leaves every deck and state as it was.
+    `cache=False` ignores the definitions' build caches."""
     plans = [
-        dataclasses.replace(plan_for_definition(d), max_bytes=max_bytes)
+        dataclasses.replace(
+            plan_for_definition(d), max_bytes=max_bytes, cache=d.cache if cache else None
+        )
         for d in load_deck_definitions([Path(p) for p in paths])
     ]
     check_paths(plans)
@@ -463,6 +673,7 @@ def build_all(
     now: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Progress | None = None,
+    cache: bool = True,
 ) -> list[BuildReport]:
     """Build every `*.yaml` deck definition in `directory`."""
     paths = find_deck_definitions(directory)
@@ -471,4 +682,4 @@ def build_all(
             "no deck definitions (*.yaml) here; give one, or build ad hoc with -i PATH -o OUT.apkg",
             directory,
         )
-    return build_definitions(paths, now=now, max_bytes=max_bytes, progress=progress)
+    return build_definitions(paths, now=now, max_bytes=max_bytes, progress=progress, cache=cache)

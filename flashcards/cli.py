@@ -190,6 +190,11 @@ _QUIET = click.option(
     is_flag=True,
     help="Print one JSON object describing each deck on stdout (warnings included), nothing else.",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Recompute everything and leave the build cache (NAME.cache/ beside the state) alone.",
+)
 @_QUIET
 @_report_errors
 def build(
@@ -205,6 +210,7 @@ def build(
     unsure_below: float | None,
     max_bytes: int,
     as_json: bool,
+    no_cache: bool,
     quiet: bool,
 ) -> None:
     """Build Anki decks: every decks/*.yaml, the DEFINITIONS given, or -i PATH... -o OUT.apkg.
@@ -259,12 +265,15 @@ def build(
                 max_bytes=max_bytes,
                 identity_setting=identity,
                 delta=delta,
+                cache=not no_cache,
             )
             reports = [builder.build(plan, progress=progress)]
         elif definitions:
-            reports = builder.build_definitions(definitions, max_bytes=max_bytes, progress=progress)
+            reports = builder.build_definitions(
+                definitions, max_bytes=max_bytes, progress=progress, cache=not no_cache
+            )
         else:
-            reports = builder.build_all(max_bytes=max_bytes, progress=progress)
+            reports = builder.build_all(max_bytes=max_bytes, progress=progress, cache=not no_cache)
     except _Interrupted as interrupted:
         for signum in _INTERRUPTS:  # a second signal must not cut this message short
             signal.signal(signum, signal.SIG_IGN)

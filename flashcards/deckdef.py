@@ -30,6 +30,7 @@ from flashcards.anki.notes import (
     SUBDECK_MODES,
     SUMMARY_FIELD_KEYS,
 )
+from flashcards.buildcache import default_cache_path
 from flashcards.errors import ConfigError
 from flashcards.identity import namespace_from_setting
 from flashcards.parse import find_digest_files
@@ -53,6 +54,7 @@ DECK_KEYS = (
     "identity",
     "delta",
     "pull",
+    "cache",
 )
 REQUIRED_KEYS = ("name", "sources")
 
@@ -81,6 +83,7 @@ class DeckDefinition:
     lines: dict[str, int] = field(default_factory=dict, compare=False)  # of each key, for messages
     delta: Path | None = None  # package of the notes new or changed in a build, if wanted
     pull: tuple[PullTarget, ...] = ()  # what `flashcards pull` brings in for this deck
+    cache: Path | None = None  # the build cache (flashcards.buildcache); None: no cache
 
     @property
     def base_dir(self) -> Path:
@@ -142,12 +145,13 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     output = v.path_value("output", base, suffix=".apkg")
     state = v.path_value("state", base)
     delta = v.path_value("delta", base, suffix=".apkg")
+    state = state if state is not None else _join(base, f"{stem}.state.json")
     definition = DeckDefinition(
         path=path,
         name=v.deck_name(),
         sources=v.sources(base),
         output=output if output is not None else DEFAULT_OUTPUT_DIR / f"{stem}.apkg",
-        state=state if state is not None else _join(base, f"{stem}.state.json"),
+        state=state,
         cards=v.cards(),
         subdecks=v.subdecks(),
         shuffle=v.boolean("shuffle", default=True),
@@ -160,6 +164,7 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         lines={k: line for k in data if isinstance(k, str) and (line := doc.line(k)) is not None},
         delta=delta,
         pull=v.pull(base),
+        cache=v.cache(base, state),
     )
     return definition
 
@@ -253,6 +258,19 @@ class _Validator:
         if not must_exist and resolved.is_dir():
             raise self.error(f"{key}: {value!r} is a directory, expected a file path", key)
         return resolved
+
+    def cache(self, base: Path, state: Path) -> Path | None:
+        """`cache: false` turns the build cache off, a path moves it; default: beside the state."""
+        value = self.data.get("cache", True)
+        if value is False:
+            return None
+        if value is True or value is None:
+            return default_cache_path(state)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(
+                f"cache: expected true, false or a directory path, got {describe(value)}", "cache"
+            )
+        return _join(base, value)
 
     def cards(self) -> tuple[str, ...]:
         if "cards" not in self.data:

@@ -117,7 +117,8 @@ def test_identical_rebuild_is_byte_identical_and_imports_as_duplicates(
     assert second.output.read_bytes() == deck_bytes
     assert second.state.read_bytes() == state_bytes
     assert second.state.stat().st_mtime_ns == state_mtime  # not even rewritten
-    assert sorted(p.name for p in out.iterdir()) == ["deck.apkg", "deck.state.json"]
+    # Beside them only the build cache, which the identical rebuild reused without rewriting.
+    assert sorted(p.name for p in out.iterdir()) == ["deck.apkg", "deck.cache", "deck.state.json"]
 
     with fresh_collection(tmp_path) as col:
         import_package(col, first.output)

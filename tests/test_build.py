@@ -70,7 +70,13 @@ def test_adhoc_build_reports_and_keeps_state_beside_the_output(
         unsure=sum(q.unsure is True for q in _questions(digests)),
     )
     assert report.unsure > 0  # the seed quiz has inferred answers the model is unsure of
-    assert sorted(_snapshot(out)) == ["deck.apkg", "deck.state.json"]
+    assert sorted(_snapshot(out)) == [
+        "deck.apkg",
+        "deck.cache/build.json",  # the build cache, beside the state (flashcards.buildcache)
+        "deck.cache/digests.json",
+        "deck.cache/papers.json",
+        "deck.state.json",
+    ]
     custom = builder.plan_adhoc([digests], out / "x.apkg", state=tmp_path / "s.json", deck="My")
     assert (custom.state, custom.name) == (tmp_path / "s.json", "My")
 
@@ -87,7 +93,9 @@ def test_rebuild_is_byte_identical_whatever_the_clock(digests: Path, tmp_path: P
     elsewhere.mkdir()
     shutil.copyfile(out / "deck.state.json", elsewhere / "deck.state.json")
     builder.build(_adhoc(digests, elsewhere), now=NOW + 5)
-    assert _snapshot(elsewhere) == before
+    assert sorted(_snapshot(elsewhere)) == sorted(before)
+    for name in ("deck.apkg", "deck.state.json"):  # the cache records where it was built
+        assert _snapshot(elsewhere)[name] == before[name]
 
 
 def test_deck_definition_build(digests: Path, tmp_path: Path) -> None:

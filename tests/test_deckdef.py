@@ -58,6 +58,7 @@ def test_minimal_definition_gets_the_documented_defaults(decks: Path) -> None:
         answers=None,
         taxonomy=None,
         unsure_threshold=None,
+        cache=Path("decks/x.cache"),  # beside the state
     )
     assert definition.source_files() == [Path("decks/samples/a.txt")]
 
@@ -91,6 +92,7 @@ unsure_threshold: 0.75
     assert definition.answers == Path("decks/key.yaml")
     assert definition.taxonomy == Path("decks/topics.yaml")
     assert definition.unsure_threshold == 0.75
+    assert definition.cache == Path("decks/state/papers.cache")  # beside the state
     assert definition.source_files() == [
         Path("decks/samples/a.txt"),
         Path("decks/samples/b.md"),

@@ -123,7 +123,9 @@ def _check(col, project: Path, reviewed: dict[int, tuple], seen: set[str]) -> No
     out = project / "out"
     deck, state = out / "deck.apkg", out / "deck.state.json"
     assert deck_state_disagreements(deck, state) == []
-    assert sorted(p.name for p in out.iterdir()) == ["deck.apkg", "deck.state.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["deck.apkg", "deck.cache", "deck.state.json"]
+    cache = {p.name for p in (out / "deck.cache").iterdir()}  # no temporary file left there either
+    assert cache <= {"build.json", "digests.json", "papers.json"}, cache
 
     result = import_package(col, deck)
     assert result.conflicting == 0

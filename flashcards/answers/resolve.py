@@ -8,7 +8,7 @@ the parser as `answer_source="marked"`), then inference from the paper's own tex
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from flashcards.answers.features import PaperIndex
@@ -63,9 +63,13 @@ def resolve_answers(
     *,
     threshold: float | None = None,
     require_match: bool = True,
+    memo: Callable[[Paper, tuple[object, ...], Callable[[], Paper]], Paper] | None = None,
 ) -> list[Digest]:
     """Digests with `answer`, `answer_source`, `confidence`, `unsure`, `evidence` filled;
     inferred answers under `threshold` (None: `DEFAULT_UNSURE_THRESHOLD`) are unsure.
+
+    `memo(paper, inputs, compute)`, if given, returns the resolved paper: `compute()`'s result
+    or a cached one; `inputs` is everything besides the paper and the code the result depends on.
 
     Raises `ConfigError` (naming the key file and line) for a key entry that gives more letters
     than the paper has questions or a letter beyond a question's options, and, with
@@ -78,9 +82,16 @@ def resolve_answers(
     if key is not None:
         check_key(key, digests, require_match=require_match)
     digests = share_known_answers(digests, key)
+    limit = threshold  # a float from here on, for the closures below
+
+    def resolve(paper: Paper) -> Paper:
+        if memo is None:
+            return _resolve_paper(paper, key, limit)
+        letters = key.answers.get(paper.key, ()) if key else ()
+        return memo(paper, (letters, limit), lambda: _resolve_paper(paper, key, limit))
+
     return [
-        digest.with_papers(tuple(_resolve_paper(paper, key, threshold) for paper in digest.papers))
-        for digest in digests
+        digest.with_papers(tuple(resolve(paper) for paper in digest.papers)) for digest in digests
     ]
 
 

@@ -151,6 +151,13 @@ def parse_file(
     path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_line: int = DEFAULT_MAX_LINE
 ) -> list[Digest]:
     path = Path(path)
+    data = read_digest_bytes(path, max_bytes=max_bytes)
+    return parse_bytes(data, str(path), max_bytes=max_bytes, max_line=max_line)
+
+
+def read_digest_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of the digest file `path`; `ParseError` when it cannot be read or is larger
+    than `max_bytes`."""
     try:
         with open_regular_file(path) as handle:
             # Never more than the limit allows, whatever the size claims: a device or a file still
@@ -168,7 +175,7 @@ def parse_file(
             path,
             _line_at(data, max_bytes),
         )
-    return parse_bytes(data, str(path), max_bytes=max_bytes, max_line=max_line)
+    return data
 
 
 def _line_at(data: bytes, offset: int) -> int:
@@ -200,6 +207,7 @@ def parse_paths(
     max_line: int = DEFAULT_MAX_LINE,
     collect_errors: bool = False,
     progress: Progress | None = None,
+    read: Callable[[str], list[Digest]] | None = None,
 ) -> ParseResult:
     """Parse files, directories (recursively) and '-' (the `stdin` bytes).
 
@@ -208,19 +216,10 @@ def parse_paths(
     through a link) is read once. Any other problem raises `ParseError`, or with
     `collect_errors` is kept in `ParseResult.errors` (one per file) while the other files are
     still read, so that a check can name every bad file at once. `progress` wraps the list of
-    files to read (a progress bar, for instance); it must yield them all, in order.
+    files to read (a progress bar, for instance); it must yield them all, in order. `read`, if
+    given, replaces `parse_file` (with these limits) for each file: a cache of parsed files.
     """
-    jobs: list[tuple[str, bool]] = []  # (path, found in a directory)
-    seen: set[tuple[int, int]] = set()
-    for raw in paths:
-        if str(raw) != "-" and Path(raw).is_dir():
-            jobs.extend(
-                (str(path), True)
-                for path in find_digest_files(Path(raw))
-                if _first_visit(path, seen)
-            )
-        elif str(raw) == "-" or _first_visit(Path(raw), seen):
-            jobs.append((str(raw), False))
+    jobs = digest_jobs(paths)
     digests: list[Digest] = []
     warnings: list[str] = []
     errors: list[ParseError] = []
@@ -229,7 +228,11 @@ def parse_paths(
             if raw == "-":
                 found = parse_bytes(stdin or b"", "-", max_bytes=max_bytes, max_line=max_line)
             elif Path(raw).exists():
-                found = parse_file(raw, max_bytes=max_bytes, max_line=max_line)
+                found = (
+                    parse_file(raw, max_bytes=max_bytes, max_line=max_line)
+                    if read is None
+                    else read(raw)
+                )
             else:
                 raise ParseError("no such file or directory", raw)
         except NotADigestError as exc:
@@ -249,6 +252,22 @@ def parse_paths(
             warnings.extend(_located(digest.source, w) for w in digest.warnings)
         digests.extend(found)
     return ParseResult(tuple(digests), tuple(warnings), tuple(errors))
+
+
+def digest_jobs(paths: Iterable[str | Path]) -> list[tuple[str, bool]]:
+    """The files `parse_paths` reads, in order: (path, whether it was found in a directory)."""
+    jobs: list[tuple[str, bool]] = []
+    seen: set[tuple[int, int]] = set()
+    for raw in paths:
+        if str(raw) != "-" and Path(raw).is_dir():
+            jobs.extend(
+                (str(path), True)
+                for path in find_digest_files(Path(raw))
+                if _first_visit(path, seen)
+            )
+        elif str(raw) == "-" or _first_visit(Path(raw), seen):
+            jobs.append((str(raw), False))
+    return jobs
 
 
 def _first_visit(path: Path, seen: set[tuple[int, int]]) -> bool:

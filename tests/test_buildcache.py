@@ -1,0 +1,249 @@
+"""The build cache: a warm, cold, stale, corrupted or foreign cache gives the same bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from helpers import NOW
+
+from flashcards import build as builder
+from flashcards import buildcache
+from flashcards.cli import main
+from flashcards.deckdef import load_deck_definition
+from flashcards.parse import digest_jobs, parse_file, parse_paths
+
+FIXTURES = Path(__file__).parent / "fixtures"
+INPUTS = ("quiz/varied.txt", "quiz/marks.txt", "markdown/two_days_wrapped.md")
+LATER = ("quiz/bilingual.html", "markdown/category_column.md")
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _inputs(folder: Path, names: tuple[str, ...]) -> Path:
+    inputs = folder / "digests"
+    inputs.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copyfile(FIXTURES / name, inputs / name.replace("/", "-"))
+    return inputs
+
+
+def _build(folder: Path, *, cache: bool = True, now: int = NOW) -> builder.BuildReport:
+    plan = builder.plan_adhoc([folder / "digests"], folder / "deck.apkg", cache=cache)
+    return builder.build(plan, now=now)
+
+
+def _outputs(folder: Path) -> tuple[str, str]:
+    return _sha(folder / "deck.apkg"), _sha(folder / "deck.state.json")
+
+
+def test_cache_lives_beside_the_state(tmp_path: Path) -> None:
+    _inputs(tmp_path, INPUTS)
+    _build(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "deck.cache").iterdir()) == [
+        "build.json",
+        "digests.json",
+        "papers.json",
+    ]
+    assert buildcache.default_cache_path(Path("d/x.state.json")) == Path("d/x.cache")
+    assert buildcache.default_cache_path(Path("d/x.json")) == Path("d/x.cache")
+
+
+def test_warm_stale_and_corrupted_caches_give_the_cold_bytes(tmp_path: Path) -> None:
+    cold, warm = tmp_path / "cold", tmp_path / "warm"
+    for folder in (cold, warm):
+        _inputs(folder, INPUTS)
+    first = _build(cold, cache=False)
+    _build(warm)
+    assert _outputs(cold) == _outputs(warm)
+    reused = _build(warm)
+    assert (reused.notes, reused.cards, reused.unchanged) == (first.notes, first.cards, first.notes)
+    assert (reused.new, reused.changed, reused.written) == (0, 0, False)
+    assert not (cold / "deck.cache").exists()
+
+    # A day later, new digests: the cached files are not parsed again, the bytes are the same.
+    for folder in (cold, warm):
+        _inputs(folder, LATER)
+    _build(cold, cache=False, now=NOW + 86_400)
+    report = _build(warm, now=NOW + 86_400)
+    assert _outputs(cold) == _outputs(warm)
+    assert report.new > 0
+
+    # A changed file, then a corrupted cache, then a cache whose entries are forged.
+    for folder in (cold, warm):
+        path = folder / "digests" / "quiz-marks.txt"
+        path.write_text(path.read_text().replace("Checkmarks Everywhere", "Ticks Everywhere"))
+        report = _build(folder, cache=folder is warm, now=NOW + 2 * 86_400)
+        assert report.changed > 0
+    assert _outputs(cold) == _outputs(warm)
+    for name in ("build.json", "digests.json"):
+        (warm / "deck.cache" / name).write_bytes(b"\x00{not json")
+    _build(warm, now=NOW + 3 * 86_400)
+    assert _outputs(cold) == _outputs(warm)
+    files = json.loads((warm / "deck.cache" / "digests.json").read_bytes())
+    for key in files["files"]:
+        files["files"][key] = json.dumps([{"source": 1, "format": "quiz-text"}])
+    (warm / "deck.cache" / "digests.json").write_text(json.dumps(files))
+    (warm / "deck.cache" / "build.json").unlink()
+    _build(warm, now=NOW + 3 * 86_400)
+    assert _outputs(cold) == _outputs(warm)
+
+
+def test_a_cache_of_another_code_version_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = _inputs(tmp_path, INPUTS)
+    _build(tmp_path)
+    expected = _outputs(tmp_path)
+    # Forge the cache: another paper title for every file, and a build record that would reuse.
+    path = tmp_path / "deck.cache" / "digests.json"
+    data = json.loads(path.read_bytes())
+    for key, entry in data["files"].items():
+        digests = json.loads(entry)  # each entry is JSON text, decoded when used
+        for digest in digests:
+            for paper in digest["papers"]:
+                paper["title"] = "Forged"
+        data["files"][key] = json.dumps(digests)
+    path.write_text(json.dumps(data))
+    monkeypatch.setattr(buildcache, "code_version", lambda: "another version")
+    (tmp_path / "deck.state.json").unlink()
+    (tmp_path / "deck.apkg").unlink()
+    _build(tmp_path)
+    assert _outputs(tmp_path) == expected
+    # The cache now belongs to "another version": the real one ignores it as well.
+    monkeypatch.undo()
+    (tmp_path / "deck.state.json").unlink()
+    report = _build(tmp_path)
+    assert report.new == report.notes
+    assert _outputs(tmp_path) == expected
+    assert all(d.papers[0].title != "Forged" for f in inputs.iterdir() for d in parse_file(f))
+
+
+def test_a_changed_state_or_package_is_rebuilt(tmp_path: Path) -> None:
+    _inputs(tmp_path, INPUTS)
+    _build(tmp_path)
+    expected = _outputs(tmp_path)
+    (tmp_path / "deck.apkg").write_bytes(b"damaged")
+    assert _build(tmp_path).written
+    assert _outputs(tmp_path) == expected
+    (tmp_path / "deck.state.json").unlink()
+    report = _build(tmp_path)
+    assert report.new == report.notes
+    assert _outputs(tmp_path) == expected
+
+
+def test_no_cache_flag_and_deck_definition_key(tmp_path: Path) -> None:
+    _inputs(tmp_path, INPUTS)
+    runner = CliRunner()
+    args = ["build", "-q", "-i", str(tmp_path / "digests"), "-o", str(tmp_path / "deck.apkg")]
+    result = runner.invoke(main, [*args, "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "deck.cache").exists()
+    assert runner.invoke(main, args).exit_code == 0
+    assert (tmp_path / "deck.cache" / "build.json").is_file()
+
+    yaml = tmp_path / "d.yaml"
+    yaml.write_text("name: D\nsources: [digests]\n")
+    assert load_deck_definition(yaml).cache == tmp_path / "d.cache"
+    yaml.write_text("name: D\nsources: [digests]\ncache: false\n")
+    assert load_deck_definition(yaml).cache is None
+    yaml.write_text("name: D\nsources: [digests]\ncache: ../elsewhere\n")
+    assert load_deck_definition(yaml).cache == tmp_path.parent / "elsewhere"
+    yaml.write_text("name: D\nsources: [digests]\ncache: 3\n")
+    result = runner.invoke(main, ["build", "-q", str(yaml)])
+    assert result.exit_code != 0
+    assert "cache: expected true, false or a directory path" in result.output
+
+
+def test_per_paper_results_follow_the_threshold_and_survive_forgery(tmp_path: Path) -> None:
+    cold, warm = tmp_path / "cold", tmp_path / "warm"
+    for folder in (cold, warm):
+        _inputs(folder, INPUTS)
+    for threshold in (None, 0.99, 0.01):
+        for folder in (cold, warm):
+            plan = builder.plan_adhoc(
+                [folder / "digests"],
+                folder / "deck.apkg",
+                unsure_threshold=threshold,
+                cache=folder is warm,
+            )
+            builder.build(plan, now=NOW)
+        assert _outputs(cold) == _outputs(warm)
+    path = warm / "deck.cache" / "papers.json"
+    data = json.loads(path.read_bytes())
+    assert any(key.startswith("answers\0") for key in data["papers"])
+    assert any(key.startswith("topics\0") for key in data["papers"])
+    for key in data["papers"]:  # wrong shapes and, for topics, a forged but well-formed answer
+        data["papers"][key] = '[{"number": "1"}]' if key.startswith("answers") else ["forged"]
+    path.write_text(json.dumps(data))
+    (warm / "deck.cache" / "build.json").unlink()
+    (warm / "deck.state.json").unlink()
+    (cold / "deck.state.json").unlink()
+    for folder in (cold, warm):
+        plan = builder.plan_adhoc(
+            [folder / "digests"],
+            folder / "deck.apkg",
+            unsure_threshold=0.01,
+            cache=folder is warm,
+        )
+        builder.build(plan, now=NOW)
+    assert _outputs(cold) == _outputs(warm)
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_files_parsed_in_worker_processes_read_as_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
+) -> None:
+    folder = tmp_path / "digests"
+    shutil.copytree(FIXTURES, folder)  # good digests, broken ones, files that are no digest
+    plan = builder.plan_adhoc([folder], tmp_path / "deck.apkg", cache=use_cache)
+    one = parse_paths([folder], collect_errors=True)
+    monkeypatch.setattr(builder, "PARALLEL_MIN_FILES", 2)
+    cache = buildcache.BuildCache(tmp_path / "deck.cache") if use_cache else None
+    shown: list[tuple[str, bool]] = []
+
+    def progress(jobs: Sequence[tuple[str, bool]]) -> Iterator[tuple[str, bool]]:
+        for job in jobs:
+            shown.append(job)
+            yield job
+
+    for second in (False, True):  # the second time, with a cache, from the cache
+        shown.clear()
+        many = builder.read_inputs(plan, collect_errors=True, progress=progress, cache=cache)
+        assert many.digests == one.digests
+        assert many.warnings == one.warnings
+        assert [str(e) for e in many.errors] == [str(e) for e in one.errors]
+        assert len(one.errors) > 1 and len(one.warnings) > 1
+        jobs = digest_jobs([folder])
+        if cache is None or not second:
+            assert shown == jobs  # every file parsed, shown in order
+        else:  # only files that gave no digests (errors, not digests) are parsed again
+            assert 0 < len(shown) == len(jobs) - len(cache.digests) < len(jobs)
+        if cache is not None:  # as the next build reads it
+            cache.save(None)
+            cache = buildcache.BuildCache.load(cache.path)
+            cache.load_digests()
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cold, warm = tmp_path / "cold", tmp_path / "warm"
+    for folder in (cold, warm):
+        _inputs(folder, INPUTS)
+
+    def full_disk(files: object) -> None:
+        raise buildcache.BuildError("cannot write: No space left on device", warm)
+
+    monkeypatch.setattr(buildcache, "replace_files", full_disk)
+    assert _build(warm).written
+    _build(cold, cache=False)
+    assert _outputs(cold) == _outputs(warm)
+    assert not (warm / "deck.cache" / "build.json").exists()
