@@ -142,6 +142,11 @@ def parse(
     click.echo(f"{count} digest{'' if count == 1 else 's'}")
 
 
+def _inputs(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The `-i/--input PATH` option (repeatable) of the commands that read digests ad hoc."""
+    return click.option("-i", "--input", "inputs", multiple=True, metavar="PATH", help=help_text)
+
+
 _QUIET = click.option(
     "-q", "--quiet", is_flag=True, help="Print errors only (no warnings, no progress, no summary)."
 )
@@ -149,14 +154,7 @@ _QUIET = click.option(
 
 @main.command(short_help="Build the Anki decks (.apkg) of decks/*.yaml, or ad hoc.")
 @click.argument("definitions", nargs=-1)
-@click.option(
-    "-i",
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="PATH",
-    help="Digest file or directory (ad-hoc build; repeat for more).",
-)
+@_inputs("Digest file or directory (ad-hoc build; repeat for more).")
 @click.option("-o", "--output", metavar="OUT.apkg", help="Package to write (ad-hoc build).")
 @click.option("--deck", metavar="NAME", help='Deck name for an ad-hoc build (default "AI Papers").')
 @click.option("--answers", metavar="KEY.yaml", help="Answer-key YAML file (ad-hoc build).")
@@ -310,14 +308,7 @@ def build(
 
 @main.command(short_help="Check deck definitions and digests without building (or --json).")
 @click.argument("definitions", nargs=-1)
-@click.option(
-    "-i",
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="PATH",
-    help="Digest file or directory to check instead of deck definitions (repeat for more).",
-)
+@_inputs("Digest file or directory to check instead of deck definitions (repeat for more).")
 @click.option("--answers", metavar="KEY.yaml", help="Answer-key YAML file (with -i).")
 @click.option("--taxonomy", metavar="FILE", help="Topic taxonomy YAML (with -i).")
 @_UNSURE_BELOW
@@ -393,14 +384,7 @@ def check(
 
 @main.command(short_help="Write one HTML page showing every card, front and back.")
 @click.argument("definition", required=False)
-@click.option(
-    "-i",
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="PATH",
-    help="Digest file or directory (instead of a deck definition; repeat for more).",
-)
+@_inputs("Digest file or directory (instead of a deck definition; repeat for more).")
 @click.option("-o", "--output", metavar="PREVIEW.html", required=True, help="Page to write.")
 @click.option("--deck", metavar="NAME", help="Deck name (with -i).")
 @click.option("--answers", metavar="KEY.yaml", help="Answer-key YAML file (with -i).")
