@@ -59,10 +59,10 @@ def paper_key_of(name: str) -> str:
     return paper_key(arxiv_id, name)
 
 
-# libyaml (the fast parser a big key needs) refuses a bare `?` before a comma in `[?, B]`, which
-# PyYAML reads as an empty "complex key" mapping: write it as `~` (null, also "unknown"), the same
-# length, so every line and column stays put.
-_UNKNOWN_IN_FLOW = re.compile(r"(?<=[\[,])([ \t]*)\?(?=[ \t]*,)")
+# libyaml (the fast parser a big key needs) refuses a bare `?` before a comma in `[?, B]`, and
+# some libyaml builds also before `]`; PyYAML reads it as an empty "complex key" mapping. Write it
+# as `~` (null, also "unknown"), the same length, so every line and column stays put.
+_UNKNOWN_IN_FLOW = re.compile(r"(?<=[\[,])([ \t]*)\?(?=[ \t]*[,\]])")
 
 
 def _is_unknown_node(node: yaml.Node) -> bool:
