@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 from helpers import CORPUS, FIXTURES, only_digest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+from markdown_it.rules_block.table import escapedSplit
 
 from flashcards.errors import ParseError
-from flashcards.parse import parse_file, parse_text
+from flashcards.parse import markdown_table, parse_file, parse_text
 
 MD = FIXTURES / "markdown"
 
@@ -289,3 +293,105 @@ def test_heading_that_is_not_a_date() -> None:
     with pytest.raises(ParseError) as caught:
         parse_text("## Papers for 2025-13-01\n\n| Title | Authors | Summary |\n|-|-|-|\n", "m.md")
     assert str(caught.value) == "m.md:1: impossible date '2025-13-01': month must be in 1..12"
+
+
+# --- the fast paths give what markdown-it gives -------------------------------------------------
+
+# Everything but the characters that send a cell to markdown-it, and pieces that look like
+# markup without being any: links' other halves, bare URLs, tildes, headings, odd spaces.
+_PLAIN_CHAR = st.characters(
+    blacklist_characters="\n\r\x00\\`*_[!<&$\ue000\ue001", blacklist_categories=("Cs",)
+)
+_PLAIN_PIECE = st.one_of(
+    st.text(_PLAIN_CHAR, max_size=8),
+    st.sampled_from(
+        [
+            "](https://arxiv.org/abs/2501.12345)",
+            "https://arxiv.org/abs/2501.12345",
+            "http://example.org/a?b=c.",
+            "(arXiv)",
+            "~~struck~~",
+            "# heading",
+            "> quote",
+            "- item",
+            "1. one",
+            "&",
+            "|",
+            "---",
+            "   ",
+            "\t",
+            "\u00a0",
+            "\u2028",
+            "\x0b",
+            "\x85",
+            "www.example.org",
+            "a@b.org",
+        ]
+    ),
+)
+_PLAIN_CELL = st.lists(_PLAIN_PIECE, max_size=10).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(cell=_PLAIN_CELL, drop_site_links=st.booleans())
+def test_a_plain_cell_reads_as_markdown_it_reads_it(cell: str, drop_site_links: bool) -> None:
+    assume(markdown_table._INLINE_TRIGGER.search(cell) is None)
+    fast = markdown_table._plain(cell, drop_site_links=drop_site_links)
+    assert fast == markdown_table.plain_by_markdown_it(cell, drop_site_links=drop_site_links)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "a *b* c",
+        "a _b_ c",
+        "a `c` d",
+        "[a](https://e.org/a)",
+        "see ![i](https://e.org/i.png)",
+        "<b>bold</b>",
+        "a &amp; b",
+        "a \\* b",
+        "nul\x00byte",
+    ],
+)
+def test_a_cell_with_markup_goes_to_markdown_it(cell: str) -> None:
+    by_markdown_it = markdown_table.plain_by_markdown_it(cell)
+    assert by_markdown_it[0] != " ".join(cell.split()) or by_markdown_it[1]
+    assert markdown_table._plain(cell) == by_markdown_it
+
+
+@settings(max_examples=300, deadline=None)
+@given(row=st.text(st.sampled_from("ab |\\"), max_size=30))
+def test_rows_split_as_markdown_it_splits_them(row: str) -> None:
+    assert markdown_table.split_row(row) == escapedSplit(row)
+
+
+_BLOCK_LINE = st.sampled_from(
+    [
+        "| a | b |",
+        "|---|---|",
+        "| --- | :-: |",
+        "a | b",
+        "--|--",
+        "| x \\| y | z |",
+        "|",
+        "text",
+        "",
+        "- item",
+        "    indented",
+        "```",
+        "## Papers for 2025-01-02",
+        "> quote",
+        "<div>",
+        "[ref]: https://e.org",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_BLOCK_LINE, max_size=14))
+def test_the_block_pass_reads_as_markdown_it_reads(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    stock = MarkdownIt("commonmark").enable("table").disable("inline")
+    expected = [token.as_dict() for token in stock.parse(text)]
+    assert [token.as_dict() for token in markdown_table._MD_BLOCKS.parse(text)] == expected

@@ -32,10 +32,12 @@ section with no rows is not an error: it gives a digest with zero papers and a w
 from __future__ import annotations
 
 import re
+import types
 from dataclasses import dataclass, field
 from datetime import date
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_block.table import table as gfm_table_rule
 from markdown_it.token import Token
 
 from flashcards.errors import NotADigestError, ParseError
@@ -52,6 +54,33 @@ _MD = MarkdownIt("commonmark").enable("table")
 _MD_BLOCKS = MarkdownIt("commonmark").enable("table").disable("inline")
 # GFM's cell split (as markdown-it's): a '|' right after a backslash is content, not a border.
 _CELL_BORDER = re.compile(r"(?<!\\)\|")
+
+
+def split_row(text: str) -> list[str]:
+    """A table row's cells, split as markdown-it's `escapedSplit` does (tests check they agree):
+    at each `|` not right after a backslash, with `\\|` turned into `|`."""
+    return [cell.replace("\\|", "|") for cell in _CELL_BORDER.split(text)]
+
+
+def _with_fast_split(rule: types.FunctionType) -> types.FunctionType:
+    """markdown-it's GFM table rule, its row splitter swapped for `split_row`.
+
+    `escapedSplit` walks each row one character at a time in Python and was a quarter of the
+    table format's parse time (it splits every body row, only to count cells); `split_row` gives
+    the same cells at C speed. Should a markdown-it release stop calling it, the rule is kept as
+    it is.
+    """
+    if "escapedSplit" not in rule.__code__.co_names:
+        return rule
+    namespace = {**rule.__globals__, "escapedSplit": split_row}
+    return types.FunctionType(rule.__code__, namespace, rule.__name__, rule.__defaults__)
+
+
+# `at` resets the rule's alternate chains: a table may still interrupt a paragraph, as in
+# markdown-it's own `ParserBlock`.
+_MD_BLOCKS.block.ruler.at(
+    "table", _with_fast_split(gfm_table_rule), {"alt": ["paragraph", "reference"]}
+)
 
 _SECTION_TITLE = re.compile(r"^\s*papers\s+for\b\s*(?P<rest>.*)$", re.IGNORECASE)
 _ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
@@ -75,6 +104,11 @@ _PROTECTED = re.compile(f"{_MATHS.pattern}|[\ue000\ue001]")
 
 # What markdown-it acts on inline (the rest is text to it), and the most a prose cell holds.
 _MARKUP_CHAR = re.compile(r"[\\`*_\[\]!<&]")
+# A cell without any of these is plain text to `_plain`, which can skip markdown-it: they are what
+# the enabled inline rules start at (newline, escape, backticks, emphasis, link, image, autolink,
+# html_inline, entity), what markdown-it's normalisation rewrites (CR, NUL), maths, and the
+# placeholders' own characters. tests/test_parse_markdown.py checks both paths agree.
+_INLINE_TRIGGER = re.compile(r"[\n\r\x00\\`*_\[!<&$\ue000\ue001]")
 _MAX_MARKUP = 256
 _MAX_BRACKETS = 32
 
@@ -299,7 +333,7 @@ def _cells(
 ) -> dict[str, str]:
     """The raw text of each role's cell in one (possibly wrapped) row."""
     joined = " ".join(lines[n].strip() for n in physical)
-    cells = [cell.replace("\\|", "|") for cell in _CELL_BORDER.split(joined)]
+    cells = split_row(joined)
     if cells and cells[0].strip() == "" and joined.startswith("|"):
         cells.pop(0)
     if cells and cells[-1] == "" and joined.endswith("|"):
@@ -375,8 +409,17 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
     With `drop_site_links`, a link whose text only names where it goes ("arXiv", "PDF") leaves
     no text behind: in a title cell it is a pointer, not part of the title.
     """
-    if _too_dense(markdown):
+    if _too_dense(markdown) or _INLINE_TRIGGER.search(markdown) is None:
+        # Markup-free text is its own plain form (most cells: parsing them was most of the time).
         return _with_bare_urls(collapse_whitespace(markdown), [])
+    return plain_by_markdown_it(markdown, drop_site_links=drop_site_links)
+
+
+def plain_by_markdown_it(
+    markdown: str, *, drop_site_links: bool = False
+) -> tuple[str, list[tuple[str, str]]]:
+    """`_plain` of a cell that is not too dense, by markdown-it (the way every cell went before
+    plain ones were let through: the tests compare both)."""
     maths: list[str] = []
 
     def protect(match: re.Match[str]) -> str:
