@@ -63,6 +63,7 @@ _ACRONYM = re.compile(r"^[A-Z0-9][A-Z0-9\-]*[A-Z0-9]$|^[A-Z]$")
 _WORD_SEPARATORS = re.compile(r"[\s\-]+")
 _WORD = re.compile(r"[0-9a-z]+")
 _KEY_LENGTH = 3
+_MAX_REMEMBERED_WORDS = 200_000
 
 TAXONOMY_KEYS = ("fallback", "min_score", "weights", "topics")
 TOPIC_KEYS = ("label", "keywords", "patterns", "weight")
@@ -116,6 +117,10 @@ class Rule:
     # start): lets `Taxonomy` skip, by a set lookup, the rules whose first word a text lacks.
     # Empty for user regexes, which are always tried.
     needle: str = ""
+    # For a keyword of one word of lower-case letters and digits (its needle), how its matches
+    # are known from the text's words alone (see `_RuleIndex`): "word" (that word, or its
+    # plural), "prefix" (a word starting with it); "" for the others, which are searched.
+    by_words: str = ""
 
     def search(self, text: str, lowered: str) -> bool:
         haystack = lowered if self.on_lowered else text
@@ -148,33 +153,99 @@ class Taxonomy:
     weights: tuple[tuple[str, float], ...] = tuple(DEFAULT_WEIGHTS.items())
 
     @cached_property
-    def _index(self) -> tuple[dict[str, list[tuple[int, Rule]]], list[tuple[int, Rule]]]:
-        """Rules by the first `_KEY_LENGTH` characters of their needle, and rules without one."""
-        by_key: dict[str, list[tuple[int, Rule]]] = {}
-        always: list[tuple[int, Rule]] = []
-        for index, topic in enumerate(self.topics):
-            for rule in topic.rules:
-                if rule.needle:
-                    by_key.setdefault(rule.needle[:_KEY_LENGTH], []).append((index, rule))
-                else:
-                    always.append((index, rule))
-        return by_key, always
+    def _index(self) -> _RuleIndex:
+        return _RuleIndex.of(self.topics)
 
-    def candidates(self, lowered: str) -> list[tuple[int, Rule]]:
-        """(topic index, rule) pairs that may match `lowered`: those whose needle starts a word
-        of it, in taxonomy order, plus every rule without a needle."""
-        by_key, always = self._index
-        words = _WORD.findall(lowered)
-        starts = {w[:n] for w in words for n in range(1, _KEY_LENGTH + 1)}
-        found = [pair for key in starts & by_key.keys() for pair in by_key[key]]
-        found.extend(always)
-        return found
+    def matching_rules(self, text: str, lowered: str) -> list[tuple[int, Rule]]:
+        """(topic index, rule) of every rule that matches `text` (`lowered` is its lower-cased
+        form), in taxonomy order. The same as asking each rule's `search` (a test checks it),
+        but only the rules that the text's words leave in doubt are searched."""
+        index = self._index
+        matched, searched = index.matching(lowered)
+        rules = index.rules
+        matched.update(n for n in searched if rules[n][1].search(text, lowered))
+        return [rules[number] for number in sorted(matched)]
 
     def label(self, slug: str) -> str:
         for topic in self.topics:
             if topic.slug == slug:
                 return topic.label
         return slug
+
+
+@dataclass(frozen=True, eq=False)
+class _RuleIndex:
+    """What a text's words tell of the rules: which match for sure, which may (to be searched);
+    the others cannot match.
+
+    A keyword on the lower-cased text matches at a word start (no ASCII letter or digit before
+    it) and begins with its needle, so one of the text's words (`_WORD` runs) starts with the
+    whole needle. A one-word keyword (`Rule.by_words`) needs no search at all: it matches exactly
+    when a word is the keyword or its plural (or, ending in `*`, starts with it). An acronym is
+    searched in the text as written; it is tried when a word of the lower-cased text starts
+    with the first `_KEY_LENGTH` characters of its needle (the filter these rules have always
+    had: kept, so that results do not change). What a word tells is remembered by word: the
+    words of a digest archive repeat.
+    """
+
+    rules: tuple[tuple[int, Rule], ...]  # (topic index, rule), in taxonomy order
+    by_key: dict[str, tuple[int, ...]]  # a needle (or its start) → positions in `rules`
+    key_lengths: tuple[int, ...]  # the lengths of the keys, ascending
+    always: frozenset[int]  # rules without a needle: always searched
+    # word → (rules it makes match, rules it lets be searched); a bounded cache
+    told: dict[str, tuple[frozenset[int], frozenset[int]]]
+
+    @classmethod
+    def of(cls, topics: tuple[Topic, ...]) -> _RuleIndex:
+        rules = tuple((index, rule) for index, topic in enumerate(topics) for rule in topic.rules)
+        by_key: dict[str, list[int]] = {}
+        always: list[int] = []
+        for number, (_, rule) in enumerate(rules):
+            if not rule.needle:
+                always.append(number)
+                continue
+            key = rule.needle if rule.on_lowered else rule.needle[:_KEY_LENGTH]
+            by_key.setdefault(key, []).append(number)
+        return cls(
+            rules=rules,
+            by_key={key: tuple(numbers) for key, numbers in by_key.items()},
+            key_lengths=tuple(sorted({len(key) for key in by_key})),
+            always=frozenset(always),
+            told={},
+        )
+
+    def matching(self, lowered: str) -> tuple[set[int], set[int]]:
+        """(rules that match `lowered`, rules to search in it), by their positions."""
+        matched: set[int] = set()
+        searched: set[int] = set(self.always)
+        for word in set(_WORD.findall(lowered)):
+            told = self.told.get(word)
+            if told is None:
+                told = self._tell(word)
+            matched |= told[0]
+            searched |= told[1]
+        return matched, searched - matched
+
+    def _tell(self, word: str) -> tuple[frozenset[int], frozenset[int]]:
+        matched: list[int] = []
+        searched: list[int] = []
+        for length in self.key_lengths:
+            if length > len(word):
+                break
+            for number in self.by_key.get(word[:length], ()):
+                rule = self.rules[number][1]
+                if rule.by_words == "prefix":
+                    matched.append(number)
+                elif rule.by_words == "word":
+                    if word in (rule.needle, rule.needle + "s", rule.needle + "es"):
+                        matched.append(number)
+                else:
+                    searched.append(number)
+        told = (frozenset(matched), frozenset(searched))
+        if len(self.told) >= _MAX_REMEMBERED_WORDS:
+            self.told.clear()
+        self.told[word] = told
+        return told
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
@@ -193,10 +264,8 @@ def score_topics(paper: Paper, taxonomy: Taxonomy) -> list[tuple[str, float]]:
         weight = weights.get(name, 0.0)
         if weight <= 0:
             continue
-        lowered = text.lower()
-        for index, rule in taxonomy.candidates(lowered):
-            if rule.search(text, lowered):
-                scores[index] += weight
+        for index, _ in taxonomy.matching_rules(text, text.lower()):
+            scores[index] += weight
     ranked = sorted(
         (-score * topic.weight, index, topic.slug)
         for index, (topic, score) in enumerate(zip(taxonomy.topics, scores, strict=True))
@@ -269,7 +338,15 @@ def compile_keyword(keyword: str) -> Rule:
     pattern = re.compile(body + ending)
     first = _WORD.match(core.lower())
     needle = first.group() if first else ""
-    return Rule(keyword, pattern, on_lowered=not acronym, left_boundary=True, needle=needle)
+    single = not acronym and len(words) == 1 and needle == core.lower()
+    return Rule(
+        keyword,
+        pattern,
+        on_lowered=not acronym,
+        left_boundary=True,
+        needle=needle,
+        by_words=("prefix" if prefix else "word") if single else "",
+    )
 
 
 def _build(doc: YamlDocument) -> Taxonomy:

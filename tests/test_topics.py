@@ -3,11 +3,14 @@ the bundled taxonomy on the bundled samples, and the share of corpus papers left
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from helpers import ROOT
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from flashcards.errors import ConfigError
 from flashcards.model import Paper
@@ -18,12 +21,14 @@ from flashcards.topics import (
     TOPIC_KEYS,
     WEIGHTED_PARTS,
     Taxonomy,
+    _build,
     assign_topics,
     compile_keyword,
     load_taxonomy,
     score_topics,
     topic_report,
 )
+from flashcards.yamlfile import parse_yaml
 
 SMALL = """\
 fallback: misc
@@ -380,3 +385,70 @@ def test_topics_command_refuses_a_limit_under_one() -> None:
     result = CliRunner().invoke(main, ["topics", str(ROOT / "decks" / "samples"), "--limit", "0"])
     assert result.exit_code == 2
     assert "Invalid value for '--limit': 0 is not in the range x>=1." in result.output
+
+
+# --- matching all rules at once equals asking each rule ----------------------------------------
+
+TRICKY = """\
+topics:
+  one:
+    label: One
+    keywords: [rerank*, RAG, GPT4V, 3D, pass@1, text to image, GPT-4, self-play, a, x*, Q, ab ab]
+  two:
+    label: Two
+    keywords: [rag, rags, agent*, agents, model, deep learning, "C++", K, ok]
+    patterns: ['\\bASR\\b', 'lo+ng', '^$']
+"""
+
+
+def rule_by_rule(taxonomy: Taxonomy, text: str) -> list[tuple[int, str]]:
+    """The matching rules found the way they were before rules were combined: each rule whose
+    needle's first three characters start a word of the lower-cased text is searched."""
+    lowered = text.lower()
+    starts = {w[:n] for w in re.findall("[0-9a-z]+", lowered) for n in (1, 2, 3)}
+    return [
+        (index, rule.text)
+        for index, topic in enumerate(taxonomy.topics)
+        for rule in topic.rules
+        if (not rule.needle or rule.needle[:3] in starts) and rule.search(text, lowered)
+    ]
+
+
+def _keywords(taxonomy: Taxonomy) -> list[str]:
+    return [rule.text.rstrip("*") for topic in taxonomy.topics for rule in topic.rules]
+
+
+_BUNDLED = load_taxonomy()
+_TRICKY = _build(parse_yaml(TRICKY, "tricky.yaml"))
+# Words of both taxonomies, bent the ways a match can be won or lost: case, plurals, endings,
+# glued or hyphenated words, letters and non-ASCII characters right before or after.
+_PIECE = st.one_of(
+    st.sampled_from(_keywords(_BUNDLED) + _keywords(_TRICKY)),
+    st.sampled_from(["s", "es", "ing", "x", "9", "K", "\u212a", "İ", "ß", "é", "-", "—", "", "@"]),
+    st.text(max_size=6),
+)
+_CASE = st.sampled_from([str, str.lower, str.upper, str.title])
+_SEPARATOR = st.sampled_from(["", " ", "-", "  ", "\n", "_", ".", "\u00a0", "(", "/"])
+_TEXT = st.lists(st.tuples(_PIECE, _CASE, _SEPARATOR), max_size=12).map(
+    lambda parts: "".join(case(piece) + sep for piece, case, sep in parts)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_TEXT)
+# An acronym right after a character that lower-cases to an ASCII letter (the Kelvin sign):
+# tried, as before, because another word starts with its needle's first three letters.
+@example(text="\u212aGPT4V and gpt")
+def test_matching_all_rules_at_once_equals_asking_each_rule(text: str) -> None:
+    for taxonomy in (_BUNDLED, _TRICKY):
+        combined = taxonomy.matching_rules(text, text.lower())
+        assert [(index, rule.text) for index, rule in combined] == rule_by_rule(taxonomy, text)
+
+
+def test_matching_all_rules_at_once_on_the_bundled_samples() -> None:
+    papers = [p for d in parse_paths([ROOT / "decks" / "samples"]).digests for p in d.papers]
+    texts = [text for p in papers for text in (p.title, *p.fields.values())]
+    assert len(texts) > 20
+    for text in texts:
+        combined = _BUNDLED.matching_rules(text, text.lower())
+        assert [(i, r.text) for i, r in combined] == rule_by_rule(_BUNDLED, text)
