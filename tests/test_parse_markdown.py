@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from markdown_it.rules_block.table import escapedSplit
 
 from flashcards.errors import ParseError
 from flashcards.parse import markdown_table, parse_file, parse_text
+from flashcards.parse.common import collapse_whitespace
 
 MD = FIXTURES / "markdown"
 
@@ -395,3 +397,13 @@ def test_the_block_pass_reads_as_markdown_it_reads(lines: list[str]) -> None:
     stock = MarkdownIt("commonmark").enable("table").disable("inline")
     expected = [token.as_dict() for token in stock.parse(text)]
     assert [token.as_dict() for token in markdown_table._MD_BLOCKS.parse(text)] == expected
+
+
+def test_collapsing_whitespace_splits_where_the_regex_did() -> None:
+    # `collapse_whitespace` uses `str.split`; it used `\s+`: the same characters, every one.
+    space = re.compile(r"\s")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert bool(space.fullmatch(char)) == char.isspace(), hex(code)
+    text = " a\u00a0\u2028b\t\x1c c\u3000 "
+    assert collapse_whitespace(text) == re.sub(r"\s+", " ", text).strip() == "a b c"

@@ -106,11 +106,11 @@ _MARKER = re.compile(
     re.IGNORECASE | re.VERBOSE | re.MULTILINE,
 )
 
-_SPACES = re.compile(r"\s+")
-
 
 def collapse_whitespace(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
+    """Runs of whitespace as one space, none at the ends. `str.split` and a regex `\\s` agree
+    on what whitespace is (a test checks every code point); the split is ~4x faster."""
+    return " ".join(text.split())
 
 
 def split_fields(text: str) -> dict[str, str]:

@@ -92,6 +92,9 @@ _READ_MORE = re.compile(
     r"\s*(?:\(\s*|[-–—:]\s*)?(?:read\s+more\b[^\[\]()|]{0,30}\[|\[\s*read\s+more\b).*\Z",
     re.IGNORECASE | re.DOTALL,
 )
+# What every match of `_READ_MORE` (and of `_FOLLOW_UP` below) holds, under the same flags: a
+# cheap search for it spares most cells the full pattern, tried at every position.
+_READ_MORE_HINT = re.compile(r"read\s+more", re.IGNORECASE)
 
 # Inline maths `$…$` / `$$…$$` is kept verbatim: markdown would eat its `*`, `_` and `\`. The
 # delimiters hug their content (no space inside) and the closing one is not followed by a digit,
@@ -150,6 +153,7 @@ _FOLLOW_UP = re.compile(
         \s*(?=(?:1[.)]|[-*•]|\(?[ai]\))\s).*\Z""",
     re.IGNORECASE | re.DOTALL | re.VERBOSE,
 )
+_FOLLOW_UP_HINT = re.compile(r"follow-up", re.IGNORECASE)
 
 # Header names (lower case, non-letters dropped) → the role of the column.
 _COLUMN_ROLES = {
@@ -359,7 +363,8 @@ def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
     raw_title = collapse_whitespace(cells.get("title", ""))
     link_cells = raw_title + " " + cells.get("link", "")
     _, links = _plain(link_cells)
-    title, _ = _plain(_READ_MORE.sub("", raw_title), drop_site_links=True)
+    bare_title = _READ_MORE.sub("", raw_title) if _READ_MORE_HINT.search(raw_title) else raw_title
+    title, _ = _plain(bare_title, drop_site_links=True)
     title = collapse_whitespace(_EMPTY_BRACKETS.sub(" ", _BARE_URL.sub(" ", title)))
     title = title.rstrip(" -–—:|").strip()
     if not title:
@@ -397,7 +402,8 @@ def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
 
 
 def _clean_summary(text: str) -> str:
-    text = _FOLLOW_UP.sub("", text)
+    if _FOLLOW_UP_HINT.search(text):
+        text = _FOLLOW_UP.sub("", text)
     stripped = _PREAMBLE.sub("", text, count=1)
     # Keep the text whole if the "preamble" was all there was.
     return stripped if stripped.strip() else text
