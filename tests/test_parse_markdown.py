@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import CORPUS, FIXTURES, only_digest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.rules_block.table import escapedSplit
@@ -338,6 +338,47 @@ _PLAIN_CELL = st.lists(_PLAIN_PIECE, max_size=10).map("".join)
 @given(cell=_PLAIN_CELL, drop_site_links=st.booleans())
 def test_a_plain_cell_reads_as_markdown_it_reads_it(cell: str, drop_site_links: bool) -> None:
     assume(markdown_table._INLINE_TRIGGER.search(cell) is None)
+    fast = markdown_table._plain(cell, drop_site_links=drop_site_links)
+    assert fast == markdown_table.plain_by_markdown_it(cell, drop_site_links=drop_site_links)
+
+
+_URL = st.builds(
+    "{}{}".format,
+    st.sampled_from(["https://", "http://", "https://", "HTTPS://", "https:/", "ftp://"]),
+    st.one_of(
+        st.text(st.sampled_from("aZ09./:?#=+~-"), min_size=1, max_size=24),
+        st.text(st.sampled_from("aZ09./%"), max_size=8),
+        st.text(st.sampled_from("aZ09./:?#=+~-%()_ &\\<>é"), max_size=24),
+    ),
+)
+_LABEL = st.one_of(
+    st.sampled_from(["arXiv", " HuggingFace ", "PDF", "code", "", "a *b*", "x]y", "`c`"]),
+    st.text(_PLAIN_CHAR, max_size=6),
+)
+_LINK = st.builds("[{}]({})".format, _LABEL, _URL)
+# Mostly cells the fast path takes (plain text, plain labels, plain URLs), some it must refuse.
+_SIMPLE_LINK = st.builds(
+    "[{}]({}{})".format,
+    st.one_of(st.sampled_from(["arXiv", " PDF ", "Hugging Face"]), st.text(_PLAIN_CHAR)),
+    st.sampled_from(["https://", "http://"]),
+    st.text(st.sampled_from("aZ09./:?#=+~-%"), max_size=24),
+)
+_LINK_CELL = st.one_of(
+    st.lists(st.one_of(st.text(_PLAIN_CHAR.filter(lambda c: c != "]")), _SIMPLE_LINK)),
+    st.lists(st.one_of(st.text(_PLAIN_CHAR, max_size=8), _LINK, _PLAIN_PIECE, st.just("]"))),
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(cell=_LINK_CELL, drop_site_links=st.booleans())
+@example(
+    cell="T (Read more on [arXiv](https://arxiv.org/abs/2501.1) or [HF](https://x.org))",
+    drop_site_links=True,
+)
+@example(cell="T [arXiv](https://arxiv.org/abs/2501.1) [x](https://a%zz)", drop_site_links=False)
+def test_a_cell_of_text_and_links_reads_as_markdown_it_reads_it(
+    cell: str, drop_site_links: bool
+) -> None:
     fast = markdown_table._plain(cell, drop_site_links=drop_site_links)
     assert fast == markdown_table.plain_by_markdown_it(cell, drop_site_links=drop_site_links)
 

@@ -112,6 +112,13 @@ _MARKUP_CHAR = re.compile(r"[\\`*_\[\]!<&]")
 # html_inline, entity), what markdown-it's normalisation rewrites (CR, NUL), maths, and the
 # placeholders' own characters. tests/test_parse_markdown.py checks both paths agree.
 _INLINE_TRIGGER = re.compile(r"[\n\r\x00\\`*_\[!<&$\ue000\ue001]")
+# The other common cell, a title with its "(Read more on [arXiv](…) or [HuggingFace](…))": plain
+# text and links whose text is plain and whose URL holds only characters that markdown-it's
+# link normalisation keeps as they are. Such a cell is read without markdown-it too.
+_SIMPLE_LINK = re.compile(
+    r"\[([^\n\r\x00\\`*_\[\]!<&$\ue000\ue001]*)\]\((https?://[A-Za-z0-9./:?#=+~-]+)\)"
+)
+_NOT_PLAIN = re.compile(r"[\n\r\x00\\`*_\[\]!<&$\ue000\ue001]")
 _MAX_MARKUP = 256
 _MAX_BRACKETS = 32
 
@@ -418,7 +425,29 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
     if _too_dense(markdown) or _INLINE_TRIGGER.search(markdown) is None:
         # Markup-free text is its own plain form (most cells: parsing them was most of the time).
         return _with_bare_urls(collapse_whitespace(markdown), [])
+    pieces = _SIMPLE_LINK.split(markdown)
+    if len(pieces) > 1 and not any(_NOT_PLAIN.search(text) for text in pieces[::3]):
+        return _plain_with_simple_links(pieces, drop_site_links=drop_site_links)
     return plain_by_markdown_it(markdown, drop_site_links=drop_site_links)
+
+
+def _plain_with_simple_links(
+    pieces: list[str], *, drop_site_links: bool
+) -> tuple[str, list[tuple[str, str]]]:
+    """`_plain` of a cell split by `_SIMPLE_LINK` into text, (link text, url, text)...: what
+    markdown-it makes of it, without it."""
+    parts = [pieces[0]]
+    links: list[tuple[str, str]] = []
+    for index in range(1, len(pieces), 3):
+        text, href, after = pieces[index : index + 3]
+        label = collapse_whitespace(text)
+        if is_http_url(href):
+            links.append((label, href))
+            if drop_site_links and _SITE_LABEL.match(label):
+                text = ""
+        parts.append(text)
+        parts.append(after)
+    return _with_bare_urls(collapse_whitespace("".join(parts)), links)
 
 
 def plain_by_markdown_it(
