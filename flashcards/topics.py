@@ -63,7 +63,8 @@ _ACRONYM = re.compile(r"^[A-Z0-9][A-Z0-9\-]*[A-Z0-9]$|^[A-Z]$")
 _WORD_SEPARATORS = re.compile(r"[\s\-]+")
 _WORD = re.compile(r"[0-9a-z]+")
 _KEY_LENGTH = 3
-_MAX_REMEMBERED_WORDS = 200_000
+# Words whose verdict `_RuleIndex` keeps (a few MB at most); past that it starts afresh.
+_MAX_REMEMBERED_WORDS = 50_000
 
 TAXONOMY_KEYS = ("fallback", "min_score", "weights", "topics")
 TOPIC_KEYS = ("label", "keywords", "patterns", "weight")
@@ -121,6 +122,10 @@ class Rule:
     # are known from the text's words alone (see `_RuleIndex`): "word" (that word, or its
     # plural), "prefix" (a word starting with it); "" for the others, which are searched.
     by_words: str = ""
+    # For a keyword on the lower-cased text whose first two words are lower-case letters and
+    # digits: the second one. A match then needs a word of the text starting with it, or with
+    # the first two glued together (see `_RuleIndex`).
+    second: str = ""
 
     def search(self, text: str, lowered: str) -> bool:
         haystack = lowered if self.on_lowered else text
@@ -173,6 +178,10 @@ class Taxonomy:
         return slug
 
 
+_Told = tuple[frozenset[int], frozenset[int], frozenset[int]]
+_NO_RULES: _Told = (frozenset(), frozenset(), frozenset())
+
+
 @dataclass(frozen=True, eq=False)
 class _RuleIndex:
     """What a text's words tell of the rules: which match for sure, which may (to be searched);
@@ -184,21 +193,27 @@ class _RuleIndex:
     when a word is the keyword or its plural (or, ending in `*`, starts with it). An acronym is
     searched in the text as written; it is tried when a word of the lower-cased text starts
     with the first `_KEY_LENGTH` characters of its needle (the filter these rules have always
-    had: kept, so that results do not change). What a word tells is remembered by word: the
-    words of a digest archive repeat.
+    had: kept, so that results do not change). A keyword of two or more words (`Rule.second`)
+    is searched only if a word also starts with its second word (after a space or a hyphen) or
+    with its first two glued ("multimodal"). What a word tells is remembered by word: the words
+    of a digest archive repeat.
     """
 
     rules: tuple[tuple[int, Rule], ...]  # (topic index, rule), in taxonomy order
     by_key: dict[str, tuple[int, ...]]  # a needle (or its start) → positions in `rules`
-    key_lengths: tuple[int, ...]  # the lengths of the keys, ascending
+    by_second: dict[str, tuple[int, ...]]  # a second word (or the first two glued) → rules
+    key_lengths: tuple[int, ...]  # the lengths of the keys of both, ascending
     always: frozenset[int]  # rules without a needle: always searched
-    # word → (rules it makes match, rules it lets be searched); a bounded cache
-    told: dict[str, tuple[frozenset[int], frozenset[int]]]
+    paired: frozenset[int]  # rules with a second word
+    # word → (rules it makes match, rules it lets be searched, rules whose second word it
+    # allows); a bounded cache
+    told: dict[str, _Told]
 
     @classmethod
     def of(cls, topics: tuple[Topic, ...]) -> _RuleIndex:
         rules = tuple((index, rule) for index, topic in enumerate(topics) for rule in topic.rules)
         by_key: dict[str, list[int]] = {}
+        by_second: dict[str, list[int]] = {}
         always: list[int] = []
         for number, (_, rule) in enumerate(rules):
             if not rule.needle:
@@ -206,11 +221,16 @@ class _RuleIndex:
                 continue
             key = rule.needle if rule.on_lowered else rule.needle[:_KEY_LENGTH]
             by_key.setdefault(key, []).append(number)
+            if rule.second:
+                for second in {rule.second, rule.needle + rule.second}:
+                    by_second.setdefault(second, []).append(number)
         return cls(
             rules=rules,
             by_key={key: tuple(numbers) for key, numbers in by_key.items()},
-            key_lengths=tuple(sorted({len(key) for key in by_key})),
+            by_second={key: tuple(numbers) for key, numbers in by_second.items()},
+            key_lengths=tuple(sorted({len(key) for key in (*by_key, *by_second)})),
             always=frozenset(always),
+            paired=frozenset(n for numbers in by_second.values() for n in numbers),
             told={},
         )
 
@@ -218,20 +238,25 @@ class _RuleIndex:
         """(rules that match `lowered`, rules to search in it), by their positions."""
         matched: set[int] = set()
         searched: set[int] = set(self.always)
+        seconds: set[int] = set()
         for word in set(_WORD.findall(lowered)):
             told = self.told.get(word)
             if told is None:
                 told = self._tell(word)
             matched |= told[0]
             searched |= told[1]
+            seconds |= told[2]
+        searched -= self.paired - seconds
         return matched, searched - matched
 
-    def _tell(self, word: str) -> tuple[frozenset[int], frozenset[int]]:
+    def _tell(self, word: str) -> _Told:
         matched: list[int] = []
         searched: list[int] = []
+        seconds: list[int] = []
         for length in self.key_lengths:
             if length > len(word):
                 break
+            seconds.extend(self.by_second.get(word[:length], ()))
             for number in self.by_key.get(word[:length], ()):
                 rule = self.rules[number][1]
                 if rule.by_words == "prefix":
@@ -241,7 +266,11 @@ class _RuleIndex:
                         matched.append(number)
                 else:
                     searched.append(number)
-        told = (frozenset(matched), frozenset(searched))
+        told = (
+            (frozenset(matched), frozenset(searched), frozenset(seconds))
+            if matched or searched or seconds
+            else _NO_RULES
+        )
         if len(self.told) >= _MAX_REMEMBERED_WORDS:
             self.told.clear()
         self.told[word] = told
@@ -338,7 +367,9 @@ def compile_keyword(keyword: str) -> Rule:
     pattern = re.compile(body + ending)
     first = _WORD.match(core.lower())
     needle = first.group() if first else ""
+    plain = [w.lower() for w in _WORD_SEPARATORS.split(core) if w]
     single = not acronym and len(words) == 1 and needle == core.lower()
+    paired = not acronym and len(plain) > 1 and plain[0] == needle and _WORD.fullmatch(plain[1])
     return Rule(
         keyword,
         pattern,
@@ -346,6 +377,7 @@ def compile_keyword(keyword: str) -> Rule:
         left_boundary=True,
         needle=needle,
         by_words=("prefix" if prefix else "word") if single else "",
+        second=plain[1] if paired else "",
     )
 
 

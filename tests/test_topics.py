@@ -452,3 +452,15 @@ def test_matching_all_rules_at_once_on_the_bundled_samples() -> None:
     for text in texts:
         combined = _BUNDLED.matching_rules(text, text.lower())
         assert [(i, r.text) for i, r in combined] == rule_by_rule(_BUNDLED, text)
+
+
+def test_the_word_cache_is_bounded_and_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flashcards.topics as topics
+
+    monkeypatch.setattr(topics, "_MAX_REMEMBERED_WORDS", 3)
+    taxonomy = _build(parse_yaml(TRICKY, "tricky.yaml"))
+    text = "Two RAGs rerank agents with deep learning models, a self-play GPT4V and rags"
+    for _ in range(2):
+        combined = taxonomy.matching_rules(text, text.lower())
+        assert [(i, r.text) for i, r in combined] == rule_by_rule(taxonomy, text)
+        assert len(taxonomy._index.told) <= 3
