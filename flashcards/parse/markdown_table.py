@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import re
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
 from markdown_it.rules_block.table import table as gfm_table_rule
 from markdown_it.token import Token
 
@@ -56,13 +58,16 @@ _MD_BLOCKS = MarkdownIt("commonmark").enable("table").disable("inline")
 _CELL_BORDER = re.compile(r"(?<!\\)\|")
 
 
+_BlockRule = Callable[[StateBlock, int, int, bool], bool]
+
+
 def split_row(text: str) -> list[str]:
     """A table row's cells, split as markdown-it's `escapedSplit` does (tests check they agree):
     at each `|` not right after a backslash, with `\\|` turned into `|`."""
     return [cell.replace("\\|", "|") for cell in _CELL_BORDER.split(text)]
 
 
-def _with_fast_split(rule: types.FunctionType) -> types.FunctionType:
+def _with_fast_split(rule: _BlockRule) -> _BlockRule:
     """markdown-it's GFM table rule, its row splitter swapped for `split_row`.
 
     `escapedSplit` walks each row one character at a time in Python and was a quarter of the
@@ -70,10 +75,13 @@ def _with_fast_split(rule: types.FunctionType) -> types.FunctionType:
     the same cells at C speed. Should a markdown-it release stop calling it, the rule is kept as
     it is.
     """
-    if "escapedSplit" not in rule.__code__.co_names:
+    if not isinstance(rule, types.FunctionType) or "escapedSplit" not in rule.__code__.co_names:
         return rule
     namespace = {**rule.__globals__, "escapedSplit": split_row}
-    return types.FunctionType(rule.__code__, namespace, rule.__name__, rule.__defaults__)
+    fast: _BlockRule = types.FunctionType(
+        rule.__code__, namespace, rule.__name__, rule.__defaults__
+    )
+    return fast
 
 
 # `at` resets the rule's alternate chains: a table may still interrupt a paragraph, as in
