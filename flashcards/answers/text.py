@@ -270,6 +270,8 @@ def is_negated(prompt: str) -> bool:
 
 def scoped(marked: Sequence[str]) -> tuple[list[str], list[bool], list[int]]:
     """Tokens without the markers, whether each is under a negation, and its clause number."""
+    if _NEGATION not in marked and _CLAUSE not in marked:  # most options: nothing to scope
+        return list(marked), [False] * len(marked), [0] * len(marked)
     clean: list[str] = []
     negated: list[bool] = []
     clauses: list[int] = []
