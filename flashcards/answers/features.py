@@ -77,9 +77,15 @@ class DocumentFrequencies:
 
     documents: int
     counts: dict[str, int]
+    #: idf of each token asked so far (every question asks about the same few thousand words).
+    _known: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def idf(self, token: str) -> float:
-        return math.log((self.documents + 1) / (self.counts.get(token, 0) + 1)) + 1.0
+        found = self._known.get(token)
+        if found is None:
+            found = math.log((self.documents + 1) / (self.counts.get(token, 0) + 1)) + 1.0
+            self._known[token] = found
+        return found
 
     @classmethod
     def from_papers(cls, papers: Sequence[Paper]) -> DocumentFrequencies:
@@ -427,20 +433,22 @@ def _measure(
     # Only the segments holding one of the option's distinctive words count (in text order).
     for number in sorted({n for t in weight for n in holding.get(t, ())}):
         segment = index.segments[number]
-        hits = [t for t in weight if t in segment.positions]
-        mass = sum(weight[t] for t in hits)
+        present = segment.positions
+        hits = [t for t in weight if t in present]
+        masses = [weight[t] for t in hits]
+        mass = sum(masses)
         value = mass * (0.25 + asked_words.share(number))
         if value > best_value:
             best_sentence, best_value = segment.text, value
         where = asked_words.positions[number]
         if where:  # else every closeness is 0
             nears = []
-            for t in hits:
+            for t, w in zip(hits, masses, strict=True):
                 near = closeness.get((t, number))
                 if near is None:
                     near = _closeness(t, segment, where, asked_words.locating)
                     closeness[t, number] = near
-                nears.append(weight[t] * near)
+                nears.append(w * near)
             best_near = max(best_near, sum(nears))
         if number in runs_in:  # elsewhere a run is at most one word: no phrase
             best_run = max(best_run, _longest_run(option, segment))
