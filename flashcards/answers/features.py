@@ -14,12 +14,13 @@ avoid?") asks for — both are read by the negated model (`flashcards.answers.mo
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flashcards.answers.text import (
     ABSOLUTES,
@@ -76,9 +77,15 @@ class DocumentFrequencies:
 
     documents: int
     counts: dict[str, int]
+    #: idf of each token asked so far (every question asks about the same few thousand words).
+    _known: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def idf(self, token: str) -> float:
-        return math.log((self.documents + 1) / (self.counts.get(token, 0) + 1)) + 1.0
+        found = self._known.get(token)
+        if found is None:
+            found = math.log((self.documents + 1) / (self.counts.get(token, 0) + 1)) + 1.0
+            self._known[token] = found
+        return found
 
     @classmethod
     def from_papers(cls, papers: Sequence[Paper]) -> DocumentFrequencies:
@@ -162,30 +169,44 @@ class PaperIndex:
                     if segment is not None:
                         segments.append(segment)
         self.segments: tuple[_Segment, ...] = tuple(segments)
-        self.vocabulary: frozenset[str] = frozenset(t for s in segments for t in s.tokens)
+        # One pass over the segments fills every word set below (each question of the paper
+        # reads them, so they are built once, here).
+        vocabulary: set[str] = set()
+        affirmed: set[str] = set()
+        own_work: set[str] = set()
+        claimed: set[str] = set()
+        bigrams: set[tuple[str, str]] = set()
+        holding: dict[str, list[int]] = {}
+        for number, segment in enumerate(segments):
+            words = segment.positions  # each distinct word of the segment, once
+            vocabulary.update(words)
+            for word in words:
+                holding.setdefault(word, []).append(number)
+            if any(segment.negated):
+                pairs = zip(segment.tokens, segment.negated, strict=True)
+                unnegated = [t for t, negated in pairs if not negated]
+            else:
+                unnegated = list(words)
+            affirmed.update(unnegated)
+            if segment.field != "previous_research":
+                own_work.update(words)
+                claimed.update(unnegated)
+            bigrams.update(itertools.pairwise(segment.tokens))
+        self.vocabulary: frozenset[str] = frozenset(vocabulary)
         #: Words the text uses at least once outside a negation ("without X" does not back X).
-        self.affirmed: frozenset[str] = frozenset(
-            t for s in segments for t, n in zip(s.tokens, s.negated, strict=True) if not n
-        )
+        self.affirmed: frozenset[str] = frozenset(affirmed)
         #: Words found outside the previous-research field (which describes others' work).
-        self.own_work: frozenset[str] = frozenset(
-            t for s in segments if s.field != "previous_research" for t in s.tokens
-        )
+        self.own_work: frozenset[str] = frozenset(own_work)
         #: Words the paper affirms of its own work: outside a negation and outside the
         #: previous-research field.
-        self.claimed: frozenset[str] = frozenset(
-            t
-            for s in segments
-            if s.field != "previous_research"
-            for t, n in zip(s.tokens, s.negated, strict=True)
-            if not n
-        )
+        self.claimed: frozenset[str] = frozenset(claimed)
+        #: The segments (by number, ascending) holding each word: an option is measured only
+        #: against the segments holding one of its words, a question's words located only there.
+        self.holding: dict[str, tuple[int, ...]] = {t: tuple(n) for t, n in holding.items()}
         #: In how many segments each word occurs: the paper's own name is everywhere and says
         #: little about *where* the answer is; a word of one sentence says a lot.
-        self.spread: Counter[str] = Counter(t for s in segments for t in s.positions)
-        self.bigrams: frozenset[tuple[str, str]] = frozenset(
-            pair for s in segments for pair in itertools.pairwise(s.tokens)
-        )
+        self.spread: Counter[str] = Counter({t: len(n) for t, n in holding.items()})
+        self.bigrams: frozenset[tuple[str, str]] = frozenset(bigrams)
         #: Every lower-cased word of the text, stop words included (for `absolutes`).
         self.plain_words: frozenset[str] = frozenset(
             w for _, text in named for w in re.findall(r"[a-z]+", text.lower())
@@ -232,19 +253,17 @@ def _spelled_out(text: str, acronym: str) -> tuple[int, ...]:
 
 
 def _longest_run(option: Sequence[str], segment: _Segment) -> int:
-    """Length of the longest run of consecutive option tokens found consecutively in segment."""
+    """Length of the longest run of consecutive option tokens found consecutively in segment
+    (their longest common substring): for each option token in turn, the length of the run
+    ending at each of its positions is one more than the run ending just before it."""
     best = 0
-    words = segment.tokens
-    for start in range(len(option) - best):
-        for pos in segment.positions.get(option[start], ()):
-            length = 1
-            while (
-                start + length < len(option)
-                and pos + length < len(words)
-                and words[pos + length] == option[start + length]
-            ):
-                length += 1
-            best = max(best, length)
+    positions = segment.positions
+    ending: dict[int, int] = {}  # segment position -> length of the run ending there
+    for token in option:
+        runs = {pos: ending.get(pos - 1, 0) + 1 for pos in positions.get(token, ())}
+        if runs:
+            best = max(best, *runs.values())
+        ending = runs
     return best
 
 
@@ -257,6 +276,21 @@ class _Asked:
     #: says little about *where* the answer is; a word of one sentence says a lot.
     locating: dict[str, float]
     positions: tuple[dict[str, tuple[int, ...]], ...]  # per segment: where each word occurs
+    #: Per segment: the share of the question's weight found in it (filled when first asked;
+    #: every option of the question reads it).
+    shares: dict[int, float] = field(default_factory=dict)
+    #: (word, segment) -> `_closeness` of the word there (options may share words).
+    closeness: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def share(self, number: int) -> float:
+        """The share of the question's weight (idf) found in segment `number`."""
+        found = self.shares.get(number)
+        if found is None:
+            where = self.positions[number]
+            prompt_mass = sum(self.weights.values()) or 1.0
+            found = sum(w for t, w in self.weights.items() if t in where) / prompt_mass
+            self.shares[number] = found
+        return found
 
 
 def _raw_words(text: str) -> list[str]:
@@ -265,7 +299,10 @@ def _raw_words(text: str) -> list[str]:
 
 def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Asked:
     weights = {t: idf(t) for t in tokens(prompt)}
-    positions = [{w: s.positions[w] for w in weights if w in s.positions} for s in index.segments]
+    positions: list[dict[str, tuple[int, ...]]] = [{} for _ in index.segments]
+    for word in weights:  # in the question's order, as each segment's dict lists them
+        for number in index.holding.get(word, ()):
+            positions[number][word] = index.segments[number].positions[word]
     spread = {w: index.spread[w] for w in weights}
     raw = _raw_words(prompt)
     for word in raw:
@@ -305,10 +342,18 @@ def _closeness(
     best = 0.0
     for i in segment.positions.get(token, ()):
         value = 0.0
+        clause = clauses[i]
         for word, places in where.items():
-            nearest = min(
-                abs(i - j) + _CLAUSE_PENALTY * abs(clauses[i] - clauses[j]) for j in places
-            )
+            # Clause numbers never decrease along a segment, so the distance grows with |i - j|
+            # on either side of i: the nearest place is one of the two neighbours of i.
+            after = bisect.bisect_left(places, i)
+            nearest = _REACH + 1
+            if after < len(places):
+                j = places[after]
+                nearest = j - i + _CLAUSE_PENALTY * (clauses[j] - clause)
+            if after:
+                j = places[after - 1]
+                nearest = min(nearest, i - j + _CLAUSE_PENALTY * (clause - clauses[j]))
             if nearest <= _REACH:
                 value += weights[word] / math.sqrt(max(1, nearest))
         best = max(best, value / total)
@@ -353,7 +398,6 @@ def _measure(
     prior_asked: bool,
 ) -> _Measured:
     prompt = asked_words.weights
-    prompt_mass = sum(prompt.values()) or 1.0
     claimed = index.affirmed if prior_asked else index.claimed
     clean, denied, _ = scoped(marked_tokens(raw))
     # "with no gradient updates" is backed by a text saying "no gradient updates".
@@ -379,29 +423,44 @@ def _measure(
     best_sentence: str | None = None
     best_value = best_near = 0.0
     best_run = 0
-    for segment, where in zip(index.segments, asked_words.positions, strict=True):
-        hits = [t for t in weight if t in segment.positions]
-        if not hits:
-            continue
-        mass = sum(weight[t] for t in hits)
-        asked = sum(w for t, w in prompt.items() if t in where) / prompt_mass
-        value = mass * (0.25 + asked)
+    closeness = asked_words.closeness
+    holding = index.holding
+    # A run of two or more words ("phrase") needs one of the option's word pairs side by side:
+    # only segments holding both words of a pair the paper has somewhere can have one.
+    pairs = list(itertools.pairwise(option))
+    found_pairs = [p for p in pairs if p in index.bigrams]
+    runs_in = {n for a, b in found_pairs for n in set(holding[a]).intersection(holding[b])}
+    # Only the segments holding one of the option's distinctive words count (in text order).
+    for number in sorted({n for t in weight for n in holding.get(t, ())}):
+        segment = index.segments[number]
+        present = segment.positions
+        hits = [t for t in weight if t in present]
+        masses = [weight[t] for t in hits]
+        mass = sum(masses)
+        value = mass * (0.25 + asked_words.share(number))
         if value > best_value:
             best_sentence, best_value = segment.text, value
-        near = sum(weight[t] * _closeness(t, segment, where, asked_words.locating) for t in hits)
-        best_near = max(best_near, near)
-        if len(option) > 1:
+        where = asked_words.positions[number]
+        if where:  # else every closeness is 0
+            nears = []
+            for t, w in zip(hits, masses, strict=True):
+                near = closeness.get((t, number))
+                if near is None:
+                    near = _closeness(t, segment, where, asked_words.locating)
+                    closeness[t, number] = near
+                nears.append(w * near)
+            best_near = max(best_near, sum(nears))
+        if number in runs_in:  # elsewhere a run is at most one word: no phrase
             best_run = max(best_run, _longest_run(option, segment))
     numbers = [t for t in set(option) if is_number(t)]
     numbers_found = [t for t in numbers if t in index.vocabulary]
-    pairs = list(itertools.pairwise(option))
     per_weight = 1.0 / total if total else 0.0
     words = re.findall(r"[a-z]+", raw.lower())
     features = {
         "support_frac": found * per_weight,
         "support_sum": math.log1p(found),
         "phrase": best_run / len(option) if best_run > 1 else 0.0,
-        "bigrams": float(sum(1 for p in pairs if p in index.bigrams)),
+        "bigrams": float(len(found_pairs)),
         "qa_sentence": math.log1p(best_value),
         "qa_proximity": math.log1p(best_near),
         "negated_mention": (mentioned - found) * per_weight,

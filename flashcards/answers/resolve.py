@@ -7,8 +7,12 @@ the parser as `answer_source="marked"`), then inference from the paper's own tex
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import multiprocessing
+import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from flashcards.answers.features import PaperIndex
@@ -23,6 +27,71 @@ from flashcards.parse.common import collapse_whitespace
 #: and covered about 66% of all questions, 59% without the flow charts; on hand-made digests
 #: 0.88 and 0.9 let the same few wrong answers through (README "## Answers").
 DEFAULT_UNSURE_THRESHOLD = 0.88
+
+
+#: Fewer papers to infer than this are inferred in this process: starting workers would cost
+#: more than they save (a paper takes a few milliseconds).
+PARALLEL_MIN_PAPERS = 200
+_MAX_WORKERS = 4
+
+
+def _needs_inference(paper: Paper, key: AnswerKey | None) -> bool:
+    letters = key.answers.get(paper.key, ()) if key else ()
+    return any(
+        (position >= len(letters) or letters[position] is None)
+        and not (question.answer_source in ("marked", "key") and question.answer is not None)
+        and len(question.options) >= 2
+        for position, question in enumerate(paper.questions)
+    )
+
+
+def _workers(papers: int) -> int:
+    if papers < PARALLEL_MIN_PAPERS or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return min(cores, _MAX_WORKERS)
+
+
+#: What forked workers resolve: set just before the pool starts (they inherit it).
+_JOB: tuple[Sequence[Paper], AnswerKey | None, float] | None = None
+
+
+def _resolve_job(number: int) -> tuple[Question, ...]:
+    if _JOB is None:
+        raise RuntimeError("no papers to resolve in this worker")
+    papers, key, threshold = _JOB
+    return _resolve_paper(papers[number], key, threshold).questions
+
+
+def resolve_papers(papers: Sequence[Paper], key: AnswerKey | None, threshold: float) -> list[Paper]:
+    """Each paper with its answers resolved (`_resolve_paper`), in order. Papers are independent:
+    when many need inference they are inferred in forked worker processes (one per core), with
+    the same results as here (a fork inherits this process's state, hash seed included)."""
+    global _JOB
+    inferred = [n for n, paper in enumerate(papers) if _needs_inference(paper, key)]
+    workers = _workers(len(inferred))
+    if workers < 2:
+        return [_resolve_paper(paper, key, threshold) for paper in papers]
+    _JOB = (papers, key, threshold)
+    try:
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            chunk = max(1, len(inferred) // (workers * 8))
+            answered = dict(
+                zip(inferred, pool.map(_resolve_job, inferred, chunksize=chunk), strict=True)
+            )
+    finally:
+        _JOB = None
+    return [
+        replace(paper, questions=answered[n])
+        if n in answered
+        else _resolve_paper(paper, key, threshold)
+        for n, paper in enumerate(papers)
+    ]
+
+
+class _Missing(Exception):
+    """Raised by the `compute` given to a memo on a first pass: the memo has no result yet."""
 
 
 def _resolve_paper(paper: Paper, key: AnswerKey | None, threshold: float) -> Paper:
@@ -84,14 +153,47 @@ def resolve_answers(
     digests = share_known_answers(digests, key)
     limit = threshold  # a float from here on, for the closures below
 
-    def resolve(paper: Paper) -> Paper:
-        if memo is None:
-            return _resolve_paper(paper, key, limit)
-        letters = key.answers.get(paper.key, ()) if key else ()
-        return memo(paper, (letters, limit), lambda: _resolve_paper(paper, key, limit))
+    papers = [paper for digest in digests for paper in digest.papers]
+    if memo is None:
+        resolved = resolve_papers(papers, key, limit)
+    else:
+        resolved = _memoised(papers, key, limit, memo)
+    out: list[Digest] = []
+    start = 0
+    for digest in digests:
+        end = start + len(digest.papers)
+        out.append(digest.with_papers(tuple(resolved[start:end])))
+        start = end
+    return out
 
+
+def _memoised(
+    papers: Sequence[Paper],
+    key: AnswerKey | None,
+    threshold: float,
+    memo: Callable[[Paper, tuple[object, ...], Callable[[], Paper]], Paper],
+) -> list[Paper]:
+    """`resolve_papers` through `memo`: a first pass takes what the memo has (its `compute`
+    raises `_Missing` otherwise), the papers it lacks are resolved together (in workers when
+    many), and a second pass hands them to the memo in order."""
+
+    def inputs(paper: Paper) -> tuple[object, ...]:
+        return (key.answers.get(paper.key, ()) if key else (), threshold)
+
+    def missing() -> Paper:
+        raise _Missing
+
+    known: dict[int, Paper] = {}
+    for n, paper in enumerate(papers):
+        with contextlib.suppress(_Missing):
+            known[n] = memo(paper, inputs(paper), missing)
+    lacking = [n for n in range(len(papers)) if n not in known]
+    computed = dict(
+        zip(lacking, resolve_papers([papers[n] for n in lacking], key, threshold), strict=True)
+    )
     return [
-        digest.with_papers(tuple(resolve(paper) for paper in digest.papers)) for digest in digests
+        known[n] if n in known else memo(paper, inputs(paper), lambda n=n: computed[n])
+        for n, paper in enumerate(papers)
     ]
 
 

@@ -191,25 +191,30 @@ def marked_tokens(text: str) -> tuple[str, ...]:
     """Content tokens, with `_NEGATION` standing where the text says "no", "without", …"""
     text = unicodedata.normalize("NFKC", text).lower().replace("×", "x").replace("n't", " not")
     text = text.translate(_GREEK)
-    text = _PERCENT.sub("%", _THOUSANDS.sub("", text))
+    # (Each pattern needs a comma or "per": most texts skip both searches.)
+    if "," in text:
+        text = _THOUSANDS.sub("", text)
+    if "per" in text:
+        text = _PERCENT.sub("%", text)
     text = _CLAUSE_BREAK.sub(f" {_CLAUSE} ", text)
-    out: list[str] = []
-    for token in _TOKEN.findall(text):
-        if token == _CLAUSE:
-            out.append(token)
-            continue
-        if token in _NEGATION_CUES:
-            out.append(_NEGATION)
-            continue
-        if token in STOPWORDS:
-            continue
-        token = _NUMBER_WORDS.get(token, token)
-        if token[0].isdigit():
-            out.append(token)
-        else:
-            stemmed = stem(token)
-            out.append(_SYNONYMS.get(stemmed, stemmed))
-    return tuple(out)
+    return tuple(form for form in map(_marked_form, _TOKEN.findall(text)) if form)
+
+
+@lru_cache(maxsize=65536)
+def _marked_form(token: str) -> str:
+    """What `marked_tokens` makes of one word: a marker, its stem, or "" for a stop word (the
+    same few thousand words recur in every text, so each is worked out once)."""
+    if token == _CLAUSE:
+        return token
+    if token in _NEGATION_CUES:
+        return _NEGATION
+    if token in STOPWORDS:
+        return ""
+    token = _NUMBER_WORDS.get(token, token)
+    if token[0].isdigit():
+        return token
+    stemmed = stem(token)
+    return _SYNONYMS.get(stemmed, stemmed)
 
 
 @lru_cache(maxsize=65536)
@@ -270,6 +275,8 @@ def is_negated(prompt: str) -> bool:
 
 def scoped(marked: Sequence[str]) -> tuple[list[str], list[bool], list[int]]:
     """Tokens without the markers, whether each is under a negation, and its clause number."""
+    if _NEGATION not in marked and _CLAUSE not in marked:  # most options: nothing to scope
+        return list(marked), [False] * len(marked), [0] * len(marked)
     clean: list[str] = []
     negated: list[bool] = []
     clauses: list[int] = []

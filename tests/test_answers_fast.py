@@ -1,0 +1,198 @@
+"""The fast paths of answer inference equal straightforward reference implementations (kept here,
+not in the package): the longest run, the closeness to the question's words, the paper index's
+word sets, and inference in worker processes against inference in this one."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import pytest
+from helpers import FIXTURES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flashcards.answers import resolve, resolve_answers
+from flashcards.answers.features import (
+    _CLAUSE_PENALTY,
+    _REACH,
+    PaperIndex,
+    _closeness,
+    _longest_run,
+    _Segment,
+)
+from flashcards.model import Digest, Paper
+from flashcards.parse import parse_file
+
+WORDS = st.sampled_from("abcde")
+
+
+def _reference_longest_run(option: Sequence[str], segment: _Segment) -> int:
+    """Every start in the option, every place of its word in the segment, extended."""
+    best = 0
+    words = segment.tokens
+    for start in range(len(option)):
+        for pos in range(len(words)):
+            length = 0
+            while (
+                start + length < len(option)
+                and pos + length < len(words)
+                and words[pos + length] == option[start + length]
+            ):
+                length += 1
+            best = max(best, length)
+    return best
+
+
+def _reference_closeness(
+    token: str,
+    segment: _Segment,
+    where: dict[str, tuple[int, ...]],
+    weights: dict[str, float],
+) -> float:
+    """Every place of every question word measured, the nearest taken."""
+    total = sum(weights.values()) or 1.0
+    clauses = segment.clauses
+    best = 0.0
+    for i in segment.positions.get(token, ()):
+        value = 0.0
+        for word, places in where.items():
+            nearest = min(
+                abs(i - j) + _CLAUSE_PENALTY * abs(clauses[i] - clauses[j]) for j in places
+            )
+            if nearest <= _REACH:
+                value += weights[word] / math.sqrt(max(1, nearest))
+        best = max(best, value / total)
+    return best
+
+
+@st.composite
+def segments(draw: st.DrawFn) -> _Segment:
+    words = draw(st.lists(WORDS, min_size=1, max_size=40))
+    # Clause numbers never decrease along a segment (each break starts the next clause).
+    breaks = draw(st.lists(st.booleans(), min_size=len(words), max_size=len(words)))
+    clauses = tuple(itertools.accumulate(int(b) for b in breaks))
+    negated = tuple(draw(st.lists(st.booleans(), min_size=len(words), max_size=len(words))))
+    positions: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        positions.setdefault(word, []).append(i)
+    return _Segment(
+        "method",
+        " ".join(words),
+        tuple(words),
+        negated,
+        {t: tuple(p) for t, p in positions.items()},
+        clauses,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(segments(), st.lists(WORDS, min_size=1, max_size=10))
+def test_longest_run_equals_the_reference(segment: _Segment, option: list[str]) -> None:
+    assert _longest_run(option, segment) == _reference_longest_run(option, segment)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    segments(),
+    WORDS,
+    st.dictionaries(
+        st.sampled_from("vwxyz"),
+        st.floats(min_value=0.01, max_value=20.0),
+        min_size=1,
+        max_size=4,
+    ),
+    st.data(),
+)
+def test_closeness_equals_the_reference(
+    segment: _Segment, token: str, weights: dict[str, float], data: st.DataObject
+) -> None:
+    # The question's words anywhere in the segment (an acronym's places are not its tokens).
+    length = len(segment.tokens)
+    where = {
+        word: tuple(sorted(places))
+        for word in weights
+        if (
+            places := data.draw(
+                st.sets(st.integers(0, length - 1), max_size=6), label=f"places of {word}"
+            )
+        )
+    }
+    assert _closeness(token, segment, where, weights) == _reference_closeness(
+        token, segment, where, weights
+    )
+
+
+def _papers() -> list[Paper]:
+    papers = [
+        paper
+        for path in sorted((FIXTURES / "answers").glob("*.txt"))
+        for digest in parse_file(path)
+        for paper in digest.papers
+    ]
+    assert len(papers) >= 10
+    return papers
+
+
+def test_paper_index_word_sets_equal_their_definitions() -> None:
+    for paper in _papers():
+        index = PaperIndex(paper)
+        segments = index.segments
+        pairs = [(s, t, n) for s in segments for t, n in zip(s.tokens, s.negated, strict=True)]
+        own = [(s, t, n) for s, t, n in pairs if s.field != "previous_research"]
+        assert index.vocabulary == {t for _, t, _ in pairs}
+        assert index.affirmed == {t for _, t, n in pairs if not n}
+        assert index.own_work == {t for _, t, _ in own}
+        assert index.claimed == {t for _, t, n in own if not n}
+        assert index.spread == Counter(t for s in segments for t in set(s.tokens))
+        assert index.bigrams == {p for s in segments for p in itertools.pairwise(s.tokens)}
+        for word, numbers in index.holding.items():
+            assert numbers == tuple(n for n, s in enumerate(segments) if word in s.positions)
+
+
+def _digests() -> list[Digest]:
+    return [
+        digest
+        for path in sorted((FIXTURES / "answers").glob("*.txt"))
+        for digest in parse_file(path)
+    ]
+
+
+def test_workers_resolve_exactly_what_one_process_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    one = resolve_answers(_digests())
+    monkeypatch.setattr(resolve, "PARALLEL_MIN_PAPERS", 2)
+    monkeypatch.setattr(resolve, "_workers", lambda papers: 2 if papers >= 2 else 1)
+    spawned: list[int] = []
+    real_pool = resolve.concurrent.futures.ProcessPoolExecutor
+
+    def pool(*args: object, **kwargs: object) -> object:
+        spawned.append(1)
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(resolve.concurrent.futures, "ProcessPoolExecutor", pool)
+    assert resolve_answers(_digests()) == one
+    assert spawned  # the workers did run
+
+
+def test_a_memo_gives_what_it_has_and_stores_what_it_lacked() -> None:
+    digests = _digests()
+    plain = resolve_answers(digests)
+    store: dict[str, Paper] = {}
+    calls: list[str] = []
+
+    def memo(paper: Paper, inputs: tuple[object, ...], compute: object) -> Paper:
+        calls.append(paper.key)
+        if repr(paper) in store:
+            return store[repr(paper)]
+        result = compute()  # type: ignore[operator]
+        store[repr(paper)] = result
+        return result
+
+    assert resolve_answers(digests, memo=memo) == plain
+    papers = [paper.key for digest in digests for paper in digest.papers]
+    assert set(store) == {repr(paper) for digest in digests for paper in digest.papers}
+    calls.clear()
+    assert resolve_answers(digests, memo=memo) == plain  # every paper from the memo now
+    assert calls == papers
