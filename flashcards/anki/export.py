@@ -15,7 +15,6 @@ serialised whole) and is deflated from that file in chunks. The file's bytes are
 from __future__ import annotations
 
 import functools
-import io
 import itertools
 import shutil
 import sqlite3
@@ -86,7 +85,10 @@ def build_package(
         collection = Path(tmp) / "collection.anki2"
         count, cards = write_collection(collection, notes, description=description, only=only)
         with phase("zip"):
-            data = _zip(collection)
+            # Zipped to a file, then read once: an in-memory zip is copied whole by getvalue().
+            package = Path(tmp) / "package.apkg"
+            _zip(collection, package)
+            data = package.read_bytes()
     return PackageResult(data, count, cards)
 
 
@@ -208,10 +210,9 @@ def _zip_info(name: str, size: int) -> zipfile.ZipInfo:
     return info
 
 
-def _zip(collection: Path) -> bytes:
-    """The package: `collection`, deflated in chunks, and an empty media list."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+def _zip(collection: Path, package: Path) -> None:
+    """Write the package: `collection`, deflated in chunks, and an empty media list."""
+    with zipfile.ZipFile(package, "w") as archive:
         with (
             collection.open("rb") as source,
             archive.open(_zip_info("collection.anki2", collection.stat().st_size), "w") as entry,
@@ -219,7 +220,6 @@ def _zip(collection: Path) -> bytes:
             shutil.copyfileobj(source, entry, _CHUNK)
         with archive.open(_zip_info("media", 2), "w") as entry:
             entry.write(b"{}")
-    return buffer.getvalue()
 
 
 def write_package(path: str | Path, notes: Sequence[StampedNote]) -> PackageResult:
