@@ -121,6 +121,10 @@ def _genanki(package: str, output: str) -> dict[str, Any]:
 def _child(job: Callable[..., dict[str, Any]], args: tuple, queue: multiprocessing.Queue) -> None:
     result = job(*args)
     result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB
+    # The parse workers' (forked, so counting the pages they share with this process): the
+    # largest one's peak. They are gone before this process peaks (notes, state, export), so
+    # the main process's peak is the build's; this shows it stays so.
+    result["worker_max_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     queue.put(result)
 
 
@@ -247,7 +251,10 @@ def _print_run(run: dict[str, Any]) -> None:
         f"{run['notes']:,} notes, {run['cards']:,} cards"
     )
     header = "".join(f"{p:>8}" for p in PHASES)
-    print(f"{'build':16}{'total':>8}{header}{'other':>8}{'RSS MB':>8}{'MB':>7}{'×genanki':>9}")
+    print(
+        f"{'build':16}{'total':>8}{header}{'other':>8}{'RSS MB':>8}{'MB':>7}{'×genanki':>9}"
+        f"{'worker RSS':>11}"
+    )
     base = run["genanki"]
     print(
         f"{'plain genanki':16}{base['seconds']:8.2f}{'':{8 * (len(PHASES) + 1)}}"
@@ -260,6 +267,7 @@ def _print_run(run: dict[str, Any]) -> None:
         print(
             f"{name:16}{build['seconds']:8.2f}{cells}{other:8.2f}{build['max_rss_mb']:8.0f}"
             f"{build['bytes'] / 1e6:7.1f}{build['seconds'] / base['seconds']:9.1f}"
+            f"{build.get('worker_max_rss_mb', 0.0):11.0f}"
         )
 
 

@@ -113,7 +113,7 @@ class PreparedDeck:
     """A deck built in memory, nothing written: what a build writes and what a check inspects."""
 
     plan: BuildPlan
-    digests: tuple[Digest, ...]  # answers resolved
+    digests: tuple[Digest, ...]  # answers resolved; () unless `prepare(keep_digests=True)`
     taxonomy: Taxonomy
     notes: tuple[StampedNote, ...]
     files: tuple[tuple[Path, bytes], ...]  # state first, then the package (and the delta)
@@ -531,12 +531,14 @@ def prepare(
     taxonomy: Taxonomy | None = None,
     state: DeckState | None = None,
     progress: Progress | None = None,
+    keep_digests: bool = False,
 ) -> PreparedDeck:
     """Everything a build does except writing: parse, answers, topics, notes, state, package.
 
     `parsed`, `key`, `taxonomy` and `state` may be given when the caller has read them already
     (a check reads them one by one to report every bad file); otherwise they are read from the
-    plan.
+    plan. The digests are dropped once the notes are made (a large archive's text would stay in
+    memory through the export), unless `keep_digests`.
     """
     check_plan(plan)
     cache: BuildCache | None = None
@@ -560,13 +562,17 @@ def prepare(
     previous = load_state(plan.state) if state is None else state
     namespace = _namespace(plan, previous)
     digests, specs = _notes(plan, parsed, key, taxonomy, namespace, cache)
+    warnings = list(parsed.warnings) + list(previous.warnings)
+    cards = sum(spec.cards for spec in specs)
+    description = deck_description(digests, notes=len(specs), cards=cards, origin=plan.origin)
+    kept = tuple(digests) if keep_digests else ()
+    del parsed, digests  # `build` holds no other reference: the parsed text is freed here
 
     with phase("state"):
         specs = flag_changed_answers(specs, previous)
         stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
         state_data = state_bytes(new_state)
-    cards = sum(s.spec.cards for s in stamped)
-    description = deck_description(digests, notes=len(stamped), cards=cards, origin=plan.origin)
+    del specs, new_state  # held by `stamped` and written as `state_data`
     package = build_package(stamped, description=description)  # phases "export" and "zip"
     # The state goes first: if only it landed, the next build still stamps the same times.
     files = [(plan.state, state_data), (plan.output, package.data)]
@@ -576,8 +582,7 @@ def prepare(
         delta = build_package(stamped, description=description, only=fresh)
         files.append((plan.delta, delta.data))
 
-    warnings = list(parsed.warnings) + list(previous.warnings)
-    if not specs:
+    if not stamped:
         warnings.append(f"{plan.output}: the deck has no notes (no papers in its inputs)")
     report = BuildReport(
         deck=plan.name,
@@ -612,7 +617,7 @@ def prepare(
         }
     return PreparedDeck(
         plan,
-        tuple(digests),
+        kept,
         taxonomy,
         tuple(stamped),
         tuple(files),

@@ -1,26 +1,36 @@
 """What the last build computed, kept for the next one: an optional, disposable speed-up.
 
 A cache is a directory beside the state file (`NAME.cache/` for `NAME.state.json`) with two
-JSON files: `digests.json`, the digests parsed from each input file keyed by the file's path and
-the sha256 of its bytes, and `build.json`, the fingerprint of the last build (every input file's
-hash, the answer key, the taxonomy, the deck's settings and the code version) with the hashes of
-the state and package it wrote and its report. When a build's fingerprint, state and package
-are exactly those of the last build, nothing is recomputed: the files on disk already hold the
-bytes a build would write. Otherwise only the files whose bytes are new are parsed.
+files: `entries.sqlite`, a table of JSON entries (the digests parsed from each input file, keyed
+by the file's path and the sha256 of its bytes; each paper's resolved answers and topics, keyed
+by a hash of everything they depend on), and `build.json`, the fingerprint of the last build
+(every input file's hash, the answer key, the taxonomy, the deck's settings and the code
+version) with the hashes of the state and package it wrote and its report. When a build's
+fingerprint, state and package are exactly those of the last build, nothing is recomputed: the
+files on disk already hold the bytes a build would write. Otherwise only the files whose bytes
+are new are parsed.
 
-Plain JSON only (never pickle): a cache restored in CI may have been written by anyone, so it
-is read as untrusted data. A missing, stale, corrupted or foreign cache is ignored and rewritten;
-deleting it is always safe. Everything is keyed by `code_version()` as well, so a cache written by
-another version of flashcards (or of the libraries, Python, SQLite or zlib) is never used.
+The entries live in SQLite rather than one JSON document so that a build holds none of them in
+memory: each is read when it is looked up and written when it is made, within one transaction
+that a failed build never commits; saving drops the entries this build did not use.
+
+Plain data only (JSON text in SQLite, never pickle): a cache restored in CI may have been
+written by anyone, so it is read as untrusted data (a database whose schema is not exactly ours,
+with a trigger or view, say, is deleted unread). A missing, stale, corrupted or foreign cache is
+ignored and rewritten; deleting it is always safe. Everything is keyed by `code_version()` as
+well, so a cache written by another version of flashcards (or of the libraries, Python, SQLite or
+zlib) is never used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import importlib.metadata
 import json
+import os
 import sqlite3
 import sys
 import zlib
@@ -36,7 +46,7 @@ from flashcards.inputfile import NotARegularFile, open_regular_file
 from flashcards.model import Digest, Paper, Question
 
 #: Bumped when the layout of the cache files changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _LIBRARIES = ("genanki", "markdown-it-py", "beautifulsoup4", "pyyaml", "google-re2")
@@ -92,14 +102,10 @@ class BuildCache:
     """One deck's cache, read at the start of a build and written after it."""
 
     path: Path
-    # Entries are kept as JSON text, decoded only when used: a cache of a large archive must not
-    # hold every digest twice in memory as Python objects.
-    digests: dict[str, Any] = field(default_factory=dict)  # "path\0sha256" → digests (JSON)
     last_build: dict[str, Any] = field(default_factory=dict)
-    used: dict[str, str] = field(default_factory=dict)  # the entries this build used or made
-    papers: dict[str, Any] = field(default_factory=dict)  # "kind\0hash of inputs" → result
-    papers_used: dict[str, Any] = field(default_factory=dict)
     context: str = ""  # the hash of the taxonomy file that topics are computed with
+    files_reused: int = 0  # input files whose digests came from the cache in this build
+    _store: _Entries | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, path: Path) -> BuildCache:
@@ -111,40 +117,32 @@ class BuildCache:
         return cache
 
     def load_digests(self) -> None:
-        """Read the parsed digests and per-paper results (the larger files) only when a build
-        needs them."""
-        data = _read_json(self.path / "digests.json")
-        if (
-            isinstance(data, dict)
-            and data.get("code") == code_version()
-            and isinstance(data.get("files"), dict)
-        ):
-            self.digests = data["files"]
-        data = _read_json(self.path / "papers.json")
-        if (
-            isinstance(data, dict)
-            and data.get("code") == code_version()
-            and isinstance(data.get("papers"), dict)
-        ):
-            self.papers = data["papers"]
+        """Open the entries (parsed digests, per-paper results) only when a build needs them."""
+        self._entries()
+
+    def _entries(self) -> _Entries:
+        if self._store is None:
+            self._store = _Entries(self.path / "entries.sqlite")
+        return self._store
 
     def resolved_paper(
         self, paper: Paper, inputs: tuple[object, ...], compute: Callable[[], Paper]
     ) -> Paper:
         """`compute()` (a paper with its answers resolved), or the questions it gave last time
         for a paper of the same content and the same `inputs` (key letters, threshold)."""
+        entries = self._entries()
         key = "answers\0" + _hash(paper, inputs)
-        entry = self.papers.get(key)
-        if isinstance(entry, str):
+        entry = entries.get(key)
+        if isinstance(entry, list):
             try:
-                questions = tuple(_question_from_data(q) for q in json.loads(entry))
+                questions = tuple(_question_from_data(q) for q in entry)
                 if len(questions) == len(paper.questions):
-                    self.papers_used[key] = entry
+                    entries.use(key)
                     return dataclasses.replace(paper, questions=questions)
             except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
                 pass  # a corrupted or forged entry: compute it again
         resolved = compute()
-        self.papers_used[key] = _text([dataclasses.asdict(q) for q in resolved.questions])
+        entries.put(key, [dataclasses.asdict(q) for q in resolved.questions])
         return resolved
 
     def topics(
@@ -152,50 +150,187 @@ class BuildCache:
     ) -> tuple[str, ...]:
         """`compute()` (a paper's topics), or what it gave last time for a paper of the same
         content and the same taxonomy (`context`), if those are among the taxonomy's `slugs`."""
+        entries = self._entries()
         key = "topics\0" + _hash(paper, self.context)
-        entry = self.papers.get(key)
+        entry = entries.get(key)
         if isinstance(entry, list) and entry and all(t in slugs for t in entry):
-            self.papers_used[key] = entry
+            entries.use(key)
             return tuple(entry)
         topics = compute()
-        self.papers_used[key] = list(topics)
+        entries.put(key, list(topics))
         return topics
 
     def parsed(self, source: str, sha: str) -> list[Digest] | None:
         """The digests last parsed from the file `source` with bytes of hash `sha`, if any."""
-        key = f"{source}\0{sha}"
-        entry = self.digests.get(key)
-        if not isinstance(entry, str):
+        entries = self._entries()
+        key = f"file\0{source}\0{sha}"
+        entry = entries.get(key)
+        if not isinstance(entry, list):
             return None
         try:
-            digests = [digest_from_data(item) for item in json.loads(entry)]
+            digests = [digest_from_data(item) for item in entry]
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return None  # a corrupted or forged entry: parse the file again
-        self.used[key] = entry
+        entries.use(key)
+        self.files_reused += 1
         return digests
 
     def remember(self, source: str, sha: str, digests: Iterable[Digest]) -> None:
-        self.used[f"{source}\0{sha}"] = _text([digest_to_data(d) for d in digests])
+        self._entries().put(f"file\0{source}\0{sha}", [digest_to_data(d) for d in digests])
 
     def save(self, build: Mapping[str, Any] | None) -> None:
         """Write what this build used and made (the entries of files no longer read are dropped).
         A cache that cannot be written is no error: the next build is only slower."""
-        files = [
-            (
-                self.path / "digests.json",
-                _dump({"code": code_version(), "files": self.used}),
-            ),
-            (
-                self.path / "papers.json",
-                _dump({"code": code_version(), "papers": self.papers_used}),
-            ),
-            (self.path / "build.json", _dump({"code": code_version(), **(build or {})})),
-        ]
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            replace_files(files)
+            if self._store is not None:
+                self._store.commit()
+                self._store = None
+            replace_files(
+                [(self.path / "build.json", _dump({"code": code_version(), **(build or {})}))]
+            )
         except (OSError, BuildError):  # replace_files reports what failed as a BuildError
             pass
+
+
+_SCHEMA = (
+    "CREATE TABLE meta (code TEXT NOT NULL)",
+    "CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+)
+
+_MASTER = "SELECT type, name, tbl_name, sql FROM {}sqlite_master ORDER BY type, name"
+
+
+@functools.cache
+def _schema_rows() -> list[tuple[Any, ...]]:
+    """What `sqlite_master` holds for our schema and nothing else, as this SQLite writes it."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        for statement in _SCHEMA:
+            connection.execute(statement)
+        return connection.execute(_MASTER.format("")).fetchall()
+    finally:
+        connection.close()
+
+
+def _ours(connection: sqlite3.Connection, schema: str = "") -> bool:
+    """Whether the database (`schema`: "" for main, or "name." of an attached one) is exactly
+    our tables, written by this code version."""
+    if connection.execute(_MASTER.format(schema)).fetchall() != _schema_rows():
+        return False  # anything else (a trigger, a view, another table) is not read at all
+    code = connection.execute(f"SELECT code FROM {schema}meta").fetchall()
+    return code == [(code_version(),)]
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    connection = sqlite3.connect(target, uri=uri, isolation_level=None)
+    connection.execute("PRAGMA trusted_schema=OFF")  # no function runs from a schema
+    connection.execute("PRAGMA cell_size_check=ON")  # corrupted pages are errors
+    return connection
+
+
+class _Entries:
+    """The cache's table of JSON entries during a build.
+
+    The last build's entries are only read (the file opened read-only); this build's new
+    entries and the keys of those it used go to a private temporary database (on disk, deleted
+    when closed), so that a build holds none of them in memory and a failed build leaves the
+    cache untouched. `commit` applies them to the file in one transaction: new entries added,
+    unused ones dropped. An unreadable file is a store that finds nothing; a SQLite error on
+    the way (a full disk) leaves the cache to the next build."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.last: sqlite3.Connection | None = None
+        self.scratch: sqlite3.Connection | None = None
+        try:
+            if path.is_file():
+                self.last = _connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+                if not _ours(self.last):
+                    self.last.close()
+                    self.last = None
+        except sqlite3.Error:
+            self.last = None  # a damaged or foreign file: replaced at `commit`
+        try:
+            self.scratch = _connect("")  # "": a private temporary database
+            self.scratch.execute("CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT)")
+            self.scratch.execute("CREATE TABLE used (key TEXT PRIMARY KEY)")
+            self.scratch.execute("BEGIN")  # never committed: no need to sync it to disk
+        except sqlite3.Error:
+            self.scratch = None
+
+    def get(self, key: str) -> Any:
+        """The last build's entry `key` (JSON data), or None."""
+        if self.last is None:
+            return None
+        try:
+            row = self.last.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
+            return None if row is None else json.loads(row[0])
+        except (sqlite3.Error, TypeError, ValueError, RecursionError):
+            return None
+
+    def use(self, key: str) -> None:
+        """Keep the last build's entry `key` past this build."""
+        self._run("INSERT OR IGNORE INTO used VALUES (?)", (key,))
+
+    def put(self, key: str, value: Any) -> None:
+        """Store `value` (JSON data) as the entry `key`, kept past this build."""
+        text = json.dumps(value, separators=(",", ":"))
+        self._run("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, text))
+
+    def _run(self, statement: str, parameters: tuple[str, ...]) -> None:
+        if self.scratch is None:
+            return
+        try:
+            self.scratch.execute(statement, parameters)
+        except sqlite3.Error:
+            self.scratch.close()
+            self.scratch = None  # nothing more is kept; the cache stays as it was
+
+    def close(self) -> None:
+        for connection in (self.last, self.scratch):
+            if connection is not None:
+                connection.close()
+        self.last = self.scratch = None
+
+    def commit(self) -> None:
+        """Write this build's entries to the file and drop those it did not use, in one
+        transaction (a crash midway leaves the file as it was: SQLite's journal)."""
+        scratch, valid = self.scratch, self.last is not None
+        self.scratch = None
+        self.close()
+        if scratch is None:
+            return
+        try:
+            if not valid:  # missing, damaged or foreign: start a new file
+                _unlink(self.path)
+                with contextlib.closing(_connect(str(self.path))) as connection:
+                    connection.execute("BEGIN")
+                    for statement in _SCHEMA:
+                        connection.execute(statement)
+                    connection.execute("INSERT INTO meta VALUES (?)", (code_version(),))
+                    connection.execute("COMMIT")
+            scratch.execute("COMMIT")  # ATTACH needs no open transaction
+            scratch.execute("ATTACH DATABASE ? AS cache", (str(self.path),))
+            if not _ours(scratch, "cache."):
+                return  # replaced since this build read it: leave it to the next build
+            scratch.execute("BEGIN IMMEDIATE")
+            scratch.execute(
+                "DELETE FROM cache.entries WHERE key NOT IN (SELECT key FROM used)"
+                " AND key NOT IN (SELECT key FROM entries)"
+            )
+            scratch.execute("INSERT OR REPLACE INTO cache.entries SELECT key, value FROM entries")
+            scratch.execute("COMMIT")
+        except (OSError, sqlite3.Error):
+            pass  # a cache that cannot be written is no error: the next build is only slower
+        finally:
+            scratch.close()
+
+
+def _unlink(path: Path) -> None:
+    for name in (path.name, f"{path.name}-journal"):
+        with contextlib.suppress(OSError):
+            os.unlink(path.with_name(name))
 
 
 def _read_json(path: Path) -> Any:
@@ -212,11 +347,6 @@ def _dump(data: Mapping[str, Any]) -> bytes:
 def _hash(paper: Paper, inputs: object) -> str:
     # A dataclass's repr shows every field, strings quoted: a content key for this code version.
     return hashlib.sha256(repr((paper, inputs)).encode()).hexdigest()
-
-
-def _text(data: Any) -> str:
-    # ASCII: Python keeps such a string in one byte per character (emoji would make it four).
-    return json.dumps(data, separators=(",", ":"))
 
 
 def fingerprint(parts: Mapping[str, Any]) -> str:

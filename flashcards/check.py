@@ -211,7 +211,13 @@ class _Collector:
             return
         prepared: PreparedDeck | None = self.attempt(
             lambda: prepare(
-                plan, int(time.time()), parsed=parsed, key=key, taxonomy=taxonomy, state=state
+                plan,
+                int(time.time()),
+                parsed=parsed,
+                key=key,
+                taxonomy=taxonomy,
+                state=state,
+                keep_digests=True,
             )
         )
         if prepared is None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator, Sequence
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -44,13 +47,30 @@ def _outputs(folder: Path) -> tuple[str, str]:
     return _sha(folder / "deck.apkg"), _sha(folder / "deck.state.json")
 
 
+def _forge(cache: Path, kind: str, change: Callable[[Any], Any]) -> int:
+    """Replace the value of every `kind` entry ("file", "answers", "topics") of the cache's
+    table with `change(value)`; how many there were."""
+    connection = sqlite3.connect(cache / "entries.sqlite")
+    try:
+        rows = connection.execute("SELECT key, value FROM entries").fetchall()
+        forged = [
+            (json.dumps(change(json.loads(value))), key)
+            for key, value in rows
+            if key.startswith(f"{kind}\0")
+        ]
+        connection.executemany("UPDATE entries SET value = ? WHERE key = ?", forged)
+        connection.commit()
+    finally:
+        connection.close()
+    return len(forged)
+
+
 def test_cache_lives_beside_the_state(tmp_path: Path) -> None:
     _inputs(tmp_path, INPUTS)
     _build(tmp_path)
     assert sorted(p.name for p in (tmp_path / "deck.cache").iterdir()) == [
         "build.json",
-        "digests.json",
-        "papers.json",
+        "entries.sqlite",
     ]
     assert buildcache.default_cache_path(Path("d/x.state.json")) == Path("d/x.cache")
     assert buildcache.default_cache_path(Path("d/x.json")) == Path("d/x.cache")
@@ -83,14 +103,11 @@ def test_warm_stale_and_corrupted_caches_give_the_cold_bytes(tmp_path: Path) -> 
         report = _build(folder, cache=folder is warm, now=NOW + 2 * 86_400)
         assert report.changed > 0
     assert _outputs(cold) == _outputs(warm)
-    for name in ("build.json", "digests.json"):
-        (warm / "deck.cache" / name).write_bytes(b"\x00{not json")
+    for name in ("build.json", "entries.sqlite"):
+        (warm / "deck.cache" / name).write_bytes(b"\x00{not json, not SQLite")
     _build(warm, now=NOW + 3 * 86_400)
     assert _outputs(cold) == _outputs(warm)
-    files = json.loads((warm / "deck.cache" / "digests.json").read_bytes())
-    for key in files["files"]:
-        files["files"][key] = json.dumps([{"source": 1, "format": "quiz-text"}])
-    (warm / "deck.cache" / "digests.json").write_text(json.dumps(files))
+    assert _forge(warm / "deck.cache", "file", lambda _: [{"source": 1, "format": "quiz-text"}])
     (warm / "deck.cache" / "build.json").unlink()
     _build(warm, now=NOW + 3 * 86_400)
     assert _outputs(cold) == _outputs(warm)
@@ -102,16 +119,15 @@ def test_a_cache_of_another_code_version_is_ignored(
     inputs = _inputs(tmp_path, INPUTS)
     _build(tmp_path)
     expected = _outputs(tmp_path)
+
     # Forge the cache: another paper title for every file, and a build record that would reuse.
-    path = tmp_path / "deck.cache" / "digests.json"
-    data = json.loads(path.read_bytes())
-    for key, entry in data["files"].items():
-        digests = json.loads(entry)  # each entry is JSON text, decoded when used
+    def forge(digests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for digest in digests:
             for paper in digest["papers"]:
                 paper["title"] = "Forged"
-        data["files"][key] = json.dumps(digests)
-    path.write_text(json.dumps(data))
+        return digests
+
+    assert _forge(tmp_path / "deck.cache", "file", forge)
     monkeypatch.setattr(buildcache, "code_version", lambda: "another version")
     (tmp_path / "deck.state.json").unlink()
     (tmp_path / "deck.apkg").unlink()
@@ -176,13 +192,9 @@ def test_per_paper_results_follow_the_threshold_and_survive_forgery(tmp_path: Pa
             )
             builder.build(plan, now=NOW)
         assert _outputs(cold) == _outputs(warm)
-    path = warm / "deck.cache" / "papers.json"
-    data = json.loads(path.read_bytes())
-    assert any(key.startswith("answers\0") for key in data["papers"])
-    assert any(key.startswith("topics\0") for key in data["papers"])
-    for key in data["papers"]:  # wrong shapes and, for topics, a forged but well-formed answer
-        data["papers"][key] = '[{"number": "1"}]' if key.startswith("answers") else ["forged"]
-    path.write_text(json.dumps(data))
+    # Wrong shapes and, for topics, a forged but well-formed answer.
+    assert _forge(warm / "deck.cache", "answers", lambda _: [{"number": "1"}])
+    assert _forge(warm / "deck.cache", "topics", lambda _: ["forged"])
     (warm / "deck.cache" / "build.json").unlink()
     (warm / "deck.state.json").unlink()
     (cold / "deck.state.json").unlink()
@@ -225,7 +237,7 @@ def test_files_parsed_in_worker_processes_read_as_in_one(
         if cache is None or not second:
             assert shown == jobs  # every file parsed, shown in order
         else:  # only files that gave no digests (errors, not digests) are parsed again
-            assert 0 < len(shown) == len(jobs) - len(cache.digests) < len(jobs)
+            assert 0 < len(shown) == len(jobs) - cache.files_reused < len(jobs)
         if cache is not None:  # as the next build reads it
             cache.save(None)
             cache = buildcache.BuildCache.load(cache.path)
@@ -247,3 +259,70 @@ def test_a_cache_that_cannot_be_written_is_no_error(
     _build(cold, cache=False)
     assert _outputs(cold) == _outputs(warm)
     assert not (warm / "deck.cache" / "build.json").exists()
+
+
+def test_a_cache_database_not_exactly_ours_is_deleted_unread(tmp_path: Path) -> None:
+    """A restored cache may come from anyone: a database with anything besides our two tables
+    (here a trigger) is deleted, not used, and made anew."""
+    cold, warm = tmp_path / "cold", tmp_path / "warm"
+    for folder in (cold, warm):
+        _inputs(folder, INPUTS)
+    _build(cold, cache=False)
+    _build(warm)
+    assert _forge(warm / "deck.cache", "file", lambda _: [{"source": 1, "format": "quiz-text"}])
+    connection = sqlite3.connect(warm / "deck.cache" / "entries.sqlite")
+    connection.execute("CREATE TRIGGER t AFTER INSERT ON entries BEGIN DELETE FROM meta; END")
+    connection.commit()
+    connection.close()
+    (warm / "deck.cache" / "build.json").unlink()
+    (warm / "deck.state.json").unlink()
+    (cold / "deck.state.json").unlink()
+    _build(cold, cache=False)
+    _build(warm)
+    assert _outputs(cold) == _outputs(warm)
+    connection = sqlite3.connect(warm / "deck.cache" / "entries.sqlite")
+    try:
+        names = connection.execute("SELECT name FROM sqlite_master ORDER BY name").fetchall()
+        assert names == [("entries",), ("meta",)]
+        assert connection.execute("SELECT count(*) FROM entries").fetchone()[0] > 0
+    finally:
+        connection.close()
+
+
+def _keys(cache: Path) -> list[str]:
+    connection = sqlite3.connect(cache / "entries.sqlite")
+    try:
+        return [key for (key,) in connection.execute("SELECT key FROM entries ORDER BY key")]
+    finally:
+        connection.close()
+
+
+def test_a_failed_build_leaves_the_cache_as_it_was(tmp_path: Path) -> None:
+    """Entries are written as they are made, in a transaction only a finished build commits;
+    the next successful build drops the entries it no longer uses."""
+    inputs = _inputs(tmp_path, INPUTS)
+    _build(tmp_path)
+    before = _keys(tmp_path / "deck.cache")
+    assert any(key.startswith("file\0") for key in before)
+    _inputs(tmp_path, LATER)
+    key = tmp_path / "key.yaml"
+    key.write_text('"0000.00000": [A]\n')  # matches no paper: an error after parsing
+    plan = builder.plan_adhoc([inputs], tmp_path / "deck.apkg", answers=key)
+    with pytest.raises(builder.ConfigError):
+        builder.build(plan, now=NOW)
+    gc.collect()  # the failed build's connection, held by the traceback, is closed
+    assert _keys(tmp_path / "deck.cache") == before
+    for name in LATER:
+        (inputs / name.replace("/", "-")).unlink()
+    (inputs / "quiz-varied.txt").unlink()
+    _build(tmp_path)
+    after = _keys(tmp_path / "deck.cache")
+    assert after and set(after) < set(before)
+    assert not any("quiz-varied" in key for key in after)
+
+
+def test_a_cache_path_that_is_a_file_is_no_error(tmp_path: Path) -> None:
+    _inputs(tmp_path, INPUTS)
+    (tmp_path / "deck.cache").write_text("not a directory")
+    assert _build(tmp_path).written
+    assert (tmp_path / "deck.cache").read_text() == "not a directory"

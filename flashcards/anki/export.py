@@ -14,14 +14,14 @@ serialised whole) and is deflated from that file in chunks. The file's bytes are
 
 from __future__ import annotations
 
-import io
+import functools
 import itertools
 import shutil
 import sqlite3
 import sys
 import tempfile
 import zipfile
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,69 +81,106 @@ def build_package(
     `only` (GUIDs) keeps just those notes, each with the new-card position it has among all of
     `notes`: a delta package whose cards come in the same order as the full deck's.
     """
-    with phase("export"):
-        decks, count, cards = genanki_decks(notes, description=description, only=only)
-        with tempfile.TemporaryDirectory(prefix="flashcards-export-") as tmp:
-            collection = Path(tmp) / "collection.anki2"
-            write_collection(collection, decks)
-            with phase("zip"):
-                data = _zip(collection)
+    with phase("export"), tempfile.TemporaryDirectory(prefix="flashcards-export-") as tmp:
+        collection = Path(tmp) / "collection.anki2"
+        count, cards = write_collection(collection, notes, description=description, only=only)
+        with phase("zip"):
+            # Zipped to a file, then read once: an in-memory zip is copied whole by getvalue().
+            package = Path(tmp) / "package.apkg"
+            _zip(collection, package)
+            data = package.read_bytes()
     return PackageResult(data, count, cards)
 
 
-def genanki_decks(
+class _StreamedDeck(genanki.Deck):
+    """A genanki deck whose notes are made one at a time while it is written, not held: the
+    collection gets the same rows, in the same order, as from a deck holding them all."""
+
+    def __init__(
+        self,
+        deck_id: int,
+        name: str,
+        *,
+        description: str,
+        models: Iterable[genanki.Model],
+        notes: Callable[[], Iterator[genanki.Note]],
+    ) -> None:
+        super().__init__(deck_id, name, description=description)
+        for model in models:  # in order of first use, as genanki adds them from its notes
+            self.add_model(model)
+        self._make_notes = notes
+
+    def write_to_db(self, cursor: sqlite3.Cursor, timestamp: float, id_gen: Iterator[int]) -> None:
+        super().write_to_db(cursor, timestamp, id_gen)  # no notes held: the deck and models
+        for note in self._make_notes():
+            note.write_to_db(cursor, timestamp, self.deck_id, id_gen)
+
+
+def write_collection(
+    path: Path,
     notes: Sequence[StampedNote],
     *,
     description: str = DECK_DESCRIPTION,
     only: Collection[str] | None = None,
-) -> tuple[list[genanki.Deck], int, int]:
-    """The genanki decks holding `notes` (sorted by name; see `build_package` for `only`), and
-    how many notes and cards they hold."""
+) -> tuple[int, int]:
+    """Write the Anki collection of `notes` (see `build_package` for `only`) to a new sqlite
+    file at `path`, decks sorted by name; how many notes and cards it holds.
+
+    Each genanki note is made just before it is written and dropped after: a large deck's notes
+    are never all held twice (as our notes and as genanki's)."""
     models = {"mcq": mcq_model(), "summary": summary_model()}
-    decks: dict[str, genanki.Deck] = {}
-    cards = 0
-    count = 0
-    for due, stamped in enumerate(notes, start=1):
-        spec = stamped.spec
-        if only is not None and spec.guid not in only:
-            continue
-        count += 1
-        deck = decks.get(spec.deck)
-        if deck is None:
-            deck = decks[spec.deck] = genanki.Deck(
-                identity.deck_id(spec.deck), spec.deck, description=description
+    members: dict[str, list[int]] = {}  # deck name → positions in `notes` of its notes
+    for position, stamped in enumerate(notes):
+        if only is None or stamped.spec.guid in only:
+            members.setdefault(stamped.spec.deck, []).append(position)
+    written = [0, 0]  # notes, cards
+
+    def make_notes(positions: list[int]) -> Iterator[genanki.Note]:
+        for position in positions:
+            stamped = notes[position]
+            spec = stamped.spec
+            note = _StampedNote(
+                mtime=stamped.mtime,
+                note_id=stamped.note_id,
+                model=models[spec.kind],
+                fields=list(spec.fields),
+                tags=list(spec.tags),
+                guid=spec.guid,
+                due=position + 1,
             )
-        note = _StampedNote(
-            mtime=stamped.mtime,
-            note_id=stamped.note_id,
-            model=models[spec.kind],
-            fields=list(spec.fields),
-            tags=list(spec.tags),
-            guid=spec.guid,
-            due=due,
+            if len(note.cards) != spec.cards:
+                raise AssertionError(
+                    f"note {spec.guid}: {len(note.cards)} cards, expected {spec.cards}"
+                )
+            written[0] += 1
+            written[1] += spec.cards
+            yield note
+
+    decks = []
+    for name in sorted(members):
+        positions = members[name]
+        kinds = dict.fromkeys(notes[position].spec.kind for position in positions)
+        decks.append(
+            _StreamedDeck(
+                identity.deck_id(name),
+                name,
+                description=description,
+                models=[models[kind] for kind in kinds],
+                notes=functools.partial(make_notes, positions),
+            )
         )
-        if len(note.cards) != spec.cards:
-            raise AssertionError(
-                f"note {spec.guid}: {len(note.cards)} cards, expected {spec.cards}"
-            )
-        cards += len(note.cards)
-        deck.add_note(note)
-    return [decks[name] for name in sorted(decks)], count, cards
-
-
-def write_collection(path: Path, decks: Sequence[genanki.Deck]) -> None:
-    """Write the Anki collection of `decks` to a new sqlite file at `path`."""
     connection = sqlite3.connect(path)
     try:
         # A scratch file nobody else opens, deleted after use: no rollback journal, no fsync.
         connection.execute("PRAGMA journal_mode=OFF")
         connection.execute("PRAGMA synchronous=OFF")
         cursor = connection.cursor()
-        genanki.Package(list(decks)).write_to_db(cursor, identity.MODEL_MOD, itertools.count(1))
+        genanki.Package(decks).write_to_db(cursor, identity.MODEL_MOD, itertools.count(1))
         connection.commit()
     finally:
         connection.close()
     _clear_file_header(path)
+    return written[0], written[1]
 
 
 def _clear_file_header(path: Path) -> None:
@@ -173,10 +210,9 @@ def _zip_info(name: str, size: int) -> zipfile.ZipInfo:
     return info
 
 
-def _zip(collection: Path) -> bytes:
-    """The package: `collection`, deflated in chunks, and an empty media list."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+def _zip(collection: Path, package: Path) -> None:
+    """Write the package: `collection`, deflated in chunks, and an empty media list."""
+    with zipfile.ZipFile(package, "w") as archive:
         with (
             collection.open("rb") as source,
             archive.open(_zip_info("collection.anki2", collection.stat().st_size), "w") as entry,
@@ -184,7 +220,6 @@ def _zip(collection: Path) -> bytes:
             shutil.copyfileobj(source, entry, _CHUNK)
         with archive.open(_zip_info("media", 2), "w") as entry:
             entry.write(b"{}")
-    return buffer.getvalue()
 
 
 def write_package(path: str | Path, notes: Sequence[StampedNote]) -> PackageResult:
