@@ -3,11 +3,17 @@ and charts flattened to one line in quiz text (split only where the text marks s
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
+from anki_helpers import fresh_collection, import_package, rendered_cards
 from bs4 import BeautifulSoup
+from digest_writers import write_quiz_text
+from helpers import NOW
 
+from flashcards.build import build, plan_adhoc
+from flashcards.model import Paper, Question
 from flashcards.parse import parse_paths
 from flashcards.parse.flowchart import STEP_SEPARATOR, chart_steps, text_steps
 
@@ -128,3 +134,38 @@ def test_every_corpus_chart_reads_as_steps(corpus: Path) -> None:
         if words >= 20:
             assert len(steps) >= 3, chart
             assert max(len(step.split()) for step in steps) < words / 2, chart
+
+
+def test_cards_show_the_steps_escaped_and_evidence_quotes_them(tmp_path: Path) -> None:
+    """Through the real Anki backend: the Methods card lists the chart's steps, one a line and
+    escaped; an answer found in the chart quotes its step(s) with the arrows between them."""
+    question = Question(
+        number=1,
+        prompt="What does the pond robot collect debris with?",
+        options=("A trawl net", "A vacuum pump", "A magnet"),
+    )
+    workflow = STEP_SEPARATOR.join(
+        ["Sonar mapping of the <pond>", "Route planning {{Title}}", "Debris netting: trawl net"]
+    )
+    paper = Paper(
+        title="Pond Sweepers",
+        arxiv_id="2605.00101",
+        fields={"methods": "A small boat maps and cleans ponds.", "workflow": workflow},
+        questions=(question,),
+    )
+    digest = tmp_path / "2026-05-04.txt"
+    digest.write_text(
+        write_quiz_text(date(2026, 5, 4), [(paper, "https://arxiv.org/abs/2605.00101")])
+    )
+    report = build(plan_adhoc([digest], tmp_path / "deck.apkg"), now=NOW)
+    with fresh_collection(tmp_path) as col:
+        assert import_package(col, report.output).new == report.notes
+        cards = {card.template: card for card in rendered_cards(col)}
+    assert (
+        '<ol class="fc-list fc-steps"><li>Sonar mapping of the &lt;pond&gt;</li>'
+        "<li>Route planning &#123;&#123;Title&#125;&#125;</li>"
+        "<li>Debris netting: trawl net</li></ol>"
+    ) in cards["Methods"].answer
+    back = cards["Question"].answer
+    assert "Route planning &#123;&#123;Title&#125;&#125; → Debris netting: trawl net" in back
+    assert "<pond>" not in back and "<pond>" not in cards["Methods"].answer

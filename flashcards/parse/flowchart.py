@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 from bs4.element import Comment, NavigableString, Tag
 
+from flashcards.model import STEP_SEPARATOR
 from flashcards.parse.common import collapse_whitespace
 
-#: Joins the steps of a chart in the `workflow` field (and splits them again on the card).
-STEP_SEPARATOR = " → "
+__all__ = ["STEP_SEPARATOR", "chart_steps", "text_steps"]
 
 # SVG elements whose text the flow chart shows; everything else in an SVG is drawing.
 _SVG_TEXT = {"text", "tspan", "textpath"}
