@@ -139,10 +139,8 @@ def _same_step(
     if box is not None and box not in regions:
         return True  # two lines of one box
     # Free-standing text: one label wrapped onto lines below each other.
-    if None in (before.x, before.y, line.x, line.y):
+    if before.x is None or before.y is None or line.x is None or line.y is None:
         return False
-    assert before.x is not None and before.y is not None  # for mypy
-    assert line.x is not None and line.y is not None
     gap = line.y - before.y
     return abs(line.x - before.x) <= _TOLERANCE and 0 < gap <= 1.6 * before.font_size
 
@@ -153,17 +151,17 @@ def _step_text(lines: list[_Line]) -> str:
     head = 1
     while head < len(lines) and lines[head].style == lines[0].style:
         head += 1
-    name = _phrase(line.text for line in lines[:head])
-    details = _phrase((line.text for line in lines[head:]), ", ")
+    name = " ".join(line.text for line in lines[:head])
+    details = _details(line.text for line in lines[head:])
     if not details:
         return name
     return f"{name.rstrip(':')}: {details}"
 
 
-def _phrase(lines: Iterable[str], separator: str = " ") -> str:
-    """Lines of one style as they read: a line that goes on the sentence before it (starts in
+def _details(lines: Iterable[str]) -> str:
+    """A step's detail lines as they read: a line that goes on the sentence before it (starts in
     lower case, or follows a line ending in ':', '&', ',', '-' or '+') is joined by a space, a new
-    item by `separator`, without the bullet that drew it."""
+    item by a comma, without the bullet that drew it."""
     text = ""
     for raw in lines:
         line = _BULLET.sub("", raw)
@@ -172,7 +170,7 @@ def _phrase(lines: Iterable[str], separator: str = " ") -> str:
         elif line == raw and (line[:1].islower() or text[-1:] in _GOES_ON):
             text += " " + line
         else:
-            text += separator + line
+            text += ", " + line
     return text
 
 
