@@ -60,6 +60,25 @@ def test_chart_steps_group_the_lines_of_each_box() -> None:
     )
 
 
+def test_detail_lines_read_as_sentences_and_items() -> None:
+    """A detail line in lower case goes on the sentence above it; a bulleted one is a new item,
+    its bullet replaced by the comma; a name keeps what it says, bullet and all."""
+    svg = _svg(
+        '<svg><rect x="0" y="0" width="300" height="200"/>'
+        '<text x="10" y="20" font-weight="bold">Sweep Planner</text>'
+        '<text x="10" y="40">Plans a loop that</text>'
+        '<text x="10" y="55">covers the pond</text>'
+        '<text x="10" y="70">• Avoids reeds</text>'
+        '<text x="10" y="85">• Docks at night</text>'
+        '<rect x="0" y="300" width="300" height="100"/>'
+        '<text x="10" y="320">• One bullet</text></svg>'
+    )
+    assert chart_steps(svg) == (
+        "Sweep Planner: Plans a loop that covers the pond, Avoids reeds, Docks at night",
+        "• One bullet",
+    )
+
+
 def test_a_chart_without_coordinates_is_one_step_a_line_not_one_run() -> None:
     svg = _svg("<svg><text>Read</text><text>Think</text><text>Answer</text></svg>")
     assert chart_steps(svg) == ("Read", "Think", "Answer")
