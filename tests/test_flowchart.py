@@ -10,12 +10,14 @@ import pytest
 from anki_helpers import fresh_collection, import_package, rendered_cards
 from bs4 import BeautifulSoup
 from digest_writers import write_quiz_text
-from helpers import NOW
+from helpers import FIXTURES, NOW, without_hanging
 
 from flashcards.build import build, plan_adhoc
 from flashcards.model import Paper, Question
-from flashcards.parse import parse_paths
+from flashcards.parse import parse_paths, parse_text
 from flashcards.parse.flowchart import STEP_SEPARATOR, chart_steps, text_steps
+
+QUIZ = FIXTURES / "quiz"
 
 # Our own chart in the site's hand-drawn style: a title, a phase (a big box around boxes) with a
 # header, boxes with a bold name over smaller details, a caption under a box, arrows drawn as
@@ -188,3 +190,20 @@ def test_cards_show_the_steps_escaped_and_evidence_quotes_them(tmp_path: Path) -
     back = cards["Question"].answer
     assert "Route planning &#123;&#123;Title&#125;&#125; → Debris netting: trawl net" in back
     assert "<pond>" not in back and "<pond>" not in cards["Methods"].answer
+
+
+def test_a_chart_of_thousands_of_boxes_does_not_hang() -> None:
+    """Each line is looked for in each box: a page within the limits can hold 12,000 boxes and
+    12,000 labels (and a label of 24,000 tspans), minutes of work before the boxes were ignored
+    past a budget. Guarded by `without_hanging` (60 s), not timed."""
+    page = (QUIZ / "svg_inline_markup.html").read_text(encoding="utf-8")
+    start, end = page.index("<svg"), page.index("</svg>") + len("</svg>")
+    boxes = "".join(
+        f'<rect x="{i}" y="{i}" width="5" height="5"/><text x="{i}" y="{i}">L{i}</text>\n'
+        for i in range(12_000)
+    )
+    spans = "".join(f'<tspan x="1" dy="{i % 3}">S{i}</tspan>\n' for i in range(24_000))
+    for chart in (boxes, f'<text x="1" y="1">{spans}</text>'):
+        text = page[:start] + f'<svg viewBox="0 0 9 9">{chart}</svg>' + page[end:]
+        [digest] = without_hanging(lambda text=text: parse_text(text, "huge.html"))
+        assert digest.papers[0].fields["workflow"].startswith(("L0", "S0"))

@@ -50,6 +50,10 @@ _NAMES_CHART = re.compile(
 _BULLET = re.compile(r"^[•·▪◦‣*-]\s+")
 _GOES_ON = set(":&,-+(/=")
 _DEFAULT_FONT_SIZE = 16.0  # the SVG default; what `em` means without a font-size
+#: Each line is looked for in each box: real charts have at most some 100 lines and 50 boxes, a
+#: hostile one within the page limits 25,000 of each (minutes of work). Past this many pairs the
+#: boxes are ignored.
+_MAX_PLACEMENTS = 250_000
 _TOLERANCE = 2.0  # user units a text's anchor may stray outside the box that frames it
 
 
@@ -97,6 +101,8 @@ def chart_steps(svg: Tag) -> tuple[str, ...]:
     every = list(_lines(svg))
     lines = [line for line in every if not _DECORATION.match(line.text)] or every
     boxes = list(_boxes(svg))
+    if len(boxes) * len(lines) > _MAX_PLACEMENTS:
+        boxes = []  # no real chart comes near: read its labels without the boxes around them
     framing = [_innermost(boxes, line) for line in lines]
     # A box around other text-holding boxes is a phase or the background, not a step: its own
     # lines (a phase header, a caption) stand alone.
@@ -188,14 +194,15 @@ def _lines(svg: Tag) -> Iterator[_Line]:
     """Each line of text, with the word-continuation rules of `_strings`."""
     current: Tag | None = None
     parts: list[str] = []
+    offsets: dict[int, dict[int, float]] = {}
     for holder, text, glued in _strings(svg):
         if holder is not current:
             if current is not None and parts:
-                yield _line(current, "".join(parts))
+                yield _line(current, "".join(parts), offsets)
             current, parts = holder, []
         parts.append(text if glued or not parts else " " + text)
     if current is not None and parts:
-        yield _line(current, "".join(parts))
+        yield _line(current, "".join(parts), offsets)
 
 
 def _strings(svg: Tag) -> Iterator[tuple[Tag, str, bool]]:
@@ -262,9 +269,9 @@ def _tag_name(tag: Tag | None) -> str:
     return (tag.name or "").lower() if tag is not None else ""
 
 
-def _line(holder: Tag, text: str) -> _Line:
+def _line(holder: Tag, text: str, offsets: dict[int, dict[int, float]]) -> _Line:
     font_size = _font_size(holder)
-    x, y = _anchor(holder, font_size)
+    x, y = _anchor(holder, font_size, offsets)
     style = (
         str(font_size),
         _inherited(holder, "font-weight") or "",
@@ -273,8 +280,11 @@ def _line(holder: Tag, text: str) -> _Line:
     return _Line(text=text, x=x, y=y, font_size=font_size, style=style)
 
 
-def _anchor(holder: Tag, font_size: float) -> tuple[float | None, float | None]:
-    """Where `holder`'s text is anchored, in the chart's coordinates."""
+def _anchor(
+    holder: Tag, font_size: float, offsets: dict[int, dict[int, float]]
+) -> tuple[float | None, float | None]:
+    """Where `holder`'s text is anchored, in the chart's coordinates. `offsets` keeps, per
+    `<text>` (by id), how far down each of its `<tspan>`s has moved by `dy`."""
     x = _length(holder.get("x"), font_size)
     y = _length(holder.get("y"), font_size)
     if (holder.name or "").lower() == "tspan":
@@ -286,12 +296,21 @@ def _anchor(holder: Tag, font_size: float) -> tuple[float | None, float | None]:
                 # A tspan placed by `dy` sits that far below the line before it.
                 y = _length(text.get("y"), font_size)
                 if y is not None:
-                    for tspan in text.find_all("tspan"):
-                        y += _length(tspan.get("dy"), font_size) or 0.0
-                        if tspan is holder:
-                            break
+                    if id(text) not in offsets:
+                        offsets[id(text)] = _dy_offsets(text, font_size)
+                    y += offsets[id(text)].get(id(holder), 0.0)
     dx, dy = _translation(holder)
     return (x + dx if x is not None else None, y + dy if y is not None else None)
+
+
+def _dy_offsets(text: Tag, font_size: float) -> dict[int, float]:
+    """Per `<tspan>` of `text` (by id), the sum of the `dy`s up to and including its own."""
+    offsets: dict[int, float] = {}
+    total = 0.0
+    for tspan in text.find_all("tspan"):
+        total += _length(tspan.get("dy"), font_size) or 0.0
+        offsets[id(tspan)] = total
+    return offsets
 
 
 def _boxes(svg: Tag) -> Iterator[_Box]:
