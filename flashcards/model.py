@@ -29,6 +29,10 @@ FIELD_NAMES: tuple[str, ...] = (
     "workflow",
 )
 
+#: Joins the steps of a flow chart in the `workflow` field ("Encode → Cluster → Score"): the
+#: parsers join them so, cards show them one a line, answer evidence quotes them with arrows.
+STEP_SEPARATOR = " → "
+
 #: Options are lettered A, B, C… in digests, answer keys and on cards. Letters stop at Z, so a
 #: question has at most `MAX_OPTIONS` options: the parsers refuse more, naming the line.
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -171,6 +171,11 @@ _FIELD_LABEL = re.compile(
 )  # quiz formats: a title line that opens a summary field ends the title
 
 
+# quiz text: a flattened flow chart that numbers its items 1., 2. or bullets them is split into
+# steps there
+_CHART_STEPS = re.compile(r"(^|\s)1[.)]\s.*\s2[.)]\s|^[-*•]\s.*\s[-*•]\s")
+
+
 def _quiz_line_ok(text: str) -> bool:
     return not (
         _PAPER_LINE.match(text)
@@ -252,7 +257,9 @@ def quiz_paper(draw: st.DrawFn) -> tuple[Paper, str]:
     )
     fields = draw(st.dictionaries(st.sampled_from(FIVE_FIELDS), _FIELD_VALUE, max_size=5))
     if draw(st.booleans()):
-        fields["workflow"] = draw(_phrase(1, 8).filter(_quiz_line_ok))
+        fields["workflow"] = draw(
+            _phrase(1, 8).filter(lambda w: _quiz_line_ok(w) and not _CHART_STEPS.search(w))
+        )
     count = draw(st.integers(0, 2))
     paper = Paper(
         title=draw(_phrase(1, 8).filter(_quiz_title_ok)),

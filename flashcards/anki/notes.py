@@ -25,7 +25,7 @@ from flashcards import identity
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_CARDS, SUMMARY_FIELDS
 from flashcards.links import arxiv_abs_url, is_http_url
 from flashcards.maths import maths_html
-from flashcards.model import Digest, Paper, Question, option_letter
+from flashcards.model import STEP_SEPARATOR, Digest, Paper, Question, option_letter
 
 NoteKind = Literal["mcq", "summary"]
 CARD_KINDS: tuple[NoteKind, ...] = ("mcq", "summary")
@@ -114,6 +114,16 @@ def list_html(text: str) -> str | None:
         points = "".join(f"<li>{escape_text(item)}</li>" for item in items)
         return f'{escape_text(lead)}<ol class="fc-list" type="{kind}">{points}</ol>'
     return None
+
+
+def steps_html(text: str) -> str:
+    """A flow chart's steps (the `workflow` field, steps joined by " → ") as a numbered list,
+    one step a line; a chart of one step as its text."""
+    steps = [step for step in (s.strip() for s in text.split(STEP_SEPARATOR)) if step]
+    if len(steps) < 2:
+        return escape_text(text)
+    items = "".join(f"<li>{escape_text(step)}</li>" for step in steps)
+    return f'<ol class="fc-list fc-steps">{items}</ol>'
 
 
 def safe_link(url: str | None) -> str:
@@ -290,7 +300,7 @@ def _summary_note(
         "Link": _link(paper),
         "Date": group.dates[0].isoformat(),
         "ArxivId": escape_text(paper.arxiv_id or ""),
-        "Workflow": escape_text(paper.fields.get("workflow", "")),
+        "Workflow": steps_html(paper.fields.get("workflow", "")),
         "Extra": "",
     }
     cards = 0

@@ -33,7 +33,7 @@ from flashcards.answers.text import (
     scoped,
     tokens,
 )
-from flashcards.model import FIELD_NAMES, Paper, Question
+from flashcards.model import FIELD_NAMES, STEP_SEPARATOR, Paper, Question
 
 #: Names of the per-option features, in the order of `option_features` columns.
 FEATURE_NAMES: tuple[str, ...] = (
@@ -147,6 +147,27 @@ def _segment(field_name: str, text: str) -> _Segment | None:
     )
 
 
+def _sentences(field_name: str, text: str) -> list[str]:
+    """The pieces of a field that evidence can quote: its sentences, or for a flow chart of
+    steps, runs of whole steps (about `_WINDOW` words, each run starting on the last step of
+    the one before) quoted with their arrows."""
+    if field_name != "workflow" or STEP_SEPARATOR not in text:
+        return _SENTENCE_END.split(text.strip())
+    steps = [step.strip() for step in text.split(STEP_SEPARATOR) if step.strip()]
+    runs: list[str] = []
+    start = 0
+    while start < len(steps):
+        end, words = start + 1, len(steps[start].split())
+        while end < len(steps) and words + len(steps[end].split()) <= _WINDOW:
+            words += len(steps[end].split())
+            end += 1
+        runs.append(STEP_SEPARATOR.join(steps[start:end]))
+        if end == len(steps):
+            break
+        start = end - 1 if end - start > 1 else end
+    return runs
+
+
 class PaperIndex:
     """A paper's text split into sentences (and windows of run-on text), with word sets."""
 
@@ -154,7 +175,7 @@ class PaperIndex:
         segments: list[_Segment] = []
         named = [("title", paper.title), *((n, paper.fields.get(n, "")) for n in FIELD_NAMES)]
         for field_name, text in named:
-            for sentence in _SENTENCE_END.split(text.strip()):
+            for sentence in _sentences(field_name, text):
                 words = sentence.split()
                 if len(words) <= _WINDOW + _WINDOW // 3:
                     pieces = [sentence] if words else []

@@ -24,7 +24,7 @@ from datetime import date
 from itertools import islice
 
 from bs4 import BeautifulSoup
-from bs4.element import Comment, NavigableString, Tag
+from bs4.element import Tag
 
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.model import Digest, Question
@@ -35,6 +35,7 @@ from flashcards.parse.common import (
     parse_iso_date,
     quiz_digests,
 )
+from flashcards.parse.flowchart import STEP_SEPARATOR, chart_steps
 
 _PAPER_HEADING = re.compile(r"^Paper\s*:?\s*\d+$")
 _DIGEST_HEADING = re.compile(r"^(?:(?P<date>\S+)\s+)?Papers$", re.IGNORECASE)
@@ -42,13 +43,6 @@ _DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _TAB_NUMBER = re.compile(r"Q\s*(\d+)")
 _PROMPT_NUMBER = re.compile(r"^(\d+)\s*[.)]\s*")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
-# SVG elements whose text the flow chart shows; everything else in an SVG is drawing.
-_SVG_TEXT = {"text", "tspan", "textpath"}
-# Inline markup that model output puts inside SVG text ("F<sub>plan</sub>"): its text belongs to
-# the word it is written against, as in the text digests, not a word of its own.
-_INLINE_MARKUP = {"sub", "sup", "b", "i", "em", "strong", "small"}
-# Elements that belong to the page, not to a chart: met inside an SVG they mean it never closed.
-_PAGE_CLASSES = {"paper-container", "paper-card", "card-deck", "card-counter", "quiz-tabs"}
 # Sections after the papers (reading tips, personal notes): nothing in them belongs to a paper.
 # (Not the empty `#takeaways-container` placeholder: broken charts can carry it mid-page.)
 _AFTER_PAPERS_CLASSES = {"takeaways-section", "daily-tips-section"}
@@ -62,7 +56,7 @@ class _Paper:
     link: str | None = None
     link_line: int | None = None
     chunks: list[str] = field(default_factory=list)
-    workflow: list[str] = field(default_factory=list)
+    workflow: list[str] = field(default_factory=list)  # the flow chart's steps
     questions: list[Question] = field(default_factory=list)
     closed: bool = False  # a section after the papers began; ignore what follows
 
@@ -98,7 +92,7 @@ def parse(text: str, source: str) -> list[Digest]:
         elif "category-chunk" in classes:
             paper.chunks.append(tag.get_text())
         elif tag.name == "svg" and not paper.workflow and tag.find_parent(class_="flowchart-card"):
-            paper.workflow = list(_svg_strings(tag))
+            paper.workflow = list(chart_steps(tag))
         elif "quiz-popup" in classes:
             question = _question(tag, len(paper.questions) + 1, source, warnings)
             paper.questions.append(question)
@@ -110,7 +104,7 @@ def parse(text: str, source: str) -> list[Digest]:
             link=paper.link,
             link_line=paper.link_line,
             field_text="\n".join(paper.chunks),
-            workflow=" ".join(paper.workflow),
+            workflow=STEP_SEPARATOR.join(paper.workflow),
             questions=tuple(paper.questions),
         )
         for paper in papers
@@ -295,64 +289,6 @@ def _paper_paragraph(paper: _Paper, tag: Tag, source: str) -> None:
         paper.link_line = tag.sourceline
     elif not paper.title and text:
         paper.title = text
-
-
-def _svg_strings(svg: Tag) -> Iterator[str]:
-    """The words a flow chart shows, in document order (SVG text, and HTML embedded through
-    `<foreignObject>`); stops where the page resumes inside an SVG that was never closed."""
-    pending = ""  # held back: the next string may continue its word through inline markup
-    previous_raw = ""
-    for node in svg.descendants:
-        if isinstance(node, Tag):
-            if node.name == "h2" or _PAGE_CLASSES & set(node.get("class") or ()):
-                break
-            continue
-        if isinstance(node, Comment) or not isinstance(node, NavigableString):
-            continue
-        if _shown_in_chart(node, svg):
-            raw = str(node)
-            text = collapse_whitespace(raw)
-            if not text:
-                continue
-            if pending and _continues_word(node, previous_raw, raw):
-                pending += text
-            else:
-                if pending:
-                    yield pending
-                pending = text
-            previous_raw = raw
-    if pending:
-        yield pending
-
-
-def _continues_word(node: NavigableString, previous_raw: str, raw: str) -> bool:
-    """Whether `node` goes on the word before it: it is in, or right after, inline markup, with
-    no space between them (separate `<tspan>`s stay separate words)."""
-    if previous_raw[-1:].isspace() or raw[:1].isspace():
-        return False
-    before = node.previous_sibling
-    return _tag_name(node.parent) in _INLINE_MARKUP or (
-        isinstance(before, Tag) and _tag_name(before) in _INLINE_MARKUP
-    )
-
-
-def _tag_name(tag: Tag | None) -> str:
-    return (tag.name or "").lower() if tag is not None else ""
-
-
-def _shown_in_chart(node: NavigableString, svg: Tag) -> bool:
-    parent = node.parent
-    if parent is None or parent.name is None or parent.name.lower() in ("script", "style"):
-        return False
-    if parent.name.lower() in _SVG_TEXT:
-        return True
-    # Text nested deeper: inline markup inside SVG text, or HTML through `<foreignObject>`.
-    for ancestor in node.parents:
-        if ancestor is svg:
-            return False
-        if ancestor.name and ancestor.name.lower() in (*_SVG_TEXT, "foreignobject"):
-            return True
-    return False
 
 
 def _own(popup: Tag, class_name: str) -> list[Tag]:

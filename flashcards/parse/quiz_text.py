@@ -8,7 +8,8 @@
     Link: http://arxiv.org/pdf/2504.17761
     1. 📘 Topic and Domain: …        the five labelled fields (any may be missing)
     <title again>                    the flow-chart card, when the paper has one …
-    <flow chart flattened to a line> … kept as the `workflow` field
+    <flow chart flattened to a line> … kept as the `workflow` field, split into steps only
+                                     where the text marks them (numbers, arrows, bullets)
     Q1
     1. <prompt>
     <option>                         one a line, consecutive
@@ -35,6 +36,7 @@ from flashcards.parse.common import (
     quiz_digests,
     starts_with_field_label,
 )
+from flashcards.parse.flowchart import STEP_SEPARATOR, text_steps
 
 _HEADER = re.compile(r"^\s*(?P<date>\S*)\s*Papers\s*$")
 _MAX_PREAMBLE = 3
@@ -157,7 +159,9 @@ def parse(text: str, source: str) -> list[Digest]:
             link=paper.link,
             link_line=paper.link_line,
             field_text="\n".join(paper.summary_lines),
-            workflow=" ".join(paper.workflow_lines),
+            workflow=STEP_SEPARATOR.join(
+                step for line in paper.workflow_lines for step in text_steps(line)
+            ),
             questions=tuple(_build_question(q, source) for q in paper.questions),
         )
         for paper in papers
