@@ -199,18 +199,18 @@ class PaperIndex:
         bigrams: set[tuple[str, str]] = set()
         holding: dict[str, list[int]] = {}
         for number, segment in enumerate(segments):
-            words = segment.positions  # each distinct word of the segment, once
-            vocabulary.update(words)
-            for word in words:
+            distinct = segment.positions  # each distinct word of the segment, once
+            vocabulary.update(distinct)
+            for word in distinct:
                 holding.setdefault(word, []).append(number)
             if any(segment.negated):
                 pairs = zip(segment.tokens, segment.negated, strict=True)
                 unnegated = [t for t, negated in pairs if not negated]
             else:
-                unnegated = list(words)
+                unnegated = list(distinct)
             affirmed.update(unnegated)
             if segment.field != "previous_research":
-                own_work.update(words)
+                own_work.update(distinct)
                 claimed.update(unnegated)
             bigrams.update(itertools.pairwise(segment.tokens))
         self.vocabulary: frozenset[str] = frozenset(vocabulary)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import multiprocessing
 import os
 from collections import Counter
@@ -192,7 +193,9 @@ def _memoised(
         zip(lacking, resolve_papers([papers[n] for n in lacking], key, threshold), strict=True)
     )
     return [
-        known[n] if n in known else memo(paper, inputs(paper), lambda n=n: computed[n])
+        known[n]
+        if n in known
+        else memo(paper, inputs(paper), functools.partial(computed.__getitem__, n))
         for n, paper in enumerate(papers)
     ]
 
