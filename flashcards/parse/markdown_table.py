@@ -122,9 +122,11 @@ _MARKUP_CHAR = re.compile(r"[\\`*_\[\]!<&]")
 _INLINE_TRIGGER = re.compile(r"[\n\r\x00\\`*_\[!<&$\ue000\ue001]")
 # The other common cell, a title with its "(Read more on [arXiv](…) or [HuggingFace](…))": plain
 # text and links whose text is plain and whose URL holds only characters that markdown-it's
-# link normalisation keeps as they are. Such a cell is read without markdown-it too.
+# link normalisation keeps as they are (no port or other `:` after the scheme: it rewrites
+# `https://::`). Such a cell is read without markdown-it too.
 _SIMPLE_LINK = re.compile(
-    r"\[([^\n\r\x00\\`*_\[\]!<&$\ue000\ue001]*)\]\((https?://[A-Za-z0-9./:?#=+~-]+)\)"
+    r"\[([^\n\r\x00\\`*_\[\]!<&$\ue000\ue001]*)\]"
+    r"\((https?://[A-Za-z0-9][A-Za-z0-9.-]*(?:[/?#][A-Za-z0-9./?#=+~-]*)?)\)"
 )
 _NOT_PLAIN = re.compile(r"[\n\r\x00\\`*_\[\]!<&$\ue000\ue001]")
 _MAX_MARKUP = 256
