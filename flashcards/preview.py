@@ -211,13 +211,18 @@ _PAGE_SCRIPT = """\
   // the last one tapped first reloads that front, which forgets the option tapped elsewhere.
   var lastFront = null;
   var fronts = document.querySelectorAll("iframe.pv-front");
+  function watchTaps(frame) {
+    var doc = frame.contentDocument;
+    if (doc) {
+      doc.addEventListener("click", function () { lastFront = frame.id; }, true);
+    }
+  }
   for (var k = 0; k < fronts.length; k++) {
-    fronts[k].addEventListener("load", function () {
-      var frame = this;
-      frame.contentDocument.addEventListener("click", function () {
-        lastFront = frame.id;
-      }, true);
-    });
+    fronts[k].addEventListener("load", function () { watchTaps(this); });
+    // A busy browser may have loaded a front before this script ran: no load event to wait for.
+    if (fronts[k].contentDocument && fronts[k].contentDocument.readyState === "complete") {
+      watchTaps(fronts[k]);
+    }
   }
   function reload(frame, then) {
     if (then) {
