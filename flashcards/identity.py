@@ -28,6 +28,7 @@ hashing helper and stay the same across Python and genanki versions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, date, datetime
 
@@ -112,6 +113,11 @@ def note_id_candidate(guid: str, day: date) -> int:
     return day_start(day) * 1000 + offset * NOTE_ID_STEP
 
 
+@functools.lru_cache(maxsize=64)
+def _namespace_hash(namespace: str) -> str:
+    return hashlib.sha256(namespace.encode("utf-8")).hexdigest()
+
+
 def note_guid(
     paper_key: str, role: str, number: int | None = None, *, namespace: str = LEGACY_NAMESPACE
 ) -> str:
@@ -124,7 +130,7 @@ def note_guid(
     if namespace != LEGACY_NAMESPACE:
         # Hashed so that no character of a user-chosen namespace (such as '|') can make two
         # different (namespace, key) pairs join to the same string.
-        parts.insert(0, hashlib.sha256(namespace.encode("utf-8")).hexdigest())
+        parts.insert(0, _namespace_hash(namespace))
         raw = _digest("deck-note", *parts)
     else:
         raw = _digest("note", *parts)

@@ -186,6 +186,8 @@ def split_maths(text: str) -> list[Segment]:
 def maths_html(text: str, escape: Callable[[str], str]) -> str:
     """`text` as HTML: plain parts through `escape`, maths as `\\(…\\)` or `\\[…\\]` (its TeX
     through `escape` too, on one line) in an element MathJax processes."""
+    if "$" not in text:  # most text: no maths to look for
+        return escape(text) if text else ""
     parts = []
     for segment in split_maths(text):
         if not segment.maths:

@@ -208,6 +208,7 @@ class _RuleIndex:
     # word → (rules it makes match, rules it lets be searched, rules whose second word it
     # allows); a bounded cache
     told: dict[str, _Told]
+    telling: set[str]  # the words of `told` that tell anything (not `_NO_RULES`)
 
     @classmethod
     def of(cls, topics: tuple[Topic, ...]) -> _RuleIndex:
@@ -232,6 +233,7 @@ class _RuleIndex:
             always=frozenset(always),
             paired=frozenset(n for numbers in by_second.values() for n in numbers),
             told={},
+            telling=set(),
         )
 
     def matching(self, lowered: str) -> tuple[set[int], set[int]]:
@@ -239,10 +241,16 @@ class _RuleIndex:
         matched: set[int] = set()
         searched: set[int] = set(self.always)
         seconds: set[int] = set()
-        for word in set(_WORD.findall(lowered)):
-            told = self.told.get(word)
-            if told is None:
-                told = self._tell(word)
+        remembered = self.told
+        words = set(_WORD.findall(lowered))
+        # Set operations in C pick the few words that tell anything (taken before a new word
+        # is told: telling one may start the bounded cache afresh).
+        tells = [remembered[word] for word in words.intersection(self.telling)]
+        for word in words.difference(remembered):
+            told = self._tell(word)
+            if told is not _NO_RULES:
+                tells.append(told)
+        for told in tells:
             matched |= told[0]
             searched |= told[1]
             seconds |= told[2]
@@ -273,7 +281,10 @@ class _RuleIndex:
         )
         if len(self.told) >= _MAX_REMEMBERED_WORDS:
             self.told.clear()
+            self.telling.clear()
         self.told[word] = told
+        if told is not _NO_RULES:
+            self.telling.add(word)
         return told
 
 

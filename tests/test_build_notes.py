@@ -375,6 +375,24 @@ def test_numbered_summaries_stay_lists(text: str, expected: str | None) -> None:
     assert _field(spec, "Summary") == (expected or escape_text(text))
 
 
+_MARKER_TEXT = st.lists(
+    st.sampled_from(["i", "ii", "iv", "x", "a", "b", "l", "m", "1", "2", "12", "(", ")", "."])
+    | st.sampled_from([" ", "\n", "\t", "\u00a0", "\u3000"])
+    | st.text(max_size=3),
+    max_size=24,
+).map("".join)
+
+
+@given(_MARKER_TEXT)
+@settings(max_examples=400, deadline=None)
+def test_the_list_shortcut_never_skips_a_marker(text: str) -> None:
+    # list_html skips texts without `_LIST_HINT`: every text any marker pattern matches has it.
+    from flashcards.anki import notes
+
+    if any(pattern.search(text) for _kind, pattern, _labels in notes._LIST_MARKERS):
+        assert notes._LIST_HINT.search(text)
+
+
 def test_summary_cards_only_for_non_empty_fields() -> None:
     quiz = quiz_paper(fields={**QUIZ_FIELDS, "topic": "", "results": "   "})
     specs = build_notes([digest(DAY1, quiz, table_paper())], deck="D", kinds=["summary"])

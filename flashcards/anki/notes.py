@@ -77,14 +77,19 @@ def _escape_piece(text: str) -> str:
     """`escape_text` without the strip: for parts of one text, joined around markup. `$…$`
     maths becomes MathJax's `\\(…\\)` (`flashcards.maths`), its TeX escaped like the rest."""
     # Anki's tags once more over the whole: `[$]x^2[/$]` splits into text and maths pieces.
-    return _AV_TAG.sub("&#91;", maths_html(text, _escape_plain))
+    escaped = maths_html(text, _escape_plain)
+    return _AV_TAG.sub("&#91;", escaped) if "[" in escaped else escaped
 
 
 def _escape_plain(text: str) -> str:
     escaped = html.escape(text, quote=True)
-    escaped = escaped.replace("{", "&#123;").replace("}", "&#125;")
-    escaped = _AV_TAG.sub("&#91;", escaped)
-    return escaped.replace("\r\n", "\n").replace("\n", "<br>")
+    if "{" in escaped or "}" in escaped:
+        escaped = escaped.replace("{", "&#123;").replace("}", "&#125;")
+    if "[" in escaped:  # every Anki tag starts with one
+        escaped = _AV_TAG.sub("&#91;", escaped)
+    if "\n" in escaped:
+        escaped = escaped.replace("\r\n", "\n").replace("\n", "<br>")
+    return escaped
 
 
 _ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii")
@@ -97,10 +102,18 @@ _LIST_MARKERS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
 )
 
 
+#: What every marker of `_LIST_MARKERS` contains ("x) " or "1. "): a text without it has no
+#: list. Searched first, and written to start with the rare "." or ")" (the engine skips to it
+#: at C speed, then looks behind), because the markers' own patterns are tried at every position.
+_LIST_HINT = re.compile(r"[.)](?<=[a-lvx\d]\)|\d\.)\s")
+
+
 def list_html(text: str) -> str | None:
     """`text` as HTML with its numbered or lettered points as an <ol>, when it has at least two
     markers counting up from the first ("i)", "ii)"; "a)", "b)"; "1.", "2."); else None."""
     text = text.strip()
+    if not _LIST_HINT.search(text):
+        return None
     for kind, pattern, labels in _LIST_MARKERS:
         run: list[re.Match[str]] = []
         for match in pattern.finditer(text):
