@@ -196,3 +196,34 @@ def test_a_memo_gives_what_it_has_and_stores_what_it_lacked() -> None:
     calls.clear()
     assert resolve_answers(digests, memo=memo) == plain  # every paper from the memo now
     assert calls == papers
+
+
+def _reference_marked_tokens(text: str) -> tuple[str, ...]:
+    """`marked_tokens` as it was written first: every step on every text, clause breaks
+    replaced by a marker word before the tokens are found."""
+    import unicodedata
+
+    from flashcards.answers import text as words
+
+    text = unicodedata.normalize("NFKC", text).lower().replace("×", "x").replace("n't", " not")
+    text = text.translate(words._GREEK)
+    text = words._THOUSANDS.sub("", text)
+    text = words._PERCENT.sub("%", text)
+    text = words._CLAUSE_BREAK.sub(f" {words._CLAUSE} ", text)
+    return tuple(f for f in map(words._marked_form, words._TOKEN.findall(text)) if f)
+
+
+_TEXT_PIECES = st.sampled_from(
+    [" and ", " but ", " while ", "and", ", ", ",", ";", ":", "(", ")", " - ", " – ", " — ", "-",
+     " ", "\n", "\t", "\u00a0", "1,000", "3.5", "24.5%", " percent", " per cent", "per", "7b",
+     "x", "×", "β2", "Ω", "ﬁ", "without", "no", "not", "n't", "don't", "the", "Model", "models",
+     "qqclauseqq", "ANDs", "AND", "Ⅻ", "é", "İ", "ß"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_TEXT_PIECES | st.text(max_size=4), max_size=16).map("".join))
+def test_marked_tokens_equal_the_two_pass_reference(text: str) -> None:
+    from flashcards.answers.text import marked_tokens
+
+    assert marked_tokens(text) == _reference_marked_tokens(text)

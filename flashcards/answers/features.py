@@ -230,7 +230,7 @@ class PaperIndex:
         self.bigrams: frozenset[tuple[str, str]] = frozenset(bigrams)
         #: Every lower-cased word of the text, stop words included (for `absolutes`).
         self.plain_words: frozenset[str] = frozenset(
-            w for _, text in named for w in re.findall(r"[a-z]+", text.lower())
+            _LOWER_WORD.findall(" ".join(text for _, text in named).lower())
         )
         self._acronyms: dict[str, tuple[tuple[int, ...], ...]] = {}
 
@@ -243,6 +243,7 @@ class PaperIndex:
 
 
 _RAW_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_LOWER_WORD = re.compile(r"[a-z]+")
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,5}s?$")
 #: A multi-word name in a question ("Mixtral 8x7B", "Llama 2 70B"): capitalised or with digits.
 _NAME_WORD = re.compile(r"^(?=[^a-z]*[A-Z0-9])[A-Za-z0-9][\w.+-]*$")
@@ -302,14 +303,16 @@ class _Asked:
     shares: dict[int, float] = field(default_factory=dict)
     #: (word, segment) -> `_closeness` of the word there (options may share words).
     closeness: dict[tuple[str, int], float] = field(default_factory=dict)
+    #: The sums of `weights` and of `locating` (1.0 when 0), which every segment divides by.
+    mass: float = 1.0
+    locating_mass: float = 1.0
 
     def share(self, number: int) -> float:
         """The share of the question's weight (idf) found in segment `number`."""
         found = self.shares.get(number)
         if found is None:
             where = self.positions[number]
-            prompt_mass = sum(self.weights.values()) or 1.0
-            found = sum(w for t, w in self.weights.items() if t in where) / prompt_mass
+            found = sum(w for t, w in self.weights.items() if t in where) / self.mass
             self.shares[number] = found
         return found
 
@@ -346,7 +349,13 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
         if len(names) > 1:
             share = sum(locating[t] for t in names) / len(names) ** 2
             locating.update({t: share for t in names})
-    return _Asked(weights, locating, tuple(positions))
+    return _Asked(
+        weights,
+        locating,
+        tuple(positions),
+        mass=sum(weights.values()) or 1.0,
+        locating_mass=sum(locating.values()) or 1.0,
+    )
 
 
 def _closeness(
@@ -354,11 +363,14 @@ def _closeness(
     segment: _Segment,
     where: dict[str, tuple[int, ...]],
     weights: dict[str, float],
+    total: float | None = None,
 ) -> float:
     """How tightly `token` sits among the question's words in `segment` (found at `where`): the
     weighted sum of 1/distance over question words within `_REACH` (a clause break counts as
-    extra distance), at the token's best occurrence, scaled by the question's total weight."""
-    total = sum(weights.values()) or 1.0
+    extra distance), at the token's best occurrence, scaled by the question's total weight
+    (`total`: the sum of `weights`, when the caller has it)."""
+    if total is None:
+        total = sum(weights.values()) or 1.0
     clauses = segment.clauses
     best = 0.0
     for i in segment.positions.get(token, ()):
@@ -467,7 +479,9 @@ def _measure(
             for t, w in zip(hits, masses, strict=True):
                 near = closeness.get((t, number))
                 if near is None:
-                    near = _closeness(t, segment, where, asked_words.locating)
+                    near = _closeness(
+                        t, segment, where, asked_words.locating, asked_words.locating_mass
+                    )
                     closeness[t, number] = near
                 nears.append(w * near)
             best_near = max(best_near, sum(nears))
@@ -476,7 +490,7 @@ def _measure(
     numbers = [t for t in set(option) if is_number(t)]
     numbers_found = [t for t in numbers if t in index.vocabulary]
     per_weight = 1.0 / total if total else 0.0
-    words = re.findall(r"[a-z]+", raw.lower())
+    words = _LOWER_WORD.findall(raw.lower())
     features = {
         "support_frac": found * per_weight,
         "support_sum": math.log1p(found),

@@ -153,6 +153,13 @@ _NEGATION_SCOPE = 5  # content words a negation cue reaches
 #: words. A placeholder word the tokenizer sees, then a marker in token streams.
 _CLAUSE = "qqclauseqq"
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\s(?:and|but|while|whereas|although|though)\s|\s[-–—]\s")
+#: A clause break or a token, in one pass: what `_TOKEN` finds in the text with every
+#: `_CLAUSE_BREAK` replaced by `_CLAUSE` (a break starts with a character no token holds, and
+#: no token with one a break starts with, so the two never compete for a position).
+_PIECE = re.compile(
+    r"[,;:()]|\s(?:and|but|while|whereas|although|though|[-–—])\s|" + _TOKEN.pattern
+)
+_BREAK_STARTS = frozenset(",;:()")
 
 
 @lru_cache(maxsize=65536)
@@ -189,23 +196,25 @@ _GREEK = str.maketrans(
 @lru_cache(maxsize=65536)
 def marked_tokens(text: str) -> tuple[str, ...]:
     """Content tokens, with `_NEGATION` standing where the text says "no", "without", …"""
-    text = unicodedata.normalize("NFKC", text).lower().replace("×", "x").replace("n't", " not")
-    text = text.translate(_GREEK)
+    if text.isascii():  # NFKC, "×" and Greek letters change nothing in ASCII
+        text = text.lower().replace("n't", " not")
+    else:
+        text = unicodedata.normalize("NFKC", text).lower().replace("×", "x").replace("n't", " not")
+        text = text.translate(_GREEK)
     # (Each pattern needs a comma or "per": most texts skip both searches.)
     if "," in text:
         text = _THOUSANDS.sub("", text)
     if "per" in text:
         text = _PERCENT.sub("%", text)
-    text = _CLAUSE_BREAK.sub(f" {_CLAUSE} ", text)
-    return tuple(form for form in map(_marked_form, _TOKEN.findall(text)) if form)
+    return tuple(filter(None, map(_marked_form, _PIECE.findall(text))))
 
 
 @lru_cache(maxsize=65536)
 def _marked_form(token: str) -> str:
-    """What `marked_tokens` makes of one word: a marker, its stem, or "" for a stop word (the
-    same few thousand words recur in every text, so each is worked out once)."""
-    if token == _CLAUSE:
-        return token
+    """What `marked_tokens` makes of one word or clause break: a marker, its stem, or "" for
+    a stop word (the same few thousand words recur in every text, so each is worked out once)."""
+    if token == _CLAUSE or token[0] in _BREAK_STARTS or token[0].isspace():
+        return _CLAUSE
     if token in _NEGATION_CUES:
         return _NEGATION
     if token in STOPWORDS:
@@ -275,11 +284,21 @@ def is_negated(prompt: str) -> bool:
 
 def scoped(marked: Sequence[str]) -> tuple[list[str], list[bool], list[int]]:
     """Tokens without the markers, whether each is under a negation, and its clause number."""
-    if _NEGATION not in marked and _CLAUSE not in marked:  # most options: nothing to scope
-        return list(marked), [False] * len(marked), [0] * len(marked)
-    clean: list[str] = []
+    if _NEGATION not in marked:
+        if _CLAUSE not in marked:  # most options: nothing to scope
+            return list(marked), [False] * len(marked), [0] * len(marked)
+        clean, clauses = [], []  # the same as below with nothing negated
+        clause = 0
+        for token in marked:
+            if token == _CLAUSE:
+                clause += 1
+            else:
+                clean.append(token)
+                clauses.append(clause)
+        return clean, [False] * len(clean), clauses
+    clean = []
     negated: list[bool] = []
-    clauses: list[int] = []
+    clauses = []
     scope = clause = 0
     for token in marked:
         if token == _NEGATION:
