@@ -198,6 +198,31 @@ def test_a_memo_gives_what_it_has_and_stores_what_it_lacked() -> None:
     assert calls == papers
 
 
+def test_papers_with_nothing_to_infer_skip_the_memo() -> None:
+    import dataclasses
+
+    first = _digests()[0]
+    bare = dataclasses.replace(first.papers[0], questions=(), title="No quiz", arxiv_id=None)
+    asked = first.papers[1]
+    marked = dataclasses.replace(
+        asked,
+        title="All marked",
+        arxiv_id=None,
+        questions=tuple(
+            dataclasses.replace(q, answer=0, answer_source="marked") for q in asked.questions
+        ),
+    )
+    digests = [first.with_papers((bare, asked, marked))]
+    calls: list[str] = []
+
+    def memo(paper: Paper, inputs: tuple[object, ...], compute: object) -> Paper:
+        calls.append(paper.title)
+        return compute()  # type: ignore[operator, no-any-return]
+
+    assert resolve_answers(digests, memo=memo) == resolve_answers(digests)
+    assert set(calls) == {asked.title}
+
+
 def _reference_marked_tokens(text: str) -> tuple[str, ...]:
     """`marked_tokens` as it was written first: every step on every text, clause breaks
     replaced by a marker word before the tokens are found."""

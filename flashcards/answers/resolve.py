@@ -176,7 +176,8 @@ def _memoised(
 ) -> list[Paper]:
     """`resolve_papers` through `memo`: a first pass takes what the memo has (its `compute`
     raises `_Missing` otherwise), the papers it lacks are resolved together (in workers when
-    many), and a second pass hands them to the memo in order."""
+    many), and a second pass hands them to the memo in order. Papers with nothing to infer
+    skip the memo."""
 
     def inputs(paper: Paper) -> tuple[object, ...]:
         return (key.answers.get(paper.key, ()) if key else (), threshold)
@@ -186,6 +187,11 @@ def _memoised(
 
     known: dict[int, Paper] = {}
     for n, paper in enumerate(papers):
+        if not _needs_inference(paper, key):
+            # Nothing to infer (no questions, or all keyed or marked): resolving it here costs
+            # less than looking it up (hashing the paper).
+            known[n] = _resolve_paper(paper, key, threshold)
+            continue
         with contextlib.suppress(_Missing):
             known[n] = memo(paper, inputs(paper), missing)
     lacking = [n for n in range(len(papers)) if n not in known]
