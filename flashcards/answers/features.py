@@ -134,17 +134,11 @@ def _segment(field_name: str, text: str) -> _Segment | None:
     clean, negated, clauses = scoped(marked_tokens(text))
     if not clean:
         return None
-    positions: dict[str, list[int]] = {}
+    positions: dict[str, tuple[int, ...]] = {}
     for i, token in enumerate(clean):
-        positions.setdefault(token, []).append(i)
-    return _Segment(
-        field_name,
-        text,
-        tuple(clean),
-        tuple(negated),
-        {t: tuple(p) for t, p in positions.items()},
-        tuple(clauses),
-    )
+        found = positions.get(token)
+        positions[token] = (i,) if found is None else (*found, i)  # most words occur once
+    return _Segment(field_name, text, tuple(clean), tuple(negated), positions, tuple(clauses))
 
 
 def _sentences(field_name: str, text: str) -> list[str]:
@@ -463,11 +457,15 @@ def _measure(
     pairs = list(itertools.pairwise(option))
     found_pairs = [p for p in pairs if p in index.bigrams]
     runs_in = {n for a, b in found_pairs for n in set(holding[a]).intersection(holding[b])}
-    # Only the segments holding one of the option's distinctive words count (in text order).
-    for number in sorted({n for t in weight for n in holding.get(t, ())}):
+    # Only the segments holding one of the option's distinctive words count (in text order),
+    # each with the words it holds (in the order of `weight`).
+    hits_in: dict[int, list[str]] = {}
+    for t in weight:
+        for n in holding.get(t, ()):
+            hits_in.setdefault(n, []).append(t)
+    for number in sorted(hits_in):
         segment = index.segments[number]
-        present = segment.positions
-        hits = [t for t in weight if t in present]
+        hits = hits_in[number]
         masses = [weight[t] for t in hits]
         mass = sum(masses)
         value = mass * (0.25 + asked_words.share(number))
