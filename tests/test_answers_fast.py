@@ -252,3 +252,35 @@ def test_marked_tokens_equal_the_two_pass_reference(text: str) -> None:
     from flashcards.answers.text import marked_tokens
 
     assert marked_tokens(text) == _reference_marked_tokens(text)
+
+
+_FEATURES_OF_FIXTURES = """
+import hashlib, sys
+from pathlib import Path
+from flashcards.answers.features import option_features
+from flashcards.answers.model import shipped_frequencies
+from flashcards.parse import parse_file
+rows = [
+    option_features(paper, question, shipped_frequencies())
+    for path in sorted(Path(sys.argv[1]).glob("*.txt"))
+    for digest in parse_file(path)
+    for paper in digest.papers
+    for question in paper.questions
+]
+print(hashlib.sha256(repr(rows).encode()).hexdigest())
+"""
+
+
+def test_features_do_not_depend_on_the_string_hash_seed() -> None:
+    # Sums over a set's order differ in their last bits from one run to the next; two options
+    # that tie could then swap between two builds of the same digests.
+    import os
+    import subprocess
+    import sys
+
+    def features(seed: str) -> str:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        command = [sys.executable, "-c", _FEATURES_OF_FIXTURES, str(FIXTURES / "answers")]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+
+    assert features("1") == features("2") == features("27")

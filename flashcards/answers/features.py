@@ -339,7 +339,10 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
     # weight of one, so that a sentence naming the model does not outweigh the one that
     # holds what the question asks about it.
     for is_name, run in itertools.groupby(raw[1:], key=lambda w: bool(_NAME_WORD.match(w))):
-        names = {t for w in run for t in tokens(w) if t in locating} if is_name else set()
+        if not is_name:
+            continue
+        # (In order, not as a set: the sum below must not depend on the string hash seed.)
+        names = list(dict.fromkeys(t for w in run for t in tokens(w) if t in locating))
         if len(names) > 1:
             share = sum(locating[t] for t in names) / len(names) ** 2
             locating.update({t: share for t in names})
@@ -429,7 +432,10 @@ def _measure(
     clean, denied, _ = scoped(marked_tokens(raw))
     # "with no gradient updates" is backed by a text saying "no gradient updates".
     denied_words = {t for t, d in zip(clean, denied, strict=True) if d}
-    distinct = set(option) - prompt.keys()
+    # In the option's order, not a set's: the sums below add floats in this order, and a
+    # set's order changes with the string hash seed of each run (two options that tie could
+    # then swap from one build of the same digests to the next).
+    distinct = [t for t in dict.fromkeys(option) if t not in prompt]
     # A word all options share cannot tell them apart; one only this option has says most.
     # A number's rarity says nothing about whether it is the answer ("8" is rarer than "2"):
     # every number weighs the same.
