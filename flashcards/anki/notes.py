@@ -425,12 +425,17 @@ def option_order(guid: str, options: Sequence[str], *, shuffle: bool = True) -> 
 
 
 def _options_html(options: Sequence[str], order: Sequence[int]) -> str:
-    # data-i is the position shown (the letter the back names); data-o the digest's index.
+    """The Options field: the options in the digest's order, so that without JavaScript the card
+    reads as the digest does (its letters, which the back's AnswerLetter names). `order`, the
+    order to show them in (`option_order`), travels as `data-order` (digest indices, first shown
+    first) for the card script, which reorders the items and relabels the letters; none when it
+    is the digest's own. data-o is each option's index in the digest."""
     items = "".join(
-        f'<li data-i="{shown}" data-o="{index}">{escape_text(options[index])}</li>'
-        for shown, index in enumerate(order)
+        f'<li data-o="{i}">{escape_text(option)}</li>' for i, option in enumerate(options)
     )
-    return f'<ol class="fc-choices" id="fc-choices" type="A">{items}</ol>'
+    shuffled = tuple(order) != tuple(range(len(options)))
+    data = f' data-order="{",".join(str(i) for i in order)}"' if shuffled else ""
+    return f'<ol class="fc-choices" id="fc-choices" type="A"{data}>{items}</ol>'
 
 
 def _mcq_note(
@@ -453,7 +458,7 @@ def _mcq_note(
         "Title": escape_text(paper.title),
         "Options": _options_html(question.options, order),
         "Answer": escape_text(question.options[answer]) if answer is not None else "",
-        "AnswerLetter": option_letter(order.index(answer)) if answer is not None else "",
+        "AnswerLetter": option_letter(answer) if answer is not None else "",  # the digest's
         "AnswerSource": answer_source_html(question) if answer is not None else "",
         "Evidence": evidence_html,
         "Context": context_html,
