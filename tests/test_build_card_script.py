@@ -47,6 +47,7 @@ def test_tap_to_choose_script_on_front_and_back(tmp_path: Path) -> None:
         "back_unknown_letter": "",
         "shuffled_front_order": ["2", "0", "1"],
         "shuffled_front_order_again": ["2", "0", "1"],
+        "shuffled_back_order_while_loading": ["2", "0", "1"],
         "shuffled_back_order": ["2", "0", "1"],
         "shuffled_back": ["fc-wrong", "", "fc-correct"],
         "shuffled_back_letter": "A",
