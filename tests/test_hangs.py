@@ -340,3 +340,33 @@ def test_no_real_table_cell_is_too_dense_for_markdown(
     parse_paths([corpus / "daily-ai-papers", corpus / "daily-ai-papers-category"])
     assert len(verdicts) > 10_000 and not any(verdicts)
     assert bound("[" * 33) and bound("*" * 300) and not bound("*" * 256 + "a" * 1000)
+
+
+def _reference_digest_files(directory: Path) -> list[Path]:
+    """`find_digest_files` as first written, over `Path.rglob`."""
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix.lower() in (".txt", ".md", ".html", ".htm")
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+        and p.is_file()
+    )
+
+
+def test_the_folder_walk_finds_what_rglob_finds(tmp_path: Path) -> None:
+    loop = loops(tmp_path)  # links up the tree, a link to a file
+    (loop / "x.md").mkdir()  # a folder with a digest's suffix
+    (loop / "x.md" / "in.HTM").write_text("x")
+    (loop / ".hidden").mkdir()
+    (loop / ".hidden" / "no.txt").write_text("x")
+    (loop / "a" / ".no.md").write_text("x")
+    (loop / "a" / "UPPER.TXT").write_text("x")
+    (loop / "a" / "notes.pdf").write_text("x")
+    (loop / "a" / "dots.v1.html").write_text("x")
+    (loop / "dirlink.md").symlink_to("a", target_is_directory=True)
+    (loop / "broken.txt").symlink_to("missing.txt")
+    (loop / "self.txt").symlink_to("self.txt")
+    os.mkfifo(loop / "a" / "pipe.md")
+    found = without_hanging(lambda: find_digest_files(loop))
+    assert found == _reference_digest_files(loop)
+    assert loop / "a" / "UPPER.TXT" in found and loop / "x.md" / "in.HTM" in found

@@ -190,13 +190,36 @@ def find_digest_files(directory: Path) -> list[Path]:
     to folders are not followed (pathlib's recursive glob never does), so a link loop cannot make
     the walk endless. A link to a file is read like the file.
     """
-    return sorted(
-        p
-        for p in directory.rglob("*")
-        if p.suffix.lower() in DIGEST_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-        and p.is_file()
-    )
+    # One scandir per folder (what `Path.rglob` does too), skipping hidden folders instead of
+    # walking them, and a stat only for a link: a build lists its inputs several times.
+    found: list[Path] = []
+    folders = [directory]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except PermissionError:  # as rglob: an unreadable folder holds nothing
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            if _is_folder(entry):
+                folders.append(path)
+            elif path.suffix.lower() in DIGEST_SUFFIXES and (
+                path.is_file() if entry.is_symlink() else entry.is_file(follow_symlinks=False)
+            ):
+                found.append(path)
+    return sorted(found)
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """A folder to walk into: not a link to one (as `Path.rglob`)."""
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def parse_paths(
