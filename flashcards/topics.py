@@ -238,9 +238,6 @@ class _RuleIndex:
 
     def matching(self, lowered: str) -> tuple[set[int], set[int]]:
         """(rules that match `lowered`, rules to search in it), by their positions."""
-        matched: set[int] = set()
-        searched: set[int] = set(self.always)
-        seconds: set[int] = set()
         remembered = self.told
         words = set(_WORD.findall(lowered))
         # Set operations in C pick the few words that tell anything (taken before a new word
@@ -250,10 +247,9 @@ class _RuleIndex:
             told = self._tell(word)
             if told is not _NO_RULES:
                 tells.append(told)
-        for told in tells:
-            matched |= told[0]
-            searched |= told[1]
-            seconds |= told[2]
+        matched: set[int] = set().union(*[told[0] for told in tells])
+        searched: set[int] = set(self.always).union(*[told[1] for told in tells])
+        seconds: set[int] = set().union(*[told[2] for told in tells])
         searched -= self.paired - seconds
         return matched, searched - matched
 
