@@ -8,7 +8,8 @@ by a hash of everything they depend on), and `build.json`, the fingerprint of th
 version) with the hashes of the state and package it wrote and its report. When a build's
 fingerprint, state and package are exactly those of the last build, nothing is recomputed: the
 files on disk already hold the bytes a build would write. Otherwise only the files whose bytes
-are new are parsed.
+are new are parsed. A third file, `chunks.sqlite`, is the same table holding the package's
+deflated pieces (bytes, not JSON; see `flashcards.anki.apkgzip`).
 
 The entries live in SQLite rather than one JSON document so that a build holds none of them in
 memory: each is read when it is looked up and written when it is made, within one transaction

@@ -3,6 +3,7 @@ without a store of deflated pieces, and a store's damaged or forged pieces never
 
 from __future__ import annotations
 
+import gc
 import io
 import random
 import shutil
@@ -223,3 +224,26 @@ def test_builds_keep_the_pieces_in_the_cache_and_anki_imports_them(
     (warm / "deck.cache" / "build.json").unlink()
     assert _build(warm, later, cache=True) == package
     assert len(_chunk_rows(warm)) > 1  # made anew
+
+
+def test_a_build_that_fails_after_its_package_leaves_the_pieces_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pieces of a build reach chunks.sqlite only once its files are written."""
+    archive = synthetic.write_archive(tmp_path / "archive", quiz=4, tables=2)
+    later = [*archive, synthetic.write_next_digest(tmp_path / "new", quiz=4)]
+    package = _build(tmp_path, archive, cache=True)
+    before = _chunk_rows(tmp_path)
+
+    def full_disk(files: object) -> None:
+        raise BuildError("cannot write: No space left on device", tmp_path)
+
+    monkeypatch.setattr(builder, "replace_files", full_disk)
+    with pytest.raises(BuildError):
+        _build(tmp_path, later, cache=True)
+    monkeypatch.undo()
+    gc.collect()  # the failed build's connections, held by the traceback, are closed
+    assert _chunk_rows(tmp_path) == before
+    assert (tmp_path / "deck.apkg").read_bytes() == package
+    assert _build(tmp_path, later, cache=True) != package
+    assert _chunk_rows(tmp_path) != before
