@@ -23,7 +23,6 @@ from flashcards import identity
 from flashcards.anki.export import build_package
 from flashcards.anki.notes import (
     CARD_KINDS,
-    DEFAULT_SUMMARY_FIELD_KEYS,
     UNSURE_TAG,
     NoteSpec,
     build_notes,
@@ -79,7 +78,9 @@ class BuildPlan:
     taxonomy: Path | None = None
     unsure_threshold: float | None = None
     shuffle: bool = True  # options in a fixed per-note order rather than the digest's
-    fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELD_KEYS  # summary fields that become cards
+    #: Summary fields that become cards; None: the deck's default, which its state records (a
+    #: new deck's default leaves out the topic; a deck first built before that keeps all six).
+    fields: tuple[str, ...] | None = None
     max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
     identity: str | None = None  # the deck's identity namespace, to pin it; None → from the state
     definition: Path | None = None  # the deck definition it comes from; None for an ad-hoc build
@@ -470,14 +471,18 @@ def _reuse(plan: BuildPlan, cache: BuildCache, print_: str | None) -> PreparedDe
     return PreparedDeck(plan, (), load_taxonomy(plan.taxonomy), (), (), report)
 
 
-def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
+def plan_notes(
+    plan: BuildPlan, state: DeckState | None = None
+) -> tuple[list[NoteSpec], tuple[str, ...]]:
     """The notes `plan` builds (parsed, answered, tagged; no file read but its inputs, answer
-    key and taxonomy) and the parsers' warnings."""
+    key and taxonomy) and the parsers' warnings. `state` gives the deck's identity namespace and
+    default fields; without it (no state is read) they are those of a first build (or of the
+    pinned identity)."""
     parsed = read_inputs(plan)
     key = load_answer_key(plan.answers) if plan.answers is not None else None
-    # No state is read: the GUIDs are those of a first build (or of the pinned identity).
-    namespace = _namespace(plan, DeckState())
-    _, specs = _notes(plan, parsed, key, load_taxonomy(plan.taxonomy), namespace)
+    state = DeckState() if state is None else state
+    namespace = _namespace(plan, state)
+    _, specs = _notes(plan, parsed, key, load_taxonomy(plan.taxonomy), namespace, state)
     return specs, tuple(parsed.warnings)
 
 
@@ -487,10 +492,12 @@ def _notes(
     key: AnswerKey | None,
     taxonomy: Taxonomy,
     namespace: str,
+    previous: DeckState,
     cache: BuildCache | None = None,
 ) -> tuple[list[Digest], list[NoteSpec]]:
-    """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`);
-    a paper `cache` has seen with the same inputs is not resolved or tagged again."""
+    """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`,
+    the summary fields of the plan or else the default `previous` records); a paper `cache` has
+    seen with the same inputs is not resolved or tagged again."""
     with phase("answers"):
         digests = resolve_answers(
             list(parsed.digests),
@@ -517,7 +524,7 @@ def _notes(
             topics_for=topics_for,
             namespace=namespace,
             shuffle=plan.shuffle,
-            fields=plan.fields,
+            fields=plan.fields if plan.fields is not None else previous.default_fields,
         )
     return digests, specs
 
@@ -561,7 +568,7 @@ def prepare(
             taxonomy = load_taxonomy(plan.taxonomy)
     previous = load_state(plan.state) if state is None else state
     namespace = _namespace(plan, previous)
-    digests, specs = _notes(plan, parsed, key, taxonomy, namespace, cache)
+    digests, specs = _notes(plan, parsed, key, taxonomy, namespace, previous, cache)
     warnings = list(parsed.warnings) + list(previous.warnings)
     cards = sum(spec.cards for spec in specs)
     description = deck_description(digests, notes=len(specs), cards=cards, origin=plan.origin)
