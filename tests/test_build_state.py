@@ -14,7 +14,8 @@ from build_samples import digest, package_db, question, quiz_paper, table_paper
 from helpers import NOW
 
 from flashcards import identity
-from flashcards.anki.export import ZIP_DATE, build_package
+from flashcards.anki.apkgzip import ZIP_DATE
+from flashcards.anki.export import build_package
 from flashcards.anki.notes import (
     DEFAULT_SUMMARY_FIELD_KEYS,
     LEGACY_SUMMARY_FIELD_KEYS,
