@@ -533,7 +533,6 @@ def test_workers_make_exactly_the_notes_one_process_does(monkeypatch: pytest.Mon
     one = build_notes(digests, topics_for=topics_for, **kwargs)
     order, seen[:] = list(seen), []
     monkeypatch.setattr(notes, "_workers", lambda groups: 3)
-    monkeypatch.setattr(notes, "_PIECE_GROUPS", 2)
     spawned: list[int] = []
     real_pool = notes.concurrent.futures.ProcessPoolExecutor
 
