@@ -326,7 +326,6 @@ def _group_specs(
 #: cost more than it saves (a paper's notes take about a tenth of a millisecond).
 PARALLEL_MIN_GROUPS = 2000
 _MAX_WORKERS = 4
-_PIECE_GROUPS = 250  # papers per piece of work sent to a worker
 
 #: What forked workers make notes of: set just before the pool starts (they inherit it).
 _JOB: tuple[Sequence[tuple[PaperGroup, list[str], str]], _NoteSettings] | None = None
@@ -350,17 +349,13 @@ def _specs_of_groups(
     workers = _workers(len(jobs))
     if workers < 2:
         return _group_specs(jobs, settings)
-    mine = len(jobs) // workers
-    # The workers' shares go in pieces: each comes back pickled, and small pieces keep the
-    # pickles small (the build's peak memory is near here).
-    step = max(1, _PIECE_GROUPS)
-    pieces = [(start, min(start + step, len(jobs))) for start in range(mine, len(jobs), step)]
+    cut = [len(jobs) * n // workers for n in range(workers + 1)]
     _JOB = (jobs, settings)
     try:
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
-            shares = [pool.submit(_specs_job, piece) for piece in pieces]
-            specs = _group_specs(jobs[:mine], settings)
+            shares = [pool.submit(_specs_job, (cut[n], cut[n + 1])) for n in range(1, workers)]
+            specs = _group_specs(jobs[: cut[1]], settings)
             for share in shares:
                 specs.extend(share.result())
     finally:
