@@ -511,36 +511,3 @@ def test_the_card_templates_reference_only_their_note_types_fields() -> None:
         assert used <= {*fields, "FrontSide"}, model.name
         assert {*fields} - used <= {"ArxivId", "Number"}, model.name
         assert "${" not in text  # every placeholder of the summary templates was filled
-
-
-def test_workers_make_exactly_the_notes_one_process_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flashcards.anki import notes
-
-    papers = [
-        quiz_paper(f"2503.{n:05d}", f"Paper {n}", questions=[question(1), question(2)])
-        if n % 2
-        else table_paper(f"2503.{n:05d}", f"Paper {n}")
-        for n in range(1, 12)
-    ]
-    digests = [digest(DAY1, *papers[:6]), digest(DAY2, *papers[4:])]  # two papers in both
-    kwargs = {"deck": "D", "subdecks": "date", "extra_tags": ["x"], "namespace": "N (d.apkg)"}
-    seen: list[str] = []
-
-    def topics_for(paper: Paper) -> tuple[str, ...]:
-        seen.append(paper.key)  # called in this process, once per paper, in order
-        return ("nlp",) if len(seen) % 2 else ("vision", "agents")
-
-    one = build_notes(digests, topics_for=topics_for, **kwargs)
-    order, seen[:] = list(seen), []
-    monkeypatch.setattr(notes, "_workers", lambda groups: 3)
-    spawned: list[int] = []
-    real_pool = notes.concurrent.futures.ProcessPoolExecutor
-
-    def pool(*args: object, **kw: object) -> object:
-        spawned.append(1)
-        return real_pool(*args, **kw)
-
-    monkeypatch.setattr(notes.concurrent.futures, "ProcessPoolExecutor", pool)
-    assert build_notes(digests, topics_for=topics_for, **kwargs) == one
-    assert spawned and seen == order
-    assert len(one) == 11 + 6 * 2  # eleven papers, six of them with two questions

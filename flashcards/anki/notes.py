@@ -11,13 +11,10 @@ markup in a field is markup written in this module.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import hashlib
 import html
 import json
-import multiprocessing
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -278,96 +275,28 @@ def build_notes(
     (`SUMMARY_FIELD_KEYS`, all by default) that become cards; the others are left empty in the note.
     A build passes the deck's (`DEFAULT_SUMMARY_FIELD_KEYS` for a new deck, see
     `flashcards.anki.state`)."""
+    wanted = set(kinds)
+    carded = frozenset(fields)
     extras = [tag("", t) for t in extra_tags if t.strip()]
-    jobs: list[tuple[PaperGroup, list[str], str]] = []
+    specs: list[NoteSpec] = []
     for group in merge_papers(digests):
         paper = group.paper
         paper_tags = [tag("date", d.isoformat()) for d in group.dates]
-        if topics_for is not None:  # here, in order: it may read and fill a cache
+        if topics_for is not None:
             paper_tags += [tag("topic", slug) for slug in topics_for(paper) if slug.strip()]
         if paper.arxiv_id:
             paper_tags.append(tag("arxiv", paper.arxiv_id))
         paper_tags += extras
-        jobs.append((group, paper_tags, deck_for(deck, group.dates[0], subdecks)))
-    settings = _NoteSettings(frozenset(kinds), frozenset(fields), namespace, shuffle)
-    specs = _specs_of_groups(jobs, settings)
-    specs.sort(key=lambda s: s.order)
-    return specs
-
-
-@dataclass(frozen=True)
-class _NoteSettings:
-    kinds: frozenset[str]
-    carded: frozenset[str]  # summary fields that become cards
-    namespace: str
-    shuffle: bool
-
-
-def _group_specs(
-    jobs: Sequence[tuple[PaperGroup, list[str], str]], settings: _NoteSettings
-) -> list[NoteSpec]:
-    """The notes of each (group, its tags, its deck), in order: its summary, then its questions."""
-    specs: list[NoteSpec] = []
-    namespace = settings.namespace
-    for group, paper_tags, note_deck in jobs:
-        if "summary" in settings.kinds:
-            spec = _summary_note(group, paper_tags, note_deck, namespace, settings.carded)
+        note_deck = deck_for(deck, group.dates[0], subdecks)
+        if "summary" in wanted:
+            spec = _summary_note(group, paper_tags, note_deck, namespace, carded)
             if spec is not None:
                 specs.append(spec)
-        if "mcq" in settings.kinds:
-            for question in group.paper.questions:
-                specs.append(
-                    _mcq_note(group, question, paper_tags, note_deck, namespace, settings.shuffle)
-                )
+        if "mcq" in wanted:
+            for question in paper.questions:
+                specs.append(_mcq_note(group, question, paper_tags, note_deck, namespace, shuffle))
+    specs.sort(key=lambda s: s.order)
     return specs
-
-
-#: Fewer papers than this have their notes made in this process alone: a worker process would
-#: cost more than it saves (a paper's notes take about a tenth of a millisecond).
-PARALLEL_MIN_GROUPS = 2000
-_MAX_WORKERS = 4
-
-#: What forked workers make notes of: set just before the pool starts (they inherit it).
-_JOB: tuple[Sequence[tuple[PaperGroup, list[str], str]], _NoteSettings] | None = None
-
-
-def _specs_job(bounds: tuple[int, int]) -> list[NoteSpec]:
-    if _JOB is None:
-        raise RuntimeError("no notes to make in this worker")
-    jobs, settings = _JOB
-    return _group_specs(jobs[bounds[0] : bounds[1]], settings)
-
-
-def _specs_of_groups(
-    jobs: Sequence[tuple[PaperGroup, list[str], str]], settings: _NoteSettings
-) -> list[NoteSpec]:
-    """`_group_specs(jobs)`, shared with forked worker processes when there are many: this
-    process makes the first share while the workers make the others, and the shares are joined
-    in order, so the result is exactly this process's alone (the notes are pure functions of
-    their group, tags and settings)."""
-    global _JOB
-    workers = _workers(len(jobs))
-    if workers < 2:
-        return _group_specs(jobs, settings)
-    cut = [len(jobs) * n // workers for n in range(workers + 1)]
-    _JOB = (jobs, settings)
-    try:
-        context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
-            shares = [pool.submit(_specs_job, (cut[n], cut[n + 1])) for n in range(1, workers)]
-            specs = _group_specs(jobs[: cut[1]], settings)
-            for share in shares:
-                specs.extend(share.result())
-    finally:
-        _JOB = None
-    return specs
-
-
-def _workers(groups: int) -> int:
-    if groups < PARALLEL_MIN_GROUPS or "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    return min(cores, _MAX_WORKERS)
 
 
 def _link(paper: Paper) -> str:
