@@ -178,6 +178,29 @@ class BuildCache:
     def remember(self, source: str, sha: str, digests: Iterable[Digest]) -> None:
         self._entries().put(f"file\0{source}\0{sha}", [digest_to_data(d) for d in digests])
 
+    def notes_manifest(self) -> Any:
+        """The last build's record of its input files and notes (see `flashcards.incremental`),
+        as JSON data; None when there is none."""
+        return self._entries().get(_NOTES_MANIFEST)
+
+    def note_groups(self) -> dict[str, Any] | None:
+        """The last build's notes, paper by paper: {paper key: JSON data}; None when they
+        cannot be read."""
+        return self._entries().scan(_GROUP)
+
+    def remember_notes(
+        self, manifest: Any, groups: Iterable[tuple[str, Any]], *, spliced: bool
+    ) -> None:
+        """Keep this build's manifest and the notes of `groups` (paper key, JSON data) for the
+        next build. `spliced`: this build reused the last one's notes, so every entry of the
+        last build stays (they are all still valid, content-keyed, and the notes not given
+        here are the last build's)."""
+        entries = self._entries()
+        entries.keep_all = entries.keep_all or spliced
+        for paper_key, data in groups:
+            entries.put(_GROUP + paper_key, data)
+        entries.put(_NOTES_MANIFEST, manifest)
+
     def save(self, build: Mapping[str, Any] | None) -> None:
         """Write what this build used and made (the entries of files no longer read are dropped).
         A cache that cannot be written is no error: the next build is only slower."""
@@ -192,6 +215,9 @@ class BuildCache:
         except (OSError, BuildError):  # replace_files reports what failed as a BuildError
             pass
 
+
+_NOTES_MANIFEST = "notes\0manifest"
+_GROUP = "group\0"
 
 _SCHEMA = (
     "CREATE TABLE meta (code TEXT NOT NULL)",
@@ -241,6 +267,7 @@ class _Entries:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.keep_all = False  # True: `commit` drops no entry of the last build
         self.last: sqlite3.Connection | None = None
         self.scratch: sqlite3.Connection | None = None
         try:
@@ -266,6 +293,20 @@ class _Entries:
         try:
             row = self.last.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
             return None if row is None else json.loads(row[0])
+        except (sqlite3.Error, TypeError, ValueError, RecursionError):
+            return None
+
+    def scan(self, prefix: str) -> dict[str, Any] | None:
+        """Every entry of the last build whose key starts with `prefix` (which must not end in
+        U+10FFFF), keyed by the rest of the key; None when one cannot be read."""
+        if self.last is None:
+            return None
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        try:
+            rows = self.last.execute(
+                "SELECT key, value FROM entries WHERE key >= ? AND key < ?", (prefix, upper)
+            )
+            return {key[len(prefix) :]: json.loads(value) for key, value in rows}
         except (sqlite3.Error, TypeError, ValueError, RecursionError):
             return None
 
@@ -315,10 +356,11 @@ class _Entries:
             if not _ours(scratch, "cache."):
                 return  # replaced since this build read it: leave it to the next build
             scratch.execute("BEGIN IMMEDIATE")
-            scratch.execute(
-                "DELETE FROM cache.entries WHERE key NOT IN (SELECT key FROM used)"
-                " AND key NOT IN (SELECT key FROM entries)"
-            )
+            if not self.keep_all:
+                scratch.execute(
+                    "DELETE FROM cache.entries WHERE key NOT IN (SELECT key FROM used)"
+                    " AND key NOT IN (SELECT key FROM entries)"
+                )
             scratch.execute("INSERT OR REPLACE INTO cache.entries SELECT key, value FROM entries")
             scratch.execute("COMMIT")
         except (OSError, sqlite3.Error):
