@@ -745,12 +745,16 @@ def _spliced_notes(
             return None
         groups = {group.key: group for group in fresh}
         try:
-            for paper_key, data in rows.items():
+            for paper_key, text in rows.items():
                 if paper_key not in affected:
-                    groups[paper_key] = incremental.group_from_data(
-                        paper_key, data, deck=plan.name, subdecks=plan.subdecks
+                    groups[paper_key] = incremental.group_from_text(
+                        paper_key,
+                        text,
+                        deck=plan.name,
+                        subdecks=plan.subdecks,
+                        state=previous.notes,
                     )
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return None
         ordered = _ordered(groups.values())
         if ordered is None:
@@ -902,7 +906,7 @@ def prepare(
             with phase("cache"):
                 cache.remember_notes(
                     incremental.manifest_data(state_sha, context, files, notes.index),
-                    ((group.key, incremental.group_data(group)) for group in notes.groups),
+                    ((group.key, incremental.group_text(group)) for group in notes.groups),
                     spliced=notes.spliced,
                 )
     return PreparedDeck(

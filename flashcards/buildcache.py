@@ -183,22 +183,22 @@ class BuildCache:
         as JSON data; None when there is none."""
         return self._entries().get(_NOTES_MANIFEST)
 
-    def note_groups(self) -> dict[str, Any] | None:
-        """The last build's notes, paper by paper: {paper key: JSON data}; None when they
-        cannot be read."""
+    def note_groups(self) -> dict[str, str] | None:
+        """The last build's notes, paper by paper: {paper key: text (JSON lines, see
+        `flashcards.incremental`)}; None when they cannot be read."""
         return self._entries().scan(_GROUP)
 
     def remember_notes(
-        self, manifest: Any, groups: Iterable[tuple[str, Any]], *, spliced: bool
+        self, manifest: Any, groups: Iterable[tuple[str, str]], *, spliced: bool
     ) -> None:
-        """Keep this build's manifest and the notes of `groups` (paper key, JSON data) for the
-        next build. `spliced`: this build reused the last one's notes, so every entry of the
-        last build stays (they are all still valid, content-keyed, and the notes not given
-        here are the last build's)."""
+        """Keep this build's manifest (JSON data) and the notes of `groups` (paper key, text)
+        for the next build. `spliced`: this build reused the last one's notes, so every entry
+        of the last build stays (they are all still valid, content-keyed, and the notes not
+        given here are the last build's)."""
         entries = self._entries()
         entries.keep_all = entries.keep_all or spliced
-        for paper_key, data in groups:
-            entries.put(_GROUP + paper_key, data)
+        for paper_key, text in groups:
+            entries.put_text(_GROUP + paper_key, text)
         entries.put(_NOTES_MANIFEST, manifest)
 
     def save(self, build: Mapping[str, Any] | None) -> None:
@@ -296,19 +296,22 @@ class _Entries:
         except (sqlite3.Error, TypeError, ValueError, RecursionError):
             return None
 
-    def scan(self, prefix: str) -> dict[str, Any] | None:
-        """Every entry of the last build whose key starts with `prefix` (which must not end in
-        U+10FFFF), keyed by the rest of the key; None when one cannot be read."""
+    def scan(self, prefix: str) -> dict[str, str] | None:
+        """The text of every entry of the last build whose key starts with `prefix` (which
+        must not end in U+10FFFF), keyed by the rest of the key; None when they cannot be
+        read."""
         if self.last is None:
             return None
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         try:
             rows = self.last.execute(
                 "SELECT key, value FROM entries WHERE key >= ? AND key < ?", (prefix, upper)
-            )
-            return {key[len(prefix) :]: json.loads(value) for key, value in rows}
-        except (sqlite3.Error, TypeError, ValueError, RecursionError):
+            ).fetchall()
+        except sqlite3.Error:
             return None
+        if not all(isinstance(key, str) and isinstance(value, str) for key, value in rows):
+            return None
+        return {key[len(prefix) :]: value for key, value in rows}
 
     def use(self, key: str) -> None:
         """Keep the last build's entry `key` past this build."""
@@ -316,7 +319,10 @@ class _Entries:
 
     def put(self, key: str, value: Any) -> None:
         """Store `value` (JSON data) as the entry `key`, kept past this build."""
-        text = json.dumps(value, separators=(",", ":"))
+        self.put_text(key, json.dumps(value, separators=(",", ":")))
+
+    def put_text(self, key: str, text: str) -> None:
+        """Store `text` as the entry `key` (read back by `scan`), kept past this build."""
         self._run("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, text))
 
     def _run(self, statement: str, parameters: tuple[str, ...]) -> None:

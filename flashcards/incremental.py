@@ -20,13 +20,15 @@ the state is committed, the cache may come from anyone, and a note's HTML is nev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flashcards.anki.notes import NoteGroup, NoteSpec, card_count, deck_for
+from flashcards.anki.notes import NoteGroup, NoteSpec, card_count, deck_for, hash_content
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS
+from flashcards.anki.state import NoteState
 from flashcards.buildcache import BuildCache
 from flashcards.model import Digest
 
@@ -124,36 +126,61 @@ def _entry(item: Any) -> DigestEntry:
     )
 
 
-def group_data(group: NoteGroup) -> dict[str, Any]:
-    """A paper's notes as JSON data (their deck and card counts follow from the rest)."""
-    return {
-        "order": list(group.order),
-        "notes": [[s.guid, s.kind, list(s.fields), list(s.tags), s.order[3]] for s in group.specs],
-    }
+def group_text(group: NoteGroup) -> str:
+    """A paper's notes as one JSON array, one element a line: the paper's order with each
+    note's GUID and number, then each note's `content_json` (kind, fields, tags) as it is
+    hashed (JSON escapes line breaks). Their deck and card counts follow from the rest."""
+    head = {"order": list(group.order), "notes": [[s.guid, s.order[3]] for s in group.specs]}
+    lines = [json.dumps(head, ensure_ascii=False), *(s.content_json() for s in group.specs)]
+    return "[" + ",\n".join(lines) + "]"
 
 
-def group_from_data(key: str, data: Any, *, deck: str, subdecks: str | None) -> NoteGroup:
-    """`group_data` read back, the notes in `deck` (and its `subdecks`); raises ValueError,
-    TypeError or KeyError for data of another shape."""
-    first, source, index = data["order"]
+def group_from_text(
+    key: str, text: str, *, deck: str, subdecks: str | None, state: Mapping[str, NoteState]
+) -> NoteGroup:
+    """`group_text` read back, the notes in `deck` (and its `subdecks`); raises ValueError,
+    TypeError or KeyError for text of another shape, or for a note whose line does not hash
+    to what `state` (the state the last build wrote) records for its GUID: a forged line
+    cannot have that hash. A note the last build flagged (`NoteState.was`) was hashed after
+    flagging: the caller checks it once flagged again."""
+    head, *contents = json.loads(text)
+    lines = text[1:-1].split(",\n")[1:]  # each note's content_json as stored
+    first, source, index = head["order"]
     order = (_str(first), _str(source), _int(index))
     note_deck = deck_for(deck, date.fromisoformat(order[0]), subdecks)
+    notes = head["notes"]
+    if not len(notes) == len(lines) == len(contents):
+        raise ValueError("not the notes of one paper")
     specs = []
-    for guid, kind, fields, tags, number in data["notes"]:
-        if kind not in _FIELD_COUNTS or len(fields) != _FIELD_COUNTS[kind]:
-            raise ValueError("not a note of ours")
-        values = tuple(_str(f) for f in fields)
-        specs.append(
-            NoteSpec(
-                guid=_str(guid),
-                kind=kind,
-                fields=values,
-                tags=tuple(_str(t) for t in tags),
-                deck=note_deck,
-                order=(*order, _int(number)),
-                cards=card_count(kind, values),
-            )
+    for (guid, number), line, (kind, fields, tags) in zip(notes, lines, contents, strict=True):
+        before = state.get(guid)
+        if before is None:
+            raise ValueError("a note the last build did not make")
+        digest = hash_content(line)
+        if digest != before.hash:
+            if before.was is None:
+                raise ValueError("a note the last build did not make")
+            # Checked once flagged; until then it must at least be of the right shape.
+            if (
+                kind not in _FIELD_COUNTS
+                or not isinstance(fields, list)
+                or len(fields) != _FIELD_COUNTS[kind]
+                or not isinstance(tags, list)
+                or not all(type(v) is str for v in (*fields, *tags))
+            ):
+                raise ValueError("not a note of ours")
+        spec = NoteSpec(
+            guid=guid,
+            kind=kind,
+            fields=tuple(fields),
+            tags=tuple(tags),
+            deck=note_deck,
+            order=(*order, _int(number)),
+            cards=card_count(kind, fields),
         )
+        # The cached property's value, from the stored line rather than encoding it again.
+        spec.__dict__["content_hash"] = digest
+        specs.append(spec)
     return NoteGroup(key, order, tuple(specs))
 
 

@@ -188,10 +188,15 @@ def test_added_digests_are_spliced_into_the_last_build(decks: Decks) -> None:
     assert decks.build() == ["full"]
     decks.remove("2025-03-11.md")
     assert decks.build() == ["full"]
-    decks.answer_key('"2501.00004": [B, A]\n')
+    decks.answer_key('"2501.00004": [D, D]\n')  # not what was inferred: answers changed
     assert decks.build() == ["full"]
+    state = (decks.root / "cached" / "deck.state.json").read_text()
+    assert '"was"' in state
     decks.write("2025-03-15.txt", _text("2025-03-15", [_paper(4, variant=" (again)"), _paper(7)]))
     assert decks.build() == ["spliced"]  # the key read by paper key, as the reference does
+    # Notes flagged as changed in an earlier build are reused flagged.
+    decks.write("2025-03-16.txt", _text("2025-03-16", [_paper(30)]))
+    assert decks.build() == ["spliced"]
 
 
 def test_answer_key_entries_for_added_papers_are_checked(decks: Decks) -> None:
@@ -236,15 +241,19 @@ def test_answer_key_entries_for_added_papers_are_checked(decks: Decks) -> None:
 
 
 def _forge_groups(cache: Path, change: Callable[[list[Any]], None]) -> int:
+    """Apply `change` to every note ([kind, fields, tags]) the cache keeps; how many papers'
+    notes there were."""
     connection = sqlite3.connect(cache / "entries.sqlite")
     try:
         rows = connection.execute("SELECT key, value FROM entries WHERE key LIKE 'group%'")
         forged = []
         for key, value in rows.fetchall():
-            data = json.loads(value)
-            for note in data["notes"]:
+            head, *notes = json.loads(value)
+            for note in notes:
                 change(note)
-            forged.append((json.dumps(data), key))
+            lines = (json.dumps(item, ensure_ascii=False) for item in (head, *notes))
+            text = "[" + ",\n".join(lines) + "]"
+            forged.append((text, key))
         connection.executemany("UPDATE entries SET value = ? WHERE key = ?", forged)
         connection.commit()
     finally:
@@ -260,7 +269,7 @@ def test_reused_notes_must_be_those_the_state_records(decks: Decks) -> None:
     cache = decks.root / "cached" / "deck.cache"
 
     def script(note: list[Any]) -> None:
-        note[2][1] = "<script>alert(1)</script>"
+        note[1][1] = "<script>alert(1)</script>"
 
     assert _forge_groups(cache, script)
     decks.write("2025-03-11.txt", _text("2025-03-11", [_paper(3)]))
@@ -270,10 +279,19 @@ def test_reused_notes_must_be_those_the_state_records(decks: Decks) -> None:
 
     # Wrong shapes, and a missing manifest, are no error either.
     def shape(note: list[Any]) -> None:
-        note[2] = "fields"
+        note[1] = "fields"
 
     assert _forge_groups(cache, shape)
     decks.write("2025-03-12.txt", _text("2025-03-12", [_paper(4)]))
+    assert decks.build() == ["splice refused", "full"]
+
+    # The same content written otherwise (its hash is that of the bytes the state hashed).
+    assert _forge_groups(cache, lambda note: note.append(None) or note.pop())
+    connection = sqlite3.connect(cache / "entries.sqlite")
+    connection.execute("UPDATE entries SET value = replace(value, '\", \"', '\",\"')")
+    connection.commit()
+    connection.close()
+    decks.write("2025-03-12b.txt", _text("2025-03-12", [_paper(7)]))
     assert decks.build() == ["splice refused", "full"]
     connection = sqlite3.connect(cache / "entries.sqlite")
     connection.execute("DELETE FROM entries WHERE key LIKE 'notes%'")

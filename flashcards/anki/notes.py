@@ -161,13 +161,21 @@ class NoteSpec:
         """The date of the first digest the note's paper appeared in."""
         return date.fromisoformat(self.order[0])
 
+    def content_json(self) -> str:
+        """What `content_hash` hashes: the kind, fields and tags as JSON (one line)."""
+        return json.dumps([self.kind, list(self.fields), list(self.tags)], ensure_ascii=False)
+
     @functools.cached_property
     def content_hash(self) -> str:
         """What decides whether the note changed. The deck is left out: cards never move decks
         on re-import, so a deck change alone must not count as an update. Computed once per
         spec (a build checks it against the state and stamps with it)."""
-        payload = json.dumps([self.kind, list(self.fields), list(self.tags)], ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        return hash_content(self.content_json())
+
+
+def hash_content(content_json: str) -> str:
+    """`NoteSpec.content_hash` of the note whose `content_json` is this."""
+    return hashlib.sha256(content_json.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -336,12 +344,15 @@ def build_note_groups(
     return groups
 
 
+_CARD_FIELDS = tuple(SUMMARY_FIELDS.index(name) for _n, name, _k, _q in SUMMARY_CARDS)
+
+
 def card_count(kind: NoteKind, fields: Sequence[str]) -> int:
     """How many cards a note of `kind` with these `fields` makes: an MCQ note one, a summary
     note one per non-empty summary card field."""
     if kind == "mcq":
         return 1
-    return sum(bool(fields[SUMMARY_FIELDS.index(name)]) for _n, name, _k, _q in SUMMARY_CARDS)
+    return sum(1 for index in _CARD_FIELDS if fields[index])
 
 
 def _link(paper: Paper) -> str:
