@@ -168,10 +168,14 @@ def _entry(s: NoteState) -> dict[str, object]:
     return entry
 
 
+#: `json.dumps(..., sort_keys=True, ensure_ascii=False)`, made once rather than per note.
+_ENTRY_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def state_bytes(state: DeckState) -> bytes:
+    encode = _ENTRY_ENCODER.encode
     lines = [
-        f"  {json.dumps(guid)}: " + json.dumps(_entry(s), sort_keys=True, ensure_ascii=False)
-        for guid, s in sorted(state.notes.items())
+        f"  {json.dumps(guid)}: " + encode(_entry(s)) for guid, s in sorted(state.notes.items())
     ]
     body = ",\n".join(lines)
     namespace = json.dumps(
@@ -195,8 +199,9 @@ CHANGED_TAG = "answer::changed"
 _MARKUP = re.compile(r"<[^>]*>")
 
 
-def _mcq_field(spec: NoteSpec, name: str) -> str:
-    return spec.fields[MCQ_FIELDS.index(name)]
+_ANSWER = MCQ_FIELDS.index("Answer")
+_ANSWER_SOURCE = MCQ_FIELDS.index("AnswerSource")
+_EXTRA = MCQ_FIELDS.index("Extra")
 
 
 def _changed_html(answer: str, source: str) -> str:
@@ -221,13 +226,13 @@ def flag_changed_answers(specs: Sequence[NoteSpec], previous: DeckState) -> list
         if spec.kind != "mcq" or before is None:
             flagged.append(spec)
             continue
-        answer = _mcq_field(spec, "Answer")
+        answer = spec.fields[_ANSWER]
         was = before.was
         if before.answer and answer and before.answer != answer:
             was = _changed_html(before.answer, before.source or "")
         if was:
             fields = list(spec.fields)
-            fields[MCQ_FIELDS.index("Extra")] = was
+            fields[_EXTRA] = was
             tags = tuple(sorted({*spec.tags, CHANGED_TAG}))
             spec = dataclasses.replace(spec, fields=tuple(fields), tags=tags)
         flagged.append(spec)
@@ -238,12 +243,12 @@ def _with_answer(entry: NoteState, spec: NoteSpec) -> NoteState:
     """`entry` recording the answer of `spec` (an MCQ note), for the next build to compare."""
     if spec.kind != "mcq":
         return entry
-    return dataclasses.replace(
-        entry,
-        answer=_mcq_field(spec, "Answer"),
-        source=_MARKUP.sub("", _mcq_field(spec, "AnswerSource")),
-        was=_mcq_field(spec, "Extra") if CHANGED_TAG in spec.tags else None,
-    )
+    answer = spec.fields[_ANSWER]
+    source = _MARKUP.sub("", spec.fields[_ANSWER_SOURCE])
+    was = spec.fields[_EXTRA] if CHANGED_TAG in spec.tags else None
+    if (entry.answer, entry.source, entry.was) == (answer, source, was):
+        return entry  # recorded already (every note built since answers were recorded)
+    return NoteState(entry.hash, entry.mtime, entry.id, answer, source, was)
 
 
 def stamp_notes(
