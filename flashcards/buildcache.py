@@ -3,7 +3,8 @@
 A cache is a directory beside the state file (`NAME.cache/` for `NAME.state.json`) with two
 files: `entries.sqlite`, a table of JSON entries (the digests parsed from each input file, keyed
 by the file's path and the sha256 of its bytes; each paper's resolved answers and topics, keyed
-by a hash of everything they depend on), and `build.json`, the fingerprint of the last build
+by a hash of everything they depend on; the last build's notes per paper and its manifest, see
+`flashcards.incremental`), and `build.json`, the fingerprint of the last build
 (every input file's hash, the answer key, the taxonomy, the deck's settings and the code
 version) with the hashes of the state and package it wrote and its report. When a build's
 fingerprint, state and package are exactly those of the last build, nothing is recomputed: the
@@ -12,7 +13,8 @@ are new are parsed.
 
 The entries live in SQLite rather than one JSON document so that a build holds none of them in
 memory: each is read when it is looked up and written when it is made, within one transaction
-that a failed build never commits; saving drops the entries this build did not use.
+that a failed build never commits; saving drops the entries this build did not use, unless it
+spliced its notes into the last build's (whose entries then all remain valid and in use).
 
 Plain data only (JSON text in SQLite, never pickle): a cache restored in CI may have been
 written by anyone, so it is read as untrusted data (a database whose schema is not exactly ours,
