@@ -162,20 +162,27 @@ def _separate_shared_ids(
 _ANSWER_KEYS = ("answer", "source", "was")
 
 
-def _entry(s: NoteState) -> dict[str, object]:
-    entry: dict[str, object] = {"hash": s.hash, "id": s.id, "mtime": s.mtime}
-    entry.update({k: v for k in _ANSWER_KEYS if (v := getattr(s, k)) is not None})
-    return entry
+# The strings of a JSON encoder with and without `ensure_ascii` (what `json.dumps` uses).
+_ascii_string = json.encoder.encode_basestring_ascii
+_string = json.encoder.encode_basestring
 
 
-#: `json.dumps(..., sort_keys=True, ensure_ascii=False)`, made once rather than per note.
-_ENTRY_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+def _entry_json(s: NoteState) -> str:
+    """The JSON object of a note's state, `json.dumps(..., sort_keys=True, ensure_ascii=False)`
+    of its fields but those that are None, written out (a state has one line per note)."""
+    text = f'"hash": {_string(s.hash)}, "id": {int(s.id)}, "mtime": {int(s.mtime)}'
+    if s.answer is not None:
+        text = f'"answer": {_string(s.answer)}, {text}'
+    if s.source is not None:
+        text = f'{text}, "source": {_string(s.source)}'
+    if s.was is not None:
+        text = f'{text}, "was": {_string(s.was)}'
+    return "{" + text + "}"
 
 
 def state_bytes(state: DeckState) -> bytes:
-    encode = _ENTRY_ENCODER.encode
     lines = [
-        f"  {json.dumps(guid)}: " + encode(_entry(s)) for guid, s in sorted(state.notes.items())
+        f"  {_ascii_string(guid)}: {_entry_json(s)}" for guid, s in sorted(state.notes.items())
     ]
     body = ",\n".join(lines)
     namespace = json.dumps(
