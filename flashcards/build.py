@@ -740,12 +740,11 @@ def _spliced_notes(
     _, fresh = _notes(plan, parsed.digests, key, taxonomy, namespace, cache, only=affected)
     with phase("notes"):
         old_keys = last.keys
-        rows = cache.note_groups()
-        if rows is None or rows.keys() != old_keys:
-            return None
         groups = {group.key: group for group in fresh}
+        stored = set()
         try:
-            for paper_key, text in rows.items():
+            for paper_key, text in cache.note_groups():
+                stored.add(paper_key)
                 if paper_key not in affected:
                     groups[paper_key] = incremental.group_from_text(
                         paper_key,
@@ -755,6 +754,8 @@ def _spliced_notes(
                         state=previous.notes,
                     )
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+            return None
+        if stored != old_keys:  # the notes of another build, or some missing
             return None
         ordered = _ordered(groups.values())
         if ordered is None:

@@ -36,7 +36,7 @@ import os
 import sqlite3
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -185,9 +185,9 @@ class BuildCache:
         as JSON data; None when there is none."""
         return self._entries().get(_NOTES_MANIFEST)
 
-    def note_groups(self) -> dict[str, str] | None:
-        """The last build's notes, paper by paper: {paper key: text (JSON lines, see
-        `flashcards.incremental`)}; None when they cannot be read."""
+    def note_groups(self) -> Iterator[tuple[str, str]]:
+        """The last build's notes, paper by paper: (paper key, text, see
+        `flashcards.incremental`), one at a time; ValueError when they cannot be read."""
         return self._entries().scan(_GROUP)
 
     def remember_notes(
@@ -298,22 +298,23 @@ class _Entries:
         except (sqlite3.Error, TypeError, ValueError, RecursionError):
             return None
 
-    def scan(self, prefix: str) -> dict[str, str] | None:
+    def scan(self, prefix: str) -> Iterator[tuple[str, str]]:
         """The text of every entry of the last build whose key starts with `prefix` (which
-        must not end in U+10FFFF), keyed by the rest of the key; None when they cannot be
-        read."""
+        must not end in U+10FFFF), with the rest of its key, one at a time (a build holds none
+        of them for long); ValueError when they cannot be read."""
         if self.last is None:
-            return None
+            raise ValueError("no entries")
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         try:
             rows = self.last.execute(
                 "SELECT key, value FROM entries WHERE key >= ? AND key < ?", (prefix, upper)
-            ).fetchall()
-        except sqlite3.Error:
-            return None
-        if not all(isinstance(key, str) and isinstance(value, str) for key, value in rows):
-            return None
-        return {key[len(prefix) :]: value for key, value in rows}
+            )
+            for key, value in rows:
+                if not (isinstance(key, str) and isinstance(value, str)):
+                    raise ValueError("not text")
+                yield key[len(prefix) :], value
+        except sqlite3.Error as exc:
+            raise ValueError(f"cannot read the cache: {exc}") from None
 
     def use(self, key: str) -> None:
         """Keep the last build's entry `key` past this build."""
