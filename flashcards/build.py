@@ -633,7 +633,8 @@ def _index(
         by_source.setdefault(digest.source, []).append(digest)
     index = {}
     for path, _ in files or ():
-        found = by_source.get(str(Path(path)))  # a digest's source is its path as a Path
+        # A digest's source is the path it was parsed from, as given or (parse_file) as a Path.
+        found = by_source.get(path) or by_source.get(str(Path(path)))
         if found is not None:
             index[path] = incremental.digest_entries(found)
     return index

@@ -79,6 +79,7 @@ class Decks:
         self.root = root
         self.now = NOW
         self.key: str | None = None
+        self.settings: dict[str, Any] = {}  # of the plan, e.g. subdecks
         self.modes: list[str] = []
         spliced, full = builder._spliced_notes, builder._full_notes
 
@@ -121,6 +122,7 @@ class Decks:
                 cache=name == "cached",
                 answers=folder / "key.yaml" if self.key is not None else None,
             )
+            plan = dataclasses.replace(plan, **self.settings)
             self.modes.clear()
             reports.append(builder.build(plan, now=self.now))
         reference, cached = (self._outputs(self.root / n) for n in ("reference", "cached"))
@@ -197,6 +199,18 @@ def test_added_digests_are_spliced_into_the_last_build(decks: Decks) -> None:
     # Notes flagged as changed in an earlier build are reused flagged.
     decks.write("2025-03-16.txt", _text("2025-03-16", [_paper(30)]))
     assert decks.build() == ["spliced"]
+
+
+def test_spliced_notes_keep_their_subdeck_and_settings(decks: Decks) -> None:
+    decks.settings = {"subdecks": "month", "shuffle": False, "tags": ("papers",)}
+    decks.write("2025-03-10.txt", _text("2025-03-10", [_paper(1), _paper(2)]))
+    assert decks.build() == ["full"]
+    decks.write("2025-04-02.md", _table("2025-04-02", [_paper(3), _paper(2)]))
+    assert decks.build() == ["spliced"]
+    decks.write("2025-02-27.txt", _text("2025-02-27", [_paper(3)]))  # moves it to February
+    assert decks.build() == ["spliced"]
+    decks.settings["subdecks"] = "date"
+    assert decks.build() == ["full"]
 
 
 def test_answer_key_entries_for_added_papers_are_checked(decks: Decks) -> None:
@@ -314,7 +328,7 @@ _DIGEST = st.tuples(
 
 
 @settings(
-    max_examples=8,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -324,14 +338,15 @@ def test_any_sequence_of_added_digests_builds_as_without_the_cache(
     monkeypatch: pytest.MonkeyPatch,
     added: list[tuple[str, int, list[int], bool, bool]],
 ) -> None:
-    decks = Decks(tmp_path_factory.mktemp("decks"), monkeypatch)
     writers = {"text": (_text, "txt"), "html": (_html, "html"), "table": (_table, "md")}
-    for step, (kind, day, numbers, variant, marked) in enumerate(added):
-        write, suffix = writers[kind]
-        papers = [
-            _paper(n, variant=" (v2)" if variant else "", answers=(1, 0) if marked else ())
-            for n in numbers
-        ]
-        iso = f"2025-03-{day:02d}"
-        decks.write(f"{iso}-{step}.{suffix}", write(iso, papers))
-        assert decks.build() == (["full"] if step == 0 else ["spliced"])
+    with monkeypatch.context() as patch:
+        decks = Decks(tmp_path_factory.mktemp("decks"), patch)
+        for step, (kind, day, numbers, variant, marked) in enumerate(added):
+            write, suffix = writers[kind]
+            papers = [
+                _paper(n, variant=" (v2)" if variant else "", answers=(1, 0) if marked else ())
+                for n in numbers
+            ]
+            iso = f"2025-03-{day:02d}"
+            decks.write(f"{iso}-{step}.{suffix}", write(iso, papers))
+            assert decks.build() == (["full"] if step == 0 else ["spliced"])
