@@ -97,16 +97,22 @@ def load_state(path: str | Path) -> DeckState:
         if not isinstance(document, dict) or document.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"expected an object with version {STATE_VERSION}")
         notes = {}
+        # One note a line of the file: checked without a generator per note (a large deck's
+        # state has tens of thousands).
         for guid, entry in document["notes"].items():
-            values = (entry["hash"], entry["mtime"], entry["id"])
-            if not (isinstance(values[0], str) and all(type(v) is int for v in values[1:])):
+            content, mtime, note_id = entry["hash"], entry["mtime"], entry["id"]
+            if not (isinstance(content, str) and type(mtime) is int and type(note_id) is int):
                 raise ValueError(f"note {guid}: expected hash (text), mtime and id (integers)")
-            if not (0 <= values[1] < MAX_STATE_INT and 0 < values[2] < MAX_STATE_INT):
+            if not (0 <= mtime < MAX_STATE_INT and 0 < note_id < MAX_STATE_INT):
                 raise ValueError(f"note {guid}: mtime or id out of range (0 to 2**53)")
-            texts = [entry.get(k) for k in _ANSWER_KEYS]
-            if not all(t is None or isinstance(t, str) for t in texts):
+            answer, source, was = entry.get("answer"), entry.get("source"), entry.get("was")
+            if not (
+                (answer is None or isinstance(answer, str))
+                and (source is None or isinstance(source, str))
+                and (was is None or isinstance(was, str))
+            ):
                 raise ValueError(f"note {guid}: expected answer, source and was as text")
-            notes[guid] = NoteState(*values, *texts)
+            notes[guid] = NoteState(content, mtime, note_id, answer, source, was)
         namespace = _namespace_of(document, bool(notes))
     except RecursionError:
         raise ConfigError(
@@ -157,9 +163,6 @@ def _separate_shared_ids(
             f"merge?); {guid} now has id {new_id} (Anki matches notes by GUID: nothing is lost)"
         )
     return notes, tuple(warnings)
-
-
-_ANSWER_KEYS = ("answer", "source", "was")
 
 
 # The strings of a JSON encoder with and without `ensure_ascii` (what `json.dumps` uses).
