@@ -80,6 +80,7 @@ class Decks:
         self.now = NOW
         self.key: str | None = None
         self.settings: dict[str, Any] = {}  # of the plan, e.g. subdecks
+        self.delta = False  # also write a delta package (compared too)
         self.modes: list[str] = []
         spliced, full = builder._spliced_notes, builder._full_notes
 
@@ -123,6 +124,8 @@ class Decks:
                 answers=folder / "key.yaml" if self.key is not None else None,
             )
             plan = dataclasses.replace(plan, **self.settings)
+            if self.delta:
+                plan = dataclasses.replace(plan, delta=folder / "delta.apkg")
             self.modes.clear()
             reports.append(builder.build(plan, now=self.now))
         reference, cached = (self._outputs(self.root / n) for n in ("reference", "cached"))
@@ -132,8 +135,9 @@ class Decks:
         return list(self.modes)
 
     @staticmethod
-    def _outputs(folder: Path) -> tuple[bytes, bytes]:
-        return (folder / "deck.apkg").read_bytes(), (folder / "deck.state.json").read_bytes()
+    def _outputs(folder: Path) -> tuple[bytes, ...]:
+        names = ("deck.apkg", "deck.state.json", "delta.apkg")
+        return tuple((folder / n).read_bytes() for n in names if (folder / n).exists())
 
 
 def _comparable(report: builder.BuildReport) -> dict[str, Any]:
@@ -211,6 +215,15 @@ def test_spliced_notes_keep_their_subdeck_and_settings(decks: Decks) -> None:
     assert decks.build() == ["spliced"]
     decks.settings["subdecks"] = "date"
     assert decks.build() == ["full"]
+
+
+def test_a_delta_package_holds_the_spliced_build_s_changes(decks: Decks) -> None:
+    decks.delta = True
+    decks.write("2025-03-10.txt", _text("2025-03-10", [_paper(1), _paper(2)]))
+    assert decks.build() == ["full"]
+    decks.write("2025-03-11.txt", _text("2025-03-11", [_paper(2, variant=" (v2)"), _paper(3)]))
+    assert decks.build() == ["spliced"]
+    assert decks.build() == ["spliced"]  # nothing new: an empty delta, not the last one again
 
 
 def test_answer_key_entries_for_added_papers_are_checked(decks: Decks) -> None:
