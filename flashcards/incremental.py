@@ -30,9 +30,9 @@ from flashcards.anki.notes import NoteGroup, NoteSpec, card_count, deck_for, has
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS
 from flashcards.anki.state import NoteState
 from flashcards.buildcache import BuildCache
-from flashcards.model import Digest
+from flashcards.model import Digest, Format
 
-_FORMATS = ("quiz-text", "quiz-html", "markdown-table")
+_FORMATS: dict[Any, Format] = {f: f for f in ("quiz-text", "quiz-html", "markdown-table")}
 _FIELD_COUNTS = {"mcq": len(MCQ_FIELDS), "summary": len(SUMMARY_FIELDS)}
 
 
@@ -41,14 +41,14 @@ class DigestEntry:
     """What the last build read from one digest, without its papers' text."""
 
     source: str
-    format: str
+    format: Format
     date: date
     warnings: tuple[str, ...]
     keys: tuple[str, ...]  # its papers' keys, in order
 
     def stub(self) -> Digest:
         """The digest without papers: its date and warnings count, its papers come spliced."""
-        return Digest(self.source, self.format, self.date, (), self.warnings)  # type: ignore[arg-type]
+        return Digest(self.source, self.format, self.date, (), self.warnings)
 
 
 @dataclass(frozen=True)
@@ -115,11 +115,9 @@ def last_build(cache: BuildCache, context: str, state_sha: str | None) -> LastBu
 
 def _entry(item: Any) -> DigestEntry:
     source, format_, day, warnings, keys = item
-    if format_ not in _FORMATS:
-        raise ValueError(f"unknown format {format_!r}")
     return DigestEntry(
         _str(source),
-        format_,
+        _FORMATS[format_],  # KeyError for another
         date.fromisoformat(day),
         tuple(_str(w) for w in warnings),
         tuple(_str(k) for k in keys),
