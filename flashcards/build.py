@@ -25,7 +25,6 @@ from flashcards import identity, incremental
 from flashcards.anki.export import build_package
 from flashcards.anki.notes import (
     CARD_KINDS,
-    DEFAULT_SUMMARY_FIELD_KEYS,
     UNSURE_TAG,
     NoteGroup,
     NoteSpec,
@@ -83,7 +82,9 @@ class BuildPlan:
     taxonomy: Path | None = None
     unsure_threshold: float | None = None
     shuffle: bool = True  # options in a fixed per-note order rather than the digest's
-    fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELD_KEYS  # summary fields that become cards
+    #: Summary fields that become cards; None: the deck's default, which its state records (a
+    #: new deck's default leaves out the topic; a deck first built before that keeps all six).
+    fields: tuple[str, ...] | None = None
     max_bytes: int = DEFAULT_MAX_BYTES  # digest files larger than this are an error
     identity: str | None = None  # the deck's identity namespace, to pin it; None → from the state
     definition: Path | None = None  # the deck definition it comes from; None for an ad-hoc build
@@ -507,14 +508,18 @@ def _reuse(plan: BuildPlan, cache: BuildCache, print_: str | None) -> PreparedDe
     return PreparedDeck(plan, (), load_taxonomy(plan.taxonomy), (), (), report)
 
 
-def plan_notes(plan: BuildPlan) -> tuple[list[NoteSpec], tuple[str, ...]]:
+def plan_notes(
+    plan: BuildPlan, state: DeckState | None = None
+) -> tuple[list[NoteSpec], tuple[str, ...]]:
     """The notes `plan` builds (parsed, answered, tagged; no file read but its inputs, answer
-    key and taxonomy) and the parsers' warnings."""
+    key and taxonomy) and the parsers' warnings. `state` gives the deck's identity namespace and
+    default fields; without it (no state is read) they are those of a first build (or of the
+    pinned identity)."""
     parsed = read_inputs(plan)
     key = load_answer_key(plan.answers) if plan.answers is not None else None
-    # No state is read: the GUIDs are those of a first build (or of the pinned identity).
-    namespace = _namespace(plan, DeckState())
-    _, groups = _notes(plan, parsed.digests, key, load_taxonomy(plan.taxonomy), namespace)
+    state = DeckState() if state is None else state
+    namespace = _namespace(plan, state)
+    _, groups = _notes(plan, parsed.digests, key, load_taxonomy(plan.taxonomy), namespace, state)
     return sort_notes(groups), tuple(parsed.warnings)
 
 
@@ -524,13 +529,15 @@ def _notes(
     key: AnswerKey | None,
     taxonomy: Taxonomy,
     namespace: str,
+    previous: DeckState,
     cache: BuildCache | None = None,
     only: frozenset[str] | None = None,
 ) -> tuple[list[Digest], list[NoteGroup]]:
-    """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`),
-    paper by paper; a paper `cache` has seen with the same inputs is not resolved or tagged
-    again. With `only`, just the papers whose key is in it are resolved and make notes (every
-    digest holding one of them must be among `digests`)."""
+    """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`,
+    the summary fields of the plan or else the default `previous` records), paper by paper; a
+    paper `cache` has seen with the same inputs is not resolved or tagged again. With `only`,
+    just the papers whose key is in it are resolved and make notes (every digest holding one of
+    them must be among `digests`)."""
     with phase("answers"):
         memo = cache.resolved_paper if cache is not None else None
         if only is None:
@@ -558,7 +565,7 @@ def _notes(
             topics_for=topics_for,
             namespace=namespace,
             shuffle=plan.shuffle,
-            fields=plan.fields,
+            fields=plan.fields if plan.fields is not None else previous.default_fields,
             only=only,
         )
     return resolved, groups
@@ -651,7 +658,7 @@ def _full_notes(
     files: Sequence[tuple[str, str]] | None,
 ) -> tuple[_Notes, list[Digest]]:
     """Every paper's notes made from `parsed`, and the resolved digests."""
-    digests, groups = _notes(plan, parsed.digests, key, taxonomy, namespace, cache)
+    digests, groups = _notes(plan, parsed.digests, key, taxonomy, namespace, previous, cache)
     specs = sort_notes(groups)
     with phase("state"):
         specs = flag_changed_answers(specs, previous)
@@ -738,7 +745,9 @@ def _spliced_notes(
     """The notes of the papers in `affected` made anew, spliced into the last build's notes of
     every other paper; None when those cannot be used (missing, damaged, or not what the state
     records)."""
-    _, fresh = _notes(plan, parsed.digests, key, taxonomy, namespace, cache, only=affected)
+    _, fresh = _notes(
+        plan, parsed.digests, key, taxonomy, namespace, previous, cache, only=affected
+    )
     with phase("notes"):
         old_keys = last.keys
         groups = {group.key: group for group in fresh}

@@ -26,7 +26,6 @@ from typing import Any
 
 from flashcards.anki.notes import (
     CARD_KINDS,
-    DEFAULT_SUMMARY_FIELD_KEYS,
     SUBDECK_MODES,
     SUMMARY_FIELD_KEYS,
 )
@@ -74,7 +73,8 @@ class DeckDefinition:
     cards: tuple[str, ...] = CARD_KINDS
     subdecks: str | None = None  # None or "month" (subdeck per digest month) or "date"
     shuffle: bool = True  # MCQ options in a fixed per-note order rather than the digest's
-    fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELD_KEYS  # summary fields that become cards
+    #: Summary fields that become cards; None: the deck's default, which its state records.
+    fields: tuple[str, ...] | None = None
     tags: tuple[str, ...] = ()  # extra tags on every note
     answers: Path | None = None  # answer-key file
     taxonomy: Path | None = None  # taxonomy file; None → the bundled one
@@ -295,9 +295,9 @@ class _Validator:
         # Keep the canonical order so that two spellings of the same choice build the same deck.
         return tuple(kind for kind in CARD_KINDS if kind in value)
 
-    def fields(self) -> tuple[str, ...]:
+    def fields(self) -> tuple[str, ...] | None:
         if "fields" not in self.data:
-            return DEFAULT_SUMMARY_FIELD_KEYS
+            return None
         value = self.data["fields"]
         expected = ", ".join(SUMMARY_FIELD_KEYS)
         if not isinstance(value, list) or not value:

@@ -38,7 +38,7 @@ MCQ_MODEL_ID = 1655292312
 SUMMARY_MODEL_ID = 1282165969
 
 #: Modification time of both note types (seconds since the epoch); see the module docstring.
-MODEL_MOD = 1_796_400_000
+MODEL_MOD = 1_796_500_000
 
 #: Note ids are multiples of this step: a note's cards take the ids just after it (summary notes
 #: have at most six cards), so no two notes' id ranges overlap.

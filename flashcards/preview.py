@@ -43,6 +43,7 @@ from flashcards.anki.notetypes import (
     mcq_model,
     summary_model,
 )
+from flashcards.anki.state import load_state
 from flashcards.build import BuildPlan, plan_adhoc, plan_for_definition, plan_notes
 from flashcards.deckdef import load_deck_definitions
 from flashcards.parse import DEFAULT_MAX_BYTES
@@ -334,8 +335,11 @@ class Preview:
 
 
 def preview_plan(plan: BuildPlan) -> Preview:
-    """The preview page of what `plan` would build (nothing is written)."""
-    specs, warnings = plan_notes(plan)
+    """The preview page of what `plan` would build (nothing is written). A deck definition's
+    state is read, so that its cards are those its next build makes (the same GUIDs, hence the
+    same option order, and the same default fields); an ad-hoc preview is a first build."""
+    state = load_state(plan.state) if plan.definition is not None else None
+    specs, warnings = plan_notes(plan, state)
     page = preview_page(specs, title=f"{plan.name}: preview")
     return Preview(page, len(specs), len(preview_cards(specs)), warnings)
 

@@ -173,8 +173,10 @@ def test_tap_a_wrong_then_the_right_option(browser: Any, page_file: Path) -> Non
     article, front, back = _mcq(page)
     options = front.locator("#fc-choices li")
     expect(front.locator("#fc-choices")).to_have_class(re.compile(r"\bfc-tappable\b"))
-    # Options are shuffled: the right one is the digest's first (data-o="0"), wherever it shows.
-    right = int(front.locator('#fc-choices li[data-o="0"]').get_attribute("data-i"))
+    # Options are shuffled on the card: the right one, the digest's A, shows under another
+    # letter (this card's order is B, A, C); the learner taps by the letter shown.
+    right = options.all_inner_texts().index("By averaging them")
+    assert right != 0
     wrong = (right + 1) % options.count()
 
     options.nth(wrong).click()
@@ -193,6 +195,8 @@ def test_tap_a_wrong_then_the_right_option(browser: Any, page_file: Path) -> Non
     expect(back_options.nth(right)).to_have_class(re.compile(r"\bfc-correct\b"))
     expect(back.locator("#fc-choices li.fc-wrong")).to_have_count(0)
     expect(back.locator(".fc-answer")).to_contain_text("By averaging them")
+    # The back names the letter the right option showed under, not the digest's.
+    expect(back.locator(".fc-answer .fc-letter")).to_have_text("ABC"[right])
     article.screenshot(path=ARTIFACTS / "mcq-right.png")
 
     # A wrong tap on this card never shows on the next card's back.
@@ -220,16 +224,36 @@ def test_shuffled_order_is_the_same_on_front_and_back(browser: Any, page_file: P
         expect(back.locator("#fc-choices li")).to_have_count(
             front.locator("#fc-choices li").count()
         )
+        expect(front.locator("#fc-choices")).to_have_class(re.compile(r"\bfc-tappable\b"))
         shown = front.locator("#fc-choices li").all_inner_texts()
         assert back.locator("#fc-choices li").all_inner_texts() == shown
         # The letter the back names is the one the right option shows under.
         letter = back.locator(".fc-letter").inner_text().strip()
         right = back.locator("#fc-choices li.fc-correct")
         expect(right).to_have_count(1)
-        assert "ABCDEFGH"[int(right.get_attribute("data-i"))] == letter
-        orders.append(shown)
-    assert len(orders) == 3
+        assert shown["ABCDEFGH".index(letter)] == right.inner_text()
+        orders.append(_digest_indices(front))
+        assert _digest_indices(back) == orders[-1]
+        if index == 0:
+            article.screenshot(path=ARTIFACTS / "mcq-shuffled.png")
+            # Anki desktop shows the back by rendering the front again: the script may run on a
+            # list it already ordered, and changes nothing even without its "done" mark.
+            back.locator("#fc-choices").evaluate(
+                "list => { list.removeAttribute('data-fc-ready');"
+                " (0, eval)(list.ownerDocument.querySelector('#qa script').textContent); }"
+            )
+            assert back.locator("#fc-choices li").all_inner_texts() == shown
+            expect(back.locator(".fc-answer .fc-letter")).to_have_text(letter)
+            expect(back.locator("#fc-choices li.fc-correct")).to_have_count(1)
+    assert [sorted(order) for order in orders] == [[0, 1, 2], [0, 1], [0, 1, 2]]
+    assert orders[0] != [0, 1, 2]  # Q1 has an order of its own
     page.context.close()
+
+
+def _digest_indices(frame: Any) -> list[int]:
+    """The digest's index of each option, in the order the card shows them."""
+    items = frame.locator("#fc-choices li")
+    return [int(items.nth(i).get_attribute("data-o")) for i in range(items.count())]
 
 
 def _background(frame: Any) -> str:
@@ -359,10 +383,12 @@ def test_cards_read_correctly_without_javascript(browser: Any, page_file: Path) 
     # A lettered list, not tappable; the back names the answer and its source.
     expect(front.locator("ol.fc-choices")).to_have_attribute("type", "A")
     expect(front.locator("ol.fc-choices")).not_to_have_class(re.compile(r"\bfc-tappable\b"))
-    # The letters are in the HTML's (shuffled) order: the one the back names shows that option.
-    letter = back.locator(".fc-letter").inner_text().strip()
-    shown = front.locator("#fc-choices li").nth("ABCDEFGH".index(letter))
-    expect(shown).to_have_text("By averaging them")
+    # The digest's order and letters (the card script would shuffle them): the back names the
+    # digest's A, and A is the right option.
+    for frame in (front, back):
+        assert _digest_indices(frame) == [0, 1, 2]
+    expect(back.locator(".fc-letter")).to_have_text("A")
+    expect(front.locator("#fc-choices li").nth(0)).to_have_text("By averaging them")
     expect(back.locator(".fc-answer")).to_contain_text("By averaging them")
     expect(back.locator(".fc-source").first).to_contain_text("Marked in the digest")
     style = front.locator("ol.fc-choices").evaluate("e => getComputedStyle(e).listStyleType")

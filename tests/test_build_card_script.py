@@ -2,7 +2,8 @@
 
 Anki's webviews cannot run here; this checks the script's own logic on both sides of a card, the
 way AnkiDroid (a new page per side, sessionStorage kept) and the desktop (one page, sessionStorage
-unavailable in this stand-in) load it."""
+unavailable in this stand-in) load it: options shown in the order the note's data gives, the
+back's letter relabelled, and notes built before that (fields not yet updated) still right."""
 
 from __future__ import annotations
 
@@ -43,4 +44,15 @@ def test_tap_to_choose_script_on_front_and_back(tmp_path: Path) -> None:
         "back_unknown_answer": ["", "fc-chosen", ""],
         "back_right_choice": ["", "", "fc-correct"],
         "back_unsure_answer": ["fc-wrong", "", "fc-correct fc-unsure"],
+        "back_unknown_letter": "",
+        "shuffled_front_order": ["2", "0", "1"],
+        "shuffled_front_order_again": ["2", "0", "1"],
+        "shuffled_back_order_while_loading": ["2", "0", "1"],
+        "shuffled_back_order": ["2", "0", "1"],
+        "shuffled_back": ["fc-wrong", "", "fc-correct"],
+        "shuffled_back_letter": "A",
+        "shuffled_back_again": [["2", "0", "1"], ["fc-wrong", "", "fc-correct"], "A"],
+        "bad_order": ["0", "1", "2"],
+        "legacy_front_order": ["1", "2", "0"],
+        "legacy_back": [["fc-wrong", "fc-correct", ""], "B"],
     }

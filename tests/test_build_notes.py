@@ -236,19 +236,31 @@ def test_mcq_fields_say_where_the_answer_comes_from() -> None:
     options = _field(specs[0], "Options")
     assert options == (
         '<ol class="fc-choices" id="fc-choices" type="A">'
-        '<li data-i="0" data-o="0">A sparse router</li>'
-        '<li data-i="1" data-o="1">A dense adapter</li>'
-        '<li data-i="2" data-o="2">A token cache</li></ol>'
+        '<li data-o="0">A sparse router</li>'
+        '<li data-o="1">A dense adapter</li>'
+        '<li data-o="2">A token cache</li></ol>'
     )
 
 
 # --- shuffled options ---------------------------------------------------------------------------
 
-_LI = re.compile(r'<li data-i="(\d+)" data-o="(\d+)">(.*?)</li>')
+_LI = re.compile(r'<li data-o="(\d+)">(.*?)</li>')
+_ORDER = re.compile(r'<ol [^>]*?(?: data-order="([\d,]+)")?>')
+
+
+def _listed(spec: NoteSpec) -> list[tuple[int, str]]:
+    """(digest index, text) of each option as the Options field lists them."""
+    return [(int(o), text) for o, text in _LI.findall(_field(spec, "Options"))]
 
 
 def _shown(spec: NoteSpec) -> list[tuple[int, int, str]]:
-    return [(int(i), int(o), text) for i, o, text in _LI.findall(_field(spec, "Options"))]
+    """(position shown, digest index, text) of each option in the order the card script shows
+    them: the field's `data-order`, else the order listed."""
+    listed = dict(_listed(spec))
+    match = _ORDER.match(_field(spec, "Options"))
+    assert match is not None
+    order = [int(o) for o in match.group(1).split(",")] if match.group(1) else list(listed)
+    return [(shown, o, listed[o]) for shown, o in enumerate(order)]
 
 
 def test_options_are_shuffled_per_note_and_the_letter_follows() -> None:
@@ -263,14 +275,15 @@ def test_options_are_shuffled_per_note_and_the_letter_follows() -> None:
     assert [s.fields for s in specs] == [s.fields for s in again]  # fixed, not per build
     letters = set()
     for spec in specs:
+        # Without JavaScript: the digest's order, and the letter names the digest's option.
+        assert _listed(spec) == list(enumerate(options))
+        assert _field(spec, "AnswerLetter") == "B"
+        assert _field(spec, "Answer") == "Bravo"
         shown = _shown(spec)
         assert sorted(o for _, o, _ in shown) == [0, 1, 2, 3]
-        assert [i for i, _, _ in shown] == [0, 1, 2, 3]
         assert all(text == options[o] for _, o, text in shown)
-        letter = _field(spec, "AnswerLetter")
-        assert shown["ABCD".index(letter)][2] == _field(spec, "Answer") == "Bravo"
-        letters.add(letter)
-    # Seeded per note: over 40 questions the right answer lands under every letter.
+        letters.add("ABCD"[next(i for i, o, _ in shown if o == 1)])
+    # Seeded per note: over 40 questions the right answer is shown under every letter.
     assert letters == {"A", "B", "C", "D"}
 
 
@@ -283,6 +296,7 @@ def test_options_about_the_others_stay_last_and_letter_references_stay_put() -> 
     for spec in specs[:20]:
         assert [o for _, o, _ in _shown(spec)][2:] == [2, 3]
     assert [o for _, o, _ in _shown(specs[20])] == [0, 1, 2]
+    assert "data-order" not in _field(specs[20], "Options")
     assert _field(specs[20], "AnswerLetter") == "C"
 
 
@@ -293,6 +307,7 @@ def test_shuffle_false_keeps_the_digests_order() -> None:
     )
     for spec in specs:
         assert [o for _, o, _ in _shown(spec)] == [0, 1, 2]
+        assert "data-order" not in _field(spec, "Options")
         assert _field(spec, "AnswerLetter") == "C"
 
 

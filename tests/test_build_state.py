@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 
 from flashcards import identity
 from flashcards.anki.export import ZIP_DATE, build_package
-from flashcards.anki.notes import NoteSpec, build_notes
+from flashcards.anki.notes import (
+    DEFAULT_SUMMARY_FIELD_KEYS,
+    LEGACY_SUMMARY_FIELD_KEYS,
+    NoteSpec,
+    build_notes,
+)
 from flashcards.anki.notetypes import MCQ_FIELDS
 from flashcards.anki.state import (
     CHANGED_TAG,
@@ -109,7 +114,8 @@ def test_state_file_round_trips_and_is_sorted(tmp_path: Path) -> None:
     assert save_state(state, path) is True
     assert load_state(path) == state
     document = json.loads(path.read_text())
-    assert list(document) == ["namespace", "notes", "version"]
+    assert list(document) == ["default_fields", "namespace", "notes", "version"]
+    assert document["default_fields"] == list(DEFAULT_SUMMARY_FIELD_KEYS)
     assert list(document["notes"]) == sorted(state.notes)
     assert path.read_bytes() == state_bytes(state)
 
@@ -138,6 +144,8 @@ def test_missing_state_is_empty(tmp_path: Path) -> None:
         '{"version": 1}',
         '{"version": 1, "notes": {"g": {"hash": "h", "mtime": "soon", "id": 1}}}',
         '{"version": 1, "notes": {"g": {"hash": "h", "mtime": 1}}}',
+        '{"version": 2, "namespace": "", "notes": {}, "default_fields": "problem"}',
+        '{"version": 2, "namespace": "", "notes": {}, "default_fields": ["problem", "title"]}',
     ],
 )
 def test_damaged_state_is_a_config_error(tmp_path: Path, text: str) -> None:
@@ -162,6 +170,30 @@ def test_namespace_of_each_state_version(tmp_path: Path, text: str, namespace: s
     path = tmp_path / "deck.state.json"
     path.write_text(text)
     assert load_state(path).namespace == namespace
+
+
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        # Written before the record: the deck keeps every summary card it had.
+        ('{"version": 1, "notes": {}}', LEGACY_SUMMARY_FIELD_KEYS),
+        ('{"version": 2, "namespace": "", "notes": {}}', LEGACY_SUMMARY_FIELD_KEYS),
+        (
+            '{"version": 2, "namespace": "", "notes": {}, "default_fields": ["results", "topic"]}',
+            ("topic", "results"),  # in card order
+        ),
+        ('{"version": 2, "namespace": "", "notes": {}, "default_fields": []}', ()),
+    ],
+)
+def test_default_fields_of_each_state(tmp_path: Path, text: str, fields: tuple[str, ...]) -> None:
+    path = tmp_path / "deck.state.json"
+    path.write_text(text)
+    state = load_state(path)
+    assert state.default_fields == fields
+    _, again = stamp_notes(_specs(), state, NOW)
+    assert again.default_fields == fields  # kept from build to build
+    assert load_state(tmp_path / "new.state.json").default_fields == DEFAULT_SUMMARY_FIELD_KEYS
+    assert "topic" not in DEFAULT_SUMMARY_FIELD_KEYS and "topic" in LEGACY_SUMMARY_FIELD_KEYS
 
 
 @pytest.mark.parametrize(
@@ -219,6 +251,7 @@ def test_note_state_is_plain_data() -> None:
     state = DeckState({"g": NoteState("h", 1, 2)}, "Ré (d.apkg)")
     expected = [
         "{",
+        '"default_fields": ["previous_research", "problem", "methods", "results", "summary"],',
         '"namespace": "Ré (d.apkg)",',
         '"notes": {',
         '  "g": {"hash": "h", "id": 2, "mtime": 1}',
@@ -228,6 +261,9 @@ def test_note_state_is_plain_data() -> None:
         "",
     ]
     assert state_bytes(state) == "\n".join(expected).encode()
+    # A deck first built before the record keeps its state's bytes: legacy is not written.
+    legacy = dataclasses.replace(state, default_fields=LEGACY_SUMMARY_FIELD_KEYS)
+    assert state_bytes(legacy) == "\n".join([expected[0], *expected[2:]]).encode()
 
 
 # --- corrections flagged -------------------------------------------------------------------------
@@ -358,4 +394,5 @@ def test_state_lines_are_what_json_dumps_gives(notes: dict[str, NoteState]) -> N
             f"  {json.dumps(guid)}: " + json.dumps(fields, sort_keys=True, ensure_ascii=False)
         )
     expected = '{\n"namespace": "n",\n"notes": {\n' + ",\n".join(lines) + '\n},\n"version": 2\n}\n'
-    assert state_bytes(DeckState(notes, "n")) == expected.encode()
+    state = DeckState(notes, "n", default_fields=LEGACY_SUMMARY_FIELD_KEYS)
+    assert state_bytes(state) == expected.encode()

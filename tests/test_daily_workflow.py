@@ -184,8 +184,9 @@ def test_daily_workflow(tmp_path: Path):
     deck.write_text(definition, encoding="utf-8")
     package, state = tmp_path / "out" / "daily.apkg", tmp_path / "daily.state.json"
 
-    # Day 1: 5 questions and 2 summaries (5 filled fields each, the workflow makes no card).
-    assert _build(deck) == (7, 15, 7, 0, 0)
+    # Day 1: 5 questions and 2 summaries (5 filled fields each; the topic makes no card in a new
+    # deck, nor does the workflow).
+    assert _build(deck) == (7, 13, 7, 0, 0)
     with fresh_collection(tmp_path) as col:
         result = import_package(col, package)
         assert (result.new, result.updated) == (7, 0)
@@ -203,14 +204,14 @@ def test_daily_workflow(tmp_path: Path):
         text = day1.read_text(encoding="utf-8")
         assert text.count(TYPO) == 1
         day1.write_text(text.replace(TYPO, FIXED), encoding="utf-8")
-        # New: 2 + 2 questions and 2 summaries (4 fields each). Changed: RESNET's 4 notes (a new
+        # New: 2 + 2 questions and 2 summaries (3 cards each). Changed: RESNET's 4 notes (a new
         # date tag) and the fixed question. Unchanged: BATCHNORM's other question and summary.
-        assert _build(deck) == (13, 27, 6, 5, 2)
+        assert _build(deck) == (13, 23, 6, 5, 2)
         result = import_package(col, package)
         assert (result.new, result.updated, result.duplicate) == (6, 5, 2)
         new_guids = {_mcq(p, n) for p in (ADAM, DROPOUT) for n in (1, 2)}
         assert guids(col) == day1_guids | new_guids | {_summary(ADAM), _summary(DROPOUT)}
-        assert col.note_count() == 13 and col.card_count() == 27
+        assert col.note_count() == 13 and col.card_count() == 23
         fixed = note_by_guid(col, _mcq(BATCHNORM, 1))
         assert fixed.id == fixed_note_id
         assert FIXED in fixed["Prompt"] and TYPO not in fixed["Prompt"]
@@ -239,7 +240,7 @@ def test_daily_workflow(tmp_path: Path):
         assert len(unchecked) == 3
         letters = len(re.findall(r"(?m)^  - [A-Z] ", key_text))
         assert letters == 1
-        assert _build(deck) == (13, 27, 0, letters, 13 - letters)
+        assert _build(deck) == (13, 23, 0, letters, 13 - letters)
         result = import_package(col, package)
         assert (result.new, result.updated) == (0, letters)
 
@@ -280,7 +281,7 @@ def test_daily_workflow(tmp_path: Path):
 
         # Day 3: no new digest. The same bytes, and nothing for Anki to do.
         package_bytes, state_bytes = package.read_bytes(), state.read_bytes()
-        assert _build(deck) == (13, 27, 0, 0, 13)
+        assert _build(deck) == (13, 23, 0, 0, 13)
         assert package.read_bytes() == package_bytes and state.read_bytes() == state_bytes
         result = import_package(col, package)
         assert (result.new, result.updated, result.duplicate) == (0, 0, 13)

@@ -4,6 +4,7 @@ renamed deck keeps its GUIDs, and decks built before namespaces keep theirs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,7 @@ from digest_writers import write_markdown, write_quiz_text
 from helpers import NOW
 
 from flashcards import identity
+from flashcards.anki.notes import LEGACY_SUMMARY_FIELD_KEYS
 from flashcards.anki.state import load_state
 from flashcards.build import build, build_definitions, plan_adhoc
 from flashcards.cli import main
@@ -94,7 +96,7 @@ def test_two_decks_sharing_papers_import_into_one_collection(tmp_path: Path, ord
         answers = " ".join(card.answer for card in rendered_cards(col))
         for title in ("Sparse Lanterns for Long Context", "Tiny Routers"):
             assert f"TABLE-SUMMARY of {title}." in answers
-            assert f"QUIZ-TOPIC {title} studies routing." in answers
+            assert f"QUIZ-PROBLEM {title} is slow." in answers
     # Note ids differ too (derived from the namespaced GUIDs).
     quiz_ids = {n["id"] for n in json.loads(quiz.state.read_text())["notes"].values()}
     table_ids = {n["id"] for n in json.loads(table.state.read_text())["notes"].values()}
@@ -152,7 +154,9 @@ def _as_version_1(state_path: Path) -> None:
 def test_a_deck_built_before_namespaces_keeps_its_guids(tmp_path: Path) -> None:
     quiz, _table = _write_digests(tmp_path)
     out = tmp_path / "out" / "old.apkg"
-    old = build(plan_adhoc([quiz], out, identity_setting="legacy"), now=NOW)
+    # As those versions built it: with the legacy GUIDs and every summary field as a card.
+    plan = plan_adhoc([quiz], out, identity_setting="legacy")
+    old = build(dataclasses.replace(plan, fields=LEGACY_SUMMARY_FIELD_KEYS), now=NOW)
     _as_version_1(old.state)
     old_package = out.read_bytes()
     assert identity.note_guid("arxiv:2503.00101", "mcq", 1) in load_state(old.state).notes

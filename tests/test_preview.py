@@ -7,6 +7,7 @@ engine must equal ours once Anki's `<style>` prefix is removed.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from datetime import date
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 from digest_writers import write_markdown, write_quiz_text
 from helpers import NOW, ROOT
 
+from flashcards.anki.notes import SUMMARY_FIELD_KEYS
 from flashcards.anki.notetypes import MCQ_SCRIPT
 from flashcards.build import build, plan_adhoc, plan_notes
 from flashcards.cli import main
@@ -72,7 +74,10 @@ def test_cards_render_as_in_anki(tmp_path: Path) -> None:
     template, key, marked and inferred answers): our front and back equal Anki's question and
     answer without its `<style>`."""
     inputs = [ROOT / "decks" / "samples", *_digests(tmp_path)]
-    plan = plan_adhoc(inputs, tmp_path / "deck.apkg")
+    # Every summary field, so that every template is compared (a new deck has no Topic card).
+    plan = dataclasses.replace(
+        plan_adhoc(inputs, tmp_path / "deck.apkg"), fields=SUMMARY_FIELD_KEYS
+    )
     report = build(plan, now=NOW)
     specs, _ = plan_notes(plan)
     ours = {(card.note.guid, card.ordinal): card for card in preview_cards(specs)}

@@ -719,7 +719,8 @@ def test_daily_recipe_pull_then_build(
     runner = CliRunner()
     built = runner.invoke(main, ["build"])
     assert built.exit_code == 0, built.output
-    assert "Papers → dist/papers.apkg (written): 6 notes, 9 cards" in built.stdout
+    # 3 days of one paper: a question and its Methods card (a new deck makes no Topic card).
+    assert "Papers → dist/papers.apkg (written): 6 notes, 6 cards" in built.stdout
     # The next morning: only the new day is requested.
     before = len(site.requests)
     code, out, err = invoke("--until", "2025-06-05")

@@ -37,7 +37,8 @@ def test_build_json_is_one_object_on_stdout_with_the_warnings(tmp_path: Path) ->
     assert result.stderr == ""  # the warning is in the JSON, not on stderr
     document = json.loads(result.stdout)
     [deck] = document["decks"]
-    # 3 papers with 5 + 5 + 4 summary cards (Adam has no previous research) and 3 + 2 + 2 MCQs.
+    # 3 papers with 4 + 4 + 3 summary cards (Adam has no previous research; a new deck makes no
+    # Topic card) and 3 + 2 + 2 MCQs.
     assert deck == {
         "deck": "AI Papers",
         "output": str(out),
@@ -45,7 +46,7 @@ def test_build_json_is_one_object_on_stdout_with_the_warnings(tmp_path: Path) ->
         "written": True,
         "bytes": out.stat().st_size,
         "notes": 3 + 7,
-        "cards": 14 + 7,
+        "cards": 11 + 7,
         "new": 10,
         "changed": 0,
         "unchanged": 0,
@@ -134,7 +135,7 @@ def test_deck_description_says_what_the_deck_holds_escaped(tmp_path: Path) -> No
         deck = col.decks.by_name("AI Papers")
         assert deck is not None
         description = deck["desc"]
-    assert "2 digest days (2025-03-03 to 2025-03-04): 3 papers, 10 notes, 21 cards." in description
+    assert "2 digest days (2025-03-03 to 2025-03-04): 3 papers, 10 notes, 18 cards." in description
     assert f"flashcards {__version__}" in description
     assert "digests in &lt;b onmouseover=alert(1)&gt;digests" in description
     assert "<b onmouseover" not in description

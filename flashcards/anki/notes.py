@@ -41,11 +41,13 @@ ANSWER_SOURCE_TEXT = {"key": "From your answer key", "marked": "Marked in the di
 
 #: The summary fields (`Paper.fields` keys) that may become cards, in card order.
 SUMMARY_FIELD_KEYS: tuple[str, ...] = tuple(key for _n, _f, key, _q in SUMMARY_CARDS)
-#: Which become cards by default: all of them. Leaving out the topic (its card's front shows the
-#: title, which usually gives the topic away) is what the README recommends, but not the
-#: default: for a deck already imported, emptying the Topic field would leave every Topic card
-#: in the collection blank (Anki never deletes cards on import).
-DEFAULT_SUMMARY_FIELD_KEYS: tuple[str, ...] = SUMMARY_FIELD_KEYS
+#: Which become cards when the deck does not say (`fields:`), for a new deck: all but the topic,
+#: whose card's front shows the title, which usually gives the topic away.
+DEFAULT_SUMMARY_FIELD_KEYS: tuple[str, ...] = tuple(k for k in SUMMARY_FIELD_KEYS if k != "topic")
+#: The default of a deck first built before that one (its state records no default): all of
+#: them, as it was. Emptying the Topic field of a deck already imported would leave every Topic
+#: card in the collection blank (Anki never deletes cards on import).
+LEGACY_SUMMARY_FIELD_KEYS: tuple[str, ...] = SUMMARY_FIELD_KEYS
 
 #: Which summary field an MCQ card's back shows as context, in order of preference on ties.
 CONTEXT_FIELDS: tuple[tuple[str, str], ...] = (
@@ -276,12 +278,14 @@ def build_notes(
     topics_for: Callable[[Paper], Sequence[str]] | None = None,
     namespace: str = identity.LEGACY_NAMESPACE,
     shuffle: bool = True,
-    fields: Iterable[str] = DEFAULT_SUMMARY_FIELD_KEYS,
+    fields: Iterable[str] = SUMMARY_FIELD_KEYS,
 ) -> list[NoteSpec]:
     """Note specs for `digests` (answers already resolved), sorted in new-card order; their GUIDs
     are in the deck's `namespace` (see `flashcards.identity`). `shuffle`: options in a fixed
     per-note order (`option_order`) rather than the digest's. `fields`: the summary fields
-    (`SUMMARY_FIELD_KEYS`) that become cards; the others are left empty in the note."""
+    (`SUMMARY_FIELD_KEYS`, all by default) that become cards; the others are left empty in the note.
+    A build passes the deck's (`DEFAULT_SUMMARY_FIELD_KEYS` for a new deck, see
+    `flashcards.anki.state`)."""
     groups = build_note_groups(
         digests,
         deck=deck,
@@ -313,7 +317,7 @@ def build_note_groups(
     topics_for: Callable[[Paper], Sequence[str]] | None = None,
     namespace: str = identity.LEGACY_NAMESPACE,
     shuffle: bool = True,
-    fields: Iterable[str] = DEFAULT_SUMMARY_FIELD_KEYS,
+    fields: Iterable[str] = SUMMARY_FIELD_KEYS,
     only: Collection[str] | None = None,
 ) -> list[NoteGroup]:
     """`build_notes`, paper by paper (in `merge_papers` order): each paper's notes, kept apart
@@ -498,12 +502,17 @@ def option_order(guid: str, options: Sequence[str], *, shuffle: bool = True) -> 
 
 
 def _options_html(options: Sequence[str], order: Sequence[int]) -> str:
-    # data-i is the position shown (the letter the back names); data-o the digest's index.
+    """The Options field: the options in the digest's order, so that without JavaScript the card
+    reads as the digest does (its letters, which the back's AnswerLetter names). `order`, the
+    order to show them in (`option_order`), travels as `data-order` (digest indices, first shown
+    first) for the card script, which reorders the items and relabels the letters; none when it
+    is the digest's own. data-o is each option's index in the digest."""
     items = "".join(
-        f'<li data-i="{shown}" data-o="{index}">{escape_text(options[index])}</li>'
-        for shown, index in enumerate(order)
+        f'<li data-o="{i}">{escape_text(option)}</li>' for i, option in enumerate(options)
     )
-    return f'<ol class="fc-choices" id="fc-choices" type="A">{items}</ol>'
+    shuffled = tuple(order) != tuple(range(len(options)))
+    data = f' data-order="{",".join(str(i) for i in order)}"' if shuffled else ""
+    return f'<ol class="fc-choices" id="fc-choices" type="A"{data}>{items}</ol>'
 
 
 def _mcq_note(
@@ -526,7 +535,7 @@ def _mcq_note(
         "Title": escape_text(paper.title),
         "Options": _options_html(question.options, order),
         "Answer": escape_text(question.options[answer]) if answer is not None else "",
-        "AnswerLetter": option_letter(order.index(answer)) if answer is not None else "",
+        "AnswerLetter": option_letter(answer) if answer is not None else "",  # the digest's
         "AnswerSource": answer_source_html(question) if answer is not None else "",
         "Evidence": evidence_html,
         "Context": context_html,

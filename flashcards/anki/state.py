@@ -23,6 +23,12 @@ For an MCQ note the state also keeps the answer it gave (`answer`, the Answer fi
 every later build, so a learner who memorised the old answer notices. States without these keys
 (older files) keep working: their notes are simply not compared the first time.
 
+The state also records which summary fields become cards when the deck definition does not say
+(`default_fields`): a new deck starts with `DEFAULT_SUMMARY_FIELD_KEYS` and keeps it; a state
+without that record belongs to a deck first built before it, which keeps all of them
+(`LEGACY_SUMMARY_FIELD_KEYS`), so that no card it already imported turns blank. Only a default
+other than the legacy one is written, so those states stay byte-identical.
+
 The file is JSON with sorted keys and one note per line, so diffs stay readable.
 """
 
@@ -37,7 +43,13 @@ from pathlib import Path
 from typing import Literal
 
 from flashcards import identity
-from flashcards.anki.notes import NoteSpec, escape_text
+from flashcards.anki.notes import (
+    DEFAULT_SUMMARY_FIELD_KEYS,
+    LEGACY_SUMMARY_FIELD_KEYS,
+    SUMMARY_FIELD_KEYS,
+    NoteSpec,
+    escape_text,
+)
 from flashcards.anki.notetypes import MCQ_FIELDS
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
@@ -69,6 +81,9 @@ class DeckState:
     namespace: str | None = None
     #: What `load_state` repaired in the file (the build reports them as warnings).
     warnings: tuple[str, ...] = ()
+    #: The summary fields that become cards when the deck definition has no `fields:`: a new
+    #: deck's default, or the one its state recorded (the legacy one when it recorded none).
+    default_fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELD_KEYS
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,7 @@ class StampedNote:
 
 
 def load_state(path: str | Path) -> DeckState:
-    """The state in `path`; a missing file is an empty state (first build).
+    """The state in `path`; a missing file is an empty state (first build, a new deck).
 
     A damaged file is a ConfigError; two notes sharing one id (a merge of two branches that each
     added a note) are repaired: the later GUID gets a free id, with a warning.
@@ -114,6 +129,7 @@ def load_state(path: str | Path) -> DeckState:
                 raise ValueError(f"note {guid}: expected answer, source and was as text")
             notes[guid] = NoteState(content, mtime, note_id, answer, source, was)
         namespace = _namespace_of(document, bool(notes))
+        default_fields = _default_fields_of(document)
     except RecursionError:
         raise ConfigError(
             "build state is damaged (nested too deeply); restore it from version control", path
@@ -126,7 +142,16 @@ def load_state(path: str | Path) -> DeckState:
             path,
         ) from None
     notes, warnings = _separate_shared_ids(notes, path)
-    return DeckState(notes, namespace, warnings)
+    return DeckState(notes, namespace, warnings, default_fields)
+
+
+def _default_fields_of(document: dict[str, object]) -> tuple[str, ...]:
+    if "default_fields" not in document:
+        return LEGACY_SUMMARY_FIELD_KEYS  # a deck first built before the record
+    value = document["default_fields"]
+    if not isinstance(value, list) or not all(k in SUMMARY_FIELD_KEYS for k in value):
+        raise ValueError(f"default_fields: expected a list of {', '.join(SUMMARY_FIELD_KEYS)}")
+    return tuple(k for k in SUMMARY_FIELD_KEYS if k in value)
 
 
 def _namespace_of(document: dict[str, object], has_notes: bool) -> str | None:
@@ -157,7 +182,7 @@ def _separate_shared_ids(
             new_id += identity.NOTE_ID_STEP
         taken.add(new_id)
         owner[new_id] = guid
-        notes[guid] = NoteState(entry.hash, entry.mtime, new_id)
+        notes[guid] = dataclasses.replace(entry, id=new_id)
         warnings.append(
             f"{path}: notes {owner[entry.id]} and {guid} had the same id {entry.id} (a bad "
             f"merge?); {guid} now has id {new_id} (Anki matches notes by GUID: nothing is lost)"
@@ -192,8 +217,12 @@ def state_bytes(state: DeckState) -> bytes:
         identity.LEGACY_NAMESPACE if state.namespace is None else state.namespace,
         ensure_ascii=False,
     )
+    defaults = ""
+    if state.default_fields != LEGACY_SUMMARY_FIELD_KEYS:  # absent means legacy: see above
+        defaults = f'"default_fields": {json.dumps(list(state.default_fields))},\n'
     text = (
-        f'{{\n"namespace": {namespace},\n"notes": {{\n{body}\n}},\n"version": {STATE_VERSION}\n}}\n'
+        f'{{\n{defaults}"namespace": {namespace},\n"notes": {{\n{body}\n}},\n'
+        f'"version": {STATE_VERSION}\n}}\n'
     )
     return text.encode("utf-8")
 
@@ -272,6 +301,7 @@ def stamp_notes(
     records `namespace` (the one `specs` were built in).
 
     `now` (whole seconds since the epoch) only dates changed notes; pass it explicitly in tests.
+    The deck's default fields are kept as `previous` recorded them.
     """
     notes = dict(previous.notes)
     taken = {s.id for s in notes.values()}
@@ -296,4 +326,4 @@ def stamp_notes(
         entry = _with_answer(entry, spec)
         notes[spec.guid] = entry
         stamped.append(StampedNote(spec, entry.mtime, entry.id, status))
-    return stamped, DeckState(notes, namespace)
+    return stamped, DeckState(notes, namespace, default_fields=previous.default_fields)
