@@ -859,6 +859,10 @@ def prepare(
         kept = tuple(digests) if keep_digests else ()
         del digests
     del parsed  # `build` holds no other reference: the parsed text is freed here
+    if cache is not None and files is not None and notes.groups is not None:
+        with phase("cache"):  # before stamping: each note's content is encoded once, here
+            texts = ((group.key, incremental.group_text(group)) for group in notes.groups)
+            cache.remember_notes(texts, spliced=notes.spliced)
     specs = notes.specs
     warnings = list(notes.warnings) + list(previous.warnings)
     cards = sum(spec.cards for spec in specs)
@@ -915,11 +919,8 @@ def prepare(
         }
         if files is not None and notes.groups is not None:
             with phase("cache"):
-                cache.remember_notes(
-                    incremental.manifest_data(state_sha, context, files, notes.index),
-                    ((group.key, incremental.group_text(group)) for group in notes.groups),
-                    spliced=notes.spliced,
-                )
+                manifest = incremental.manifest_data(state_sha, context, files, notes.index)
+                cache.remember_manifest(manifest)
     return PreparedDeck(
         plan,
         kept,

@@ -190,18 +190,18 @@ class BuildCache:
         `flashcards.incremental`), one at a time; ValueError when they cannot be read."""
         return self._entries().scan(_GROUP)
 
-    def remember_notes(
-        self, manifest: Any, groups: Iterable[tuple[str, str]], *, spliced: bool
-    ) -> None:
-        """Keep this build's manifest (JSON data) and the notes of `groups` (paper key, text)
-        for the next build. `spliced`: this build reused the last one's notes, so every entry
-        of the last build stays (they are all still valid, content-keyed, and the notes not
-        given here are the last build's)."""
+    def remember_notes(self, groups: Iterable[tuple[str, str]], *, spliced: bool) -> None:
+        """Keep the notes of `groups` (paper key, text) for the next build. `spliced`: this
+        build reused the last one's notes, so every entry of the last build stays (they are
+        all still valid, content-keyed, and the notes not given here are the last build's)."""
         entries = self._entries()
         entries.keep_all = entries.keep_all or spliced
         for paper_key, text in groups:
             entries.put_text(_GROUP + paper_key, text)
-        entries.put(_NOTES_MANIFEST, manifest)
+
+    def remember_manifest(self, manifest: Any) -> None:
+        """Keep this build's manifest (JSON data), once its notes are kept."""
+        self._entries().put(_NOTES_MANIFEST, manifest)
 
     def save(self, build: Mapping[str, Any] | None) -> None:
         """Write what this build used and made (the entries of files no longer read are dropped).

@@ -129,7 +129,12 @@ def group_text(group: NoteGroup) -> str:
     note's GUID and number, then each note's `content_json` (kind, fields, tags) as it is
     hashed (JSON escapes line breaks). Their deck and card counts follow from the rest."""
     head = {"order": list(group.order), "notes": [[s.guid, s.order[3]] for s in group.specs]}
-    lines = [json.dumps(head, ensure_ascii=False), *(s.content_json() for s in group.specs)]
+    lines = [json.dumps(head, ensure_ascii=False)]
+    for spec in group.specs:
+        line = spec.content_json()
+        if "content_hash" not in spec.__dict__:  # the cached property, not encoded again
+            spec.__dict__["content_hash"] = hash_content(line)
+        lines.append(line)
     return "[" + ",\n".join(lines) + "]"
 
 
