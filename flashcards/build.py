@@ -874,7 +874,8 @@ def prepare(
         stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
         state_data = state_bytes(new_state)
     del specs, new_state  # held by `stamped` and written as `state_data`
-    package = build_package(stamped, description=description)  # phases "export" and "zip"
+    chunks = cache.chunks() if cache is not None else None  # deflated pieces of the last build
+    package = build_package(stamped, description=description, chunks=chunks)  # "export", "zip"
     # The state goes first: if only it landed, the next build still stamps the same times.
     files_out = [(plan.state, state_data), (plan.output, package.data)]
     delta = None

@@ -9,7 +9,8 @@ by a hash of everything they depend on; the last build's notes per paper and its
 version) with the hashes of the state and package it wrote and its report. When a build's
 fingerprint, state and package are exactly those of the last build, nothing is recomputed: the
 files on disk already hold the bytes a build would write. Otherwise only the files whose bytes
-are new are parsed.
+are new are parsed. A third file, `chunks.sqlite`, is the same table holding the package's
+deflated pieces (bytes, not JSON; see `flashcards.anki.apkgzip`).
 
 The entries live in SQLite rather than one JSON document so that a build holds none of them in
 memory: each is read when it is looked up and written when it is made, within one transaction
@@ -108,6 +109,7 @@ class BuildCache:
     context: str = ""  # the hash of the taxonomy file that topics are computed with
     files_reused: int = 0  # input files whose digests came from the cache in this build
     _store: _Entries | None = field(default=None, repr=False)
+    _chunks: _Chunks | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, path: Path) -> BuildCache:
@@ -126,6 +128,14 @@ class BuildCache:
         if self._store is None:
             self._store = _Entries(self.path / "entries.sqlite")
         return self._store
+
+    def chunks(self) -> _Chunks:
+        """The store of the package's deflated pieces (`chunks.sqlite`, for
+        `flashcards.anki.apkgzip`), kept like the entries: what this build used or made is saved
+        with it, the rest dropped."""
+        if self._chunks is None:
+            self._chunks = _Chunks(self.path / "chunks.sqlite")
+        return self._chunks
 
     def resolved_paper(
         self, paper: Paper, inputs: tuple[object, ...], compute: Callable[[], Paper]
@@ -208,9 +218,10 @@ class BuildCache:
         A cache that cannot be written is no error: the next build is only slower."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            if self._store is not None:
-                self._store.commit()
-                self._store = None
+            for store in (self._store, self._chunks):
+                if store is not None:
+                    store.commit()
+            self._store = self._chunks = None
             replace_files(
                 [(self.path / "build.json", _dump({"code": code_version(), **(build or {})}))]
             )
@@ -328,7 +339,7 @@ class _Entries:
         """Store `text` as the entry `key` (read back by `scan`), kept past this build."""
         self._run("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, text))
 
-    def _run(self, statement: str, parameters: tuple[str, ...]) -> None:
+    def _run(self, statement: str, parameters: tuple[str | bytes, ...]) -> None:
         if self.scratch is None:
             return
         try:
@@ -376,6 +387,26 @@ class _Entries:
             pass  # a cache that cannot be written is no error: the next build is only slower
         finally:
             scratch.close()
+
+
+class _Chunks(_Entries):
+    """A table of bytes rather than JSON: the deflated pieces of a package by key. Each is
+    checked before use (`flashcards.anki.apkgzip`), so this store only hands them over."""
+
+    def get(self, key: str) -> bytes | None:
+        if self.last is None:
+            return None
+        try:
+            row = self.last.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error:
+            return None
+        if row is None or not isinstance(row[0], bytes):
+            return None
+        self.use(key)
+        return row[0]
+
+    def put(self, key: str, value: Any) -> None:
+        self._run("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, bytes(value)))
 
 
 def _unlink(path: Path) -> None:

@@ -449,9 +449,9 @@ def test_outputs_change_only_by_renaming_a_complete_temporary_file(project: Path
         check=True,
     )
     events = [e for e in json.loads(done.stdout) if any(str(out) in str(p) for p in e[1:])]
-    # The cache is written after the deck: build.json the same way; its entries.sqlite by
-    # SQLite, in one journaled transaction (no Python file event; tests/test_buildcache.py
-    # shows that a failed build leaves it as it was).
+    # The cache is written after the deck: build.json the same way; entries.sqlite and
+    # chunks.sqlite by SQLite, each in one journaled transaction (no Python file event;
+    # tests/test_buildcache.py shows that a failed build leaves it as it was).
     cache = out / "deck.cache"
     finals = {str(out / "deck.apkg"), str(out / "deck.state.json"), str(cache / "build.json")}
 

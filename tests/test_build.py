@@ -74,6 +74,7 @@ def test_adhoc_build_reports_and_keeps_state_beside_the_output(
     assert sorted(_snapshot(out)) == [
         "deck.apkg",
         "deck.cache/build.json",  # the build cache, beside the state (flashcards.buildcache)
+        "deck.cache/chunks.sqlite",
         "deck.cache/entries.sqlite",
         "deck.state.json",
     ]

@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flashcards import identity
-from flashcards.anki.export import ZIP_DATE, build_package
+from flashcards.anki.apkgzip import ZIP_DATE
+from flashcards.anki.export import build_package
 from flashcards.anki.notes import (
     DEFAULT_SUMMARY_FIELD_KEYS,
     LEGACY_SUMMARY_FIELD_KEYS,

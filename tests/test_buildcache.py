@@ -70,6 +70,7 @@ def test_cache_lives_beside_the_state(tmp_path: Path) -> None:
     _build(tmp_path)
     assert sorted(p.name for p in (tmp_path / "deck.cache").iterdir()) == [
         "build.json",
+        "chunks.sqlite",
         "entries.sqlite",
     ]
     assert buildcache.default_cache_path(Path("d/x.state.json")) == Path("d/x.cache")

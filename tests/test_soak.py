@@ -125,7 +125,7 @@ def _check(col, project: Path, reviewed: dict[int, tuple], seen: set[str]) -> No
     assert deck_state_disagreements(deck, state) == []
     assert sorted(p.name for p in out.iterdir()) == ["deck.apkg", "deck.cache", "deck.state.json"]
     cache = {p.name for p in (out / "deck.cache").iterdir()}  # no temporary file left there either
-    assert cache <= {"build.json", "entries.sqlite"}, cache
+    assert cache <= {"build.json", "chunks.sqlite", "entries.sqlite"}, cache
 
     result = import_package(col, deck)
     assert result.conflicting == 0
