@@ -11,21 +11,25 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import hashlib
+import itertools
 import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flashcards import identity
+from flashcards import identity, incremental
 from flashcards.anki.export import build_package
 from flashcards.anki.notes import (
     CARD_KINDS,
     UNSURE_TAG,
+    NoteGroup,
     NoteSpec,
-    build_notes,
+    build_note_groups,
+    sort_notes,
 )
 from flashcards.anki.state import (
     DeckState,
@@ -44,7 +48,7 @@ from flashcards.deckdef import (
     is_valid_deck_name,
     load_deck_definitions,
 )
-from flashcards.description import deck_description
+from flashcards.description import describe
 from flashcards.errors import BuildError, ConfigError, ParseError
 from flashcards.model import Digest, Paper
 from flashcards.parse import (
@@ -375,21 +379,34 @@ def _parse_ahead(
             outcomes[path] = found
         else:
             new.append(job)
-    workers = _workers(len(new))
-    if cache is None and workers < 2:
+    if cache is None and _workers(len(new)) < 2:
         return None
-    jobs = [(path, plan.max_bytes) for path, _ in new]
+    outcomes.update(_parse_files(new, plan.max_bytes, cache, progress))
+    return outcomes
+
+
+def _parse_files(
+    jobs: Sequence[tuple[str, bool]],
+    max_bytes: int,
+    cache: BuildCache | None,
+    progress: Progress | None = None,
+) -> dict[str, list[Digest] | ParseError]:
+    """Each of the files `jobs` lists (as `digest_jobs` does), parsed (in worker processes
+    when there are many): its digests or its parse error; `cache` remembers the digests."""
+    outcomes: dict[str, list[Digest] | ParseError] = {}
+    workers = _workers(len(jobs))
+    arguments = [(path, max_bytes) for path, _ in jobs]
     if workers < 2:
-        results: Iterable[tuple[str | None, list[Digest] | ParseError]] = map(_parse_one, jobs)
+        results: Iterable[tuple[str | None, list[Digest] | ParseError]] = map(_parse_one, arguments)
     else:
         # Fork: the workers start at once with this process's modules (spawn would import
         # everything again); results come back in order, so they are exactly one process's.
         context = multiprocessing.get_context("fork")
         pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
-        results = pool.map(_parse_one, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+        results = pool.map(_parse_one, arguments, chunksize=max(1, len(arguments) // (workers * 8)))
     try:
         for (path, _), (sha, result) in zip(
-            progress(new) if progress else new, results, strict=True
+            progress(jobs) if progress else jobs, results, strict=True
         ):
             outcomes[path] = result
             if cache is not None and sha is not None and not isinstance(result, ParseError):
@@ -416,19 +433,39 @@ def _parse_one(job: tuple[str, int]) -> tuple[str | None, list[Digest] | ParseEr
         return None, exc
 
 
-def _fingerprint(plan: BuildPlan) -> str | None:
-    """A hash of every input of `plan` but its state; None when an input cannot be read (the
-    build then says what is wrong)."""
+def _hashed_inputs(plan: BuildPlan) -> list[tuple[str, str]] | None:
+    """Every input file of `plan` (path, sha256 of its bytes) in reading order; None when one
+    cannot be read (the build then says what is wrong) or is stdin."""
     files: list[tuple[str, str]] = []
     for path, _ in digest_jobs(plan.inputs):
         sha = sha256_file(Path(path), plan.max_bytes) if path != "-" else None
         if sha is None:
             return None
         files.append((path, sha))
+    return files
+
+
+def _fingerprint(plan: BuildPlan, files: list[tuple[str, str]] | None) -> str | None:
+    """A hash of every input of `plan` but its state (`files`: `_hashed_inputs`)."""
+    if files is None:
+        return None
     return fingerprint(
         {
             "plan": repr(plan),
             "files": files,
+            "answers": sha256_file(plan.answers),
+            "taxonomy": sha256_file(plan.taxonomy),
+        }
+    )
+
+
+def _context(plan: BuildPlan) -> str:
+    """A hash of everything but the input files (and the state) that a note depends on: the
+    deck's settings, answer key and taxonomy, and the code version. The inputs, and the origin
+    the description names, are the files themselves."""
+    return fingerprint(
+        {
+            "plan": repr(dataclasses.replace(plan, inputs=(), origin=None)),
             "answers": sha256_file(plan.answers),
             "taxonomy": sha256_file(plan.taxonomy),
         }
@@ -482,29 +519,33 @@ def plan_notes(
     key = load_answer_key(plan.answers) if plan.answers is not None else None
     state = DeckState() if state is None else state
     namespace = _namespace(plan, state)
-    _, specs = _notes(plan, parsed, key, load_taxonomy(plan.taxonomy), namespace, state)
-    return specs, tuple(parsed.warnings)
+    _, groups = _notes(plan, parsed.digests, key, load_taxonomy(plan.taxonomy), namespace, state)
+    return sort_notes(groups), tuple(parsed.warnings)
 
 
 def _notes(
     plan: BuildPlan,
-    parsed: ParseResult,
+    digests: Sequence[Digest],
     key: AnswerKey | None,
     taxonomy: Taxonomy,
     namespace: str,
     previous: DeckState,
     cache: BuildCache | None = None,
-) -> tuple[list[Digest], list[NoteSpec]]:
+    only: frozenset[str] | None = None,
+) -> tuple[list[Digest], list[NoteGroup]]:
     """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`,
-    the summary fields of the plan or else the default `previous` records); a paper `cache` has
-    seen with the same inputs is not resolved or tagged again."""
+    the summary fields of the plan or else the default `previous` records), paper by paper; a
+    paper `cache` has seen with the same inputs is not resolved or tagged again. With `only`,
+    just the papers whose key is in it are resolved and make notes (every digest holding one of
+    them must be among `digests`)."""
     with phase("answers"):
-        digests = resolve_answers(
-            list(parsed.digests),
-            key,
-            threshold=plan.unsure_threshold,
-            memo=cache.resolved_paper if cache is not None else None,
-        )
+        memo = cache.resolved_paper if cache is not None else None
+        if only is None:
+            resolved = resolve_answers(
+                list(digests), key, threshold=plan.unsure_threshold, memo=memo
+            )
+        else:
+            resolved = _resolve_only(digests, only, key, plan.unsure_threshold, memo)
 
     slugs = frozenset((taxonomy.fallback, *(topic.slug for topic in taxonomy.topics)))
 
@@ -515,8 +556,8 @@ def _notes(
             return assign_topics(paper, taxonomy)
 
     with phase("notes"):
-        specs = build_notes(
-            digests,
+        groups = build_note_groups(
+            resolved,
             deck=plan.name,
             kinds=plan.cards,
             subdecks=plan.subdecks,
@@ -525,8 +566,232 @@ def _notes(
             namespace=namespace,
             shuffle=plan.shuffle,
             fields=plan.fields if plan.fields is not None else previous.default_fields,
+            only=only,
         )
-    return digests, specs
+    return resolved, groups
+
+
+def _resolve_only(
+    digests: Sequence[Digest],
+    only: frozenset[str],
+    key: AnswerKey | None,
+    threshold: float | None,
+    memo: Any,
+) -> list[Digest]:
+    """`digests` with the answers of the papers whose key is in `only` resolved, as
+    `resolve_answers` of all of them would (it works paper key by paper key: the key's letters,
+    answers shared between digests and the first occurrence the key is checked against all go
+    by paper key); the other papers are left as they are."""
+    subset = [d.with_papers(tuple(p for p in d.papers if p.key in only)) for d in digests]
+    # Every key entry matched a paper last time, and no paper is gone: unmatched is no error.
+    answered = iter(
+        resolve_answers(
+            [d for d in subset if d.papers],
+            key,
+            threshold=threshold,
+            require_match=False,
+            memo=memo,
+        )
+    )
+    out = []
+    for digest, part in zip(digests, subset, strict=True):
+        if not part.papers:
+            out.append(digest)
+            continue
+        papers = iter(next(answered).papers)
+        out.append(
+            digest.with_papers(tuple(next(papers) if p.key in only else p for p in digest.papers))
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class _Notes:
+    """A build's notes before they are stamped, and what the deck description and the next
+    build need of its inputs."""
+
+    specs: list[NoteSpec]  # in new-card order, answer changes flagged
+    days: frozenset[date]  # of every digest read
+    papers: int  # different papers read
+    warnings: tuple[str, ...]  # the parsers'
+    # For the next build to splice into: the notes of the papers made here (None: it cannot,
+    # as two papers share an order), every input file's digests without their text, and
+    # whether the other papers' notes are the last build's (kept in the cache as they are).
+    groups: list[NoteGroup] | None
+    index: dict[str, list[incremental.DigestEntry]]
+    spliced: bool = False
+
+
+def _ordered(groups: Iterable[NoteGroup]) -> list[NoteGroup] | None:
+    """`groups` in new-card order, or None when two share an order (`sort_notes` would then
+    interleave their notes, which a splice of whole groups cannot)."""
+    ordered = sorted(groups, key=lambda g: g.order)
+    if any(a.order == b.order for a, b in itertools.pairwise(ordered)):
+        return None
+    return ordered
+
+
+def _index(
+    files: Sequence[tuple[str, str]] | None, digests: Iterable[Digest]
+) -> dict[str, list[incremental.DigestEntry]]:
+    """The digests of each input file (by its path in `files`), without their text."""
+    by_source: dict[str, list[Digest]] = {}
+    for digest in digests:
+        by_source.setdefault(digest.source, []).append(digest)
+    index = {}
+    for path, _ in files or ():
+        # A digest's source is the path it was parsed from, as given or (parse_file) as a Path.
+        found = by_source.get(path) or by_source.get(str(Path(path)))
+        if found is not None:
+            index[path] = incremental.digest_entries(found)
+    return index
+
+
+def _full_notes(
+    plan: BuildPlan,
+    parsed: ParseResult,
+    key: AnswerKey | None,
+    taxonomy: Taxonomy,
+    namespace: str,
+    previous: DeckState,
+    cache: BuildCache | None,
+    files: Sequence[tuple[str, str]] | None,
+) -> tuple[_Notes, list[Digest]]:
+    """Every paper's notes made from `parsed`, and the resolved digests."""
+    digests, groups = _notes(plan, parsed.digests, key, taxonomy, namespace, previous, cache)
+    specs = sort_notes(groups)
+    with phase("state"):
+        specs = flag_changed_answers(specs, previous)
+    notes = _Notes(
+        specs=specs,
+        days=frozenset(d.date for d in digests),
+        papers=len({p.key for d in digests for p in d.papers}),
+        warnings=parsed.warnings,
+        groups=_ordered(groups) if cache is not None else None,
+        index=_index(files, digests) if cache is not None else {},
+    )
+    return notes, digests
+
+
+class _NotSpliced(Exception):
+    """The inputs are not what the splice found a moment ago: build in full."""
+
+
+def _read_spliced(
+    plan: BuildPlan,
+    cache: BuildCache,
+    last: incremental.LastBuild,
+    files: Sequence[tuple[str, str]],
+) -> tuple[ParseResult, frozenset[str], dict[str, list[incremental.DigestEntry]]] | None:
+    """When `files` are the last build's plus added ones: the digests of the inputs (those of
+    files holding no paper of an added file without their papers, `DigestEntry.stub`), the
+    keys of the added files' papers, and every file's digests as `_Notes.index`. Else None.
+    A broken added file raises its ParseError as a full build would."""
+    known = set(last.files)
+    if [f for f in files if f in known] != list(last.files):
+        return None  # a file removed, changed or moved: build in full
+    shas = dict(files)
+    added = [(path, False) for path, sha in files if (path, sha) not in known]
+    outcomes = _parse_files(added, plan.max_bytes, cache)
+    affected = frozenset(
+        paper.key
+        for found in outcomes.values()
+        if not isinstance(found, ParseError)
+        for digest in found
+        for paper in digest.papers
+    )
+    index: dict[str, list[incremental.DigestEntry]] = {}
+
+    def read(path: str) -> list[Digest]:
+        if path not in shas:
+            raise _NotSpliced  # appeared since the inputs were hashed
+        outcome = outcomes.get(path)
+        entries = last.digests.get(path)
+        if outcome is not None:
+            if isinstance(outcome, ParseError):
+                raise outcome
+            found = outcome
+        elif entries is None:  # gave no digest last time (not a digest): as a full build would
+            found = parse_file(path, max_bytes=plan.max_bytes)
+        elif not any(k in affected for entry in entries for k in entry.keys):
+            index[path] = list(entries)
+            return [entry.stub() for entry in entries]
+        else:  # holds a paper of an added file: read in full
+            found = cache.parsed(path, shas[path]) or parse_file(path, max_bytes=plan.max_bytes)
+            if incremental.digest_entries(found) != list(entries):
+                raise _NotSpliced
+        index[path] = incremental.digest_entries(found)
+        return found
+
+    try:
+        parsed = parse_paths(plan.inputs, max_bytes=plan.max_bytes, read=read)
+    except _NotSpliced:
+        return None
+    return parsed, affected, index
+
+
+def _spliced_notes(
+    plan: BuildPlan,
+    parsed: ParseResult,
+    affected: frozenset[str],
+    index: dict[str, list[incremental.DigestEntry]],
+    last: incremental.LastBuild,
+    key: AnswerKey | None,
+    taxonomy: Taxonomy,
+    namespace: str,
+    previous: DeckState,
+    cache: BuildCache,
+) -> _Notes | None:
+    """The notes of the papers in `affected` made anew, spliced into the last build's notes of
+    every other paper; None when those cannot be used (missing, damaged, or not what the state
+    records)."""
+    _, fresh = _notes(
+        plan, parsed.digests, key, taxonomy, namespace, previous, cache, only=affected
+    )
+    with phase("notes"):
+        old_keys = last.keys
+        groups = {group.key: group for group in fresh}
+        stored = set()
+        try:
+            for paper_key, text in cache.note_groups():
+                stored.add(paper_key)
+                if paper_key not in affected:
+                    groups[paper_key] = incremental.group_from_text(
+                        paper_key,
+                        text,
+                        deck=plan.name,
+                        subdecks=plan.subdecks,
+                        state=previous.notes,
+                    )
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+            return None
+        if stored != old_keys:  # the notes of another build, or some missing
+            return None
+        ordered = _ordered(groups.values())
+        if ordered is None:
+            return None
+        reused = {s.guid for g in ordered if g.key not in affected for s in g.specs}
+        specs = [spec for group in ordered for spec in group.specs]
+    with phase("state"):
+        specs = flag_changed_answers(specs, previous)
+        # A reused note is trusted only as the content the state records for it: the state is
+        # committed, the cache may have been written by anyone.
+        if len({spec.guid for spec in specs}) != len(specs):
+            return None
+        for spec in specs:
+            if spec.guid in reused:
+                before = previous.notes.get(spec.guid)
+                if before is None or before.hash != spec.content_hash:
+                    return None
+    return _Notes(
+        specs=specs,
+        days=frozenset(d.date for d in parsed.digests),
+        papers=len(old_keys | affected),
+        warnings=parsed.warnings,
+        groups=fresh,
+        index=index,
+        spliced=True,
+    )
 
 
 def prepare(
@@ -546,20 +811,34 @@ def prepare(
     (a check reads them one by one to report every bad file); otherwise they are read from the
     plan. The digests are dropped once the notes are made (a large archive's text would stay in
     memory through the export), unless `keep_digests`.
+
+    With a cache whose last build's inputs were these minus some added files, in the same
+    context, only the added files' papers are made anew (`flashcards.incremental`).
     """
     check_plan(plan)
     cache: BuildCache | None = None
     print_: str | None = None
+    files: list[tuple[str, str]] | None = None
+    context = ""
+    last: incremental.LastBuild | None = None
     if plan.cache is not None and parsed is None and state is None:
         with phase("cache"):
             cache = BuildCache.load(plan.cache)
-            print_ = _fingerprint(plan)
+            files = _hashed_inputs(plan)
+            print_ = _fingerprint(plan, files)
             reused = _reuse(plan, cache, print_)
             if reused is not None:
                 return reused
             cache.load_digests()
             cache.context = sha256_file(plan.taxonomy) or ""
-    if parsed is None:
+            context = _context(plan)
+            if files is not None and not keep_digests:
+                last = incremental.last_build(cache, context, sha256_file(plan.state))
+    splice = None
+    if cache is not None and last is not None and files is not None:
+        with phase("parse"):
+            splice = _read_spliced(plan, cache, last, files)
+    if parsed is None and splice is None:
         parsed = read_inputs(plan, progress=progress, cache=cache)
     if key is None and plan.answers is not None:
         key = load_answer_key(plan.answers)
@@ -568,27 +847,42 @@ def prepare(
             taxonomy = load_taxonomy(plan.taxonomy)
     previous = load_state(plan.state) if state is None else state
     namespace = _namespace(plan, previous)
-    digests, specs = _notes(plan, parsed, key, taxonomy, namespace, previous, cache)
-    warnings = list(parsed.warnings) + list(previous.warnings)
+    notes = None
+    if splice is not None and cache is not None and last is not None:
+        notes = _spliced_notes(plan, *splice, last, key, taxonomy, namespace, previous, cache)
+    del splice
+    kept: tuple[Digest, ...] = ()
+    if notes is None:
+        if parsed is None:  # the splice failed: read every input after all
+            parsed = read_inputs(plan, progress=progress, cache=cache)
+        notes, digests = _full_notes(plan, parsed, key, taxonomy, namespace, previous, cache, files)
+        kept = tuple(digests) if keep_digests else ()
+        del digests
+    del parsed  # `build` holds no other reference: the parsed text is freed here
+    if cache is not None and files is not None and notes.groups is not None:
+        with phase("cache"):  # before stamping: each note's content is encoded once, here
+            texts = ((group.key, incremental.group_text(group)) for group in notes.groups)
+            cache.remember_notes(texts, spliced=notes.spliced)
+    specs = notes.specs
+    warnings = list(notes.warnings) + list(previous.warnings)
     cards = sum(spec.cards for spec in specs)
-    description = deck_description(digests, notes=len(specs), cards=cards, origin=plan.origin)
-    kept = tuple(digests) if keep_digests else ()
-    del parsed, digests  # `build` holds no other reference: the parsed text is freed here
+    description = describe(
+        notes.days, notes.papers, notes=len(specs), cards=cards, origin=plan.origin
+    )
 
     with phase("state"):
-        specs = flag_changed_answers(specs, previous)
         stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
         state_data = state_bytes(new_state)
     del specs, new_state  # held by `stamped` and written as `state_data`
     chunks = cache.chunks() if cache is not None else None  # deflated pieces of the last build
     package = build_package(stamped, description=description, chunks=chunks)  # "export", "zip"
     # The state goes first: if only it landed, the next build still stamps the same times.
-    files = [(plan.state, state_data), (plan.output, package.data)]
+    files_out = [(plan.state, state_data), (plan.output, package.data)]
     delta = None
     if plan.delta is not None:
         fresh = {s.spec.guid for s in stamped if s.status != "unchanged"}
         delta = build_package(stamped, description=description, only=fresh)
-        files.append((plan.delta, delta.data))
+        files_out.append((plan.delta, delta.data))
 
     if not stamped:
         warnings.append(f"{plan.output}: the deck has no notes (no papers in its inputs)")
@@ -611,9 +905,10 @@ def prepare(
     )
     record = None
     if cache is not None:
+        state_sha = hashlib.sha256(state_data).hexdigest()
         record = {
             "fingerprint": print_,
-            "state": hashlib.sha256(state_data).hexdigest(),
+            "state": state_sha,
             "output": hashlib.sha256(package.data).hexdigest(),
             "report": {
                 "notes": report.notes,
@@ -623,12 +918,16 @@ def prepare(
                 "warnings": list(report.warnings),
             },
         }
+        if files is not None and notes.groups is not None:
+            with phase("cache"):
+                manifest = incremental.manifest_data(state_sha, context, files, notes.index)
+                cache.remember_manifest(manifest)
     return PreparedDeck(
         plan,
         kept,
         taxonomy,
         tuple(stamped),
-        tuple(files),
+        tuple(files_out),
         report,
         (cache, record) if cache is not None and record is not None else None,
     )

@@ -3,7 +3,8 @@
 A cache is a directory beside the state file (`NAME.cache/` for `NAME.state.json`) with two
 files: `entries.sqlite`, a table of JSON entries (the digests parsed from each input file, keyed
 by the file's path and the sha256 of its bytes; each paper's resolved answers and topics, keyed
-by a hash of everything they depend on), and `build.json`, the fingerprint of the last build
+by a hash of everything they depend on; the last build's notes per paper and its manifest, see
+`flashcards.incremental`), and `build.json`, the fingerprint of the last build
 (every input file's hash, the answer key, the taxonomy, the deck's settings and the code
 version) with the hashes of the state and package it wrote and its report. When a build's
 fingerprint, state and package are exactly those of the last build, nothing is recomputed: the
@@ -13,7 +14,8 @@ deflated pieces (bytes, not JSON; see `flashcards.anki.apkgzip`).
 
 The entries live in SQLite rather than one JSON document so that a build holds none of them in
 memory: each is read when it is looked up and written when it is made, within one transaction
-that a failed build never commits; saving drops the entries this build did not use.
+that a failed build never commits; saving drops the entries this build did not use, unless it
+spliced its notes into the last build's (whose entries then all remain valid and in use).
 
 Plain data only (JSON text in SQLite, never pickle): a cache restored in CI may have been
 written by anyone, so it is read as untrusted data (a database whose schema is not exactly ours,
@@ -35,7 +37,7 @@ import os
 import sqlite3
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -188,6 +190,29 @@ class BuildCache:
     def remember(self, source: str, sha: str, digests: Iterable[Digest]) -> None:
         self._entries().put(f"file\0{source}\0{sha}", [digest_to_data(d) for d in digests])
 
+    def notes_manifest(self) -> Any:
+        """The last build's record of its input files and notes (see `flashcards.incremental`),
+        as JSON data; None when there is none."""
+        return self._entries().get(_NOTES_MANIFEST)
+
+    def note_groups(self) -> Iterator[tuple[str, str]]:
+        """The last build's notes, paper by paper: (paper key, text, see
+        `flashcards.incremental`), one at a time; ValueError when they cannot be read."""
+        return self._entries().scan(_GROUP)
+
+    def remember_notes(self, groups: Iterable[tuple[str, str]], *, spliced: bool) -> None:
+        """Keep the notes of `groups` (paper key, text) for the next build. `spliced`: this
+        build reused the last one's notes, so every entry of the last build stays (they are
+        all still valid, content-keyed, and the notes not given here are the last build's)."""
+        entries = self._entries()
+        entries.keep_all = entries.keep_all or spliced
+        for paper_key, text in groups:
+            entries.put_text(_GROUP + paper_key, text)
+
+    def remember_manifest(self, manifest: Any) -> None:
+        """Keep this build's manifest (JSON data), once its notes are kept."""
+        self._entries().put(_NOTES_MANIFEST, manifest)
+
     def save(self, build: Mapping[str, Any] | None) -> None:
         """Write what this build used and made (the entries of files no longer read are dropped).
         A cache that cannot be written is no error: the next build is only slower."""
@@ -203,6 +228,9 @@ class BuildCache:
         except (OSError, BuildError):  # replace_files reports what failed as a BuildError
             pass
 
+
+_NOTES_MANIFEST = "notes\0manifest"
+_GROUP = "group\0"
 
 _SCHEMA = (
     "CREATE TABLE meta (code TEXT NOT NULL)",
@@ -252,6 +280,7 @@ class _Entries:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.keep_all = False  # True: `commit` drops no entry of the last build
         self.last: sqlite3.Connection | None = None
         self.scratch: sqlite3.Connection | None = None
         try:
@@ -280,13 +309,34 @@ class _Entries:
         except (sqlite3.Error, TypeError, ValueError, RecursionError):
             return None
 
+    def scan(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """The text of every entry of the last build whose key starts with `prefix` (which
+        must not end in U+10FFFF), with the rest of its key, one at a time (a build holds none
+        of them for long); ValueError when they cannot be read."""
+        if self.last is None:
+            raise ValueError("no entries")
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        try:
+            rows = self.last.execute(
+                "SELECT key, value FROM entries WHERE key >= ? AND key < ?", (prefix, upper)
+            )
+            for key, value in rows:
+                if not (isinstance(key, str) and isinstance(value, str)):
+                    raise ValueError("not text")
+                yield key[len(prefix) :], value
+        except sqlite3.Error as exc:
+            raise ValueError(f"cannot read the cache: {exc}") from None
+
     def use(self, key: str) -> None:
         """Keep the last build's entry `key` past this build."""
         self._run("INSERT OR IGNORE INTO used VALUES (?)", (key,))
 
     def put(self, key: str, value: Any) -> None:
         """Store `value` (JSON data) as the entry `key`, kept past this build."""
-        text = json.dumps(value, separators=(",", ":"))
+        self.put_text(key, json.dumps(value, separators=(",", ":")))
+
+    def put_text(self, key: str, text: str) -> None:
+        """Store `text` as the entry `key` (read back by `scan`), kept past this build."""
         self._run("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, text))
 
     def _run(self, statement: str, parameters: tuple[str | bytes, ...]) -> None:
@@ -326,10 +376,11 @@ class _Entries:
             if not _ours(scratch, "cache."):
                 return  # replaced since this build read it: leave it to the next build
             scratch.execute("BEGIN IMMEDIATE")
-            scratch.execute(
-                "DELETE FROM cache.entries WHERE key NOT IN (SELECT key FROM used)"
-                " AND key NOT IN (SELECT key FROM entries)"
-            )
+            if not self.keep_all:
+                scratch.execute(
+                    "DELETE FROM cache.entries WHERE key NOT IN (SELECT key FROM used)"
+                    " AND key NOT IN (SELECT key FROM entries)"
+                )
             scratch.execute("INSERT OR REPLACE INTO cache.entries SELECT key, value FROM entries")
             scratch.execute("COMMIT")
         except (OSError, sqlite3.Error):

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from build_samples import digest, package_db, question, quiz_paper, table_paper
 from helpers import NOW
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flashcards import identity
 from flashcards.anki.apkgzip import ZIP_DATE
@@ -363,3 +365,35 @@ def test_new_cards_are_due_in_digest_then_paper_then_question_order() -> None:
     assert [g for g, _ in order] == expected_guids
     dues = [d for _, d in order]
     assert dues == sorted(dues) and dues[0] == 1 and dues[-1] == 6
+
+
+_TEXT = st.one_of(st.none(), st.text(max_size=20))
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=12),
+        st.builds(
+            NoteState,
+            st.text(max_size=8),
+            st.integers(0, 2**53 - 1),
+            st.integers(1, 2**53 - 1),
+            _TEXT,
+            _TEXT,
+            _TEXT,
+        ),
+        max_size=5,
+    )
+)
+def test_state_lines_are_what_json_dumps_gives(notes: dict[str, NoteState]) -> None:
+    """Each note's line is written out by hand (it is most of a build's state cost): the
+    same text as `json.dumps` with sorted keys."""
+    lines = []
+    for guid, entry in sorted(notes.items()):
+        fields = {k: v for k, v in dataclasses.asdict(entry).items() if v is not None}
+        lines.append(
+            f"  {json.dumps(guid)}: " + json.dumps(fields, sort_keys=True, ensure_ascii=False)
+        )
+    expected = '{\n"namespace": "n",\n"notes": {\n' + ",\n".join(lines) + '\n},\n"version": 2\n}\n'
+    state = DeckState(notes, "n", default_fields=LEGACY_SUMMARY_FIELD_KEYS)
+    assert state_bytes(state) == expected.encode()

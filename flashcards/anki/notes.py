@@ -12,11 +12,12 @@ markup in a field is markup written in this module.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import html
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -175,12 +176,21 @@ class NoteSpec:
         """The date of the first digest the note's paper appeared in."""
         return date.fromisoformat(self.order[0])
 
-    @property
+    def content_json(self) -> str:
+        """What `content_hash` hashes: the kind, fields and tags as JSON (one line)."""
+        return json.dumps([self.kind, list(self.fields), list(self.tags)], ensure_ascii=False)
+
+    @functools.cached_property
     def content_hash(self) -> str:
         """What decides whether the note changed. The deck is left out: cards never move decks
-        on re-import, so a deck change alone must not count as an update."""
-        payload = json.dumps([self.kind, list(self.fields), list(self.tags)], ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        on re-import, so a deck change alone must not count as an update. Computed once per
+        spec (a build checks it against the state and stamps with it)."""
+        return hash_content(self.content_json())
+
+
+def hash_content(content_json: str) -> str:
+    """`NoteSpec.content_hash` of the note whose `content_json` is this."""
+    return hashlib.sha256(content_json.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -196,8 +206,11 @@ class PaperGroup:
 _ANSWER_RANK = {"key": 3, "marked": 2, "inferred": 1, None: 0}
 
 
-def merge_papers(digests: Sequence[Digest]) -> list[PaperGroup]:
-    """Group the papers of `digests` by identity, in order of first appearance.
+def merge_papers(
+    digests: Sequence[Digest], only: Collection[str] | None = None
+) -> list[PaperGroup]:
+    """Group the papers of `digests` by identity, in order of first appearance; with `only`,
+    just the papers whose key is in it (each keeps its index in its digest).
 
     When a paper appears in several digests, the latest digest's text wins field by field (a
     correction reaches the note); questions are matched by number, and for each number the version
@@ -206,6 +219,8 @@ def merge_papers(digests: Sequence[Digest]) -> list[PaperGroup]:
     occurrences: dict[str, list[tuple[date, str, int, Paper]]] = {}
     for digest in digests:
         for index, paper in enumerate(digest.papers):
+            if only is not None and paper.key not in only:
+                continue
             occurrences.setdefault(paper.key, []).append((digest.date, digest.source, index, paper))
     groups = []
     for key, found in occurrences.items():
@@ -257,6 +272,15 @@ def deck_for(deck: str, first_date: date, subdecks: str | None) -> str:
     return deck
 
 
+@dataclass(frozen=True)
+class NoteGroup:
+    """The notes of one paper (`PaperGroup.key`), in new-card order."""
+
+    key: str
+    order: tuple[str, str, int]  # the paper's `PaperGroup.order`, a prefix of each note's order
+    specs: tuple[NoteSpec, ...]
+
+
 def build_notes(
     digests: Sequence[Digest],
     *,
@@ -275,11 +299,47 @@ def build_notes(
     (`SUMMARY_FIELD_KEYS`, all by default) that become cards; the others are left empty in the note.
     A build passes the deck's (`DEFAULT_SUMMARY_FIELD_KEYS` for a new deck, see
     `flashcards.anki.state`)."""
+    groups = build_note_groups(
+        digests,
+        deck=deck,
+        kinds=kinds,
+        subdecks=subdecks,
+        extra_tags=extra_tags,
+        topics_for=topics_for,
+        namespace=namespace,
+        shuffle=shuffle,
+        fields=fields,
+    )
+    return sort_notes(groups)
+
+
+def sort_notes(groups: Iterable[NoteGroup]) -> list[NoteSpec]:
+    """The notes of `groups` (in `build_note_groups`' order) in new-card order."""
+    specs = [spec for group in groups for spec in group.specs]
+    specs.sort(key=lambda s: s.order)
+    return specs
+
+
+def build_note_groups(
+    digests: Sequence[Digest],
+    *,
+    deck: str,
+    kinds: Iterable[str] = CARD_KINDS,
+    subdecks: str | None = None,
+    extra_tags: Iterable[str] = (),
+    topics_for: Callable[[Paper], Sequence[str]] | None = None,
+    namespace: str = identity.LEGACY_NAMESPACE,
+    shuffle: bool = True,
+    fields: Iterable[str] = SUMMARY_FIELD_KEYS,
+    only: Collection[str] | None = None,
+) -> list[NoteGroup]:
+    """`build_notes`, paper by paper (in `merge_papers` order): each paper's notes, kept apart
+    so that a build can reuse them; with `only`, just the papers whose key is in it."""
     wanted = set(kinds)
     carded = frozenset(fields)
     extras = [tag("", t) for t in extra_tags if t.strip()]
-    specs: list[NoteSpec] = []
-    for group in merge_papers(digests):
+    groups: list[NoteGroup] = []
+    for group in merge_papers(digests, only):
         paper = group.paper
         paper_tags = [tag("date", d.isoformat()) for d in group.dates]
         if topics_for is not None:
@@ -288,6 +348,7 @@ def build_notes(
             paper_tags.append(tag("arxiv", paper.arxiv_id))
         paper_tags += extras
         note_deck = deck_for(deck, group.dates[0], subdecks)
+        specs: list[NoteSpec] = []
         if "summary" in wanted:
             spec = _summary_note(group, paper_tags, note_deck, namespace, carded)
             if spec is not None:
@@ -295,8 +356,20 @@ def build_notes(
         if "mcq" in wanted:
             for question in paper.questions:
                 specs.append(_mcq_note(group, question, paper_tags, note_deck, namespace, shuffle))
-    specs.sort(key=lambda s: s.order)
-    return specs
+        specs.sort(key=lambda s: s.order)
+        groups.append(NoteGroup(group.key, group.order, tuple(specs)))
+    return groups
+
+
+_CARD_FIELDS = tuple(SUMMARY_FIELDS.index(name) for _n, name, _k, _q in SUMMARY_CARDS)
+
+
+def card_count(kind: NoteKind, fields: Sequence[str]) -> int:
+    """How many cards a note of `kind` with these `fields` makes: an MCQ note one, a summary
+    note one per non-empty summary card field."""
+    if kind == "mcq":
+        return 1
+    return sum(1 for index in _CARD_FIELDS if fields[index])
 
 
 def _link(paper: Paper) -> str:

@@ -112,16 +112,22 @@ def load_state(path: str | Path) -> DeckState:
         if not isinstance(document, dict) or document.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"expected an object with version {STATE_VERSION}")
         notes = {}
+        # One note a line of the file: checked without a generator per note (a large deck's
+        # state has tens of thousands).
         for guid, entry in document["notes"].items():
-            values = (entry["hash"], entry["mtime"], entry["id"])
-            if not (isinstance(values[0], str) and all(type(v) is int for v in values[1:])):
+            content, mtime, note_id = entry["hash"], entry["mtime"], entry["id"]
+            if not (isinstance(content, str) and type(mtime) is int and type(note_id) is int):
                 raise ValueError(f"note {guid}: expected hash (text), mtime and id (integers)")
-            if not (0 <= values[1] < MAX_STATE_INT and 0 < values[2] < MAX_STATE_INT):
+            if not (0 <= mtime < MAX_STATE_INT and 0 < note_id < MAX_STATE_INT):
                 raise ValueError(f"note {guid}: mtime or id out of range (0 to 2**53)")
-            texts = [entry.get(k) for k in _ANSWER_KEYS]
-            if not all(t is None or isinstance(t, str) for t in texts):
+            answer, source, was = entry.get("answer"), entry.get("source"), entry.get("was")
+            if not (
+                (answer is None or isinstance(answer, str))
+                and (source is None or isinstance(source, str))
+                and (was is None or isinstance(was, str))
+            ):
                 raise ValueError(f"note {guid}: expected answer, source and was as text")
-            notes[guid] = NoteState(*values, *texts)
+            notes[guid] = NoteState(content, mtime, note_id, answer, source, was)
         namespace = _namespace_of(document, bool(notes))
         default_fields = _default_fields_of(document)
     except RecursionError:
@@ -184,19 +190,27 @@ def _separate_shared_ids(
     return notes, tuple(warnings)
 
 
-_ANSWER_KEYS = ("answer", "source", "was")
+# The strings of a JSON encoder with and without `ensure_ascii` (what `json.dumps` uses).
+_ascii_string = json.encoder.encode_basestring_ascii
+_string = json.encoder.encode_basestring
 
 
-def _entry(s: NoteState) -> dict[str, object]:
-    entry: dict[str, object] = {"hash": s.hash, "id": s.id, "mtime": s.mtime}
-    entry.update({k: v for k in _ANSWER_KEYS if (v := getattr(s, k)) is not None})
-    return entry
+def _entry_json(s: NoteState) -> str:
+    """The JSON object of a note's state, `json.dumps(..., sort_keys=True, ensure_ascii=False)`
+    of its fields but those that are None, written out (a state has one line per note)."""
+    text = f'"hash": {_string(s.hash)}, "id": {int(s.id)}, "mtime": {int(s.mtime)}'
+    if s.answer is not None:
+        text = f'"answer": {_string(s.answer)}, {text}'
+    if s.source is not None:
+        text = f'{text}, "source": {_string(s.source)}'
+    if s.was is not None:
+        text = f'{text}, "was": {_string(s.was)}'
+    return "{" + text + "}"
 
 
 def state_bytes(state: DeckState) -> bytes:
     lines = [
-        f"  {json.dumps(guid)}: " + json.dumps(_entry(s), sort_keys=True, ensure_ascii=False)
-        for guid, s in sorted(state.notes.items())
+        f"  {_ascii_string(guid)}: {_entry_json(s)}" for guid, s in sorted(state.notes.items())
     ]
     body = ",\n".join(lines)
     namespace = json.dumps(
@@ -224,8 +238,9 @@ CHANGED_TAG = "answer::changed"
 _MARKUP = re.compile(r"<[^>]*>")
 
 
-def _mcq_field(spec: NoteSpec, name: str) -> str:
-    return spec.fields[MCQ_FIELDS.index(name)]
+_ANSWER = MCQ_FIELDS.index("Answer")
+_ANSWER_SOURCE = MCQ_FIELDS.index("AnswerSource")
+_EXTRA = MCQ_FIELDS.index("Extra")
 
 
 def _changed_html(answer: str, source: str) -> str:
@@ -250,13 +265,13 @@ def flag_changed_answers(specs: Sequence[NoteSpec], previous: DeckState) -> list
         if spec.kind != "mcq" or before is None:
             flagged.append(spec)
             continue
-        answer = _mcq_field(spec, "Answer")
+        answer = spec.fields[_ANSWER]
         was = before.was
         if before.answer and answer and before.answer != answer:
             was = _changed_html(before.answer, before.source or "")
         if was:
             fields = list(spec.fields)
-            fields[MCQ_FIELDS.index("Extra")] = was
+            fields[_EXTRA] = was
             tags = tuple(sorted({*spec.tags, CHANGED_TAG}))
             spec = dataclasses.replace(spec, fields=tuple(fields), tags=tags)
         flagged.append(spec)
@@ -267,12 +282,12 @@ def _with_answer(entry: NoteState, spec: NoteSpec) -> NoteState:
     """`entry` recording the answer of `spec` (an MCQ note), for the next build to compare."""
     if spec.kind != "mcq":
         return entry
-    return dataclasses.replace(
-        entry,
-        answer=_mcq_field(spec, "Answer"),
-        source=_MARKUP.sub("", _mcq_field(spec, "AnswerSource")),
-        was=_mcq_field(spec, "Extra") if CHANGED_TAG in spec.tags else None,
-    )
+    answer = spec.fields[_ANSWER]
+    source = _MARKUP.sub("", spec.fields[_ANSWER_SOURCE])
+    was = spec.fields[_EXTRA] if CHANGED_TAG in spec.tags else None
+    if (entry.answer, entry.source, entry.was) == (answer, source, was):
+        return entry  # recorded already (every note built since answers were recorded)
+    return NoteState(entry.hash, entry.mtime, entry.id, answer, source, was)
 
 
 def stamp_notes(
