@@ -29,6 +29,7 @@ from flashcards.anki.notes import (
     NoteGroup,
     NoteSpec,
     build_note_groups,
+    merge_papers,
     sort_notes,
 )
 from flashcards.anki.state import (
@@ -63,7 +64,7 @@ from flashcards.parse import (
     read_digest_bytes,
 )
 from flashcards.timing import phase
-from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
+from flashcards.topics import Taxonomy, assign_topics_many, load_taxonomy, topic_parts
 
 DEFAULT_DECK_NAME = "AI Papers"
 DEFAULT_DECKS_DIR = Path("decks")
@@ -547,13 +548,11 @@ def _notes(
         else:
             resolved = _resolve_only(digests, only, key, plan.unsure_threshold, memo)
 
-    slugs = frozenset((taxonomy.fallback, *(topic.slug for topic in taxonomy.topics)))
+    with phase("topics"):
+        topics = _topics(digests, only, taxonomy, cache)
 
     def topics_for(paper: Paper) -> tuple[str, ...]:
-        with phase("topics"):
-            if cache is not None:
-                return cache.topics(paper, slugs, lambda: assign_topics(paper, taxonomy))
-            return assign_topics(paper, taxonomy)
+        return topics[topic_parts(paper)]
 
     with phase("notes"):
         groups = build_note_groups(
@@ -569,6 +568,24 @@ def _notes(
             only=only,
         )
     return resolved, groups
+
+
+def _topics(
+    digests: Sequence[Digest],
+    only: frozenset[str] | None,
+    taxonomy: Taxonomy,
+    cache: BuildCache | None,
+) -> dict[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The topics of every paper `build_note_groups` will make notes of, by its `topic_parts`.
+    They do not depend on the answers, so the papers are merged here as they will be then, and
+    tagged together: in worker processes when there are many, `cache` looked up once each."""
+    parts = list(dict.fromkeys(topic_parts(group.paper) for group in merge_papers(digests, only)))
+    if cache is None:
+        found = assign_topics_many(parts, taxonomy)
+    else:
+        slugs = frozenset((taxonomy.fallback, *(topic.slug for topic in taxonomy.topics)))
+        found = cache.topics(parts, slugs, lambda lacking: assign_topics_many(lacking, taxonomy))
+    return dict(zip(parts, found, strict=True))
 
 
 def _resolve_only(

@@ -37,7 +37,7 @@ import os
 import sqlite3
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -158,19 +158,27 @@ class BuildCache:
         return resolved
 
     def topics(
-        self, paper: Paper, slugs: frozenset[str], compute: Callable[[], tuple[str, ...]]
-    ) -> tuple[str, ...]:
-        """`compute()` (a paper's topics), or what it gave last time for a paper of the same
-        content and the same taxonomy (`context`), if those are among the taxonomy's `slugs`."""
+        self,
+        parts: Sequence[tuple[tuple[str, str], ...]],
+        slugs: frozenset[str],
+        compute: Callable[[list[tuple[tuple[str, str], ...]]], list[tuple[str, ...]]],
+    ) -> list[tuple[str, ...]]:
+        """The topics of papers whose `topics.topic_parts` are `parts`, in order: what they gave
+        last time with the same taxonomy (`context`), if those are among its `slugs`; the
+        others from one call of `compute` with their parts, in order."""
         entries = self._entries()
-        key = "topics\0" + _hash(paper, self.context)
-        entry = entries.get(key)
-        if isinstance(entry, list) and entry and all(t in slugs for t in entry):
-            entries.use(key)
-            return tuple(entry)
-        topics = compute()
-        entries.put(key, list(topics))
-        return topics
+        keys = ["topics\0" + _hash(p, self.context) for p in parts]
+        found: dict[int, tuple[str, ...]] = {}
+        for number, key in enumerate(keys):
+            entry = entries.get(key)
+            if isinstance(entry, list) and entry and all(t in slugs for t in entry):
+                entries.use(key)
+                found[number] = tuple(entry)
+        lacking = [n for n in range(len(parts)) if n not in found]
+        for number, topics in zip(lacking, compute([parts[n] for n in lacking]), strict=True):
+            entries.put(keys[number], list(topics))
+            found[number] = topics
+        return [found[n] for n in range(len(parts))]
 
     def parsed(self, source: str, sha: str) -> list[Digest] | None:
         """The digests last parsed from the file `source` with bytes of hash `sha`, if any."""
@@ -426,7 +434,7 @@ def _dump(data: Mapping[str, Any]) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-def _hash(paper: Paper, inputs: object) -> str:
+def _hash(paper: object, inputs: object) -> str:
     # A dataclass's repr shows every field, strings quoted: a content key for this code version.
     return hashlib.sha256(repr((paper, inputs)).encode()).hexdigest()
 

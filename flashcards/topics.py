@@ -24,8 +24,9 @@ Keyword syntax (documented for users in the taxonomy file itself):
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -35,6 +36,7 @@ from typing import Any, Protocol
 import re2  # type: ignore[import-untyped]
 
 from flashcards.model import FIELD_NAMES, Paper
+from flashcards.workers import fork_map
 from flashcards.yamlfile import YamlDocument, describe, parse_yaml, read_yaml
 
 #: How much a rule match in each part of a paper counts. The title, the table's category column
@@ -294,9 +296,14 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
 
 def score_topics(paper: Paper, taxonomy: Taxonomy) -> list[tuple[str, float]]:
     """Every topic with a positive score for `paper`, best first (ties in taxonomy order)."""
+    return score_parts(topic_parts(paper), taxonomy)
+
+
+def score_parts(parts: Sequence[tuple[str, str]], taxonomy: Taxonomy) -> list[tuple[str, float]]:
+    """`score_topics` of a paper whose `topic_parts` are `parts`."""
     weights = dict(taxonomy.weights)
     scores = [0.0] * len(taxonomy.topics)
-    for name, text in _parts(paper):
+    for name, text in parts:
         weight = weights.get(name, 0.0)
         if weight <= 0:
             continue
@@ -312,10 +319,33 @@ def score_topics(paper: Paper, taxonomy: Taxonomy) -> list[tuple[str, float]]:
 
 def assign_topics(paper: Paper, taxonomy: Taxonomy, *, limit: int = 3) -> tuple[str, ...]:
     """At least one and at most `limit` topic slugs for `paper`, most relevant first."""
+    return assign_parts(topic_parts(paper), taxonomy, limit=limit)
+
+
+def assign_parts(
+    parts: Sequence[tuple[str, str]], taxonomy: Taxonomy, *, limit: int = 3
+) -> tuple[str, ...]:
+    """`assign_topics` of a paper whose `topic_parts` are `parts`."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    chosen = [slug for slug, score in score_topics(paper, taxonomy) if score >= taxonomy.min_score]
+    scored = score_parts(parts, taxonomy)
+    chosen = [slug for slug, score in scored if score >= taxonomy.min_score]
     return tuple(chosen[:limit]) or (taxonomy.fallback,)
+
+
+#: Fewer papers than this are tagged in this process: starting workers would cost more than
+#: they save (a paper takes a fraction of a millisecond).
+PARALLEL_MIN_PAPERS = 200
+
+
+def assign_topics_many(
+    parts: Sequence[tuple[tuple[str, str], ...]], taxonomy: Taxonomy
+) -> list[tuple[str, ...]]:
+    """`assign_parts` of each of `parts` (papers' `topic_parts`), in order; in worker processes
+    when there are many, with the same results."""
+    return fork_map(
+        functools.partial(assign_parts, taxonomy=taxonomy), parts, minimum=PARALLEL_MIN_PAPERS
+    )
 
 
 @dataclass(frozen=True)
@@ -355,12 +385,14 @@ def topic_report(papers: Iterable[Paper], taxonomy: Taxonomy, *, limit: int = 3)
     return TopicReport(taxonomy, assignments)
 
 
-def _parts(paper: Paper) -> list[tuple[str, str]]:
+def topic_parts(paper: Paper) -> tuple[tuple[str, str], ...]:
+    """The parts of `paper` its topics are computed from, (name, text) each: all they depend
+    on besides the taxonomy (a build keys the topics it keeps by them)."""
     parts = [("title", paper.title)]
     if paper.category:
         parts.append(("category", paper.category))
     parts.extend((name, paper.fields[name]) for name in FIELD_NAMES if paper.fields.get(name))
-    return parts
+    return tuple(parts)
 
 
 def compile_keyword(keyword: str) -> Rule:

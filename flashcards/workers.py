@@ -1,0 +1,56 @@
+"""Per-item work on every core: forked worker processes that give exactly one process's results.
+
+A fork starts at once with this process's modules and data (spawn would import everything again
+and pickle every input), and it inherits the hash seed, so a worker computes what this process
+would. Only the results travel back, in order.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+MAX_WORKERS = 4
+
+#: What forked workers compute: set just before the pool starts (they inherit it).
+_JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def cores() -> int:
+    """The cores this process may run on; 1 where fork is unavailable (no workers then)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return min(count, MAX_WORKERS)
+
+
+def _run(number: int) -> Any:
+    if _JOB is None:
+        raise RuntimeError("no job in this worker")
+    function, items = _JOB
+    return function(items[number])
+
+
+def fork_map(
+    function: Callable[[Item], Result], items: Sequence[Item], *, minimum: int
+) -> list[Result]:
+    """`[function(item) for item in items]`, in worker processes (one per core) when there are
+    at least `minimum` items; `function` and `items` reach them by the fork, not pickled."""
+    global _JOB
+    workers = cores() if len(items) >= minimum else 1
+    if workers < 2:
+        return [function(item) for item in items]
+    _JOB = (function, items)
+    try:
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            chunk = max(1, len(items) // (workers * 8))
+            return list(pool.map(_run, range(len(items)), chunksize=chunk))
+    finally:
+        _JOB = None
