@@ -42,7 +42,13 @@ from flashcards.anki.state import (
 )
 from flashcards.answers import AnswerKey, load_answer_key, resolve_answers
 from flashcards.atomicfile import directories_locked, replace_files
-from flashcards.buildcache import BuildCache, default_cache_path, fingerprint, sha256_file
+from flashcards.buildcache import (
+    BuildCache,
+    default_cache_path,
+    encode_digests,
+    fingerprint,
+    sha256_file,
+)
 from flashcards.deckdef import (
     DeckDefinition,
     find_deck_definitions,
@@ -396,9 +402,9 @@ def _parse_files(
     when there are many): its digests or its parse error; `cache` remembers the digests."""
     outcomes: dict[str, list[Digest] | ParseError] = {}
     workers = _workers(len(jobs))
-    arguments = [(path, max_bytes) for path, _ in jobs]
+    arguments = [(path, max_bytes, cache is not None) for path, _ in jobs]
     if workers < 2:
-        results: Iterable[tuple[str | None, list[Digest] | ParseError]] = map(_parse_one, arguments)
+        results: Iterable[_Parsed] = map(_parse_one, arguments)
     else:
         # Fork: the workers start at once with this process's modules (spawn would import
         # everything again); results come back in order, so they are exactly one process's.
@@ -406,12 +412,12 @@ def _parse_files(
         pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
         results = pool.map(_parse_one, arguments, chunksize=max(1, len(arguments) // (workers * 8)))
     try:
-        for (path, _), (sha, result) in zip(
+        for (path, _), (sha, result, text) in zip(
             progress(jobs) if progress else jobs, results, strict=True
         ):
             outcomes[path] = result
-            if cache is not None and sha is not None and not isinstance(result, ParseError):
-                cache.remember(path, sha, result)
+            if cache is not None and sha is not None and text is not None:
+                cache.remember(path, sha, text)
     finally:
         if workers >= 2:
             pool.shutdown(cancel_futures=True)
@@ -424,14 +430,21 @@ def _workers(files: int) -> int:
     return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
 
 
-def _parse_one(job: tuple[str, int]) -> tuple[str | None, list[Digest] | ParseError]:
-    """One file's sha256 and digests, or its parse error (returned: it is reported in order)."""
-    path, max_bytes = job
+#: A file's sha256, its digests or parse error, and (if asked) the digests as the cache keeps
+#: them (`encode_digests`).
+_Parsed = tuple[str | None, list[Digest] | ParseError, str | None]
+
+
+def _parse_one(job: tuple[str, int, bool]) -> _Parsed:
+    """One file's sha256 and digests, or its parse error (returned: it is reported in order),
+    and with `encode` the digests' cache text: made where the file is parsed, in a worker."""
+    path, max_bytes, encode = job
     try:
         data = read_digest_bytes(Path(path), max_bytes=max_bytes)
-        return hashlib.sha256(data).hexdigest(), parse_bytes(data, path, max_bytes=max_bytes)
+        digests = parse_bytes(data, path, max_bytes=max_bytes)
     except ParseError as exc:
-        return None, exc
+        return None, exc, None
+    return hashlib.sha256(data).hexdigest(), digests, encode_digests(digests) if encode else None
 
 
 def _hashed_inputs(plan: BuildPlan) -> list[tuple[str, str]] | None:

@@ -195,8 +195,11 @@ class BuildCache:
         self.files_reused += 1
         return digests
 
-    def remember(self, source: str, sha: str, digests: Iterable[Digest]) -> None:
-        self._entries().put(f"file\0{source}\0{sha}", [digest_to_data(d) for d in digests])
+    def remember(self, source: str, sha: str, digests: Iterable[Digest] | str) -> None:
+        """Keep the digests parsed from `source` with bytes of hash `sha` (or their
+        `encode_digests` text, which a parse worker makes)."""
+        text = digests if isinstance(digests, str) else encode_digests(digests)
+        self._entries().put_text(f"file\0{source}\0{sha}", text)
 
     def notes_manifest(self) -> Any:
         """The last build's record of its input files and notes (see `flashcards.incremental`),
@@ -446,6 +449,11 @@ def fingerprint(parts: Mapping[str, Any]) -> str:
 
 # Digests as plain data: every field (to_dict leaves out lines, links and warnings, which the
 # notes and messages need), and back.
+
+
+def encode_digests(digests: Iterable[Digest]) -> str:
+    """The text `BuildCache.remember` keeps for the digests of one file."""
+    return json.dumps([digest_to_data(d) for d in digests], separators=(",", ":"))
 
 
 def digest_to_data(digest: Digest) -> dict[str, Any]:
