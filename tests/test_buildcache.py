@@ -327,3 +327,24 @@ def test_a_cache_path_that_is_a_file_is_no_error(tmp_path: Path) -> None:
     (tmp_path / "deck.cache").write_text("not a directory")
     assert _build(tmp_path).written
     assert (tmp_path / "deck.cache").read_text() == "not a directory"
+
+
+def test_digests_are_kept_as_dataclasses_asdict_would_write_them() -> None:
+    import dataclasses
+
+    from flashcards.answers import resolve_answers
+    from flashcards.model import Paper, Question
+
+    digests = resolve_answers(parse_paths([FIXTURES], collect_errors=True).digests)
+    papers = [paper for digest in digests for paper in digest.papers]
+    assert any(q.answer_source == "inferred" for p in papers for q in p.questions)
+    for paper in papers:
+        expected = dataclasses.asdict(paper)
+        expected["published"] = paper.published.isoformat() if paper.published else None
+        data = buildcache._paper_to_data(paper)
+        assert list(data) == [f.name for f in dataclasses.fields(Paper)]  # no field left out
+        assert json.dumps(data) == json.dumps(expected)
+        for question in paper.questions:
+            data = buildcache._question_to_data(question)
+            assert list(data) == [f.name for f in dataclasses.fields(Question)]
+            assert json.dumps(data) == json.dumps(dataclasses.asdict(question))
