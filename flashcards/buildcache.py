@@ -138,24 +138,27 @@ class BuildCache:
         return self._chunks
 
     def resolved_paper(
-        self, paper: Paper, inputs: tuple[object, ...], compute: Callable[[], Paper]
-    ) -> Paper:
-        """`compute()` (a paper with its answers resolved), or the questions it gave last time
-        for a paper of the same content and the same `inputs` (key letters, threshold)."""
+        self, paper: Paper, inputs: tuple[object, ...]
+    ) -> tuple[Paper | None, Callable[[Paper], None]]:
+        """`answers.Memo`: the questions resolved last time for a paper of the same content and
+        the same `inputs` (key letters, threshold), and a function that keeps a resolved paper's
+        (the paper is hashed once for both)."""
         entries = self._entries()
         key = "answers\0" + _hash(paper, inputs)
+
+        def keep(resolved: Paper) -> None:
+            entries.put(key, [_question_to_data(q) for q in resolved.questions])
+
         entry = entries.get(key)
         if isinstance(entry, list):
             try:
                 questions = tuple(_question_from_data(q) for q in entry)
                 if len(questions) == len(paper.questions):
                     entries.use(key)
-                    return dataclasses.replace(paper, questions=questions)
+                    return dataclasses.replace(paper, questions=questions), keep
             except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
                 pass  # a corrupted or forged entry: compute it again
-        resolved = compute()
-        entries.put(key, [_question_to_data(q) for q in resolved.questions])
-        return resolved
+        return None, keep
 
     def topics(
         self,

@@ -8,8 +8,6 @@ the parser as `answer_source="marked"`), then inference from the paper's own tex
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import functools
 import multiprocessing
 import os
 from collections import Counter
@@ -91,8 +89,9 @@ def resolve_papers(papers: Sequence[Paper], key: AnswerKey | None, threshold: fl
     ]
 
 
-class _Missing(Exception):
-    """Raised by the `compute` given to a memo on a first pass: the memo has no result yet."""
+#: `memo(paper, inputs)`: the resolved paper it kept for this paper and `inputs` (or None),
+#: and a function that keeps one (called with the paper once resolved, when it had none).
+Memo = Callable[[Paper, tuple[object, ...]], tuple[Paper | None, Callable[[Paper], None]]]
 
 
 def _resolve_paper(paper: Paper, key: AnswerKey | None, threshold: float) -> Paper:
@@ -133,13 +132,13 @@ def resolve_answers(
     *,
     threshold: float | None = None,
     require_match: bool = True,
-    memo: Callable[[Paper, tuple[object, ...], Callable[[], Paper]], Paper] | None = None,
+    memo: Memo | None = None,
 ) -> list[Digest]:
     """Digests with `answer`, `answer_source`, `confidence`, `unsure`, `evidence` filled;
     inferred answers under `threshold` (None: `DEFAULT_UNSURE_THRESHOLD`) are unsure.
 
-    `memo(paper, inputs, compute)`, if given, returns the resolved paper: `compute()`'s result
-    or a cached one; `inputs` is everything besides the paper and the code the result depends on.
+    `memo` (see `Memo`), if given, keeps resolved papers: `inputs` is everything besides the
+    paper and the code the result depends on.
 
     Raises `ConfigError` (naming the key file and line) for a key entry that gives more letters
     than the paper has questions or a letter beyond a question's options, and, with
@@ -169,41 +168,29 @@ def resolve_answers(
 
 
 def _memoised(
-    papers: Sequence[Paper],
-    key: AnswerKey | None,
-    threshold: float,
-    memo: Callable[[Paper, tuple[object, ...], Callable[[], Paper]], Paper],
+    papers: Sequence[Paper], key: AnswerKey | None, threshold: float, memo: Memo
 ) -> list[Paper]:
-    """`resolve_papers` through `memo`: a first pass takes what the memo has (its `compute`
-    raises `_Missing` otherwise), the papers it lacks are resolved together (in workers when
-    many), and a second pass hands them to the memo in order. Papers with nothing to infer
-    skip the memo."""
-
-    def inputs(paper: Paper) -> tuple[object, ...]:
-        return (key.answers.get(paper.key, ()) if key else (), threshold)
-
-    def missing() -> Paper:
-        raise _Missing
-
+    """`resolve_papers` through `memo`: the papers it lacks are resolved together (in workers
+    when many) and handed to it. Papers with nothing to infer skip the memo."""
     known: dict[int, Paper] = {}
+    keep: dict[int, Callable[[Paper], None]] = {}
     for n, paper in enumerate(papers):
         if not _needs_inference(paper, key):
             # Nothing to infer (no questions, or all keyed or marked): resolving it here costs
             # less than looking it up (hashing the paper).
             known[n] = _resolve_paper(paper, key, threshold)
             continue
-        with contextlib.suppress(_Missing):
-            known[n] = memo(paper, inputs(paper), missing)
+        inputs = (key.answers.get(paper.key, ()) if key else (), threshold)
+        found, keep[n] = memo(paper, inputs)
+        if found is not None:
+            known[n] = found
     lacking = [n for n in range(len(papers)) if n not in known]
-    computed = dict(
-        zip(lacking, resolve_papers([papers[n] for n in lacking], key, threshold), strict=True)
-    )
-    return [
-        known[n]
-        if n in known
-        else memo(paper, inputs(paper), functools.partial(computed.__getitem__, n))
-        for n, paper in enumerate(papers)
-    ]
+    for n, resolved in zip(
+        lacking, resolve_papers([papers[n] for n in lacking], key, threshold), strict=True
+    ):
+        keep[n](resolved)
+        known[n] = resolved
+    return [known[n] for n in range(len(papers))]
 
 
 def _question_signature(paper: Paper, question: Question) -> tuple[str, str, tuple[str, ...]]:
