@@ -28,6 +28,7 @@ from flashcards.anki.notes import (
     UNSURE_TAG,
     NoteGroup,
     NoteSpec,
+    PaperGroup,
     build_note_groups,
     merge_papers,
     sort_notes,
@@ -561,8 +562,10 @@ def _notes(
         else:
             resolved = _resolve_only(digests, only, key, plan.unsure_threshold, memo)
 
+    with phase("notes"):
+        merged = merge_papers(resolved, only)
     with phase("topics"):
-        topics = _topics(digests, only, taxonomy, cache)
+        topics = _topics(merged, taxonomy, cache)
 
     def topics_for(paper: Paper) -> tuple[str, ...]:
         return topics[topic_parts(paper)]
@@ -579,20 +582,17 @@ def _notes(
             shuffle=plan.shuffle,
             fields=plan.fields if plan.fields is not None else previous.default_fields,
             only=only,
+            merged=merged,
         )
     return resolved, groups
 
 
 def _topics(
-    digests: Sequence[Digest],
-    only: frozenset[str] | None,
-    taxonomy: Taxonomy,
-    cache: BuildCache | None,
+    merged: Sequence[PaperGroup], taxonomy: Taxonomy, cache: BuildCache | None
 ) -> dict[tuple[tuple[str, str], ...], tuple[str, ...]]:
-    """The topics of every paper `build_note_groups` will make notes of, by its `topic_parts`.
-    They do not depend on the answers, so the papers are merged here as they will be then, and
-    tagged together: in worker processes when there are many, `cache` looked up once each."""
-    parts = list(dict.fromkeys(topic_parts(group.paper) for group in merge_papers(digests, only)))
+    """The topics of the `merged` papers by their `topic_parts`, tagged together: in worker
+    processes when there are many, `cache` looked up once each."""
+    parts = list(dict.fromkeys(topic_parts(group.paper) for group in merged))
     if cache is None:
         found = assign_topics_many(parts, taxonomy)
     else:

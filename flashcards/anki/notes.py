@@ -332,14 +332,16 @@ def build_note_groups(
     shuffle: bool = True,
     fields: Iterable[str] = SUMMARY_FIELD_KEYS,
     only: Collection[str] | None = None,
+    merged: Sequence[PaperGroup] | None = None,
 ) -> list[NoteGroup]:
     """`build_notes`, paper by paper (in `merge_papers` order): each paper's notes, kept apart
-    so that a build can reuse them; with `only`, just the papers whose key is in it."""
+    so that a build can reuse them; with `only`, just the papers whose key is in it. `merged`:
+    `merge_papers(digests, only)`, when the caller has it already."""
     wanted = set(kinds)
     carded = frozenset(fields)
     extras = [tag("", t) for t in extra_tags if t.strip()]
     groups: list[NoteGroup] = []
-    for group in merge_papers(digests, only):
+    for group in merge_papers(digests, only) if merged is None else merged:
         paper = group.paper
         paper_tags = [tag("date", d.isoformat()) for d in group.dates]
         if topics_for is not None:
