@@ -161,17 +161,19 @@ def _digests() -> list[Digest]:
 
 
 def test_workers_resolve_exactly_what_one_process_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flashcards.workers as workers
+
     one = resolve_answers(_digests())
     monkeypatch.setattr(resolve, "PARALLEL_MIN_PAPERS", 2)
-    monkeypatch.setattr(resolve, "_workers", lambda papers: 2 if papers >= 2 else 1)
+    monkeypatch.setattr(workers, "cores", lambda: 2)
     spawned: list[int] = []
-    real_pool = resolve.concurrent.futures.ProcessPoolExecutor
+    real_pool = workers.concurrent.futures.ProcessPoolExecutor
 
     def pool(*args: object, **kwargs: object) -> object:
         spawned.append(1)
         return real_pool(*args, **kwargs)
 
-    monkeypatch.setattr(resolve.concurrent.futures, "ProcessPoolExecutor", pool)
+    monkeypatch.setattr(workers.concurrent.futures, "ProcessPoolExecutor", pool)
     assert resolve_answers(_digests()) == one
     assert spawned  # the workers did run
 

@@ -7,9 +7,7 @@ the parser as `answer_source="marked"`), then inference from the paper's own tex
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
-import os
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -20,6 +18,7 @@ from flashcards.answers.model import infer_answer
 from flashcards.errors import ConfigError
 from flashcards.model import AnswerSource, Digest, Paper, Question
 from flashcards.parse.common import collapse_whitespace
+from flashcards.workers import fork_map
 
 #: Inferred answers with a confidence below this are marked `unsure` (tag `answer::unsure`).
 #: On held-out months of the real digests, answers at or above 0.88 were right 98% of the time
@@ -31,7 +30,6 @@ DEFAULT_UNSURE_THRESHOLD = 0.88
 #: Fewer papers to infer than this are inferred in this process: starting workers would cost
 #: more than they save (a paper takes a few milliseconds).
 PARALLEL_MIN_PAPERS = 200
-_MAX_WORKERS = 4
 
 
 def _needs_inference(paper: Paper, key: AnswerKey | None) -> bool:
@@ -44,43 +42,20 @@ def _needs_inference(paper: Paper, key: AnswerKey | None) -> bool:
     )
 
 
-def _workers(papers: int) -> int:
-    if papers < PARALLEL_MIN_PAPERS or "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    return min(cores, _MAX_WORKERS)
-
-
-#: What forked workers resolve: set just before the pool starts (they inherit it).
-_JOB: tuple[Sequence[Paper], AnswerKey | None, float] | None = None
-
-
-def _resolve_job(number: int) -> tuple[Question, ...]:
-    if _JOB is None:
-        raise RuntimeError("no papers to resolve in this worker")
-    papers, key, threshold = _JOB
-    return _resolve_paper(papers[number], key, threshold).questions
+def _resolved_questions(
+    paper: Paper, *, key: AnswerKey | None, threshold: float
+) -> tuple[Question, ...]:
+    return _resolve_paper(paper, key, threshold).questions
 
 
 def resolve_papers(papers: Sequence[Paper], key: AnswerKey | None, threshold: float) -> list[Paper]:
     """Each paper with its answers resolved (`_resolve_paper`), in order. Papers are independent:
-    when many need inference they are inferred in forked worker processes (one per core), with
-    the same results as here (a fork inherits this process's state, hash seed included)."""
-    global _JOB
+    when many need inference they are inferred in forked worker processes
+    (`flashcards.workers.fork_map`), with the same results as here."""
     inferred = [n for n, paper in enumerate(papers) if _needs_inference(paper, key)]
-    workers = _workers(len(inferred))
-    if workers < 2:
-        return [_resolve_paper(paper, key, threshold) for paper in papers]
-    _JOB = (papers, key, threshold)
-    try:
-        context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            chunk = max(1, len(inferred) // (workers * 8))
-            answered = dict(
-                zip(inferred, pool.map(_resolve_job, inferred, chunksize=chunk), strict=True)
-            )
-    finally:
-        _JOB = None
+    job = functools.partial(_resolved_questions, key=key, threshold=threshold)
+    questions = fork_map(job, [papers[n] for n in inferred], minimum=PARALLEL_MIN_PAPERS)
+    answered = dict(zip(inferred, questions, strict=True))
     return [
         replace(paper, questions=answered[n])
         if n in answered
