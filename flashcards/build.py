@@ -72,6 +72,7 @@ from flashcards.parse import (
 )
 from flashcards.timing import phase
 from flashcards.topics import Taxonomy, assign_topics_many, load_taxonomy, topic_parts
+from flashcards.workers import cores
 
 DEFAULT_DECK_NAME = "AI Papers"
 DEFAULT_DECKS_DIR = Path("decks")
@@ -426,9 +427,7 @@ def _parse_files(
 
 
 def _workers(files: int) -> int:
-    if files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
+    return cores() if files >= PARALLEL_MIN_FILES else 1
 
 
 #: A file's sha256, its digests or parse error, and (if asked) the digests as the cache keeps
