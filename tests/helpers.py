@@ -57,3 +57,20 @@ def without_hanging(call: Callable[[], T], timeout: float = HANG_TIMEOUT) -> T:
     if error:
         raise error[0]
     return outcome[0]
+
+
+def spy_on_worker_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make `flashcards.workers.fork_map` believe it has two cores and record each worker pool
+    it starts: the returned list grows by one per pool."""
+    import flashcards.workers as workers
+
+    monkeypatch.setattr(workers, "cores", lambda: 2)
+    started: list[int] = []
+    real_pool = workers.concurrent.futures.ProcessPoolExecutor
+
+    def pool(*args: object, **kwargs: object) -> object:
+        started.append(1)
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(workers.concurrent.futures, "ProcessPoolExecutor", pool)
+    return started

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import pytest
-from helpers import FIXTURES
+from helpers import FIXTURES, spy_on_worker_pools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -161,19 +161,9 @@ def _digests() -> list[Digest]:
 
 
 def test_workers_resolve_exactly_what_one_process_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    import flashcards.workers as workers
-
     one = resolve_answers(_digests())
     monkeypatch.setattr(resolve, "PARALLEL_MIN_PAPERS", 2)
-    monkeypatch.setattr(workers, "cores", lambda: 2)
-    spawned: list[int] = []
-    real_pool = workers.concurrent.futures.ProcessPoolExecutor
-
-    def pool(*args: object, **kwargs: object) -> object:
-        spawned.append(1)
-        return real_pool(*args, **kwargs)
-
-    monkeypatch.setattr(workers.concurrent.futures, "ProcessPoolExecutor", pool)
+    spawned = spy_on_worker_pools(monkeypatch)
     assert resolve_answers(_digests()) == one
     assert spawned  # the workers did run
 

@@ -13,6 +13,7 @@ import dataclasses
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from anki_helpers import blank_cards, fresh_collection, import_package, review_card, schedule
 from helpers import NOW, ROOT
@@ -49,19 +50,8 @@ def test_rebuilt_deck_updates_an_imported_one_in_place(tmp_path: Path) -> None:
         assert (second.new, second.updated, second.conflicting) == (0, report.changed, 0)
         assert second.duplicate == report.unchanged
         assert set(col.find_notes("")) == note_ids and col.card_count() == cards_before
-        for card_id, before in reviewed.items():
-            assert schedule(col.get_card(card_id)) == before
-        assert col.db.scalar("select count() from revlog") == len(reviewed)
-        # The note types were updated, not duplicated as "Paper MCQ+".
-        names = sorted(n.name for n in col.models.all_names_and_ids() if "Paper" in n.name)
-        assert names == [MCQ_MODEL_NAME, SUMMARY_MODEL_NAME], names
-        # Read from the database (the Python side caches note types).
-        mtimes = col.db.list("select mtime_secs from notetypes where name like 'Paper %'")
-        assert mtimes == [identity.MODEL_MOD] * 2, mtimes
-        templates = col.db.list(
-            "select config from templates where ntid = ?", identity.MCQ_MODEL_ID
-        )
-        assert len(templates) == 1 and b"fc-verdict" in bytes(templates[0])
+        template = _assert_reviews_kept_and_note_types_updated(col, reviewed)
+        assert b"fc-verdict" in template
 
 
 # The same digest built by the commit before the shuffle moved onto the card (9c41df0, `flashcards
@@ -111,17 +101,8 @@ def test_deck_with_options_shuffled_in_the_html_updates_in_place(tmp_path: Path)
         assert (second.new, second.updated, second.conflicting) == (0, len(mcq), 0)
         assert col.card_count() == cards_before  # the deck's Topic cards stay: no blank card
         assert blank_cards(col) == []
-        for card_id, schedule_before in reviewed.items():
-            assert schedule(col.get_card(card_id)) == schedule_before
-        assert col.db.scalar("select count() from revlog") == len(reviewed)
-        names = sorted(n.name for n in col.models.all_names_and_ids() if "Paper" in n.name)
-        assert names == [MCQ_MODEL_NAME, SUMMARY_MODEL_NAME], names
-        mtimes = col.db.list("select mtime_secs from notetypes where name like 'Paper %'")
-        assert mtimes == [identity.MODEL_MOD] * 2, mtimes
-        templates = col.db.list(
-            "select config from templates where ntid = ?", identity.MCQ_MODEL_ID
-        )
-        assert b"data-order" in bytes(templates[0])  # the card script that reorders them
+        template = _assert_reviews_kept_and_note_types_updated(col, reviewed)
+        assert b"data-order" in template  # the card script that reorders them
 
         # A learner sees the same order as before, and the back names the same letter; the
         # field now lists the digest's order with the digest's letter, for reading without JS.
@@ -136,3 +117,19 @@ def test_deck_with_options_shuffled_in_the_html_updates_in_place(tmp_path: Path)
                 assert letter == "ABCDEFGH"[order.index("ABCDEFGH".index(digest_letter))]
             shuffled += order != sorted(order)
         assert shuffled > 0
+
+
+def _assert_reviews_kept_and_note_types_updated(col: Any, reviewed: dict[int, Any]) -> bytes:
+    """Check the reviewed cards kept their schedule and review log, and both note types were
+    updated in place (not duplicated as "Paper MCQ+"); the MCQ note type's one template."""
+    for card_id, before in reviewed.items():
+        assert schedule(col.get_card(card_id)) == before
+    assert col.db.scalar("select count() from revlog") == len(reviewed)
+    names = sorted(n.name for n in col.models.all_names_and_ids() if "Paper" in n.name)
+    assert names == [MCQ_MODEL_NAME, SUMMARY_MODEL_NAME], names
+    # Read from the database (the Python side caches note types).
+    mtimes = col.db.list("select mtime_secs from notetypes where name like 'Paper %'")
+    assert mtimes == [identity.MODEL_MOD] * 2, mtimes
+    templates = col.db.list("select config from templates where ntid = ?", identity.MCQ_MODEL_ID)
+    assert len(templates) == 1
+    return bytes(templates[0])

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, spy_on_worker_pools
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -470,22 +470,13 @@ def test_many_papers_are_tagged_in_workers_as_in_one_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import flashcards.topics as topics
-    import flashcards.workers as workers
 
     papers = [p for d in parse_paths([ROOT / "decks" / "samples"]).digests for p in d.papers]
     parts = [topics.topic_parts(p) for p in papers]
     one = [assign_topics(p, _BUNDLED) for p in papers]
     assert topics.assign_topics_many(parts, _BUNDLED) == one
     monkeypatch.setattr(topics, "PARALLEL_MIN_PAPERS", 2)
-    monkeypatch.setattr(workers, "cores", lambda: 2)
-    spawned: list[int] = []
-    real_pool = workers.concurrent.futures.ProcessPoolExecutor
-
-    def pool(*args: object, **kwargs: object) -> object:
-        spawned.append(1)
-        return real_pool(*args, **kwargs)
-
-    monkeypatch.setattr(workers.concurrent.futures, "ProcessPoolExecutor", pool)
+    spawned = spy_on_worker_pools(monkeypatch)
     assert topics.assign_topics_many(parts, _BUNDLED) == one
     assert spawned  # the workers did run
     assert len(set(one)) > 3  # papers of different topics, in their order
