@@ -27,10 +27,11 @@ from flashcards.anki.notes import (
     CARD_KINDS,
     UNSURE_TAG,
     NoteGroup,
+    NoteOptions,
     NoteSpec,
-    PaperGroup,
-    build_note_groups,
-    merge_papers,
+    merge_paper,
+    paper_notes,
+    paper_occurrences,
     sort_notes,
 )
 from flashcards.anki.state import (
@@ -49,6 +50,7 @@ from flashcards.buildcache import (
     encode_digests,
     fingerprint,
     sha256_file,
+    topics_from_text,
 )
 from flashcards.deckdef import (
     DeckDefinition,
@@ -58,7 +60,7 @@ from flashcards.deckdef import (
 )
 from flashcards.description import describe
 from flashcards.errors import BuildError, ConfigError, ParseError
-from flashcards.model import Digest, Paper
+from flashcards.model import Digest
 from flashcards.parse import (
     DEFAULT_MAX_BYTES,
     ParseResult,
@@ -71,8 +73,8 @@ from flashcards.parse import (
     read_digest_bytes,
 )
 from flashcards.timing import phase
-from flashcards.topics import Taxonomy, assign_topics_many, load_taxonomy, topic_parts
-from flashcards.workers import cores
+from flashcards.topics import Taxonomy, assign_parts, load_taxonomy, topic_parts
+from flashcards.workers import cores, fork_map
 
 DEFAULT_DECK_NAME = "AI Papers"
 DEFAULT_DECKS_DIR = Path("decks")
@@ -533,8 +535,19 @@ def plan_notes(
     key = load_answer_key(plan.answers) if plan.answers is not None else None
     state = DeckState() if state is None else state
     namespace = _namespace(plan, state)
-    _, groups = _notes(plan, parsed.digests, key, load_taxonomy(plan.taxonomy), namespace, state)
+    taxonomy = load_taxonomy(plan.taxonomy)
+    _, groups, _ = _notes(plan, parsed.digests, key, taxonomy, namespace, state)
     return sort_notes(groups), tuple(parsed.warnings)
+
+
+#: Fewer papers than this make their notes in this process: starting workers would cost more
+#: than they save (a paper takes about a millisecond).
+PARALLEL_MIN_PAPERS = 200
+
+#: What a paper gives `_notes`: its notes; with a cache, the key of its topics there, its
+#: topics when they were computed rather than found there, and its notes' cache text
+#: (`incremental.group_text`).
+_PaperNotes = tuple[NoteGroup, str | None, tuple[str, ...] | None, str | None]
 
 
 def _notes(
@@ -546,12 +559,14 @@ def _notes(
     previous: DeckState,
     cache: BuildCache | None = None,
     only: frozenset[str] | None = None,
-) -> tuple[list[Digest], list[NoteGroup]]:
-    """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`,
-    the summary fields of the plan or else the default `previous` records), paper by paper; a
-    paper `cache` has seen with the same inputs is not resolved or tagged again. With `only`,
-    just the papers whose key is in it are resolved and make notes (every digest holding one of
-    them must be among `digests`)."""
+) -> tuple[list[Digest], list[NoteGroup], dict[str, str]]:
+    """The digests with their answers resolved, the notes they make (GUIDs in `namespace`, the
+    summary fields of the plan or else the default `previous` records), paper by paper, and
+    with a cache each paper's notes as it keeps them (by paper key); a paper `cache` has seen
+    with the same inputs is not resolved or tagged again. With `only`, just the papers whose
+    key is in it are resolved and make notes (every digest holding one of them must be among
+    `digests`). Many papers are merged, tagged and make their notes in worker processes, in
+    one pass that gives exactly what this process would."""
     with phase("answers"):
         memo = cache.resolved_paper if cache is not None else None
         if only is None:
@@ -562,42 +577,47 @@ def _notes(
             resolved = _resolve_only(digests, only, key, plan.unsure_threshold, memo)
 
     with phase("notes"):
-        merged = merge_papers(resolved, only)
+        papers = paper_occurrences(resolved, only)
     with phase("topics"):
-        topics = _topics(merged, taxonomy, cache)
+        known = cache.known_topics() if cache is not None else {}
+    slugs = frozenset((taxonomy.fallback, *(topic.slug for topic in taxonomy.topics)))
+    options = NoteOptions.of(
+        deck=plan.name,
+        kinds=plan.cards,
+        subdecks=plan.subdecks,
+        extra_tags=plan.tags,
+        namespace=namespace,
+        shuffle=plan.shuffle,
+        fields=plan.fields if plan.fields is not None else previous.default_fields,
+    )
 
-    def topics_for(paper: Paper) -> tuple[str, ...]:
-        return topics[topic_parts(paper)]
+    def make(number: int) -> _PaperNotes:
+        group = merge_paper(*papers[number])
+        parts = topic_parts(group.paper)
+        topic_key = cache.topic_key(parts) if cache is not None else None
+        topics = topics_from_text(known.get(topic_key), slugs) if topic_key is not None else None
+        computed = None
+        if topics is None:
+            topics = computed = assign_parts(parts, taxonomy)
+        notes = paper_notes(group, topics, options)
+        if cache is not None:  # also fills in each note's content_hash
+            return notes, topic_key, computed, incremental.group_text(notes)
+        for spec in notes.specs:  # computed where the note is made, not after
+            spec.content_hash  # noqa: B018 (a cached property, filled in)
+        return notes, None, computed, None
 
     with phase("notes"):
-        groups = build_note_groups(
-            resolved,
-            deck=plan.name,
-            kinds=plan.cards,
-            subdecks=plan.subdecks,
-            extra_tags=plan.tags,
-            topics_for=topics_for,
-            namespace=namespace,
-            shuffle=plan.shuffle,
-            fields=plan.fields if plan.fields is not None else previous.default_fields,
-            only=only,
-            merged=merged,
-        )
-    return resolved, groups
-
-
-def _topics(
-    merged: Sequence[PaperGroup], taxonomy: Taxonomy, cache: BuildCache | None
-) -> dict[tuple[tuple[str, str], ...], tuple[str, ...]]:
-    """The topics of the `merged` papers by their `topic_parts`, tagged together: in worker
-    processes when there are many, `cache` looked up once each."""
-    parts = list(dict.fromkeys(topic_parts(group.paper) for group in merged))
-    if cache is None:
-        found = assign_topics_many(parts, taxonomy)
-    else:
-        slugs = frozenset((taxonomy.fallback, *(topic.slug for topic in taxonomy.topics)))
-        found = cache.topics(parts, slugs, lambda lacking: assign_topics_many(lacking, taxonomy))
-    return dict(zip(parts, found, strict=True))
+        made = fork_map(make, range(len(papers)), minimum=PARALLEL_MIN_PAPERS)
+    if cache is not None:
+        with phase("topics"):
+            kept = set()
+            for _, topic_key, computed, _ in made:
+                if topic_key is not None and topic_key not in kept:
+                    kept.add(topic_key)
+                    cache.keep_topics(topic_key, computed)
+    groups = [notes for notes, _, _, _ in made]
+    texts = {notes.key: text for notes, _, _, text in made if text is not None}
+    return resolved, groups, texts
 
 
 def _resolve_only(
@@ -647,6 +667,7 @@ class _Notes:
     # as two papers share an order), every input file's digests without their text, and
     # whether the other papers' notes are the last build's (kept in the cache as they are).
     groups: list[NoteGroup] | None
+    texts: dict[str, str]  # the cache text of each paper's notes made here (by paper key)
     index: dict[str, list[incremental.DigestEntry]]
     spliced: bool = False
 
@@ -687,7 +708,7 @@ def _full_notes(
     files: Sequence[tuple[str, str]] | None,
 ) -> tuple[_Notes, list[Digest]]:
     """Every paper's notes made from `parsed`, and the resolved digests."""
-    digests, groups = _notes(plan, parsed.digests, key, taxonomy, namespace, previous, cache)
+    digests, groups, texts = _notes(plan, parsed.digests, key, taxonomy, namespace, previous, cache)
     specs = sort_notes(groups)
     with phase("state"):
         specs = flag_changed_answers(specs, previous)
@@ -697,6 +718,7 @@ def _full_notes(
         papers=len({p.key for d in digests for p in d.papers}),
         warnings=parsed.warnings,
         groups=_ordered(groups) if cache is not None else None,
+        texts=texts,
         index=_index(files, digests) if cache is not None else {},
     )
     return notes, digests
@@ -774,7 +796,7 @@ def _spliced_notes(
     """The notes of the papers in `affected` made anew, spliced into the last build's notes of
     every other paper; None when those cannot be used (missing, damaged, or not what the state
     records)."""
-    _, fresh = _notes(
+    _, fresh, texts = _notes(
         plan, parsed.digests, key, taxonomy, namespace, previous, cache, only=affected
     )
     with phase("notes"):
@@ -818,6 +840,7 @@ def _spliced_notes(
         papers=len(old_keys | affected),
         warnings=parsed.warnings,
         groups=fresh,
+        texts=texts,
         index=index,
         spliced=True,
     )
@@ -889,8 +912,8 @@ def prepare(
         del digests
     del parsed  # `build` holds no other reference: the parsed text is freed here
     if cache is not None and files is not None and notes.groups is not None:
-        with phase("cache"):  # before stamping: each note's content is encoded once, here
-            texts = ((group.key, incremental.group_text(group)) for group in notes.groups)
+        with phase("cache"):  # encoded where the notes were made (their content hashes too)
+            texts = ((group.key, notes.texts[group.key]) for group in notes.groups)
             cache.remember_notes(texts, spliced=notes.spliced)
     specs = notes.specs
     warnings = list(notes.warnings) + list(previous.warnings)

@@ -37,7 +37,7 @@ import os
 import sqlite3
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -160,28 +160,28 @@ class BuildCache:
                 pass  # a corrupted or forged entry: compute it again
         return None, keep
 
-    def topics(
-        self,
-        parts: Sequence[tuple[tuple[str, str], ...]],
-        slugs: frozenset[str],
-        compute: Callable[[list[tuple[tuple[str, str], ...]]], list[tuple[str, ...]]],
-    ) -> list[tuple[str, ...]]:
-        """The topics of papers whose `topics.topic_parts` are `parts`, in order: what they gave
-        last time with the same taxonomy (`context`), if those are among its `slugs`; the
-        others from one call of `compute` with their parts, in order."""
+    def known_topics(self) -> dict[str, str]:
+        """The topics the last build kept, as text by key (`topic_key`; `topics_from_text`
+        reads one): read at once, for worker processes to look them up in (a database
+        connection does not survive a fork)."""
+        try:
+            return dict(self._entries().scan(_TOPICS))
+        except ValueError:  # none, or not readable: computed again
+            return {}
+
+    def topic_key(self, parts: tuple[tuple[str, str], ...]) -> str:
+        """The key of the topics of a paper whose `topics.topic_parts` are `parts`, with the
+        taxonomy of this build (`context`)."""
+        return _hash(parts, self.context)
+
+    def keep_topics(self, key: str, topics: tuple[str, ...] | None) -> None:
+        """Keep the topics of key `key` past this build: the last build's (None: they were
+        found in `known_topics`) or these, computed in this build."""
         entries = self._entries()
-        keys = ["topics\0" + _hash(p, self.context) for p in parts]
-        found: dict[int, tuple[str, ...]] = {}
-        for number, key in enumerate(keys):
-            entry = entries.get(key)
-            if isinstance(entry, list) and entry and all(t in slugs for t in entry):
-                entries.use(key)
-                found[number] = tuple(entry)
-        lacking = [n for n in range(len(parts)) if n not in found]
-        for number, topics in zip(lacking, compute([parts[n] for n in lacking]), strict=True):
-            entries.put(keys[number], list(topics))
-            found[number] = topics
-        return [found[n] for n in range(len(parts))]
+        if topics is None:
+            entries.use(_TOPICS + key)
+        else:
+            entries.put(_TOPICS + key, list(topics))
 
     def parsed(self, source: str, sha: str) -> list[Digest] | None:
         """The digests last parsed from the file `source` with bytes of hash `sha`, if any."""
@@ -245,6 +245,22 @@ class BuildCache:
 
 _NOTES_MANIFEST = "notes\0manifest"
 _GROUP = "group\0"
+_TOPICS = "topics\0"
+
+
+def topics_from_text(text: str | None, slugs: frozenset[str]) -> tuple[str, ...] | None:
+    """The topics of a `BuildCache.known_topics` entry, if it is a list of some of `slugs`;
+    else (missing, damaged or forged) None."""
+    if text is None:
+        return None
+    try:
+        entry = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(entry, list) and entry and all(type(t) is str and t in slugs for t in entry):
+        return tuple(entry)
+    return None
+
 
 _SCHEMA = (
     "CREATE TABLE meta (code TEXT NOT NULL)",

@@ -8,6 +8,7 @@ would. Only the results travel back, in order.
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -47,10 +48,16 @@ def fork_map(
     if workers < 2:
         return [function(item) for item in items]
     _JOB = (function, items)
+    # Every object made so far out of the garbage collector's sight while the pool runs: the
+    # workers' collections then leave the pages they share with this process alone (touching
+    # an object's header copies its page), and this process's collections, while it unpickles
+    # the many results, need not traverse everything it holds (an archive's digests) again.
+    gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
             chunk = max(1, len(items) // (workers * 8))
             return list(pool.map(_run, range(len(items)), chunksize=chunk))
     finally:
+        gc.unfreeze()
         _JOB = None

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import NOW
+from helpers import NOW, spy_on_worker_pools
 
 from flashcards import build as builder
 from flashcards import buildcache
@@ -243,6 +243,61 @@ def test_files_parsed_in_worker_processes_read_as_in_one(
             cache.save(None)
             cache = buildcache.BuildCache.load(cache.path)
             cache.load_digests()
+
+
+def _entries(folder: Path) -> list[tuple[str, str]]:
+    """The entries of the cache of the deck in `folder` but its manifest (which hashes the
+    plan: paths), its path in them replaced by `…`."""
+    connection = sqlite3.connect(folder / "deck.cache" / "entries.sqlite")
+    try:
+        rows = connection.execute("SELECT key, value FROM entries").fetchall()
+    finally:
+        connection.close()
+    return sorted(
+        (k.replace(str(folder), "…"), v.replace(str(folder), "…"))
+        for k, v in rows
+        if k != "notes\0manifest"
+    )
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_papers_merged_tagged_and_noted_in_workers_as_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
+) -> None:
+    one, many = tmp_path / "one", tmp_path / "many"
+    for folder in (one, many):
+        _inputs(folder, INPUTS)
+    made: list[int] = []
+    notes = builder._notes
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        result = notes(*args, **kwargs)
+        made.append(len(result[1]))
+        return result
+
+    monkeypatch.setattr(builder, "_notes", spy)
+
+    def build_both() -> list[int]:
+        """Build `one` in this process, then `many` with workers; the pools `many` started."""
+        _build(one, cache=use_cache)
+        with monkeypatch.context() as patch:
+            patch.setattr(builder, "PARALLEL_MIN_PAPERS", 2)
+            spawned = spy_on_worker_pools(patch)
+            _build(many, cache=use_cache)
+        assert _outputs(many) == _outputs(one)
+        if use_cache:  # the topics and note texts kept for the next build too
+            entries = _entries(many)
+            assert entries == _entries(one)
+            assert sum(key.startswith("topics\0") for key, _ in entries) == made[-1]
+        return spawned
+
+    assert build_both() == [1]  # topics and notes in one pool (answers and parsing: too few)
+    assert made[-1] > 2
+    # A full build again (an input changed): with a cache, the topics kept are found in it.
+    for folder in (one, many):
+        inputs = folder / "digests"
+        shutil.copyfile(FIXTURES / "quiz" / "bilingual.html", inputs / INPUTS[0].replace("/", "-"))
+    assert build_both() == [1]
 
 
 def test_a_cache_that_cannot_be_written_is_no_error(

@@ -216,21 +216,39 @@ def merge_papers(
     correction reaches the note); questions are matched by number, and for each number the version
     with the most trustworthy answer wins (key > marked > inferred > none), the latest on ties.
     """
-    occurrences: dict[str, list[tuple[date, str, int, Paper]]] = {}
+    return [merge_paper(key, found) for key, found in paper_occurrences(digests, only)]
+
+
+#: Where a paper appears: (digest date, digest source, index in the digest, the paper there).
+Occurrence = tuple[date, str, int, Paper]
+
+
+def paper_occurrences(
+    digests: Sequence[Digest], only: Collection[str] | None = None
+) -> list[tuple[str, list[Occurrence]]]:
+    """Each paper's key and occurrences (in digest order), in `merge_papers` order: what
+    `merge_paper` merges, without merging (merging takes longer than finding)."""
+    occurrences: dict[str, list[Occurrence]] = {}
     for digest in digests:
         for index, paper in enumerate(digest.papers):
             if only is not None and paper.key not in only:
                 continue
             occurrences.setdefault(paper.key, []).append((digest.date, digest.source, index, paper))
-    groups = []
+    papers = []
     for key, found in occurrences.items():
         found.sort(key=lambda o: (o[0], o[1], o[2]))
-        groups.append(_merge_group(key, found))
-    groups.sort(key=lambda g: g.order)
-    return groups
+        papers.append((key, found))
+    papers.sort(key=lambda item: _first_order(item[1]))
+    return papers
 
 
-def _merge_group(key: str, found: list[tuple[date, str, int, Paper]]) -> PaperGroup:
+def _first_order(found: list[Occurrence]) -> tuple[str, str, int]:
+    first_date, first_source, first_index, _ = found[0]
+    return (first_date.isoformat(), first_source, first_index)
+
+
+def merge_paper(key: str, found: list[Occurrence]) -> PaperGroup:
+    """The paper of key `key` merged over its occurrences (`paper_occurrences`)."""
     latest = found[-1][3]
     fields: dict[str, str] = {}
     questions: dict[int, tuple[Question, int]] = {}
@@ -255,12 +273,11 @@ def _merge_group(key: str, found: list[tuple[date, str, int, Paper]]) -> PaperGr
         fields=fields,
         questions=tuple(questions[n][0] for n in sorted(questions)),
     )
-    first_date, first_source, first_index, _ = found[0]
     return PaperGroup(
         key=key,
         paper=merged,
         dates=tuple(sorted({o[0] for o in found})),
-        order=(first_date.isoformat(), first_source, first_index),
+        order=_first_order(found),
     )
 
 
@@ -337,30 +354,71 @@ def build_note_groups(
     """`build_notes`, paper by paper (in `merge_papers` order): each paper's notes, kept apart
     so that a build can reuse them; with `only`, just the papers whose key is in it. `merged`:
     `merge_papers(digests, only)`, when the caller has it already."""
-    wanted = set(kinds)
-    carded = frozenset(fields)
-    extras = [tag("", t) for t in extra_tags if t.strip()]
-    groups: list[NoteGroup] = []
-    for group in merge_papers(digests, only) if merged is None else merged:
-        paper = group.paper
-        paper_tags = [tag("date", d.isoformat()) for d in group.dates]
-        if topics_for is not None:
-            paper_tags += [tag("topic", slug) for slug in topics_for(paper) if slug.strip()]
-        if paper.arxiv_id:
-            paper_tags.append(tag("arxiv", paper.arxiv_id))
-        paper_tags += extras
-        note_deck = deck_for(deck, group.dates[0], subdecks)
-        specs: list[NoteSpec] = []
-        if "summary" in wanted:
-            spec = _summary_note(group, paper_tags, note_deck, namespace, carded)
-            if spec is not None:
-                specs.append(spec)
-        if "mcq" in wanted:
-            for question in paper.questions:
-                specs.append(_mcq_note(group, question, paper_tags, note_deck, namespace, shuffle))
-        specs.sort(key=lambda s: s.order)
-        groups.append(NoteGroup(group.key, group.order, tuple(specs)))
-    return groups
+    options = NoteOptions.of(
+        deck=deck,
+        kinds=kinds,
+        subdecks=subdecks,
+        extra_tags=extra_tags,
+        namespace=namespace,
+        shuffle=shuffle,
+        fields=fields,
+    )
+    return [
+        paper_notes(group, topics_for(group.paper) if topics_for is not None else (), options)
+        for group in (merge_papers(digests, only) if merged is None else merged)
+    ]
+
+
+@dataclass(frozen=True)
+class NoteOptions:
+    """How a deck makes its notes (`build_note_groups`' settings, normalised once)."""
+
+    deck: str
+    kinds: frozenset[str]
+    subdecks: str | None
+    extra_tags: tuple[str, ...]  # as tags
+    namespace: str
+    shuffle: bool
+    fields: frozenset[str]  # the summary fields that become cards
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        deck: str,
+        kinds: Iterable[str] = CARD_KINDS,
+        subdecks: str | None = None,
+        extra_tags: Iterable[str] = (),
+        namespace: str = identity.LEGACY_NAMESPACE,
+        shuffle: bool = True,
+        fields: Iterable[str] = SUMMARY_FIELD_KEYS,
+    ) -> NoteOptions:
+        extras = tuple(tag("", t) for t in extra_tags if t.strip())
+        return cls(deck, frozenset(kinds), subdecks, extras, namespace, shuffle, frozenset(fields))
+
+
+def paper_notes(group: PaperGroup, topics: Sequence[str], options: NoteOptions) -> NoteGroup:
+    """The notes of one merged paper (`build_note_groups` of it alone), tagged with `topics`."""
+    paper = group.paper
+    paper_tags = [tag("date", d.isoformat()) for d in group.dates]
+    paper_tags += [tag("topic", slug) for slug in topics if slug.strip()]
+    if paper.arxiv_id:
+        paper_tags.append(tag("arxiv", paper.arxiv_id))
+    paper_tags += options.extra_tags
+    note_deck = deck_for(options.deck, group.dates[0], options.subdecks)
+    namespace = options.namespace
+    specs: list[NoteSpec] = []
+    if "summary" in options.kinds:
+        spec = _summary_note(group, paper_tags, note_deck, namespace, options.fields)
+        if spec is not None:
+            specs.append(spec)
+    if "mcq" in options.kinds:
+        for question in paper.questions:
+            specs.append(
+                _mcq_note(group, question, paper_tags, note_deck, namespace, options.shuffle)
+            )
+    specs.sort(key=lambda s: s.order)
+    return NoteGroup(group.key, group.order, tuple(specs))
 
 
 _CARD_FIELDS = tuple(SUMMARY_FIELDS.index(name) for _n, name, _k, _q in SUMMARY_CARDS)
