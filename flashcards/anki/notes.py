@@ -407,15 +407,24 @@ def paper_notes(group: PaperGroup, topics: Sequence[str], options: NoteOptions) 
     paper_tags += options.extra_tags
     note_deck = deck_for(options.deck, group.dates[0], options.subdecks)
     namespace = options.namespace
+    # What every note of the paper shows alike, made once.
+    shared = {
+        "Title": escape_text(paper.title),
+        "Link": _link(paper),
+        "Date": group.dates[0].isoformat(),
+        "ArxivId": escape_text(paper.arxiv_id or ""),
+        "Extra": "",
+    }
+    tags = tuple(sorted(set(paper_tags)))
     specs: list[NoteSpec] = []
     if "summary" in options.kinds:
-        spec = _summary_note(group, paper_tags, note_deck, namespace, options.fields)
+        spec = _summary_note(group, shared, tags, note_deck, namespace, options.fields)
         if spec is not None:
             specs.append(spec)
     if "mcq" in options.kinds:
         for question in paper.questions:
             specs.append(
-                _mcq_note(group, question, paper_tags, note_deck, namespace, options.shuffle)
+                _mcq_note(group, question, shared, tags, note_deck, namespace, options.shuffle)
             )
     specs.sort(key=lambda s: s.order)
     return NoteGroup(group.key, group.order, tuple(specs))
@@ -441,17 +450,19 @@ def _link(paper: Paper) -> str:
 
 
 def _summary_note(
-    group: PaperGroup, tags: list[str], deck: str, namespace: str, carded: frozenset[str]
+    group: PaperGroup,
+    shared: dict[str, str],
+    tags: tuple[str, ...],
+    deck: str,
+    namespace: str,
+    carded: frozenset[str],
 ) -> NoteSpec | None:
+    """`shared`: the fields every note of the paper shows alike; `tags`: the paper's, sorted."""
     paper = group.paper
     values = {
-        "Title": escape_text(paper.title),
+        **shared,
         "Authors": escape_text(", ".join(paper.authors)),
-        "Link": _link(paper),
-        "Date": group.dates[0].isoformat(),
-        "ArxivId": escape_text(paper.arxiv_id or ""),
         "Workflow": steps_html(paper.fields.get("workflow", "")),
-        "Extra": "",
     }
     cards = 0
     for _name, field_name, key, _question in SUMMARY_CARDS:
@@ -465,7 +476,7 @@ def _summary_note(
         guid=identity.note_guid(group.key, "summary", namespace=namespace),
         kind="summary",
         fields=tuple(values[name] for name in SUMMARY_FIELDS),
-        tags=tuple(sorted(set(tags))),
+        tags=tags,
         deck=deck,
         order=(*group.order, 0),
         cards=cards,
@@ -591,7 +602,8 @@ def _options_html(options: Sequence[str], order: Sequence[int]) -> str:
 def _mcq_note(
     group: PaperGroup,
     question: Question,
-    tags: list[str],
+    shared: dict[str, str],
+    tags: tuple[str, ...],
     deck: str,
     namespace: str,
     shuffle: bool,
@@ -604,28 +616,23 @@ def _mcq_note(
     order = option_order(guid, question.options, shuffle=shuffle)
     evidence_html, context_html = _back_context(paper, question, answer is not None)
     values = {
+        **shared,
         "Prompt": escape_text(question.prompt),
-        "Title": escape_text(paper.title),
         "Options": _options_html(question.options, order),
         "Answer": escape_text(question.options[answer]) if answer is not None else "",
         "AnswerLetter": option_letter(answer) if answer is not None else "",  # the digest's
         "AnswerSource": answer_source_html(question) if answer is not None else "",
         "Evidence": evidence_html,
         "Context": context_html,
-        "Link": _link(paper),
-        "Date": group.dates[0].isoformat(),
-        "ArxivId": escape_text(paper.arxiv_id or ""),
         "Number": str(question.number),
-        "Extra": "",
     }
-    note_tags = set(tags)
     if question.unsure:
-        note_tags.add(UNSURE_TAG)
+        tags = tuple(sorted({*tags, UNSURE_TAG}))
     return NoteSpec(
         guid=guid,
         kind="mcq",
         fields=tuple(values[name] for name in MCQ_FIELDS),
-        tags=tuple(sorted(note_tags)),
+        tags=tags,
         deck=deck,
         order=(*group.order, question.number),
         cards=1,
