@@ -915,6 +915,7 @@ def prepare(
         with phase("cache"):  # encoded where the notes were made (their content hashes too)
             texts = ((group.key, notes.texts[group.key]) for group in notes.groups)
             cache.remember_notes(texts, spliced=notes.spliced)
+    notes.texts.clear()  # in the cache now, if anywhere: not held through the export
     specs = notes.specs
     warnings = list(notes.warnings) + list(previous.warnings)
     cards = sum(spec.cards for spec in specs)
