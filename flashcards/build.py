@@ -50,7 +50,7 @@ from flashcards.buildcache import (
     encode_digests,
     fingerprint,
     sha256_file,
-    topics_from_text,
+    topics_from_entry,
 )
 from flashcards.deckdef import (
     DeckDefinition,
@@ -578,8 +578,12 @@ def _notes(
 
     with phase("notes"):
         papers = paper_occurrences(resolved, only)
-    with phase("topics"):
-        known = cache.known_topics() if cache is not None else {}
+    # Many papers: every topic the cache has is read first, for the workers to look up theirs
+    # in (a paper's key is known once it is merged); a few are looked up one by one.
+    known = None
+    if cache is not None and len(papers) >= PARALLEL_MIN_PAPERS:
+        with phase("topics"):
+            known = cache.known_topics()
     slugs = frozenset((taxonomy.fallback, *(topic.slug for topic in taxonomy.topics)))
     options = NoteOptions.of(
         deck=plan.name,
@@ -594,8 +598,11 @@ def _notes(
     def make(number: int) -> _PaperNotes:
         group = merge_paper(*papers[number])
         parts = topic_parts(group.paper)
-        topic_key = cache.topic_key(parts) if cache is not None else None
-        topics = topics_from_text(known.get(topic_key), slugs) if topic_key is not None else None
+        topics = topic_key = None
+        if cache is not None:
+            topic_key = cache.topic_key(parts)
+            entry = cache.topic_entry(topic_key) if known is None else known.get(topic_key)
+            topics = topics_from_entry(entry, slugs)
         computed = None
         if topics is None:
             topics = computed = assign_parts(parts, taxonomy)

@@ -160,14 +160,19 @@ class BuildCache:
                 pass  # a corrupted or forged entry: compute it again
         return None, keep
 
-    def known_topics(self) -> dict[str, str]:
-        """The topics the last build kept, as text by key (`topic_key`; `topics_from_text`
-        reads one): read at once, for worker processes to look them up in (a database
-        connection does not survive a fork)."""
+    def known_topics(self) -> dict[str, Any]:
+        """Every paper's topics the last build kept, as JSON data by key (`topic_key`;
+        `topics_from_entry` reads one), read at once for worker processes to look them up in
+        (a database connection does not survive a fork)."""
         try:
-            return dict(self._entries().scan(_TOPICS))
+            return {key: _json(text) for key, text in self._entries().scan(_TOPICS)}
         except ValueError:  # none, or not readable: computed again
             return {}
+
+    def topic_entry(self, key: str) -> Any:
+        """The topics the last build kept under `key`, as JSON data (or None): one of
+        `known_topics`, read alone."""
+        return self._entries().get(_TOPICS + key)
 
     def topic_key(self, parts: tuple[tuple[str, str], ...]) -> str:
         """The key of the topics of a paper whose `topics.topic_parts` are `parts`, with the
@@ -248,18 +253,19 @@ _GROUP = "group\0"
 _TOPICS = "topics\0"
 
 
-def topics_from_text(text: str | None, slugs: frozenset[str]) -> tuple[str, ...] | None:
+def topics_from_entry(entry: Any, slugs: frozenset[str]) -> tuple[str, ...] | None:
     """The topics of a `BuildCache.known_topics` entry, if it is a list of some of `slugs`;
     else (missing, damaged or forged) None."""
-    if text is None:
-        return None
-    try:
-        entry = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
     if isinstance(entry, list) and entry and all(type(t) is str and t in slugs for t in entry):
         return tuple(entry)
     return None
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 _SCHEMA = (
