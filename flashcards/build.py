@@ -74,7 +74,7 @@ from flashcards.parse import (
 )
 from flashcards.timing import phase
 from flashcards.topics import Taxonomy, assign_parts, load_taxonomy, topic_parts
-from flashcards.workers import cores, fork_map
+from flashcards.workers import cores, fork_iter
 
 DEFAULT_DECK_NAME = "AI Papers"
 DEFAULT_DECKS_DIR = Path("decks")
@@ -535,8 +535,7 @@ def plan_notes(
     key = load_answer_key(plan.answers) if plan.answers is not None else None
     state = DeckState() if state is None else state
     namespace = _namespace(plan, state)
-    taxonomy = load_taxonomy(plan.taxonomy)
-    _, groups, _ = _notes(plan, parsed.digests, key, taxonomy, namespace, state)
+    _, groups = _notes(plan, parsed.digests, key, load_taxonomy(plan.taxonomy), namespace, state)
     return sort_notes(groups), tuple(parsed.warnings)
 
 
@@ -546,7 +545,7 @@ PARALLEL_MIN_PAPERS = 200
 
 #: What a paper gives `_notes`: its notes; with a cache, the key of its topics there, its
 #: topics when they were computed rather than found there, and its notes' cache text
-#: (`incremental.group_text`).
+#: (`incremental.group_text`, kept in the cache as it comes: all of them would take memory).
 _PaperNotes = tuple[NoteGroup, str | None, tuple[str, ...] | None, str | None]
 
 
@@ -559,11 +558,11 @@ def _notes(
     previous: DeckState,
     cache: BuildCache | None = None,
     only: frozenset[str] | None = None,
-) -> tuple[list[Digest], list[NoteGroup], dict[str, str]]:
-    """The digests with their answers resolved, the notes they make (GUIDs in `namespace`, the
-    summary fields of the plan or else the default `previous` records), paper by paper, and
-    with a cache each paper's notes as it keeps them (by paper key); a paper `cache` has seen
-    with the same inputs is not resolved or tagged again. With `only`, just the papers whose
+) -> tuple[list[Digest], list[NoteGroup]]:
+    """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`,
+    the summary fields of the plan or else the default `previous` records), paper by paper,
+    which `cache` keeps (`BuildCache.remember_notes`); a paper `cache` has seen with the same
+    inputs is not resolved or tagged again. With `only`, just the papers whose
     key is in it are resolved and make notes (every digest holding one of them must be among
     `digests`). Many papers are merged, tagged and make their notes in worker processes, in
     one pass that gives exactly what this process would."""
@@ -613,18 +612,19 @@ def _notes(
             spec.content_hash  # noqa: B018 (a cached property, filled in)
         return notes, None, computed, None
 
+    groups = []
+    kept = set()
     with phase("notes"):
-        made = fork_map(make, range(len(papers)), minimum=PARALLEL_MIN_PAPERS)
-    if cache is not None:
-        with phase("topics"):
-            kept = set()
-            for _, topic_key, computed, _ in made:
-                if topic_key is not None and topic_key not in kept:
-                    kept.add(topic_key)
-                    cache.keep_topics(topic_key, computed)
-    groups = [notes for notes, _, _, _ in made]
-    texts = {notes.key: text for notes, _, _, text in made if text is not None}
-    return resolved, groups, texts
+        for notes, topic_key, computed, text in fork_iter(
+            make, range(len(papers)), minimum=PARALLEL_MIN_PAPERS
+        ):
+            groups.append(notes)
+            if cache is not None and text is not None:
+                cache.remember_notes([(notes.key, text)], spliced=False)
+            if cache is not None and topic_key is not None and topic_key not in kept:
+                kept.add(topic_key)
+                cache.keep_topics(topic_key, computed)
+    return resolved, groups
 
 
 def _resolve_only(
@@ -674,7 +674,6 @@ class _Notes:
     # as two papers share an order), every input file's digests without their text, and
     # whether the other papers' notes are the last build's (kept in the cache as they are).
     groups: list[NoteGroup] | None
-    texts: dict[str, str]  # the cache text of each paper's notes made here (by paper key)
     index: dict[str, list[incremental.DigestEntry]]
     spliced: bool = False
 
@@ -715,7 +714,7 @@ def _full_notes(
     files: Sequence[tuple[str, str]] | None,
 ) -> tuple[_Notes, list[Digest]]:
     """Every paper's notes made from `parsed`, and the resolved digests."""
-    digests, groups, texts = _notes(plan, parsed.digests, key, taxonomy, namespace, previous, cache)
+    digests, groups = _notes(plan, parsed.digests, key, taxonomy, namespace, previous, cache)
     specs = sort_notes(groups)
     with phase("state"):
         specs = flag_changed_answers(specs, previous)
@@ -725,7 +724,6 @@ def _full_notes(
         papers=len({p.key for d in digests for p in d.papers}),
         warnings=parsed.warnings,
         groups=_ordered(groups) if cache is not None else None,
-        texts=texts,
         index=_index(files, digests) if cache is not None else {},
     )
     return notes, digests
@@ -803,7 +801,7 @@ def _spliced_notes(
     """The notes of the papers in `affected` made anew, spliced into the last build's notes of
     every other paper; None when those cannot be used (missing, damaged, or not what the state
     records)."""
-    _, fresh, texts = _notes(
+    _, fresh = _notes(
         plan, parsed.digests, key, taxonomy, namespace, previous, cache, only=affected
     )
     with phase("notes"):
@@ -847,7 +845,6 @@ def _spliced_notes(
         papers=len(old_keys | affected),
         warnings=parsed.warnings,
         groups=fresh,
-        texts=texts,
         index=index,
         spliced=True,
     )
@@ -918,11 +915,8 @@ def prepare(
         kept = tuple(digests) if keep_digests else ()
         del digests
     del parsed  # `build` holds no other reference: the parsed text is freed here
-    if cache is not None and files is not None and notes.groups is not None:
-        with phase("cache"):  # encoded where the notes were made (their content hashes too)
-            texts = ((group.key, notes.texts[group.key]) for group in notes.groups)
-            cache.remember_notes(texts, spliced=notes.spliced)
-    notes.texts.clear()  # in the cache now, if anywhere: not held through the export
+    if cache is not None and notes.spliced:  # `_notes` kept the notes it made; the rest stay
+        cache.remember_notes((), spliced=True)
     specs = notes.specs
     warnings = list(notes.warnings) + list(previous.warnings)
     cards = sum(spec.cards for spec in specs)

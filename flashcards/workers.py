@@ -11,7 +11,7 @@ import concurrent.futures
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
@@ -43,10 +43,19 @@ def fork_map(
 ) -> list[Result]:
     """`[function(item) for item in items]`, in worker processes (one per core) when there are
     at least `minimum` items; `function` and `items` reach them by the fork, not pickled."""
+    return list(fork_iter(function, items, minimum=minimum))
+
+
+def fork_iter(
+    function: Callable[[Item], Result], items: Sequence[Item], *, minimum: int
+) -> Iterator[Result]:
+    """`fork_map`'s results one at a time, in order, as they come: for a caller that need not
+    hold them all at once. Consume it whole before another `fork_map`."""
     global _JOB
     workers = cores() if len(items) >= minimum else 1
     if workers < 2:
-        return [function(item) for item in items]
+        yield from map(function, items)
+        return
     _JOB = (function, items)
     # Every object made so far out of the garbage collector's sight while the pool runs: the
     # workers' collections then leave the pages they share with this process alone (touching
@@ -57,7 +66,7 @@ def fork_map(
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
             chunk = max(1, len(items) // (workers * 8))
-            return list(pool.map(_run, range(len(items)), chunksize=chunk))
+            yield from pool.map(_run, range(len(items)), chunksize=chunk)
     finally:
         gc.unfreeze()
         _JOB = None
