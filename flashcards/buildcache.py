@@ -44,7 +44,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flashcards.atomicfile import remove_stale_temps, replace_files
+from flashcards.atomicfile import new_file_mode, remove_stale_temps, replace_files
 from flashcards.errors import BuildError
 from flashcards.inputfile import NotARegularFile, open_regular_file
 from flashcards.model import Digest, Paper, Question
@@ -388,6 +388,7 @@ class _Entries:
         if scratch is None:
             return
         try:
+            remove_stale_temps(self.path)  # what a build killed in `_write_copy` left
             if not valid:  # missing, damaged or foreign: a new file
                 scratch.execute("INSERT INTO meta VALUES (?)", (code_version(),))
                 scratch.execute("COMMIT")
@@ -403,7 +404,7 @@ class _Entries:
                     "DELETE FROM cache.entries WHERE key NOT IN (SELECT key FROM build.used)"
                     " AND key NOT IN (SELECT key FROM main.entries)"
                 )
-            # In key order: each entry lands after the last one written, not between two.
+            # In key order: the B-tree is walked once, not jumped about in.
             scratch.execute(
                 "INSERT OR REPLACE INTO cache.entries SELECT key, value FROM main.entries"
                 " ORDER BY key"
@@ -419,10 +420,10 @@ def _write_copy(database: sqlite3.Connection, path: Path) -> None:
     """Replace the file `path` by a copy of `database` (its main schema): written complete to a
     temporary file beside it, synced to disk, then renamed over it, so that `path` is only ever
     the old file or the whole new one (after a crash, a kill or a power cut too)."""
-    remove_stale_temps(path)
     descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
     temporary = Path(name)
     try:
+        os.fchmod(descriptor, new_file_mode(path))
         with contextlib.closing(sqlite3.connect(temporary, isolation_level=None)) as copy:
             # A file nobody reads before the rename: no journal; synced once, below.
             copy.execute("PRAGMA journal_mode=OFF")
