@@ -47,6 +47,10 @@ WINDOW = 32 * 1024
 #: Entries at least this large are deflated by a thread per core (smaller ones, such as the
 #: bundled deck's and the tests', by the calling thread alone): 16 pieces.
 PARALLEL_MINIMUM = 16 * CHUNK
+#: Pieces in flight per thread: enough that the threads need not wait for the calling thread
+#: to hand them the next ones (on a busy machine it may not run at once), few enough (1 MiB of
+#: data for two threads) to keep memory bounded.
+AHEAD = 8
 
 #: An empty final block (fixed Huffman codes): the end of a stream of sync-flushed pieces.
 _FINAL_BLOCK = b"\x03\x00"
@@ -129,7 +133,7 @@ def _deflate_into(out: BinaryIO, source: BinaryIO, store: ChunkStore | None) -> 
         return _write_pieces(out, source, store, lambda *job: functools.partial(_piece, *job))
     with concurrent.futures.ThreadPoolExecutor(threads, "flashcards-deflate") as pool:
         return _write_pieces(
-            out, source, store, lambda *job: pool.submit(_piece, *job).result, ahead=2 * threads
+            out, source, store, lambda *job: pool.submit(_piece, *job).result, ahead=AHEAD * threads
         )
 
 
