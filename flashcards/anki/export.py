@@ -77,9 +77,6 @@ def build_package(
 #: A template's card rule: its ord, `any` or `all`, the fields (ords) that test looks at.
 _CardRule = tuple[int, Callable[[Iterable[object]], bool], list[int]]
 
-#: SQLite's page cache while the collection is written, in KiB.
-_CACHE_KIB = 16 * 1024
-
 _NOTE_ROW = "INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?)"
 _CARD_ROW = "INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
@@ -117,10 +114,6 @@ def write_collection(
         # A scratch file nobody else opens, deleted after use: no rollback journal, no fsync.
         connection.execute("PRAGMA journal_mode=OFF")
         connection.execute("PRAGMA synchronous=OFF")
-        # The indexes' pages are written all over the file: 16 MiB of them kept in memory
-        # (rather than 2) spares SQLite most of its reads and writes of them (the file's bytes
-        # do not depend on it).
-        connection.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         cursor = connection.cursor()
         # What genanki.Package.write_to_db does, deck by deck. The order of every write decides
         # which page each row lands on, so it is genanki's: the schema and `col` row, then per
