@@ -277,3 +277,20 @@ def test_features_do_not_depend_on_the_string_hash_seed() -> None:
         return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
 
     assert features("1") == features("2") == features("27")
+
+
+_CHUNK_PIECES = st.sampled_from(
+    ["and", "but", "while", "whereas", "though", "although", "-", "–", "—", " ", "  ", "\t",
+     "\n", "\u00a0", "\u2003", "x", "and,", ",", "(and)", "7b", "3.5", "qqclauseqq", "no", "e"]
+)  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_CHUNK_PIECES | st.text(max_size=3), max_size=20).map("".join))
+def test_chunked_forms_equal_one_regex_pass(text: str) -> None:
+    # Break words next to each other, at either end, between runs of whitespace of any kind.
+    from flashcards.answers import text as words
+
+    text = text.lower()
+    expected = tuple(f for f in map(words._marked_form, words._PIECE.findall(text)) if f)
+    assert words._chunked_forms(text) == expected
