@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -23,7 +24,7 @@ from flashcards.answers.features import (
     _longest_run,
     _Segment,
 )
-from flashcards.model import Digest, Paper
+from flashcards.model import FIELD_NAMES, Digest, Paper
 from flashcards.parse import parse_file
 
 WORDS = st.sampled_from("abcde")
@@ -150,6 +151,11 @@ def test_paper_index_word_sets_equal_their_definitions() -> None:
         assert index.bigrams == {p for s in segments for p in itertools.pairwise(s.tokens)}
         for word, numbers in index.holding.items():
             assert numbers == tuple(n for n, s in enumerate(segments) if word in s.positions)
+        for s in segments:  # each word's places, the words in the order they first occur
+            places = {t: tuple(i for i, u in enumerate(s.tokens) if u == t) for t in s.tokens}
+            assert list(s.positions.items()) == list(places.items())
+        texts = [paper.title, *(paper.fields.get(n, "") for n in FIELD_NAMES)]
+        assert index.plain_words == set(re.findall("[a-z]+", " ".join(texts).lower()))
 
 
 def _digests() -> list[Digest]:

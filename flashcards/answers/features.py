@@ -15,11 +15,12 @@ avoid?") asks for — both are read by the negated model (`flashcards.answers.mo
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from flashcards.answers.text import (
@@ -133,10 +134,13 @@ def _segment(field_name: str, text: str) -> _Segment | None:
     clean, negated, clauses = scoped(marked_tokens(text))
     if not clean:
         return None
-    positions: dict[str, tuple[int, ...]] = {}
-    for i, token in enumerate(clean):
-        found = positions.get(token)
-        positions[token] = (i,) if found is None else (*found, i)  # most words occur once
+    # Most words occur once in a sentence: then each word's place is its only one.
+    positions: dict[str, tuple[int, ...]] = {token: (i,) for i, token in enumerate(clean)}
+    if len(positions) < len(clean):
+        positions = {}
+        for i, token in enumerate(clean):
+            found = positions.get(token)
+            positions[token] = (i,) if found is None else (*found, i)
     return _Segment(field_name, text, tuple(clean), tuple(negated), positions, tuple(clauses))
 
 
@@ -185,7 +189,6 @@ class PaperIndex:
         self.segments: tuple[_Segment, ...] = tuple(segments)
         # One pass over the segments fills every word set below (each question of the paper
         # reads them, so they are built once, here).
-        vocabulary: set[str] = set()
         affirmed: set[str] = set()
         own_work: set[str] = set()
         claimed: set[str] = set()
@@ -193,20 +196,23 @@ class PaperIndex:
         holding: dict[str, list[int]] = {}
         for number, segment in enumerate(segments):
             distinct = segment.positions  # each distinct word of the segment, once
-            vocabulary.update(distinct)
             for word in distinct:
-                holding.setdefault(word, []).append(number)
+                numbers = holding.get(word)
+                if numbers is None:
+                    holding[word] = [number]
+                else:
+                    numbers.append(number)
             if any(segment.negated):
                 pairs = zip(segment.tokens, segment.negated, strict=True)
-                unnegated = [t for t, negated in pairs if not negated]
+                unnegated: Iterable[str] = [t for t, negated in pairs if not negated]
             else:
-                unnegated = list(distinct)
+                unnegated = distinct
             affirmed.update(unnegated)
             if segment.field != "previous_research":
                 own_work.update(distinct)
                 claimed.update(unnegated)
             bigrams.update(itertools.pairwise(segment.tokens))
-        self.vocabulary: frozenset[str] = frozenset(vocabulary)
+        self.vocabulary: frozenset[str] = frozenset(holding)
         #: Words the text uses at least once outside a negation ("without X" does not back X).
         self.affirmed: frozenset[str] = frozenset(affirmed)
         #: Words found outside the previous-research field (which describes others' work).
@@ -217,15 +223,21 @@ class PaperIndex:
         #: The segments (by number, ascending) holding each word: an option is measured only
         #: against the segments holding one of its words, a question's words located only there.
         self.holding: dict[str, tuple[int, ...]] = {t: tuple(n) for t, n in holding.items()}
-        #: In how many segments each word occurs: the paper's own name is everywhere and says
-        #: little about *where* the answer is; a word of one sentence says a lot.
-        self.spread: Counter[str] = Counter({t: len(n) for t, n in holding.items()})
         self.bigrams: frozenset[tuple[str, str]] = frozenset(bigrams)
-        #: Every lower-cased word of the text, stop words included (for `absolutes`).
-        self.plain_words: frozenset[str] = frozenset(
-            _LOWER_WORD.findall(" ".join(text for _, text in named).lower())
-        )
+        self._texts = [text for _, text in named]
         self._acronyms: dict[str, tuple[tuple[int, ...], ...]] = {}
+
+    @functools.cached_property
+    def spread(self) -> Counter[str]:
+        """In how many segments each word occurs: the paper's own name is everywhere and says
+        little about *where* the answer is; a word of one sentence says a lot."""
+        return Counter({t: len(n) for t, n in self.holding.items()})
+
+    @functools.cached_property
+    def plain_words(self) -> frozenset[str]:
+        """Every lower-cased word of the text, stop words included (for `absolutes`: only an
+        option with an absolute word reads it)."""
+        return frozenset(_LOWER_WORD.findall(" ".join(self._texts).lower()))
 
     def acronym_positions(self, acronym: str) -> tuple[tuple[int, ...], ...]:
         """Per segment, the token positions where words spelling `acronym` begin: a question
@@ -314,7 +326,7 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
     for word in weights:  # in the question's order, as each segment's dict lists them
         for number in index.holding.get(word, ()):
             positions[number][word] = index.segments[number].positions[word]
-    spread = {w: index.spread[w] for w in weights}
+    spread = {w: len(index.holding.get(w, ())) for w in weights}
     raw = _raw_words(prompt)
     for word in raw:
         if not _ACRONYM.match(word):
@@ -540,8 +552,8 @@ def _measure(
     numbers = [t for t in kinds if t[0].isdigit()]
     numbers_found = [t for t in numbers if t in vocabulary]
     per_weight = 1.0 / total if total else 0.0
-    plain_words = index.plain_words
     absolutes = [w for w in _LOWER_WORD.findall(raw.lower()) if w in ABSOLUTES]
+    plain_words = index.plain_words if absolutes else frozenset()
     features = {
         "support_frac": found * per_weight,
         "support_sum": math.log1p(found),
