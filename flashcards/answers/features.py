@@ -136,11 +136,9 @@ def _segment(field_name: str, text: str) -> _Segment | None:
         return None
     # Most words occur once in a sentence: then each word's place is its only one.
     positions: dict[str, tuple[int, ...]] = {token: (i,) for i, token in enumerate(clean)}
-    if len(positions) < len(clean):
-        positions = {}
-        for i, token in enumerate(clean):
-            found = positions.get(token)
-            positions[token] = (i,) if found is None else (*found, i)
+    if len(positions) < len(clean):  # (a new place of a word keeps the word's first rank)
+        for token in [t for t, n in Counter(clean).items() if n > 1]:
+            positions[token] = tuple(i for i, t in enumerate(clean) if t == token)
     return _Segment(field_name, text, tuple(clean), tuple(negated), positions, tuple(clauses))
 
 
@@ -189,11 +187,8 @@ class PaperIndex:
         self.segments: tuple[_Segment, ...] = tuple(segments)
         # One pass over the segments fills every word set below (each question of the paper
         # reads them, so they are built once, here).
-        affirmed: set[str] = set()
-        own_work: set[str] = set()
-        claimed: set[str] = set()
-        bigrams: set[tuple[str, str]] = set()
         holding: dict[str, list[int]] = {}
+        unnegated: list[Iterable[str]] = []  # per segment, its words outside a negation
         for number, segment in enumerate(segments):
             distinct = segment.positions  # each distinct word of the segment, once
             for word in distinct:
@@ -202,28 +197,29 @@ class PaperIndex:
                     holding[word] = [number]
                 else:
                     numbers.append(number)
-            if any(segment.negated):
+            if True in segment.negated:
                 pairs = zip(segment.tokens, segment.negated, strict=True)
-                unnegated: Iterable[str] = [t for t, negated in pairs if not negated]
+                unnegated.append([t for t, negated in pairs if not negated])
             else:
-                unnegated = distinct
-            affirmed.update(unnegated)
-            if segment.field != "previous_research":
-                own_work.update(distinct)
-                claimed.update(unnegated)
-            bigrams.update(itertools.pairwise(segment.tokens))
+                unnegated.append(distinct)
+        own = [n for n, segment in enumerate(segments) if segment.field != "previous_research"]
+        chain = itertools.chain.from_iterable
+        affirmed = frozenset(chain(unnegated))
+        own_work = frozenset(chain(segments[n].positions for n in own))
+        claimed = frozenset(chain(unnegated[n] for n in own))
+        bigrams = frozenset(chain(itertools.pairwise(s.tokens) for s in segments))
         self.vocabulary: frozenset[str] = frozenset(holding)
         #: Words the text uses at least once outside a negation ("without X" does not back X).
-        self.affirmed: frozenset[str] = frozenset(affirmed)
+        self.affirmed: frozenset[str] = affirmed
         #: Words found outside the previous-research field (which describes others' work).
-        self.own_work: frozenset[str] = frozenset(own_work)
+        self.own_work: frozenset[str] = own_work
         #: Words the paper affirms of its own work: outside a negation and outside the
         #: previous-research field.
-        self.claimed: frozenset[str] = frozenset(claimed)
+        self.claimed: frozenset[str] = claimed
         #: The segments (by number, ascending) holding each word: an option is measured only
         #: against the segments holding one of its words, a question's words located only there.
         self.holding: dict[str, tuple[int, ...]] = {t: tuple(n) for t, n in holding.items()}
-        self.bigrams: frozenset[tuple[str, str]] = frozenset(bigrams)
+        self.bigrams: frozenset[tuple[str, str]] = bigrams
         self._texts = [text for _, text in named]
         self._acronyms: dict[str, tuple[tuple[int, ...], ...]] = {}
 
@@ -287,10 +283,15 @@ def _longest_run(option: Sequence[str], segment: _Segment) -> int:
     positions = segment.positions
     ending: dict[int, int] = {}  # segment position -> length of the run ending there
     for token in option:
-        runs = {pos: ending.get(pos - 1, 0) + 1 for pos in positions.get(token, ())}
-        if runs:
-            best = max(best, *runs.values())
-        ending = runs
+        places = positions.get(token)
+        if places is None:
+            ending = {}
+        elif ending:
+            ending = {pos: ending.get(pos - 1, 0) + 1 for pos in places}
+            best = max(best, *ending.values())
+        else:  # every run starts here
+            ending = dict.fromkeys(places, 1)
+            best = max(best, 1)
     return best
 
 
@@ -412,10 +413,8 @@ def _nearness(
             # on either side of i: the nearest place is one of the two neighbours of i.
             if len(places) == 1:  # most words occur once in a sentence: no search
                 j = places[0]
-                if j >= i:
-                    nearest = j - i + _CLAUSE_PENALTY * (clauses[j] - clause)
-                else:
-                    nearest = i - j + _CLAUSE_PENALTY * (clause - clauses[j])
+                # (The clause number differs in the same direction as the place.)
+                nearest = abs(j - i) + _CLAUSE_PENALTY * abs(clauses[j] - clause)
             else:
                 after = bisect.bisect_left(places, i)
                 nearest = _REACH + 1

@@ -281,7 +281,10 @@ def _marked_form(token: str) -> str:
 def tokens(text: str) -> tuple[str, ...]:
     """Content tokens of `text`: lower-cased, stop words dropped, words stemmed, numbers kept
     exactly with their unit ('24.5%'), number words turned into digits ('three' → '3')."""
-    return tuple(t for t in marked_tokens(text) if t not in (_NEGATION, _CLAUSE))
+    marked = marked_tokens(text)
+    if _NEGATION not in marked and _CLAUSE not in marked:
+        return marked
+    return tuple(t for t in marked if t not in (_NEGATION, _CLAUSE))
 
 
 def is_number(token: str) -> bool:
