@@ -300,3 +300,30 @@ def test_chunked_forms_equal_one_regex_pass(text: str) -> None:
     text = text.lower()
     expected = tuple(f for f in map(words._marked_form, words._PIECE.findall(text)) if f)
     assert words._chunked_forms(text) == expected
+
+
+def test_question_shares_and_places_equal_their_definitions() -> None:
+    import dataclasses
+
+    from flashcards.answers.features import _asked
+    from flashcards.answers.model import shipped_frequencies
+
+    idf = shipped_frequencies().idf
+    papers = _papers()
+    # An acronym of the question that the text spells out ("TRPO") joins the word places.
+    spelled = dataclasses.replace(
+        papers[0],
+        fields={**papers[0].fields, "methods": "We use trust region policy optimization, fast."},
+    )
+    asked = [(paper, question.prompt) for paper in papers for question in paper.questions]
+    asked.append((spelled, "Why is TRPO fast compared with the method?"))
+    for paper, prompt in asked:
+        index = PaperIndex(paper)
+        found = _asked(prompt, index, idf)
+        for n, where in enumerate(found.positions):
+            share = sum(w for t, w in found.weights.items() if t in where) / found.mass
+            assert found.shares[n] == share
+            near = tuple((places, found.locating.get(t, 0.0)) for t, places in where.items())
+            assert found.near[n] == near
+    where_spelled = _asked(asked[-1][1], PaperIndex(spelled), idf).positions
+    assert any("trpo" in where for where in where_spelled)

@@ -329,12 +329,14 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
             positions[number][word] = index.segments[number].positions[word]
     spread = {w: len(index.holding.get(w, ())) for w in weights}
     raw = _raw_words(prompt)
+    spelled = False  # did an acronym's spelled-out words join `positions`?
     for word in raw:
         if not _ACRONYM.match(word):
             continue
         for token in tokens(word):
             if token in index.vocabulary or not token.isalpha():
                 continue
+            spelled = True
             found = index.acronym_positions(token.removesuffix("s") if word[-1] == "s" else token)
             for where, places in zip(positions, found, strict=True):
                 if places:
@@ -357,13 +359,16 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
     shares: list[float] = []
     near: list[tuple[tuple[tuple[int, ...], float], ...]] = []
     for where in positions:
-        if where:
+        if not where:  # the sum of nothing over `mass`
+            shares.append(0.0)
+            near.append(())
+        elif not spelled:  # `where` holds question words only, in the question's order
+            shares.append(sum(map(weights.__getitem__, where)) / mass)
+            near.append(tuple(zip(where.values(), map(locating.__getitem__, where), strict=True)))
+        else:
             shares.append(sum([w for t, w in items if t in where]) / mass)
             # (An acronym's token that the question's own tokens lack weighs nothing.)
             near.append(tuple([(places, locating.get(t, 0.0)) for t, places in where.items()]))
-        else:  # the sum of nothing over `mass`
-            shares.append(0.0)
-            near.append(())
     return _Asked(
         weights,
         locating,
