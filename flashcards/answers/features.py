@@ -134,11 +134,10 @@ def _segment(field_name: str, text: str) -> _Segment | None:
     clean, negated, clauses = scoped(marked_tokens(text))
     if not clean:
         return None
-    # Most words occur once in a sentence: then each word's place is its only one.
-    positions: dict[str, tuple[int, ...]] = {token: (i,) for i, token in enumerate(clean)}
-    if len(positions) < len(clean):  # (a new place of a word keeps the word's first rank)
-        for token in [t for t, n in Counter(clean).items() if n > 1]:
-            positions[token] = tuple(i for i, t in enumerate(clean) if t == token)
+    positions: dict[str, tuple[int, ...]] = {}
+    for i, token in enumerate(clean):
+        found = positions.get(token)
+        positions[token] = (i,) if found is None else (*found, i)  # most words occur once
     return _Segment(field_name, text, tuple(clean), tuple(negated), positions, tuple(clauses))
 
 
