@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -23,7 +24,7 @@ from flashcards.answers.features import (
     _longest_run,
     _Segment,
 )
-from flashcards.model import Digest, Paper
+from flashcards.model import FIELD_NAMES, Digest, Paper
 from flashcards.parse import parse_file
 
 WORDS = st.sampled_from("abcde")
@@ -150,6 +151,11 @@ def test_paper_index_word_sets_equal_their_definitions() -> None:
         assert index.bigrams == {p for s in segments for p in itertools.pairwise(s.tokens)}
         for word, numbers in index.holding.items():
             assert numbers == tuple(n for n, s in enumerate(segments) if word in s.positions)
+        for s in segments:  # each word's places, the words in the order they first occur
+            places = {t: tuple(i for i, u in enumerate(s.tokens) if u == t) for t in s.tokens}
+            assert list(s.positions.items()) == list(places.items())
+        texts = [paper.title, *(paper.fields.get(n, "") for n in FIELD_NAMES)]
+        assert index.plain_words == set(re.findall("[a-z]+", " ".join(texts).lower()))
 
 
 def _digests() -> list[Digest]:
@@ -277,3 +283,47 @@ def test_features_do_not_depend_on_the_string_hash_seed() -> None:
         return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
 
     assert features("1") == features("2") == features("27")
+
+
+_CHUNK_PIECES = st.sampled_from(
+    ["and", "but", "while", "whereas", "though", "although", "-", "–", "—", " ", "  ", "\t",
+     "\n", "\u00a0", "\u2003", "x", "and,", ",", "(and)", "7b", "3.5", "qqclauseqq", "no", "e"]
+)  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_CHUNK_PIECES | st.text(max_size=3), max_size=20).map("".join))
+def test_chunked_forms_equal_one_regex_pass(text: str) -> None:
+    # Break words next to each other, at either end, between runs of whitespace of any kind.
+    from flashcards.answers import text as words
+
+    text = text.lower()
+    expected = tuple(f for f in map(words._marked_form, words._PIECE.findall(text)) if f)
+    assert words._chunked_forms(text) == expected
+
+
+def test_question_shares_and_places_equal_their_definitions() -> None:
+    import dataclasses
+
+    from flashcards.answers.features import _asked
+    from flashcards.answers.model import shipped_frequencies
+
+    idf = shipped_frequencies().idf
+    papers = _papers()
+    # An acronym of the question that the text spells out ("TRPO") joins the word places.
+    spelled = dataclasses.replace(
+        papers[0],
+        fields={**papers[0].fields, "methods": "We use trust region policy optimization, fast."},
+    )
+    asked = [(paper, question.prompt) for paper in papers for question in paper.questions]
+    asked.append((spelled, "Why is TRPO fast compared with the method?"))
+    for paper, prompt in asked:
+        index = PaperIndex(paper)
+        found = _asked(prompt, index, idf)
+        for n, where in enumerate(found.positions):
+            share = sum(w for t, w in found.weights.items() if t in where) / found.mass
+            assert found.shares[n] == share
+            near = tuple((places, found.locating.get(t, 0.0)) for t, places in where.items())
+            assert found.near[n] == near
+    where_spelled = _asked(asked[-1][1], PaperIndex(spelled), idf).positions
+    assert any("trpo" in where for where in where_spelled)

@@ -15,11 +15,12 @@ avoid?") asks for — both are read by the negated model (`flashcards.answers.mo
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from flashcards.answers.text import (
@@ -28,7 +29,6 @@ from flashcards.answers.text import (
     asks_about_prior_work,
     asks_what_is_avoided,
     is_negated,
-    is_number,
     marked_tokens,
     scoped,
     tokens,
@@ -186,47 +186,53 @@ class PaperIndex:
         self.segments: tuple[_Segment, ...] = tuple(segments)
         # One pass over the segments fills every word set below (each question of the paper
         # reads them, so they are built once, here).
-        vocabulary: set[str] = set()
-        affirmed: set[str] = set()
-        own_work: set[str] = set()
-        claimed: set[str] = set()
-        bigrams: set[tuple[str, str]] = set()
         holding: dict[str, list[int]] = {}
+        unnegated: list[Iterable[str]] = []  # per segment, its words outside a negation
         for number, segment in enumerate(segments):
             distinct = segment.positions  # each distinct word of the segment, once
-            vocabulary.update(distinct)
             for word in distinct:
-                holding.setdefault(word, []).append(number)
-            if any(segment.negated):
+                numbers = holding.get(word)
+                if numbers is None:
+                    holding[word] = [number]
+                else:
+                    numbers.append(number)
+            if True in segment.negated:
                 pairs = zip(segment.tokens, segment.negated, strict=True)
-                unnegated = [t for t, negated in pairs if not negated]
+                unnegated.append([t for t, negated in pairs if not negated])
             else:
-                unnegated = list(distinct)
-            affirmed.update(unnegated)
-            if segment.field != "previous_research":
-                own_work.update(distinct)
-                claimed.update(unnegated)
-            bigrams.update(itertools.pairwise(segment.tokens))
-        self.vocabulary: frozenset[str] = frozenset(vocabulary)
+                unnegated.append(distinct)
+        own = [n for n, segment in enumerate(segments) if segment.field != "previous_research"]
+        chain = itertools.chain.from_iterable
+        affirmed = frozenset(chain(unnegated))
+        own_work = frozenset(chain(segments[n].positions for n in own))
+        claimed = frozenset(chain(unnegated[n] for n in own))
+        bigrams = frozenset(chain(itertools.pairwise(s.tokens) for s in segments))
+        self.vocabulary: frozenset[str] = frozenset(holding)
         #: Words the text uses at least once outside a negation ("without X" does not back X).
-        self.affirmed: frozenset[str] = frozenset(affirmed)
+        self.affirmed: frozenset[str] = affirmed
         #: Words found outside the previous-research field (which describes others' work).
-        self.own_work: frozenset[str] = frozenset(own_work)
+        self.own_work: frozenset[str] = own_work
         #: Words the paper affirms of its own work: outside a negation and outside the
         #: previous-research field.
-        self.claimed: frozenset[str] = frozenset(claimed)
+        self.claimed: frozenset[str] = claimed
         #: The segments (by number, ascending) holding each word: an option is measured only
         #: against the segments holding one of its words, a question's words located only there.
         self.holding: dict[str, tuple[int, ...]] = {t: tuple(n) for t, n in holding.items()}
-        #: In how many segments each word occurs: the paper's own name is everywhere and says
-        #: little about *where* the answer is; a word of one sentence says a lot.
-        self.spread: Counter[str] = Counter({t: len(n) for t, n in holding.items()})
-        self.bigrams: frozenset[tuple[str, str]] = frozenset(bigrams)
-        #: Every lower-cased word of the text, stop words included (for `absolutes`).
-        self.plain_words: frozenset[str] = frozenset(
-            _LOWER_WORD.findall(" ".join(text for _, text in named).lower())
-        )
+        self.bigrams: frozenset[tuple[str, str]] = bigrams
+        self._texts = [text for _, text in named]
         self._acronyms: dict[str, tuple[tuple[int, ...], ...]] = {}
+
+    @functools.cached_property
+    def spread(self) -> Counter[str]:
+        """In how many segments each word occurs: the paper's own name is everywhere and says
+        little about *where* the answer is; a word of one sentence says a lot."""
+        return Counter({t: len(n) for t, n in self.holding.items()})
+
+    @functools.cached_property
+    def plain_words(self) -> frozenset[str]:
+        """Every lower-cased word of the text, stop words included (for `absolutes`: only an
+        option with an absolute word reads it)."""
+        return frozenset(_LOWER_WORD.findall(" ".join(self._texts).lower()))
 
     def acronym_positions(self, acronym: str) -> tuple[tuple[int, ...], ...]:
         """Per segment, the token positions where words spelling `acronym` begin: a question
@@ -276,10 +282,15 @@ def _longest_run(option: Sequence[str], segment: _Segment) -> int:
     positions = segment.positions
     ending: dict[int, int] = {}  # segment position -> length of the run ending there
     for token in option:
-        runs = {pos: ending.get(pos - 1, 0) + 1 for pos in positions.get(token, ())}
-        if runs:
-            best = max(best, *runs.values())
-        ending = runs
+        places = positions.get(token)
+        if places is None:
+            ending = {}
+        elif ending:
+            ending = {pos: ending.get(pos - 1, 0) + 1 for pos in places}
+            best = max(best, *ending.values())
+        else:  # every run starts here
+            ending = dict.fromkeys(places, 1)
+            best = max(best, 1)
     return best
 
 
@@ -292,23 +303,17 @@ class _Asked:
     #: says little about *where* the answer is; a word of one sentence says a lot.
     locating: dict[str, float]
     positions: tuple[dict[str, tuple[int, ...]], ...]  # per segment: where each word occurs
-    #: Per segment: the share of the question's weight found in it (filled when first asked;
-    #: every option of the question reads it).
-    shares: dict[int, float] = field(default_factory=dict)
+    #: Per segment: the share of the question's weight (idf) found in it (every option of the
+    #: question reads it, so it is worked out once, here).
+    shares: tuple[float, ...]
+    #: Per segment: (places, `locating` weight) of each question word found in it, in the
+    #: order of `positions` (what `_closeness` reads, ready for it).
+    near: tuple[tuple[tuple[tuple[int, ...], float], ...], ...]
     #: (word, segment) -> `_closeness` of the word there (options may share words).
     closeness: dict[tuple[str, int], float] = field(default_factory=dict)
     #: The sums of `weights` and of `locating` (1.0 when 0), which every segment divides by.
     mass: float = 1.0
     locating_mass: float = 1.0
-
-    def share(self, number: int) -> float:
-        """The share of the question's weight (idf) found in segment `number`."""
-        found = self.shares.get(number)
-        if found is None:
-            where = self.positions[number]
-            found = sum(w for t, w in self.weights.items() if t in where) / self.mass
-            self.shares[number] = found
-        return found
 
 
 def _raw_words(text: str) -> list[str]:
@@ -321,14 +326,16 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
     for word in weights:  # in the question's order, as each segment's dict lists them
         for number in index.holding.get(word, ()):
             positions[number][word] = index.segments[number].positions[word]
-    spread = {w: index.spread[w] for w in weights}
+    spread = {w: len(index.holding.get(w, ())) for w in weights}
     raw = _raw_words(prompt)
+    spelled = False  # did an acronym's spelled-out words join `positions`?
     for word in raw:
         if not _ACRONYM.match(word):
             continue
         for token in tokens(word):
             if token in index.vocabulary or not token.isalpha():
                 continue
+            spelled = True
             found = index.acronym_positions(token.removesuffix("s") if word[-1] == "s" else token)
             for where, places in zip(positions, found, strict=True):
                 if places:
@@ -346,13 +353,34 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
         if len(names) > 1:
             share = sum(locating[t] for t in names) / len(names) ** 2
             locating.update({t: share for t in names})
+    mass = sum(weights.values()) or 1.0
+    items = list(weights.items())
+    shares: list[float] = []
+    near: list[tuple[tuple[tuple[int, ...], float], ...]] = []
+    for where in positions:
+        if not where:  # the sum of nothing over `mass`
+            shares.append(0.0)
+            near.append(())
+        elif not spelled:  # `where` holds question words only, in the question's order
+            shares.append(sum(map(weights.__getitem__, where)) / mass)
+            near.append(tuple(zip(where.values(), map(locating.__getitem__, where), strict=True)))
+        else:
+            shares.append(sum([w for t, w in items if t in where]) / mass)
+            # (An acronym's token that the question's own tokens lack weighs nothing.)
+            near.append(tuple([(places, locating.get(t, 0.0)) for t, places in where.items()]))
     return _Asked(
         weights,
         locating,
         tuple(positions),
-        mass=sum(weights.values()) or 1.0,
+        shares=tuple(shares),
+        near=tuple(near),
+        mass=mass,
         locating_mass=sum(locating.values()) or 1.0,
     )
+
+
+#: 1 / √distance divides by these (a table, not a call per question word).
+_ROOTS = tuple(math.sqrt(max(1, distance)) for distance in range(_REACH + 1))
 
 
 def _closeness(
@@ -368,24 +396,40 @@ def _closeness(
     (`total`: the sum of `weights`, when the caller has it)."""
     if total is None:
         total = sum(weights.values()) or 1.0
-    clauses = segment.clauses
+    near = tuple((places, weights[word]) for word, places in where.items())
+    return _nearness(segment.positions.get(token, ()), segment.clauses, near, total)
+
+
+def _nearness(
+    at: Sequence[int],
+    clauses: Sequence[int],
+    near: Sequence[tuple[Sequence[int], float]],
+    total: float,
+) -> float:
+    """`_closeness` of a token found `at` these places, given the question's words' (places,
+    weight) in `near`."""
     best = 0.0
-    for i in segment.positions.get(token, ()):
+    for i in at:
         value = 0.0
         clause = clauses[i]
-        for word, places in where.items():
+        for places, weight in near:
             # Clause numbers never decrease along a segment, so the distance grows with |i - j|
             # on either side of i: the nearest place is one of the two neighbours of i.
-            after = bisect.bisect_left(places, i)
-            nearest = _REACH + 1
-            if after < len(places):
-                j = places[after]
-                nearest = j - i + _CLAUSE_PENALTY * (clauses[j] - clause)
-            if after:
-                j = places[after - 1]
-                nearest = min(nearest, i - j + _CLAUSE_PENALTY * (clause - clauses[j]))
+            if len(places) == 1:  # most words occur once in a sentence: no search
+                j = places[0]
+                # (The clause number differs in the same direction as the place.)
+                nearest = abs(j - i) + _CLAUSE_PENALTY * abs(clauses[j] - clause)
+            else:
+                after = bisect.bisect_left(places, i)
+                nearest = _REACH + 1
+                if after < len(places):
+                    j = places[after]
+                    nearest = j - i + _CLAUSE_PENALTY * (clauses[j] - clause)
+                if after:
+                    j = places[after - 1]
+                    nearest = min(nearest, i - j + _CLAUSE_PENALTY * (clause - clauses[j]))
             if nearest <= _REACH:
-                value += weights[word] / math.sqrt(max(1, nearest))
+                value += weight / _ROOTS[nearest]
         best = max(best, value / total)
     return best
 
@@ -428,10 +472,13 @@ def _measure(
     prior_asked: bool,
 ) -> _Measured:
     prompt = asked_words.weights
-    claimed = index.affirmed if prior_asked else index.claimed
+    vocabulary = index.vocabulary
+    affirmed = index.affirmed
+    own_work = index.own_work
+    claimed = affirmed if prior_asked else index.claimed
     clean, denied, _ = scoped(marked_tokens(raw))
     # "with no gradient updates" is backed by a text saying "no gradient updates".
-    denied_words = {t for t, d in zip(clean, denied, strict=True) if d}
+    denied_words = {t for t, d in zip(clean, denied, strict=True) if d} if True in denied else ()
     # In the option's order, not a set's: the sums below add floats in this order, and a
     # set's order changes with the string hash seed of each run (two options that tie could
     # then swap from one build of the same digests to the next).
@@ -439,62 +486,77 @@ def _measure(
     # A word all options share cannot tell them apart; one only this option has says most.
     # A number's rarity says nothing about whether it is the answer ("8" is rarer than "2"):
     # every number weighs the same.
-    weight = {t: (_NUMBER_IDF if is_number(t) else idf(t)) / shared[t] for t in distinct}
+    weight = {t: (_NUMBER_IDF if t[0].isdigit() else idf(t)) / shared[t] for t in distinct}
     total = sum(weight.values())
-    found = sum(
-        w
-        for t, w in weight.items()
-        if t in index.affirmed or (t in denied_words and t in index.vocabulary)
-    )
-    mentioned = sum(w for t, w in weight.items() if t in index.vocabulary)
-    backed = sum(
-        w
-        for t, w in weight.items()
-        if t in claimed or (t in denied_words and t in index.vocabulary)
-    )
-    own = sum(w for t, w in weight.items() if t in index.own_work)
+    # The weights each sum below adds, in the order of `weight` (one pass collects all four).
+    found_weights: list[float] = []
+    mentioned_weights: list[float] = []
+    backed_weights: list[float] = []
+    own_weights: list[float] = []
+    for t, w in weight.items():
+        if t in vocabulary:
+            mentioned_weights.append(w)
+            denied_here = t in denied_words
+            if t in affirmed or denied_here:
+                found_weights.append(w)
+            if t in claimed or denied_here:
+                backed_weights.append(w)
+            if t in own_work:
+                own_weights.append(w)
+    found = sum(found_weights)
+    mentioned = sum(mentioned_weights)
+    backed = sum(backed_weights)
+    own = sum(own_weights)
     best_sentence: str | None = None
     best_value = best_near = 0.0
     best_run = 0
     closeness = asked_words.closeness
+    shares = asked_words.shares
+    near_words = asked_words.near
+    total_locating = asked_words.locating_mass
     holding = index.holding
+    segments = index.segments
     # A run of two or more words ("phrase") needs one of the option's word pairs side by side:
     # only segments holding both words of a pair the paper has somewhere can have one.
-    pairs = list(itertools.pairwise(option))
-    found_pairs = [p for p in pairs if p in index.bigrams]
+    bigrams = index.bigrams
+    found_pairs = [p for p in itertools.pairwise(option) if p in bigrams]
     runs_in = {n for a, b in found_pairs for n in set(holding[a]).intersection(holding[b])}
     # Only the segments holding one of the option's distinctive words count (in text order),
     # each with the words it holds (in the order of `weight`).
     hits_in: dict[int, list[str]] = {}
     for t in weight:
         for n in holding.get(t, ()):
-            hits_in.setdefault(n, []).append(t)
+            hits = hits_in.get(n)
+            if hits is None:
+                hits_in[n] = [t]
+            else:
+                hits.append(t)
     for number in sorted(hits_in):
-        segment = index.segments[number]
         hits = hits_in[number]
         masses = [weight[t] for t in hits]
         mass = sum(masses)
-        value = mass * (0.25 + asked_words.share(number))
+        value = mass * (0.25 + shares[number])
         if value > best_value:
-            best_sentence, best_value = segment.text, value
-        where = asked_words.positions[number]
-        if where:  # else every closeness is 0
+            best_sentence, best_value = segments[number].text, value
+        near = near_words[number]
+        if near:  # else every closeness is 0
             nears = []
             for t, w in zip(hits, masses, strict=True):
-                near = closeness.get((t, number))
-                if near is None:
-                    near = _closeness(
-                        t, segment, where, asked_words.locating, asked_words.locating_mass
-                    )
-                    closeness[t, number] = near
-                nears.append(w * near)
+                close = closeness.get((t, number))
+                if close is None:
+                    segment = segments[number]
+                    close = _nearness(segment.positions[t], segment.clauses, near, total_locating)
+                    closeness[t, number] = close
+                nears.append(w * close)
             best_near = max(best_near, sum(nears))
         if number in runs_in:  # elsewhere a run is at most one word: no phrase
-            best_run = max(best_run, _longest_run(option, segment))
-    numbers = [t for t in set(option) if is_number(t)]
-    numbers_found = [t for t in numbers if t in index.vocabulary]
+            best_run = max(best_run, _longest_run(option, segments[number]))
+    kinds = set(option)
+    numbers = [t for t in kinds if t[0].isdigit()]
+    numbers_found = [t for t in numbers if t in vocabulary]
     per_weight = 1.0 / total if total else 0.0
-    words = _LOWER_WORD.findall(raw.lower())
+    absolutes = [w for w in _LOWER_WORD.findall(raw.lower()) if w in ABSOLUTES]
+    plain_words = index.plain_words if absolutes else frozenset()
     features = {
         "support_frac": found * per_weight,
         "support_sum": math.log1p(found),
@@ -509,10 +571,8 @@ def _measure(
         "backed_frac": backed * per_weight,
         # An absolute the paper itself uses ("only public data") is the paper's claim, not a
         # distractor's overstatement.
-        "absolutes": float(sum(1 for w in words if w in ABSOLUTES and w not in index.plain_words)),
-        "question_echo": (
-            sum(1 for t in set(option) if t in prompt) / len(set(option)) if option else 0.0
-        ),
+        "absolutes": float(sum(1 for w in absolutes if w not in plain_words)),
+        "question_echo": len(kinds.intersection(prompt)) / len(kinds) if option else 0.0,
     }
     return _Measured(features, math.log1p(len(raw.split())), best_sentence)
 
@@ -521,19 +581,32 @@ def _compared(measured: Sequence[_Measured]) -> list[list[float]]:
     """Rows of `FEATURE_NAMES` values: each option's own features, its lead over the best rival
     (`_LEADS`), and whether it is the longest ("longer", bounded to [-1, 1])."""
     rows: list[list[float]] = []
+    # The best rival of an option is the best option, or for the best itself the runner-up.
+    rivals = [
+        (base, lead, _best_two([m.features[base] for m in measured])) for base, lead in _LEADS
+    ]
+    lengths = _best_two([m.length for m in measured])
     for i, option in enumerate(measured):
-        rivals = [m for j, m in enumerate(measured) if j != i]
         named = dict(option.features)
-        for base, lead in _LEADS:
-            named[lead] = option.features[base] - max(
-                (m.features[base] for m in rivals), default=0.0
-            )
-        longest_rival = max((m.length for m in rivals), default=option.length)
+        for base, lead, (first, best, second) in rivals:
+            named[lead] = option.features[base] - (second if i == first else best)
+        first, best, second = lengths
+        longest_rival = option.length if len(measured) == 1 else (second if i == first else best)
         named["longer"] = max(-1.0, min(1.0, (option.length - longest_rival) / _LONGER_SPAN))
-        if named.keys() != set(FEATURE_NAMES):
+        if named.keys() != _FEATURE_SET:
             raise AssertionError(f"features {sorted(named)} are not {FEATURE_NAMES}")
         rows.append([named[name] for name in FEATURE_NAMES])
     return rows
+
+
+_FEATURE_SET = frozenset(FEATURE_NAMES)
+
+
+def _best_two(values: Sequence[float]) -> tuple[int, float, float]:
+    """Where the largest of `values` is, it, and the largest of the others (0.0: none)."""
+    first = max(range(len(values)), key=values.__getitem__)
+    others = [v for i, v in enumerate(values) if i != first]
+    return first, values[first], max(others, default=0.0)
 
 
 def score_options(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -179,6 +180,7 @@ _NEGATED_COLUMNS = tuple(FEATURE_NAMES.index(name) for name in NEGATED_FEATURES)
 _HABIT_FREE_COLUMNS = tuple(FEATURE_NAMES.index(name) for name in HABIT_FREE_FEATURES)
 #: Columns of the plain model's rows that measure the text (not the quiz writer's style).
 _TEXT_COLUMNS = tuple(PLAIN_FEATURES.index(name) for name in HABIT_FREE_FEATURES)
+_TEXT_GETTER = operator.itemgetter(*_TEXT_COLUMNS)
 
 #: See `decide`: the confidence of an answer the paper's text does not favour at all.
 UNBACKED_CAP = 0.85
@@ -187,20 +189,27 @@ UNBACKED_CAP = 0.85
 MAX_INFERRED_CONFIDENCE = 0.99
 
 
+_PLAIN_GETTER = operator.itemgetter(*_PLAIN_COLUMNS)
+_NEGATED_GETTER = operator.itemgetter(*_NEGATED_COLUMNS)
+_HABIT_FREE_GETTER = operator.itemgetter(*_HABIT_FREE_COLUMNS)
+
+
 def model_rows(rows: Sequence[Sequence[float]], negated: bool) -> list[list[float]]:
     """The columns of `option_features` rows that the plain or the negated model reads."""
-    if negated:
-        return [[row[i] for i in _NEGATED_COLUMNS] for row in rows]
-    return [[row[i] for i in _PLAIN_COLUMNS] for row in rows]
+    columns = _NEGATED_GETTER if negated else _PLAIN_GETTER
+    return [list(columns(row)) for row in rows]
 
 
 def habit_free_rows(rows: Sequence[Sequence[float]]) -> list[list[float]]:
     """The columns of `option_features` rows that the habit-free model reads."""
-    return [[row[i] for i in _HABIT_FREE_COLUMNS] for row in rows]
+    return [list(_HABIT_FREE_GETTER(row)) for row in rows]
 
 
 def _scores(weights: Sequence[float], rows: Sequence[Sequence[float]]) -> list[float]:
-    return [sum(w * x for w, x in zip(weights, row, strict=True)) for row in rows]
+    # (`sum` of the products in the weights' order: the same additions as a generator's.)
+    if any(len(row) != len(weights) for row in rows):
+        raise ValueError(f"rows of {len(weights)} features expected")
+    return [sum(map(operator.mul, weights, row)) for row in rows]
 
 
 def habit_free_probabilities(
@@ -270,7 +279,8 @@ def decide(
         confidence = (confidence + calibrate(second, *model.habit_free_calibration)) / 2
     if not negated and len(rows) > 1:
         plain = model_rows(rows, negated=False)
-        text = [sum(model.weights[i] * row[i] for i in _TEXT_COLUMNS) for row in plain]
+        weights = _TEXT_GETTER(model.weights)
+        text = [sum(map(operator.mul, weights, _TEXT_GETTER(row))) for row in plain]
         if text[best] <= max(t for i, t in enumerate(text) if i != best):
             confidence = min(confidence, UNBACKED_CAP)
     return best, min(confidence, MAX_INFERRED_CONFIDENCE), probabilities

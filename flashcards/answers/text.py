@@ -6,6 +6,7 @@ clause markers, and the question classifiers (negated, avoidance, about earlier 
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -206,7 +207,57 @@ def marked_tokens(text: str) -> tuple[str, ...]:
         text = _THOUSANDS.sub("", text)
     if "per" in text:
         text = _PERCENT.sub("%", text)
-    return tuple(filter(None, map(_marked_form, _PIECE.findall(text))))
+    return _chunked_forms(text)
+
+
+#: The words that `_PIECE` reads as a clause break when whitespace stands on both sides.
+_BREAK_WORDS = frozenset(("and", "but", "while", "whereas", "although", "though", "-", "–", "—"))
+_BREAK_FORMS = (_CLAUSE,)
+
+
+def _chunk_forms(chunk: str) -> tuple[str, ...]:
+    """`_marked_form` of each piece of a text without whitespace, stop words dropped."""
+    return tuple(filter(None, map(_marked_form, _PIECE.findall(chunk))))
+
+
+class _ChunkForms(dict[str, tuple[str, ...]]):
+    """`_chunk_forms` of each whitespace-free chunk seen (texts share most of their words),
+    a break word standing for a clause break; emptied when large."""
+
+    limit = 1 << 17
+
+    def __missing__(self, chunk: str) -> tuple[str, ...]:
+        if len(self) >= self.limit:
+            self.clear()
+        found = self[chunk] = _BREAK_FORMS if chunk in _BREAK_WORDS else _chunk_forms(chunk)
+        return found
+
+
+_CHUNK_FORMS = _ChunkForms()
+
+
+def _chunked_forms(text: str) -> tuple[str, ...]:
+    """`_marked_form` of each of `_PIECE.findall(text)`, stop words dropped, worked out per
+    whitespace-free chunk of `text`.
+
+    No token holds whitespace, so `_PIECE` scans each chunk from its start, as on its own,
+    except a chunk of `_BREAK_WORDS` with whitespace on both sides: that is one clause break
+    (taking a whitespace character on each side). Two such chunks in a row may share one
+    whitespace character ("and and"): then the text is read by `_PIECE` as a whole."""
+    chunks = text.split()
+    if not chunks:
+        return ()
+    forms = list(map(_CHUNK_FORMS.__getitem__, chunks))
+    breaks = [n for n, chunk in enumerate(chunks) if chunk in _BREAK_WORDS]
+    if breaks:
+        if any(b - a == 1 for a, b in itertools.pairwise(breaks)):
+            return tuple(filter(None, map(_marked_form, _PIECE.findall(text))))
+        # A break word at either end without whitespace beyond it is a word.
+        if breaks[0] == 0 and not text[0].isspace():
+            forms[0] = _chunk_forms(chunks[0])
+        if breaks[-1] == len(chunks) - 1 and not text[-1].isspace():
+            forms[-1] = _chunk_forms(chunks[-1])
+    return tuple(itertools.chain.from_iterable(forms))
 
 
 @lru_cache(maxsize=65536)
@@ -230,7 +281,10 @@ def _marked_form(token: str) -> str:
 def tokens(text: str) -> tuple[str, ...]:
     """Content tokens of `text`: lower-cased, stop words dropped, words stemmed, numbers kept
     exactly with their unit ('24.5%'), number words turned into digits ('three' → '3')."""
-    return tuple(t for t in marked_tokens(text) if t not in (_NEGATION, _CLAUSE))
+    marked = marked_tokens(text)
+    if _NEGATION not in marked and _CLAUSE not in marked:
+        return marked
+    return tuple(t for t in marked if t not in (_NEGATION, _CLAUSE))
 
 
 def is_number(token: str) -> bool:
