@@ -160,10 +160,13 @@ def read_digest_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> byte
     than `max_bytes`."""
     try:
         with open_regular_file(path) as handle:
-            # Never more than the limit allows, whatever the size claims: a device or a file still
-            # being written reports a size that is no bound.
-            data = handle.read(max_bytes + 1)
             size = os.fstat(handle.fileno()).st_size
+            # What the file claims to hold and a byte more: asking for the limit at once costs
+            # a buffer of that size per file. Never more than the limit allows, whatever the
+            # size claims: a file still being written may hold more than it said.
+            data = handle.read(min(size, max_bytes) + 1)
+            if size < len(data) <= max_bytes:
+                data += handle.read(max_bytes + 1 - len(data))
     except OSError as exc:
         raise ParseError(f"cannot read: {exc.strerror or exc}", path) from None
     except NotARegularFile as exc:  # a FIFO, device or socket: reading it may never end
