@@ -338,7 +338,8 @@ def test_no_real_table_cell_is_too_dense_for_markdown(
 
     monkeypatch.setattr(markdown_table, "_too_dense", spy)
     parse_paths([corpus / "daily-ai-papers", corpus / "daily-ai-papers-category"])
-    assert len(verdicts) > 10_000 and not any(verdicts)
+    # Only cells with inline markup are weighed (~3,600): one without is plain text either way.
+    assert len(verdicts) > 3_000 and not any(verdicts)
     assert bound("[" * 33) and bound("*" * 300) and not bound("*" * 256 + "a" * 1000)
 
 

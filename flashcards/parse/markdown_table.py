@@ -463,8 +463,9 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
     With `drop_site_links`, a link whose text only names where it goes ("arXiv", "PDF") leaves
     no text behind: in a title cell it is a pointer, not part of the title.
     """
-    if _too_dense(markdown) or _INLINE_TRIGGER.search(markdown) is None:
-        # Markup-free text is its own plain form (most cells: parsing them was most of the time).
+    # Markup-free text is its own plain form (most cells: parsing them was most of the time);
+    # the cheap test first.
+    if _INLINE_TRIGGER.search(markdown) is None or _too_dense(markdown):
         return _with_bare_urls(collapse_whitespace(markdown), [])
     pieces = _SIMPLE_LINK.split(markdown)
     if len(pieces) > 1 and not any(_NOT_PLAIN.search(text) for text in pieces[::3]):
@@ -545,6 +546,8 @@ def _too_dense(markdown: str) -> bool:
 
 def _with_bare_urls(text: str, links: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
     # Bare URLs are links too (markdown-it is not asked to linkify prose).
+    if "://" not in text:  # what every bare URL holds: most text has none
+        return text, links
     known = {url for _, url in links}
     links.extend(
         ("", m.group(0))
