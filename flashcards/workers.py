@@ -10,7 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
@@ -53,4 +53,25 @@ def fork_map(
             chunk = max(1, len(items) // (workers * 8))
             return list(pool.map(_run, range(len(items)), chunksize=chunk))
     finally:
+        _JOB = None
+
+
+def fork_imap(
+    function: Callable[[Item], Result], items: Sequence[Item], *, minimum: int
+) -> Generator[Result, None, None]:
+    """`fork_map`, one result at a time and in order, each as soon as it and those before it are
+    done (a progress bar can follow them); closing the iterator early stops the workers."""
+    global _JOB
+    workers = cores() if len(items) >= minimum else 1
+    if workers < 2:
+        yield from map(function, items)
+        return
+    _JOB = (function, items)
+    context = multiprocessing.get_context("fork")
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    try:
+        chunk = max(1, len(items) // (workers * 8))
+        yield from pool.map(_run, range(len(items)), chunksize=chunk)
+    finally:
+        pool.shutdown(cancel_futures=True)
         _JOB = None
