@@ -53,7 +53,7 @@ FORMAT: Format = "markdown-table"
 # does not linkify; tables are the GFM extension. The block pass only needs the document's shape
 # (headings, tables, code): cells are parsed inline once, after rows are mended.
 _MD = MarkdownIt("commonmark").enable("table")
-_MD_BLOCKS = MarkdownIt("commonmark").enable("table").disable("inline")
+_MD_BLOCKS = MarkdownIt("commonmark").enable("table").disable(["inline", "normalize"])
 # GFM's cell split (as markdown-it's): a '|' right after a backslash is content, not a border.
 _CELL_BORDER = re.compile(r"(?<!\\)\|")
 
@@ -131,8 +131,8 @@ _READ_MORE = re.compile(
     r"\s*(?:\(\s*|[-–—:]\s*)?(?:read\s+more\b[^\[\]()|]{0,30}\[|\[\s*read\s+more\b).*\Z",
     re.IGNORECASE | re.DOTALL,
 )
-# What every match of `_READ_MORE` (and of `_FOLLOW_UP` below) holds, under the same flags: a
-# cheap search for it spares most cells the full pattern, tried at every position.
+# What every match of `_READ_MORE` holds, under the same flags: a cheap search for it spares
+# most cells the full pattern, tried at every position.
 _READ_MORE_HINT = re.compile(r"read\s+more", re.IGNORECASE)
 
 # Inline maths `$…$` / `$$…$$` is kept verbatim: markdown would eat its `*`, `_` and `\`. The
@@ -201,7 +201,6 @@ _FOLLOW_UP = re.compile(
         \s*(?=(?:1[.)]|[-*•]|\(?[ai]\))\s).*\Z""",
     re.IGNORECASE | re.DOTALL | re.VERBOSE,
 )
-_FOLLOW_UP_HINT = re.compile(r"follow-up", re.IGNORECASE)
 
 # Header names (lower case, non-letters dropped) → the role of the column.
 _COLUMN_ROLES = {
@@ -224,7 +223,7 @@ _COLUMN_ROLES = {
 def parse(text: str, source: str) -> list[Digest]:
     """Every `Papers for YYYY-MM-DD` section of `text` as a `Digest`, in file order."""
     lines = text.split("\n")
-    sections = _find_sections(_MD_BLOCKS.parse(text), source)
+    sections = _find_sections(block_tokens(text), source)
     if not sections:
         raise NotADigestError(
             "not a markdown-table digest: no '## Papers for YYYY-MM-DD' heading", source, 1
@@ -242,6 +241,17 @@ def parse(text: str, source: str) -> list[Digest]:
             )
         )
     return digests
+
+
+def block_tokens(text: str) -> list[Token]:
+    """markdown-it's block tokens of `text`, less those of table body rows (`_table_shape`)."""
+    # markdown-it's `normalize` rule (line breaks as '\n', NUL as U+FFFD) by `str.replace`: its
+    # regexes, tried at every character, cost as much as the rest of the block pass.
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\0" in text:
+        text = text.replace("\0", "\ufffd")
+    return _MD_BLOCKS.parse(text)
 
 
 @dataclass
@@ -450,7 +460,9 @@ def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
 
 
 def _clean_summary(text: str) -> str:
-    if _FOLLOW_UP_HINT.search(text):
+    # The cheap test first: the letters of "follow-up" match (case-insensitively) only
+    # characters whose lower case is that letter, so every match is in `text.lower()`.
+    if "follow-up" in text.lower():
         text = _FOLLOW_UP.sub("", text)
     stripped = _PREAMBLE.sub("", text, count=1)
     # Keep the text whole if the "preamble" was all there was.

@@ -60,6 +60,8 @@ _MARK_AFTER = re.compile(
     rf"(?<!\s)\s*+(?:[{_CHECK}]\ufe0f?|[(\[]\s*correct\s*[)\]])\s*$", re.IGNORECASE
 )
 _MARK_BEFORE = re.compile(rf"^\s*[{_CHECK}]\ufe0f?\s*")
+# In every match of the two above (a check mark, or "correct" in any case), under their flags.
+_MARK_HINT = re.compile(rf"[{_CHECK}]|correct", re.IGNORECASE)
 # Option prefixes a hand-made digest may use; stripped only when every option of a question has
 # them in order (A, B, C… or all the same bullet), so real option text is never cut.
 _LETTER_PREFIX = re.compile(r"^\(?(?P<letter>[A-Za-z])[.):]\s+(?P<rest>\S.*)$")
@@ -92,10 +94,17 @@ class _Paper:
     saw_title_again: bool = False
     workflow_lines: list[str] = field(default_factory=list)
     questions: list[_Question] = field(default_factory=list)
+    final_title: str | None = None  # the title, once no line can be added to it
 
     @property
     def title(self) -> str:
-        return collapse_whitespace(" ".join(self.title_lines))
+        # Compared with every summary line: worked out once it is complete.
+        if self.final_title is not None:
+            return self.final_title
+        title = collapse_whitespace(" ".join(self.title_lines))
+        if self.title_done:
+            self.final_title = title
+        return title
 
 
 def parse(text: str, source: str) -> list[Digest]:
@@ -122,10 +131,12 @@ def parse(text: str, source: str) -> list[Digest]:
         paper = papers[-1] if papers else None
         question = paper.questions[-1] if paper and paper.questions else None
 
-        if _PAPER.match(line):
+        # Each structural line starts with its own letter: the regexes run only on those.
+        first = line[:1]
+        if first == "P" and _PAPER.match(line):
             papers.append(_Paper(line=number))
             continue
-        if _PAGE_MARKER.match(line) and _next_is_paper(lines, index + 1):
+        if first == "1" and _PAGE_MARKER.match(line) and _next_is_paper(lines, index + 1):
             continue
         if paper is not None and _AFTER_PAPERS.match(line):
             paper.ended = True
@@ -135,7 +146,7 @@ def parse(text: str, source: str) -> list[Digest]:
             if line:
                 stray.append(number)
             continue
-        match = _QUESTION.match(line)
+        match = _QUESTION.match(line) if first == "Q" else None
         if match:
             paper.title_done = True
             prompt = match.group("prompt")
@@ -247,6 +258,8 @@ def _build_question(question: _Question, source: str) -> Question:
     options = _strip_prefixes(question.options)
     marked: list[tuple[int, int]] = []  # (option index, line)
     for i, option in enumerate(options):
+        if not _MARK_HINT.search(option):
+            continue  # no mark to remove
         unmarked = _MARK_BEFORE.sub("", _MARK_AFTER.sub("", option))
         if unmarked != option:
             options[i] = unmarked.strip()
@@ -292,10 +305,13 @@ def _build_question(question: _Question, source: str) -> Question:
 def _strip_prefixes(options: list[str]) -> list[str]:
     if len(options) < 2:
         return list(options)
-    lettered = [m for o in options if (m := _LETTER_PREFIX.match(o))]
-    if [option_index(m.group("letter")) for m in lettered] == list(range(len(options))):
-        return [m.group("rest").strip() for m in lettered]
-    bulleted = [m for o in options if (m := _BULLET_PREFIX.match(o))]
-    if len(bulleted) == len(options):
-        return [m.group("rest").strip() for m in bulleted]
+    # Every option must have the prefix: the first one decides whether the others are tried.
+    if _LETTER_PREFIX.match(options[0]):
+        lettered = [m for o in options if (m := _LETTER_PREFIX.match(o))]
+        if [option_index(m.group("letter")) for m in lettered] == list(range(len(options))):
+            return [m.group("rest").strip() for m in lettered]
+    if _BULLET_PREFIX.match(options[0]):
+        bulleted = [m for o in options if (m := _BULLET_PREFIX.match(o))]
+        if len(bulleted) == len(options):
+            return [m.group("rest").strip() for m in bulleted]
     return list(options)
