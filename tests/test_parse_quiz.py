@@ -135,6 +135,22 @@ def test_field_markers_start_with_any_case_of_a_label() -> None:
         assert bool(letters.match(char)) == bool(start.match(char)), hex(code)
 
 
+def test_quiz_text_line_gates_hold_every_case_of_their_letters() -> None:
+    # The text parser tries a case-insensitive line regex only on lines starting with one of
+    # the letters' two ASCII cases: no other character matches them case-insensitively.
+    letters = "".join(
+        sorted(
+            quiz_text._AFTER_PAPERS_START
+            | quiz_text._PUBLISHED_START
+            | quiz_text._LINK_START
+            | quiz_text._ANSWER_LINE_START
+        )
+    ).replace("📝", "")
+    pattern = re.compile(f"[{letters}]", re.IGNORECASE)
+    matched = {chr(c) for c in range(sys.maxunicode + 1) if pattern.match(chr(c))}
+    assert matched == set(letters) == set("AaCcLlMmPpTt")
+
+
 # --- seeds ---------------------------------------------------------------------------------------
 
 SEED_PAPERS = {

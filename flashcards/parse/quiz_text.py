@@ -68,6 +68,13 @@ _LETTER_PREFIX = re.compile(r"^\(?(?P<letter>[A-Za-z])[.):]\s+(?P<rest>\S.*)$")
 _BULLET_PREFIX = re.compile(r"^[-*•]\s+(?P<rest>\S.*)$")
 # Headings of the sections the site puts after the papers; nothing after them is part of a paper.
 _AFTER_PAPERS = re.compile(r"^(?:📝\s*)?(?:My Takeaways|Today's Reading Tips)$", re.IGNORECASE)
+# The characters a line matching each pattern above can start with: the regexes run only on
+# those lines. A letter matches only its two ASCII cases under IGNORECASE (a test checks every
+# code point for these letters).
+_AFTER_PAPERS_START = frozenset("📝MmTt")
+_PUBLISHED_START = frozenset("Pp")
+_LINK_START = frozenset("Ll")
+_ANSWER_LINE_START = frozenset("AaCc")
 
 
 @dataclass
@@ -138,7 +145,7 @@ def parse(text: str, source: str) -> list[Digest]:
             continue
         if first == "1" and _PAGE_MARKER.match(line) and _next_is_paper(lines, index + 1):
             continue
-        if paper is not None and _AFTER_PAPERS.match(line):
+        if paper is not None and first in _AFTER_PAPERS_START and _AFTER_PAPERS.match(line):
             paper.ended = True
         if paper is not None and paper.ended:
             continue
@@ -206,13 +213,14 @@ def _paper_line(paper: _Paper, line: str, number: int, source: str) -> None:
         if paper.title_lines:
             paper.title_done = True
         return
-    if published := _PUBLISHED.match(line):
+    first = line[0]
+    if first in _PUBLISHED_START and (published := _PUBLISHED.match(line)):
         paper.title_done = True
         # The site writes "No Date" when it has none; only a date-shaped value is checked.
         if shaped := _LEADING_DATE.match(published.group("value").strip()):
             paper.published = parse_iso_date(shaped.group(0), source, number)
         return
-    if link := _LINK.match(line):
+    if first in _LINK_START and (link := _LINK.match(line)):
         paper.title_done = True
         paper.link = link.group("value").strip() or None
         paper.link_line = number
@@ -239,7 +247,7 @@ def _question_line(question: _Question, line: str, number: int, stray: list[int]
     if question.prompt is None:
         question.prompt = _PROMPT_NUMBER.sub("", line, count=1).strip()
         return
-    answer = _ANSWER_LINE.match(line)
+    answer = _ANSWER_LINE.match(line) if line[0] in _ANSWER_LINE_START else None
     if answer and question.options:
         question.answer_letter = (answer.group("letter").upper(), number)
         question.closed = True
