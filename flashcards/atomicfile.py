@@ -28,7 +28,7 @@ from pathlib import Path
 from flashcards.errors import BuildError
 
 
-def _new_file_mode(path: Path) -> int:
+def new_file_mode(path: Path) -> int:
     """The mode the file would get if written in place: its current one, else 0o666 less umask
     (mkstemp creates 0o600 files, which would hide a shared deck from other users)."""
     try:
@@ -83,7 +83,7 @@ def _write_temp(path: Path, data: bytes) -> Path:
     fd, name = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), _new_file_mode(path))
+            os.fchmod(handle.fileno(), new_file_mode(path))
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

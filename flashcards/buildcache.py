@@ -36,6 +36,7 @@ import json
 import os
 import sqlite3
 import sys
+import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,13 +44,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flashcards.atomicfile import replace_files
+from flashcards.atomicfile import new_file_mode, remove_stale_temps, replace_files
 from flashcards.errors import BuildError
 from flashcards.inputfile import NotARegularFile, open_regular_file
 from flashcards.model import Digest, Paper, Question
 
 #: Bumped when the layout of the cache files changes.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _LIBRARIES = ("genanki", "markdown-it-py", "beautifulsoup4", "pyyaml", "google-re2")
@@ -252,9 +253,11 @@ class BuildCache:
 _NOTES_MANIFEST = "notes\0manifest"
 _GROUP = "group\0"
 
+# A rowid table, not WITHOUT ROWID: entries are large (a paper's notes, a file's digests),
+# which SQLite keeps a third smaller and writes faster in a rowid table.
 _SCHEMA = (
     "CREATE TABLE meta (code TEXT NOT NULL)",
-    "CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
 _MASTER = "SELECT type, name, tbl_name, sql FROM {}sqlite_master ORDER BY type, name"
@@ -294,9 +297,12 @@ class _Entries:
     The last build's entries are only read (the file opened read-only); this build's new
     entries and the keys of those it used go to a private temporary database (on disk, deleted
     when closed), so that a build holds none of them in memory and a failed build leaves the
-    cache untouched. `commit` applies them to the file in one transaction: new entries added,
-    unused ones dropped. An unreadable file is a store that finds nothing; a SQLite error on
-    the way (a full disk) leaves the cache to the next build."""
+    cache untouched. That database has the cache file's own tables (the keys used are in one
+    attached to it). `commit` applies them to the file in one transaction: new entries added,
+    unused ones dropped; with no valid file to apply them to, it copies the whole temporary
+    database, page by page, to a new file that replaces the old one once complete. An
+    unreadable file is a store that finds nothing; a SQLite error on the way (a full disk)
+    leaves the cache to the next build."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -313,8 +319,10 @@ class _Entries:
             self.last = None  # a damaged or foreign file: replaced at `commit`
         try:
             self.scratch = _connect("")  # "": a private temporary database
-            self.scratch.execute("CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT)")
-            self.scratch.execute("CREATE TABLE used (key TEXT PRIMARY KEY)")
+            for statement in _SCHEMA:
+                self.scratch.execute(statement)
+            self.scratch.execute("ATTACH DATABASE '' AS build")  # another one, for the keys
+            self.scratch.execute("CREATE TABLE build.used (key TEXT PRIMARY KEY)")
             self.scratch.execute("BEGIN")  # never committed: no need to sync it to disk
         except sqlite3.Error:
             self.scratch = None
@@ -349,7 +357,7 @@ class _Entries:
 
     def use(self, key: str) -> None:
         """Keep the last build's entry `key` past this build."""
-        self._run("INSERT OR IGNORE INTO used VALUES (?)", (key,))
+        self._run("INSERT OR IGNORE INTO build.used VALUES (?)", (key,))
 
     def put(self, key: str, value: Any) -> None:
         """Store `value` (JSON data) as the entry `key`, kept past this build."""
@@ -357,7 +365,7 @@ class _Entries:
 
     def put_text(self, key: str, text: str) -> None:
         """Store `text` as the entry `key` (read back by `scan`), kept past this build."""
-        self._run("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, text))
+        self._run("INSERT OR REPLACE INTO main.entries VALUES (?, ?)", (key, text))
 
     def _run(self, statement: str, parameters: tuple[str | bytes, ...]) -> None:
         if self.scratch is None:
@@ -376,21 +384,22 @@ class _Entries:
 
     def commit(self) -> None:
         """Write this build's entries to the file and drop those it did not use, in one
-        transaction (a crash midway leaves the file as it was: SQLite's journal)."""
+        transaction (a crash midway leaves the file as it was: SQLite's journal); or, when
+        there is no valid file, write a new one beside it and rename it into place once it is
+        complete and on disk (a crash midway leaves only a temporary file, removed by the next
+        build's commit)."""
         scratch, valid = self.scratch, self.last is not None
         self.scratch = None
         self.close()
         if scratch is None:
             return
         try:
-            if not valid:  # missing, damaged or foreign: start a new file
-                _unlink(self.path)
-                with contextlib.closing(_connect(str(self.path))) as connection:
-                    connection.execute("BEGIN")
-                    for statement in _SCHEMA:
-                        connection.execute(statement)
-                    connection.execute("INSERT INTO meta VALUES (?)", (code_version(),))
-                    connection.execute("COMMIT")
+            remove_stale_temps(self.path)  # what a build killed in `_write_copy` left
+            if not valid:  # missing, damaged or foreign: a new file
+                scratch.execute("INSERT INTO meta VALUES (?)", (code_version(),))
+                scratch.execute("COMMIT")
+                _write_copy(scratch, self.path)
+                return
             scratch.execute("COMMIT")  # ATTACH needs no open transaction
             scratch.execute("ATTACH DATABASE ? AS cache", (str(self.path),))
             if not _ours(scratch, "cache."):
@@ -398,15 +407,43 @@ class _Entries:
             scratch.execute("BEGIN IMMEDIATE")
             if not self.keep_all:
                 scratch.execute(
-                    "DELETE FROM cache.entries WHERE key NOT IN (SELECT key FROM used)"
-                    " AND key NOT IN (SELECT key FROM entries)"
+                    "DELETE FROM cache.entries WHERE key NOT IN (SELECT key FROM build.used)"
+                    " AND key NOT IN (SELECT key FROM main.entries)"
                 )
-            scratch.execute("INSERT OR REPLACE INTO cache.entries SELECT key, value FROM entries")
+            # In key order: the B-tree is walked once, not jumped about in.
+            scratch.execute(
+                "INSERT OR REPLACE INTO cache.entries SELECT key, value FROM main.entries"
+                " ORDER BY key"
+            )
             scratch.execute("COMMIT")
         except (OSError, sqlite3.Error):
             pass  # a cache that cannot be written is no error: the next build is only slower
         finally:
             scratch.close()
+
+
+def _write_copy(database: sqlite3.Connection, path: Path) -> None:
+    """Replace the file `path` by a copy of `database` (its main schema): written complete to a
+    temporary file beside it, synced to disk, then renamed over it, so that `path` is only ever
+    the old file or the whole new one (after a crash, a kill or a power cut too)."""
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
+    temporary = Path(name)
+    try:
+        os.fchmod(descriptor, new_file_mode(path))
+        with contextlib.closing(sqlite3.connect(temporary, isolation_level=None)) as copy:
+            # A file nobody reads before the rename: no journal; synced once, below.
+            copy.execute("PRAGMA journal_mode=OFF")
+            copy.execute("PRAGMA synchronous=OFF")
+            database.backup(copy)
+        os.fsync(descriptor)
+        # A journal left by the old file's interrupted transaction must not be replayed on the
+        # new one.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path.with_name(f"{path.name}-journal"))
+        os.replace(temporary, path)
+    finally:
+        os.close(descriptor)
+        temporary.unlink(missing_ok=True)
 
 
 class _Chunks(_Entries):
@@ -426,13 +463,7 @@ class _Chunks(_Entries):
         return row[0]
 
     def put(self, key: str, value: Any) -> None:
-        self._run("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, bytes(value)))
-
-
-def _unlink(path: Path) -> None:
-    for name in (path.name, f"{path.name}-journal"):
-        with contextlib.suppress(OSError):
-            os.unlink(path.with_name(name))
+        self._run("INSERT OR REPLACE INTO main.entries VALUES (?, ?)", (key, bytes(value)))
 
 
 def _read_json(path: Path) -> Any:

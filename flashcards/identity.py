@@ -72,6 +72,7 @@ def template_id(model_id: int, original_name: str) -> int:
     return _positive_int(_digest("template", str(model_id), original_name), 52) or 1
 
 
+@functools.lru_cache(maxsize=4096)  # a deck's notes share few days; datetime is slow
 def day_start(day: date) -> int:
     """Seconds since the epoch at 00:00 UTC of `day`: the modification time of a new note.
 

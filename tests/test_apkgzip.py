@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 from anki_helpers import fresh_collection, guids, import_package
 from helpers import NOW, ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flashcards import build as builder
 from flashcards.anki import apkgzip
@@ -247,3 +250,68 @@ def test_a_build_that_fails_after_its_package_leaves_the_pieces_as_they_were(
     assert (tmp_path / "deck.apkg").read_bytes() == package
     assert _build(tmp_path, later, cache=True) != package
     assert _chunk_rows(tmp_path) != before
+
+
+def _threaded_and_not(
+    data: bytes, stored: dict[str, bytes], threads: int
+) -> tuple[tuple[bytes, dict[str, bytes]], tuple[bytes, dict[str, bytes]], int]:
+    """The package and the store's pieces written with one thread and with `threads`, each
+    from a store holding `stored`; how many thread pools the threaded write started."""
+    results = []
+    pools: list[int] = []
+    real_pool = apkgzip.concurrent.futures.ThreadPoolExecutor
+
+    def pool(*args: object, **kwargs: object) -> object:
+        pools.append(1)
+        return real_pool(*args, **kwargs)
+
+    for count in (1, threads):
+        with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as tmp:
+            patch.setattr(apkgzip.workers, "cores", lambda count=count: count)
+            patch.setattr(apkgzip.concurrent.futures, "ThreadPoolExecutor", pool)
+            store = DictStore()
+            store.pieces = dict(stored)
+            results.append((_package(Path(tmp), data, store), store.pieces))
+    return results[0], results[1], len(pools)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    parts=st.lists(
+        st.one_of(st.binary(max_size=700), st.tuples(st.binary(max_size=40), st.integers(1, 60))),
+        max_size=30,
+    ),
+    change=st.integers(0, 2**16),
+    threads=st.integers(2, 4),
+)
+def test_threads_deflate_to_the_bytes_of_one_thread(
+    parts: list[bytes | tuple[bytes, int]], change: int, threads: int
+) -> None:
+    """Pieces compressed (or taken from the store) by several threads: the same package and
+    the same pieces kept as one thread, over random data with repeats (small pieces, so that
+    there are many)."""
+    data = b"".join(p if isinstance(p, bytes) else p[0] * p[1] for p in parts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(apkgzip, "CHUNK", 512)
+        patch.setattr(apkgzip, "PARALLEL_MINIMUM", 0)
+        # The store holds the pieces of other data: some valid here, some not.
+        older = bytearray(data)
+        if older:
+            older[change % len(older)] ^= 0xFF
+        (_, stored), _, _ = _threaded_and_not(bytes(older), {}, 1)
+        stored[next(iter(stored))] = b"forged" + apkgzip._SYNC_MARK
+        one, several, pools = _threaded_and_not(data, stored, threads)
+    assert several == one
+    assert pools == 2  # one per entry: the collection and the media list
+    with zipfile.ZipFile(io.BytesIO(one[0])) as archive:
+        assert archive.read("collection.anki2") == data
+
+
+def test_a_small_collection_is_deflated_without_threads() -> None:
+    """Below `PARALLEL_MINIMUM` (the bundled deck, the tests' decks) no thread is started."""
+    small = _data(apkgzip.PARALLEL_MINIMUM - 1)
+    one, several, pools = _threaded_and_not(small, {}, 2)
+    assert several == one and pools == 0
+    large = _data(apkgzip.PARALLEL_MINIMUM)
+    one, several, pools = _threaded_and_not(large, {}, 2)
+    assert several == one and pools == 1

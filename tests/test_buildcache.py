@@ -6,7 +6,10 @@ import gc
 import hashlib
 import json
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -288,7 +291,8 @@ def test_a_cache_database_not_exactly_ours_is_deleted_unread(tmp_path: Path) -> 
     connection = sqlite3.connect(warm / "deck.cache" / "entries.sqlite")
     try:
         names = connection.execute("SELECT name FROM sqlite_master ORDER BY name").fetchall()
-        assert names == [("entries",), ("meta",)]
+        assert names == sorted((row[1],) for row in buildcache._schema_rows())  # no trigger
+        assert ("entries",) in names and ("meta",) in names
         assert connection.execute("SELECT count(*) FROM entries").fetchone()[0] > 0
     finally:
         connection.close()
@@ -352,3 +356,98 @@ def test_digests_are_kept_as_dataclasses_asdict_would_write_them() -> None:
             data = buildcache._question_to_data(question)
             assert list(data) == [f.name for f in dataclasses.fields(Question)]
             assert json.dumps(data) == json.dumps(dataclasses.asdict(question))
+
+
+# A build, in a child process, that kills itself (SIGKILL: nothing can clean up) while it
+# writes its cache: "copy", with the new file half written (no valid cache before: the file is
+# made anew); "transaction", in the middle of the transaction that applies its entries to the
+# last build's file.
+_KILLED_CHILD = """
+import os, signal, sys
+from pathlib import Path
+from flashcards import build as builder, buildcache
+
+folder, point, now = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+
+def die(*args):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if point == "copy":
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        inode = os.fstat(fd).st_ino
+        if any(p.stat().st_ino == inode for p in folder.glob("deck.cache/.entries.sqlite.tmp-*")):
+            os.truncate(fd, os.fstat(fd).st_size // 2)  # as if cut short while written
+            die()
+        real_fsync(fd)
+
+    os.fsync = fsync
+else:
+    real_ours = buildcache._ours
+    journal = folder / "deck.cache" / "entries.sqlite-journal"
+
+    def die_once_the_file_changed():
+        # The journal's count of pages (bytes 8 to 12) is set once they are safe on disk, just
+        # before the file is overwritten with the new ones.
+        if journal.exists() and journal.read_bytes()[8:12].strip(bytes(1)):
+            die()
+
+    def ours(connection, schema=""):
+        found = real_ours(connection, schema)
+        if found and schema == "cache.":  # the transaction on the last build's file follows
+            connection.execute("PRAGMA cache.cache_size=1")  # it writes to the file at once
+            connection.set_progress_handler(die_once_the_file_changed, 10)
+        return found
+
+    buildcache._ours = ours
+builder.build(builder.plan_adhoc([folder / "digests"], folder / "deck.apkg"), now=now)
+"""
+
+
+@pytest.mark.parametrize("point", ["copy", "transaction"])
+def test_a_build_killed_while_writing_its_cache_leaves_none_misread(
+    tmp_path: Path, point: str
+) -> None:
+    cold, warm = tmp_path / "cold", tmp_path / "warm"
+    for folder in (cold, warm):
+        _inputs(folder, INPUTS)
+    if point == "transaction":
+        _build(warm)  # a valid cache to apply the next build's entries to
+        for folder in (cold, warm):
+            _inputs(folder, LATER)
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_CHILD, str(warm), point, str(NOW)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    cache = warm / "deck.cache"
+    leftovers = [p.name.split("tmp-")[0] for p in cache.iterdir() if ".tmp-" in p.name]
+    if point == "copy":  # the new file, half written, under its temporary name
+        assert leftovers == [".entries.sqlite."] and not (cache / "entries.sqlite").exists()
+    else:  # a file changed in part, and the journal of the pages it had then
+        assert leftovers == [] and (cache / "entries.sqlite-journal").stat().st_size > 0
+        entries = buildcache._Entries(cache / "entries.sqlite")
+        assert entries.last is None  # it must be rolled back, which a reader cannot do
+        entries.close()
+    # The killed build wrote its deck and state (the cache comes last); the next builds, with
+    # whatever the kill left of the cache, give the bytes of builds without one.
+    _build(cold, cache=False)
+    for now in (NOW, NOW + 1):
+        (warm / "deck.cache" / "build.json").unlink(missing_ok=True)  # so that it runs again
+        _build(warm, now=now)
+        assert _outputs(warm) == _outputs(cold)
+    # Removed by the next build: the temporary file; the journal, which would otherwise be
+    # played back on the new file.
+    assert sorted(p.name for p in cache.iterdir()) == [
+        "build.json",
+        "chunks.sqlite",
+        "entries.sqlite",
+    ]
+    entries = buildcache._Entries(cache / "entries.sqlite")
+    assert entries.last is not None  # a cache of this version, read as valid
+    entries.close()
+    assert _keys(cache) and buildcache.BuildCache.load(cache).last_build
