@@ -8,11 +8,9 @@ file whose bytes would not change is not rewritten.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import hashlib
 import itertools
-import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,7 +45,6 @@ from flashcards.atomicfile import directories_locked, replace_files
 from flashcards.buildcache import (
     BuildCache,
     default_cache_path,
-    encode_digests,
     fingerprint,
     sha256_file,
     topics_from_entry,
@@ -67,14 +64,13 @@ from flashcards.parse import (
     Progress,
     digest_jobs,
     find_digest_files,
-    parse_bytes,
     parse_file,
+    parse_files,
     parse_paths,
-    read_digest_bytes,
 )
 from flashcards.timing import phase
 from flashcards.topics import Taxonomy, assign_parts, load_taxonomy, topic_parts
-from flashcards.workers import cores, fork_iter
+from flashcards.workers import fork_iter
 
 DEFAULT_DECK_NAME = "AI Papers"
 DEFAULT_DECKS_DIR = Path("decks")
@@ -343,110 +339,13 @@ def read_inputs(
     """The plan's digests (see `parse_paths` for `collect_errors` and `progress`); files whose
     bytes `cache` has seen are not parsed again, and many new files are parsed on every core."""
     with phase("parse"):
-        outcomes = _parse_ahead(plan, cache, progress)
-        ahead = outcomes is not None
-
-        def read(path: str) -> list[Digest]:
-            outcome = outcomes.get(path) if outcomes is not None else None
-            if outcome is None:  # not read ahead (e.g. it appeared since): as parse_paths would
-                return parse_file(path, max_bytes=plan.max_bytes)
-            if isinstance(outcome, ParseError):
-                raise outcome
-            return outcome
-
         return parse_paths(
             plan.inputs,
             max_bytes=plan.max_bytes,
             collect_errors=collect_errors,
-            progress=None if ahead else progress,
-            read=read if ahead else None,
+            progress=progress,
+            cache=cache,
         )
-
-
-#: Fewer new files than this are parsed in this process: starting workers would cost more.
-PARALLEL_MIN_FILES = 64
-
-
-def _parse_ahead(
-    plan: BuildPlan, cache: BuildCache | None, progress: Progress | None
-) -> dict[str, list[Digest] | ParseError] | None:
-    """Each input file's digests or parse error, keyed by path: from `cache` when it has the
-    file's bytes, else parsed (in worker processes when there are many). None when there is
-    nothing to gain (no cache, few files): `parse_paths` then reads the files itself."""
-    outcomes: dict[str, list[Digest] | ParseError] = {}
-    new: list[tuple[str, bool]] = []  # as parse_paths lists them, for `progress`
-    for job in digest_jobs(plan.inputs):
-        path = job[0]
-        if path == "-":
-            continue
-        found = None
-        if cache is not None:
-            try:
-                data = read_digest_bytes(Path(path), max_bytes=plan.max_bytes)
-            except ParseError:
-                continue  # parse_paths reports it in its turn
-            found = cache.parsed(path, hashlib.sha256(data).hexdigest())
-        if found is not None:
-            outcomes[path] = found
-        else:
-            new.append(job)
-    if cache is None and _workers(len(new)) < 2:
-        return None
-    outcomes.update(_parse_files(new, plan.max_bytes, cache, progress))
-    return outcomes
-
-
-def _parse_files(
-    jobs: Sequence[tuple[str, bool]],
-    max_bytes: int,
-    cache: BuildCache | None,
-    progress: Progress | None = None,
-) -> dict[str, list[Digest] | ParseError]:
-    """Each of the files `jobs` lists (as `digest_jobs` does), parsed (in worker processes
-    when there are many): its digests or its parse error; `cache` remembers the digests."""
-    outcomes: dict[str, list[Digest] | ParseError] = {}
-    workers = _workers(len(jobs))
-    arguments = [(path, max_bytes, cache is not None) for path, _ in jobs]
-    if workers < 2:
-        results: Iterable[_Parsed] = map(_parse_one, arguments)
-    else:
-        # Fork: the workers start at once with this process's modules (spawn would import
-        # everything again); results come back in order, so they are exactly one process's.
-        context = multiprocessing.get_context("fork")
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
-        results = pool.map(_parse_one, arguments, chunksize=max(1, len(arguments) // (workers * 8)))
-    try:
-        for (path, _), (sha, result, text) in zip(
-            progress(jobs) if progress else jobs, results, strict=True
-        ):
-            outcomes[path] = result
-            if cache is not None and sha is not None and text is not None:
-                cache.remember(path, sha, text)
-    finally:
-        if workers >= 2:
-            pool.shutdown(cancel_futures=True)
-    return outcomes
-
-
-def _workers(files: int) -> int:
-    return cores() if files >= PARALLEL_MIN_FILES else 1
-
-
-#: A file's sha256, its digests or parse error, and (if asked) the digests as the cache keeps
-#: them (`encode_digests`).
-_Parsed = tuple[str | None, list[Digest] | ParseError, str | None]
-
-
-def _parse_one(job: tuple[str, int, bool]) -> _Parsed:
-    """One file's sha256 and digests, or its parse error (returned: it is reported in order),
-    and with `encode` the digests' cache text: made where the file is parsed, in a worker."""
-    path, max_bytes, encode = job
-    try:
-        data = read_digest_bytes(Path(path), max_bytes=max_bytes)
-        digests = parse_bytes(data, path, max_bytes=max_bytes)
-    except ParseError as exc:
-        return None, exc, None
-    return hashlib.sha256(data).hexdigest(), digests, encode_digests(digests) if encode else None
 
 
 def _hashed_inputs(plan: BuildPlan) -> list[tuple[str, str]] | None:
@@ -747,8 +646,9 @@ def _read_spliced(
     if [f for f in files if f in known] != list(last.files):
         return None  # a file removed, changed or moved: build in full
     shas = dict(files)
-    added = [(path, False) for path, sha in files if (path, sha) not in known]
-    outcomes = _parse_files(added, plan.max_bytes, cache)
+    added = [path for path, sha in files if (path, sha) not in known]
+    found_in_added = parse_files(added, max_bytes=plan.max_bytes, cache=cache)
+    outcomes = dict(zip(added, found_in_added, strict=True))
     affected = frozenset(
         paper.key
         for found in outcomes.values()

@@ -204,6 +204,12 @@ class BuildCache:
         self.files_reused += 1
         return digests
 
+    @staticmethod
+    def encode(digests: Iterable[Digest]) -> str:
+        """What `remember` keeps of `digests` (`encode_digests`): `parse_paths` has it made
+        where the file is parsed, in a worker."""
+        return encode_digests(digests)
+
     def remember(self, source: str, sha: str, digests: Iterable[Digest] | str) -> None:
         """Keep the digests parsed from `source` with bytes of hash `sha` (or their
         `encode_digests` text, which a parse worker makes)."""

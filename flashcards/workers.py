@@ -11,7 +11,7 @@ import concurrent.futures
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
@@ -48,9 +48,10 @@ def fork_map(
 
 def fork_iter(
     function: Callable[[Item], Result], items: Sequence[Item], *, minimum: int
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     """`fork_map`'s results one at a time, in order, as they come: for a caller that need not
-    hold them all at once. Consume it whole before another `fork_map`."""
+    hold them all at once, or a progress bar that follows them. Closing it early stops the
+    workers. Consume or close it before another `fork_map`."""
     global _JOB
     workers = cores() if len(items) >= minimum else 1
     if workers < 2:
@@ -64,9 +65,12 @@ def fork_iter(
     gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        try:
             chunk = max(1, len(items) // (workers * 8))
             yield from pool.map(_run, range(len(items)), chunksize=chunk)
+        finally:
+            pool.shutdown(cancel_futures=True)
     finally:
         gc.unfreeze()
         _JOB = None

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import NOW, spy_on_worker_pools
 
+import flashcards.parse
 from flashcards import build as builder
 from flashcards import buildcache
 from flashcards.cli import main
@@ -221,7 +222,8 @@ def test_files_parsed_in_worker_processes_read_as_in_one(
     shutil.copytree(FIXTURES, folder)  # good digests, broken ones, files that are no digest
     plan = builder.plan_adhoc([folder], tmp_path / "deck.apkg", cache=use_cache)
     one = parse_paths([folder], collect_errors=True)
-    monkeypatch.setattr(builder, "PARALLEL_MIN_FILES", 2)
+    pools = spy_on_worker_pools(monkeypatch)
+    monkeypatch.setattr(flashcards.parse, "PARALLEL_MIN_FILES", 2)
     cache = buildcache.BuildCache(tmp_path / "deck.cache") if use_cache else None
     shown: list[tuple[str, bool]] = []
 
@@ -232,7 +234,9 @@ def test_files_parsed_in_worker_processes_read_as_in_one(
 
     for second in (False, True):  # the second time, with a cache, from the cache
         shown.clear()
+        started = len(pools)
         many = builder.read_inputs(plan, collect_errors=True, progress=progress, cache=cache)
+        assert len(pools) == started + (len(shown) >= 2)  # parsed in worker processes
         assert many.digests == one.digests
         assert many.warnings == one.warnings
         assert [str(e) for e in many.errors] == [str(e) for e in one.errors]

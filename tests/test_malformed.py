@@ -14,6 +14,7 @@ Decisions where the issue leaves a choice:
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +25,13 @@ from helpers import FIXTURES, only_digest, without_hanging
 from flashcards.cli import main
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.model import Digest
-from flashcards.parse import detect_format, parse_bytes, parse_file, parse_text
+from flashcards.parse import (
+    detect_format,
+    parse_bytes,
+    parse_file,
+    parse_text,
+    read_digest_bytes,
+)
 
 MALFORMED = FIXTURES / "malformed"
 NEEDS_TWO = "a question needs at least two (one a line, right after the question)"
@@ -279,6 +286,27 @@ def test_file_size_limit(tmp_path: Path) -> None:
     with pytest.raises(ParseError) as info:
         parse_bytes(b"x\n" * 30 + b"x" * 101, "-", max_bytes=100)
     assert str(info.value) == "-:31: file is larger than the 100 byte limit"
+
+
+def test_a_file_holding_more_than_its_size_says_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file still being written (or one of /proc) may hold more than its size said when it was
+    # opened: what it holds is read, up to the limit, never only the size it claimed.
+    path = tmp_path / "growing.md"
+    data = (MALFORMED / "md_escaped_pipes.md").read_bytes()
+    path.write_bytes(data)
+    real_fstat = os.fstat
+
+    def understated(fd: int) -> os.stat_result:
+        info = real_fstat(fd)
+        return os.stat_result((*info[:6], 10, *info[7:]))  # st_size: 10 bytes
+
+    monkeypatch.setattr(os, "fstat", understated)
+    assert read_digest_bytes(path) == data
+    with pytest.raises(ParseError) as info:
+        read_digest_bytes(path, max_bytes=100)
+    assert str(info.value) == f"{path}:{line_at(path, 100)}: file is larger than the 100 byte limit"
 
 
 def line_at(path: Path, limit: int) -> int:

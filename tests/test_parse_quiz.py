@@ -18,12 +18,15 @@ import pytest
 from click.testing import CliRunner
 from digest_writers import FIVE_FIELDS
 from helpers import CORPUS, FIXTURES, only_digest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flashcards.cli import main
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.links import arxiv_id_from_url
 from flashcards.model import FIELD_NAMES, Digest
 from flashcards.parse import (
+    common,
     parse_bytes,
     parse_file,
     parse_paths,
@@ -86,6 +89,66 @@ def test_split_fields_handles_run_together_markdown_and_prose() -> None:
         "problem": "bare label",
     }
     assert split_fields("") == {}
+
+
+# The field-marker regex as it was before its start was made cheap to rule out (a lookbehind
+# `(?<!\S)` and a first-character class): both must find the same markers in any text.
+_FORMER_MARKER = re.compile(
+    rf"""
+    (?P<lead>(?:^|(?<=\s))(?:\d{{1,2}}\.\s*+)?(?:\*\*\s*+)?)
+    (?:
+        (?P<emoji>[{common._EMOJI_CLASS}])\ufe0f?\s*+(?P<elabel>[^:：*\n]{{0,60}}+)
+      | (?P<label>{common._LABEL_ALTERNATIVES})
+    )
+    \s*(?:\*\*\s*)?[:：](?:\s*\*\*)?[ \t]*
+    """,
+    re.IGNORECASE | re.VERBOSE | re.MULTILINE,
+)
+_MARKER_PIECES = st.sampled_from(
+    [
+        *("📘", "💡", "❓", "🛠️", "📊", "Topic", "PROBLEM", "problem", "ſummary", "Methods", "x"),
+        *("evaluation", "Results and Evaluation", "new ideas", "Workflow", "domain", "1.", "12."),
+        *(":", "：", "**", " ", "\n", "\t", "\u00a0", "\u3000", "é", "2", "-", "Q1"),
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_MARKER_PIECES, max_size=20))
+def test_field_markers_are_found_where_the_former_regex_found_them(pieces: list[str]) -> None:
+    text = "".join(pieces)
+
+    def found(pattern: re.Pattern[str]) -> list[tuple[object, ...]]:
+        return [(m.span(), m["emoji"], m["elabel"], m["label"]) for m in pattern.finditer(text)]
+
+    assert found(common._MARKER) == found(_FORMER_MARKER)
+
+
+def test_field_markers_start_with_any_case_of_a_label() -> None:
+    # The first-character class is compiled with the labels' own flags: every character that
+    # matches a label's first letter case-insensitively (the long s of "ſummary", say) is in it.
+    letters = re.compile("|".join(common._MARKER_START), re.IGNORECASE)
+    start = re.compile(f"[{common._MARKER_START}]", re.IGNORECASE)
+    assert "s" in common._MARKER_START and letters.match("ſ")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert bool(letters.match(char)) == bool(start.match(char)), hex(code)
+
+
+def test_quiz_text_line_gates_hold_every_case_of_their_letters() -> None:
+    # The text parser tries a case-insensitive line regex only on lines starting with one of
+    # the letters' two ASCII cases: no other character matches them case-insensitively.
+    letters = "".join(
+        sorted(
+            quiz_text._AFTER_PAPERS_START
+            | quiz_text._PUBLISHED_START
+            | quiz_text._LINK_START
+            | quiz_text._ANSWER_LINE_START
+        )
+    ).replace("📝", "")
+    pattern = re.compile(f"[{letters}]", re.IGNORECASE)
+    matched = {chr(c) for c in range(sys.maxunicode + 1) if pattern.match(chr(c))}
+    assert matched == set(letters) == set("AaCcLlMmPpTt")
 
 
 # --- seeds ---------------------------------------------------------------------------------------

@@ -7,15 +7,19 @@ format, dispatches, and walks directories.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from flashcards.errors import NotADigestError, ParseError
 from flashcards.inputfile import NotARegularFile, open_regular_file
 from flashcards.model import Digest, Format
+from flashcards.workers import fork_iter
 
 #: Files larger than this are refused before being read whole: real digests are under 100 KB,
 #: and the markdown parser needs seconds per MB of dense (hostile) markup, so 2 MiB keeps the
@@ -53,6 +57,9 @@ class ParseResult:
     warnings: tuple[str, ...] = ()
     errors: tuple[ParseError, ...] = ()  # only with `collect_errors`; else the first is raised
 
+
+#: What reading one file gave: its digests, or why it gave none.
+Outcome = list[Digest] | ParseError
 
 #: Wraps the files `parse_paths` is about to read, e.g. in a progress bar.
 Progress = Callable[[Sequence[tuple[str, bool]]], Iterable[tuple[str, bool]]]
@@ -160,10 +167,13 @@ def read_digest_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> byte
     than `max_bytes`."""
     try:
         with open_regular_file(path) as handle:
-            # Never more than the limit allows, whatever the size claims: a device or a file still
-            # being written reports a size that is no bound.
-            data = handle.read(max_bytes + 1)
             size = os.fstat(handle.fileno()).st_size
+            # What the file claims to hold and a byte more: asking for the limit at once costs
+            # a buffer of that size per file. Never more than the limit allows, whatever the
+            # size claims: a file still being written may hold more than it said.
+            data = handle.read(min(size, max_bytes) + 1)
+            if size < len(data) <= max_bytes:
+                data += handle.read(max_bytes + 1 - len(data))
     except OSError as exc:
         raise ParseError(f"cannot read: {exc.strerror or exc}", path) from None
     except NotARegularFile as exc:  # a FIFO, device or socket: reading it may never end
@@ -222,6 +232,26 @@ def _is_folder(entry: os.DirEntry[str]) -> bool:
         return False
 
 
+#: Fewer files than this are parsed in this process: starting workers would cost more.
+PARALLEL_MIN_FILES = 64
+
+
+class DigestCache(Protocol):
+    """Digests parsed before, by file and the sha256 of its bytes (`buildcache.BuildCache`)."""
+
+    def parsed(self, source: str, sha: str) -> list[Digest] | None:
+        """The digests parsed from `source` when its bytes had the hash `sha`, if known."""
+        ...
+
+    def encode(self, digests: list[Digest]) -> str:
+        """What `remember` keeps of `digests`: made where the file is parsed (a worker)."""
+        ...
+
+    def remember(self, source: str, sha: str, digests: str) -> None:
+        """Keep `encode`'s text for `source` with bytes of hash `sha`."""
+        ...
+
+
 def parse_paths(
     paths: Iterable[str | Path],
     *,
@@ -231,50 +261,149 @@ def parse_paths(
     collect_errors: bool = False,
     progress: Progress | None = None,
     read: Callable[[str], list[Digest]] | None = None,
+    cache: DigestCache | None = None,
 ) -> ParseResult:
     """Parse files, directories (recursively) and '-' (the `stdin` bytes).
 
     A file named explicitly must be a digest; inside a directory, files that are not digests are
     skipped with a warning. A file reached twice (named twice, inside two folders given, or
-    through a link) is read once. Any other problem raises `ParseError`, or with
-    `collect_errors` is kept in `ParseResult.errors` (one per file) while the other files are
-    still read, so that a check can name every bad file at once. `progress` wraps the list of
-    files to read (a progress bar, for instance); it must yield them all, in order. `read`, if
-    given, replaces `parse_file` (with these limits) for each file: a cache of parsed files.
+    through a link) is read once. Any other problem raises `ParseError` (the first file's in
+    reading order), or with `collect_errors` is kept in `ParseResult.errors` (one per file)
+    while the other files are still read, so that a check can name every bad file at once.
+    `progress` wraps the list of files to parse (a progress bar, for instance); it must yield
+    them all, in order. Many files (`PARALLEL_MIN_FILES`) are parsed in worker processes, one
+    per core, with exactly one process's results. `cache` gives the digests of files whose bytes
+    it has seen, and keeps those of the others. `read`, if given, replaces parsing each file
+    (in this process, without `cache`): the build's reuse of its last digests.
     """
     jobs = digest_jobs(paths)
+    outcomes: Generator[Outcome, None, None]
+    if read is None:
+        outcomes = _outcomes(jobs, stdin, max_bytes, max_line, progress, cache)
+    else:
+        shown = progress(jobs) if progress is not None else jobs
+        outcomes = (_read_with(read, raw, stdin, max_bytes, max_line) for raw, _ in shown)
     digests: list[Digest] = []
     warnings: list[str] = []
     errors: list[ParseError] = []
-    for raw, in_directory in progress(jobs) if progress is not None else jobs:
-        try:
-            if raw == "-":
-                found = parse_bytes(stdin or b"", "-", max_bytes=max_bytes, max_line=max_line)
-            elif Path(raw).exists():
-                found = (
-                    parse_file(raw, max_bytes=max_bytes, max_line=max_line)
-                    if read is None
-                    else read(raw)
-                )
-            else:
-                raise ParseError("no such file or directory", raw)
-        except NotADigestError as exc:
-            if not in_directory:
+    with contextlib.closing(outcomes):  # an error raised stops the workers at once
+        for (_, in_directory), found in zip(jobs, outcomes, strict=True):
+            if isinstance(found, NotADigestError):
+                if not in_directory:
+                    if not collect_errors:
+                        raise found
+                    errors.append(found)
+                else:
+                    warnings.append(f"{found} (skipped)")
+                continue
+            if isinstance(found, ParseError):
                 if not collect_errors:
-                    raise
-                errors.append(exc)
-            else:
-                warnings.append(f"{exc} (skipped)")
-            continue
-        except ParseError as exc:
-            if not collect_errors:
-                raise
-            errors.append(exc)
-            continue
-        for digest in found:
-            warnings.extend(_located(digest.source, w) for w in digest.warnings)
-        digests.extend(found)
+                    raise found
+                errors.append(found)
+                continue
+            for digest in found:
+                warnings.extend(_located(digest.source, w) for w in digest.warnings)
+            digests.extend(found)
     return ParseResult(tuple(digests), tuple(warnings), tuple(errors))
+
+
+def parse_files(
+    paths: Sequence[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_line: int = DEFAULT_MAX_LINE,
+    cache: DigestCache | None = None,
+) -> list[list[Digest] | ParseError]:
+    """Each file's digests or parse error, in order, as `parse_paths` reads them (from `cache`
+    when it has the file's bytes, in worker processes when there are many)."""
+    jobs = [(path, False) for path in paths]
+    return list(_outcomes(jobs, None, max_bytes, max_line, None, cache))
+
+
+def _read_with(
+    read: Callable[[str], list[Digest]],
+    raw: str,
+    stdin: bytes | None,
+    max_bytes: int,
+    max_line: int,
+) -> Outcome:
+    try:
+        if raw == "-" or not Path(raw).exists():
+            data = _job_bytes(raw, stdin, max_bytes)
+            return parse_bytes(data, raw, max_bytes=max_bytes, max_line=max_line)
+        return read(raw)
+    except ParseError as exc:
+        return exc
+
+
+def _job_bytes(raw: str, stdin: bytes | None, max_bytes: int) -> bytes:
+    """The bytes of a file `digest_jobs` listed ('-': stdin's)."""
+    if raw == "-":
+        return stdin or b""
+    if not Path(raw).exists():
+        raise ParseError("no such file or directory", raw)
+    return read_digest_bytes(Path(raw), max_bytes=max_bytes)
+
+
+#: A file's sha256 (with a cache), its digests or parse error, and (with a cache) the
+#: digests' cache text.
+_Parsed = tuple[str | None, Outcome, str | None]
+
+
+def _outcomes(
+    jobs: Sequence[tuple[str, bool]],
+    stdin: bytes | None,
+    max_bytes: int,
+    max_line: int,
+    progress: Progress | None,
+    cache: DigestCache | None,
+) -> Generator[Outcome, None, None]:
+    """Each job's digests or parse error, in order, one at a time: known ones from `cache`,
+    the others parsed (in workers when there are many; then every file is parsed before the
+    first error is met, which changes nothing but the time)."""
+    known: dict[int, Outcome] = {}
+    todo: list[tuple[str, bytes | None]] = []  # (path, its bytes when read already)
+    for number, (raw, _) in enumerate(jobs):
+        data = None
+        if cache is not None and raw != "-":
+            try:
+                data = _job_bytes(raw, stdin, max_bytes)
+            except ParseError as exc:
+                known[number] = exc
+                continue
+            cached = cache.parsed(raw, hashlib.sha256(data).hexdigest())
+            if cached is not None:
+                known[number] = cached
+                continue
+        todo.append((raw, data))
+
+    def parse_one(job: tuple[str, bytes | None]) -> _Parsed:
+        raw, data = job
+        try:
+            if data is None:
+                data = _job_bytes(raw, stdin, max_bytes)
+            digests = parse_bytes(data, raw, max_bytes=max_bytes, max_line=max_line)
+        except ParseError as exc:
+            return None, exc, None
+        if cache is None or raw == "-":
+            return None, digests, None
+        return hashlib.sha256(data).hexdigest(), digests, cache.encode(digests)
+
+    parsed = fork_iter(parse_one, todo, minimum=PARALLEL_MIN_FILES)
+    try:
+        listed = [jobs[n] for n in range(len(jobs)) if n not in known]
+        shown = progress(listed) if progress is not None else listed
+        results = zip(shown, parsed, strict=True)
+        for number, (raw, _) in enumerate(jobs):
+            if number in known:
+                yield known[number]
+                continue
+            _, (sha, found, text) = next(results)
+            if cache is not None and sha is not None and text is not None:
+                cache.remember(raw, sha, text)
+            yield found
+    finally:
+        parsed.close()
 
 
 def digest_jobs(paths: Iterable[str | Path]) -> list[tuple[str, bool]]:
@@ -320,6 +449,8 @@ def _located(source: str, warning: str) -> str:
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_LINE",
+    "PARALLEL_MIN_FILES",
+    "DigestCache",
     "ParseResult",
     "Progress",
     "check_line_lengths",
@@ -328,6 +459,7 @@ __all__ = [
     "find_digest_files",
     "parse_bytes",
     "parse_file",
+    "parse_files",
     "parse_paths",
     "parse_text",
 ]

@@ -94,16 +94,21 @@ _LABEL_ALTERNATIVES = "|".join(
 # The emoji's label runs to the colon (it holds none), so it is taken whole (possessive `{0,60}+`,
 # as are the spaces before it): letting the regex try every split of a long run of spaces between
 # them made one emoji followed by 20,000 spaces take minutes.
+# The regex is tried at every position of a summary, so its start rules most of them out cheaply:
+# a marker starts at the text's start or after a space (`(?<!\S)`), with a digit, `*`, an emoji or
+# the first letter of a label (in any case: the flags are the labels' own).
+_MARKER_START = "".join(sorted({label[0] for label in _FIELD_LABELS}))
 _MARKER = re.compile(
     rf"""
-    (?P<lead>(?:^|(?<=\s))(?:\d{{1,2}}\.\s*+)?(?:\*\*\s*+)?)
+    (?<!\S)(?=[\d*{_EMOJI_CLASS}{_MARKER_START}])
+    (?:\d{{1,2}}\.\s*+)?(?:\*\*\s*+)?
     (?:
         (?P<emoji>[{_EMOJI_CLASS}])\ufe0f?\s*+(?P<elabel>[^:：*\n]{{0,60}}+)
       | (?P<label>{_LABEL_ALTERNATIVES})
     )
     \s*(?:\*\*\s*)?[:：](?:\s*\*\*)?[ \t]*
     """,
-    re.IGNORECASE | re.VERBOSE | re.MULTILINE,
+    re.IGNORECASE | re.VERBOSE,
 )
 
 

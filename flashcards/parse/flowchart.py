@@ -412,8 +412,10 @@ def _inherited_classes(tag: Tag) -> list[str]:
 
 # -- a chart flattened to text -----------------------------------------------------------------
 
-_ARROW = re.compile(r"\s+(?:→|->|=>|⇒|⟶|➔|➜)\s+")
+_ARROWS = ("→", "->", "=>", "⇒", "⟶", "➔", "➜")
+_ARROW = re.compile(rf"\s+(?:{'|'.join(_ARROWS)})\s+")
 _ITEM_NUMBER = re.compile(r"(?:^|(?<=\s))(\d{1,2})[.)]\s+")
+_ITEM_HINT = re.compile(r"\d[.)]\s")  # in every match of `_ITEM_NUMBER`; found at C speed
 _LEADING_BULLET = re.compile(r"^[-•*]\s+")
 _INNER_BULLET = re.compile(r"\s+[-•*]\s+")
 _SHORT_STEP_WORDS = 8  # an arrow chain's steps are labels; longer runs hold arrows of their own
@@ -426,10 +428,13 @@ def text_steps(line: str) -> list[str]:
     of bullets ("- Encode - Cluster"). Anything else is one step, as written: an arrow inside a
     longer run ("root -> leaves") relates two labels, not the chart's steps."""
     line = collapse_whitespace(line)
-    parts = _ARROW.split(line)
-    if len(parts) > 1 and all(0 < len(p.split()) <= _SHORT_STEP_WORDS for p in parts):
-        return parts
-    numbered = _numbered_items(line)
+    # Each split below is tried only on a line holding what it needs (an arrow; a digit, then
+    # "." or ")" and a space): the regexes are tried at every position, the tests are cheap.
+    if any(arrow in line for arrow in _ARROWS):
+        parts = _ARROW.split(line)
+        if len(parts) > 1 and all(0 < len(p.split()) <= _SHORT_STEP_WORDS for p in parts):
+            return parts
+    numbered = _numbered_items(line) if _ITEM_HINT.search(line) else []
     if numbered:
         return numbered
     if _LEADING_BULLET.match(line):

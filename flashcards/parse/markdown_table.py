@@ -32,13 +32,13 @@ section with no rows is not an error: it gives a digest with zero papers and a w
 from __future__ import annotations
 
 import re
-import types
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import mdTrim
 from markdown_it.rules_block import StateBlock
+from markdown_it.rules_block.table import MAX_AUTOCOMPLETED_CELLS, getLine
 from markdown_it.rules_block.table import table as gfm_table_rule
 from markdown_it.token import Token
 
@@ -53,42 +53,73 @@ FORMAT: Format = "markdown-table"
 # does not linkify; tables are the GFM extension. The block pass only needs the document's shape
 # (headings, tables, code): cells are parsed inline once, after rows are mended.
 _MD = MarkdownIt("commonmark").enable("table")
-_MD_BLOCKS = MarkdownIt("commonmark").enable("table").disable("inline")
+_MD_BLOCKS = MarkdownIt("commonmark").enable("table").disable(["inline", "normalize"])
 # GFM's cell split (as markdown-it's): a '|' right after a backslash is content, not a border.
 _CELL_BORDER = re.compile(r"(?<!\\)\|")
-
-
-_BlockRule = Callable[[StateBlock, int, int, bool], bool]
 
 
 def split_row(text: str) -> list[str]:
     """A table row's cells, split as markdown-it's `escapedSplit` does (tests check they agree):
     at each `|` not right after a backslash, with `\\|` turned into `|`."""
+    if "\\" not in text:  # most rows: every `|` is a border, which `str.split` finds at C speed
+        return text.split("|")
     return [cell.replace("\\|", "|") for cell in _CELL_BORDER.split(text)]
 
 
-def _with_fast_split(rule: _BlockRule) -> _BlockRule:
-    """markdown-it's GFM table rule, its row splitter swapped for `split_row`.
+def _table_shape(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """markdown-it's GFM table rule, without a token for each body cell.
 
-    `escapedSplit` walks each row one character at a time in Python and was a quarter of the
-    table format's parse time (it splits every body row, only to count cells); `split_row` gives
-    the same cells at C speed. Should a markdown-it release stop calling it, the rule is kept as
-    it is.
+    The block pass only needs a table's lines and header cells (the rows are read from the raw
+    lines), and the rule's tokens for every cell of every row (three per cell) were half of its
+    time. So the stock rule reads the header and delimiter alone (it is given no line after
+    them), and the body is then walked as the rule walks it, to the same end; only the body's
+    `tbody` tokens are added. tests/test_parse_markdown.py checks that the tokens are the stock
+    ones less those of the rows.
     """
-    if not isinstance(rule, types.FunctionType) or "escapedSplit" not in rule.__code__.co_names:
-        return rule
-    namespace = {**rule.__globals__, "escapedSplit": split_row}
-    fast: _BlockRule = types.FunctionType(
-        rule.__code__, namespace, rule.__name__, rule.__defaults__
-    )
-    return fast
+    if not gfm_table_rule(state, start, min(end, start + 2), silent):
+        return False
+    if silent:
+        return True
+    state.tokens.pop()  # the table_close: the body comes first
+    state.level += 1
+    opening = next(t for t in reversed(state.tokens) if t.type == "table_open")
+    width = sum(t.type == "inline" for t in state.tokens[state.tokens.index(opening) :])
+    parent, state.parentType = state.parentType, "table"
+    terminators = state.md.block.ruler.getRules("blockquote")
+    autocompleted = 0
+    line = start + 2
+    while line < end:  # the stock rule's loop over the body, less its tokens
+        if state.sCount[line] < state.blkIndent:
+            break
+        if any(rule(state, line, end, True) for rule in terminators):
+            break
+        text = mdTrim(getLine(state, line))
+        if not text or state.is_code_block(line):
+            break
+        cells = split_row(text)
+        if cells and cells[0] == "":
+            cells.pop(0)
+        if cells and cells[-1] == "":
+            cells.pop()
+        autocompleted += width - len(cells)
+        if autocompleted > MAX_AUTOCOMPLETED_CELLS:
+            break
+        line += 1
+    if line > start + 2:
+        state.push("tbody_open", "tbody", 1).map = [start + 2, line]
+        state.push("tbody_close", "tbody", -1)
+    state.push("table_close", "table", -1)
+    assert opening.map is not None
+    opening.map[1] = line
+    state.parentType = parent
+    state.line = line
+    return True
 
 
 # `at` resets the rule's alternate chains: a table may still interrupt a paragraph, as in
 # markdown-it's own `ParserBlock`.
-_MD_BLOCKS.block.ruler.at(
-    "table", _with_fast_split(gfm_table_rule), {"alt": ["paragraph", "reference"]}
-)
+_MD_BLOCKS.block.ruler.at("table", _table_shape, {"alt": ["paragraph", "reference"]})
+
 
 _SECTION_TITLE = re.compile(r"^\s*papers\s+for\b\s*(?P<rest>.*)$", re.IGNORECASE)
 _ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
@@ -100,8 +131,8 @@ _READ_MORE = re.compile(
     r"\s*(?:\(\s*|[-–—:]\s*)?(?:read\s+more\b[^\[\]()|]{0,30}\[|\[\s*read\s+more\b).*\Z",
     re.IGNORECASE | re.DOTALL,
 )
-# What every match of `_READ_MORE` (and of `_FOLLOW_UP` below) holds, under the same flags: a
-# cheap search for it spares most cells the full pattern, tried at every position.
+# What every match of `_READ_MORE` holds, under the same flags: a cheap search for it spares
+# most cells the full pattern, tried at every position.
 _READ_MORE_HINT = re.compile(r"read\s+more", re.IGNORECASE)
 
 # Inline maths `$…$` / `$$…$$` is kept verbatim: markdown would eat its `*`, `_` and `\`. The
@@ -170,7 +201,6 @@ _FOLLOW_UP = re.compile(
         \s*(?=(?:1[.)]|[-*•]|\(?[ai]\))\s).*\Z""",
     re.IGNORECASE | re.DOTALL | re.VERBOSE,
 )
-_FOLLOW_UP_HINT = re.compile(r"follow-up", re.IGNORECASE)
 
 # Header names (lower case, non-letters dropped) → the role of the column.
 _COLUMN_ROLES = {
@@ -193,7 +223,7 @@ _COLUMN_ROLES = {
 def parse(text: str, source: str) -> list[Digest]:
     """Every `Papers for YYYY-MM-DD` section of `text` as a `Digest`, in file order."""
     lines = text.split("\n")
-    sections = _find_sections(_MD_BLOCKS.parse(text), source)
+    sections = _find_sections(block_tokens(text), source)
     if not sections:
         raise NotADigestError(
             "not a markdown-table digest: no '## Papers for YYYY-MM-DD' heading", source, 1
@@ -211,6 +241,17 @@ def parse(text: str, source: str) -> list[Digest]:
             )
         )
     return digests
+
+
+def block_tokens(text: str) -> list[Token]:
+    """markdown-it's block tokens of `text`, less those of table body rows (`_table_shape`)."""
+    # markdown-it's `normalize` rule (line breaks as '\n', NUL as U+FFFD) by `str.replace`: its
+    # regexes, tried at every character, cost as much as the rest of the block pass.
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\0" in text:
+        text = text.replace("\0", "\ufffd")
+    return _MD_BLOCKS.parse(text)
 
 
 @dataclass
@@ -419,7 +460,9 @@ def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
 
 
 def _clean_summary(text: str) -> str:
-    if _FOLLOW_UP_HINT.search(text):
+    # The cheap test first: the letters of "follow-up" match (case-insensitively) only
+    # characters whose lower case is that letter, so every match is in `text.lower()`.
+    if "follow-up" in text.lower():
         text = _FOLLOW_UP.sub("", text)
     stripped = _PREAMBLE.sub("", text, count=1)
     # Keep the text whole if the "preamble" was all there was.
@@ -432,8 +475,9 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
     With `drop_site_links`, a link whose text only names where it goes ("arXiv", "PDF") leaves
     no text behind: in a title cell it is a pointer, not part of the title.
     """
-    if _too_dense(markdown) or _INLINE_TRIGGER.search(markdown) is None:
-        # Markup-free text is its own plain form (most cells: parsing them was most of the time).
+    # Markup-free text is its own plain form (most cells: parsing them was most of the time);
+    # the cheap test first.
+    if _INLINE_TRIGGER.search(markdown) is None or _too_dense(markdown):
         return _with_bare_urls(collapse_whitespace(markdown), [])
     pieces = _SIMPLE_LINK.split(markdown)
     if len(pieces) > 1 and not any(_NOT_PLAIN.search(text) for text in pieces[::3]):
@@ -514,6 +558,8 @@ def _too_dense(markdown: str) -> bool:
 
 def _with_bare_urls(text: str, links: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
     # Bare URLs are links too (markdown-it is not asked to linkify prose).
+    if "://" not in text:  # what every bare URL holds: most text has none
+        return text, links
     known = {url for _, url in links}
     links.extend(
         ("", m.group(0))

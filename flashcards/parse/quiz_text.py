@@ -60,12 +60,21 @@ _MARK_AFTER = re.compile(
     rf"(?<!\s)\s*+(?:[{_CHECK}]\ufe0f?|[(\[]\s*correct\s*[)\]])\s*$", re.IGNORECASE
 )
 _MARK_BEFORE = re.compile(rf"^\s*[{_CHECK}]\ufe0f?\s*")
+# In every match of the two above (a check mark, or "correct" in any case), under their flags.
+_MARK_HINT = re.compile(rf"[{_CHECK}]|correct", re.IGNORECASE)
 # Option prefixes a hand-made digest may use; stripped only when every option of a question has
 # them in order (A, B, C… or all the same bullet), so real option text is never cut.
 _LETTER_PREFIX = re.compile(r"^\(?(?P<letter>[A-Za-z])[.):]\s+(?P<rest>\S.*)$")
 _BULLET_PREFIX = re.compile(r"^[-*•]\s+(?P<rest>\S.*)$")
 # Headings of the sections the site puts after the papers; nothing after them is part of a paper.
 _AFTER_PAPERS = re.compile(r"^(?:📝\s*)?(?:My Takeaways|Today's Reading Tips)$", re.IGNORECASE)
+# The characters a line matching each pattern above can start with: the regexes run only on
+# those lines. A letter matches only its two ASCII cases under IGNORECASE (a test checks every
+# code point for these letters).
+_AFTER_PAPERS_START = frozenset("📝MmTt")
+_PUBLISHED_START = frozenset("Pp")
+_LINK_START = frozenset("Ll")
+_ANSWER_LINE_START = frozenset("AaCc")
 
 
 @dataclass
@@ -92,10 +101,17 @@ class _Paper:
     saw_title_again: bool = False
     workflow_lines: list[str] = field(default_factory=list)
     questions: list[_Question] = field(default_factory=list)
+    final_title: str | None = None  # the title, once no line can be added to it
 
     @property
     def title(self) -> str:
-        return collapse_whitespace(" ".join(self.title_lines))
+        # Compared with every summary line: worked out once it is complete.
+        if self.final_title is not None:
+            return self.final_title
+        title = collapse_whitespace(" ".join(self.title_lines))
+        if self.title_done:
+            self.final_title = title
+        return title
 
 
 def parse(text: str, source: str) -> list[Digest]:
@@ -122,12 +138,14 @@ def parse(text: str, source: str) -> list[Digest]:
         paper = papers[-1] if papers else None
         question = paper.questions[-1] if paper and paper.questions else None
 
-        if _PAPER.match(line):
+        # Each structural line starts with its own letter: the regexes run only on those.
+        first = line[:1]
+        if first == "P" and _PAPER.match(line):
             papers.append(_Paper(line=number))
             continue
-        if _PAGE_MARKER.match(line) and _next_is_paper(lines, index + 1):
+        if first == "1" and _PAGE_MARKER.match(line) and _next_is_paper(lines, index + 1):
             continue
-        if paper is not None and _AFTER_PAPERS.match(line):
+        if paper is not None and first in _AFTER_PAPERS_START and _AFTER_PAPERS.match(line):
             paper.ended = True
         if paper is not None and paper.ended:
             continue
@@ -135,7 +153,7 @@ def parse(text: str, source: str) -> list[Digest]:
             if line:
                 stray.append(number)
             continue
-        match = _QUESTION.match(line)
+        match = _QUESTION.match(line) if first == "Q" else None
         if match:
             paper.title_done = True
             prompt = match.group("prompt")
@@ -195,13 +213,14 @@ def _paper_line(paper: _Paper, line: str, number: int, source: str) -> None:
         if paper.title_lines:
             paper.title_done = True
         return
-    if published := _PUBLISHED.match(line):
+    first = line[0]
+    if first in _PUBLISHED_START and (published := _PUBLISHED.match(line)):
         paper.title_done = True
         # The site writes "No Date" when it has none; only a date-shaped value is checked.
         if shaped := _LEADING_DATE.match(published.group("value").strip()):
             paper.published = parse_iso_date(shaped.group(0), source, number)
         return
-    if link := _LINK.match(line):
+    if first in _LINK_START and (link := _LINK.match(line)):
         paper.title_done = True
         paper.link = link.group("value").strip() or None
         paper.link_line = number
@@ -228,7 +247,7 @@ def _question_line(question: _Question, line: str, number: int, stray: list[int]
     if question.prompt is None:
         question.prompt = _PROMPT_NUMBER.sub("", line, count=1).strip()
         return
-    answer = _ANSWER_LINE.match(line)
+    answer = _ANSWER_LINE.match(line) if line[0] in _ANSWER_LINE_START else None
     if answer and question.options:
         question.answer_letter = (answer.group("letter").upper(), number)
         question.closed = True
@@ -247,6 +266,8 @@ def _build_question(question: _Question, source: str) -> Question:
     options = _strip_prefixes(question.options)
     marked: list[tuple[int, int]] = []  # (option index, line)
     for i, option in enumerate(options):
+        if not _MARK_HINT.search(option):
+            continue  # no mark to remove
         unmarked = _MARK_BEFORE.sub("", _MARK_AFTER.sub("", option))
         if unmarked != option:
             options[i] = unmarked.strip()
@@ -292,10 +313,13 @@ def _build_question(question: _Question, source: str) -> Question:
 def _strip_prefixes(options: list[str]) -> list[str]:
     if len(options) < 2:
         return list(options)
-    lettered = [m for o in options if (m := _LETTER_PREFIX.match(o))]
-    if [option_index(m.group("letter")) for m in lettered] == list(range(len(options))):
-        return [m.group("rest").strip() for m in lettered]
-    bulleted = [m for o in options if (m := _BULLET_PREFIX.match(o))]
-    if len(bulleted) == len(options):
-        return [m.group("rest").strip() for m in bulleted]
+    # Every option must have the prefix: the first one decides whether the others are tried.
+    if _LETTER_PREFIX.match(options[0]):
+        lettered = [m for o in options if (m := _LETTER_PREFIX.match(o))]
+        if [option_index(m.group("letter")) for m in lettered] == list(range(len(options))):
+            return [m.group("rest").strip() for m in lettered]
+    if _BULLET_PREFIX.match(options[0]):
+        bulleted = [m for o in options if (m := _BULLET_PREFIX.match(o))]
+        if len(bulleted) == len(options):
+            return [m.group("rest").strip() for m in bulleted]
     return list(options)
