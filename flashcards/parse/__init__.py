@@ -362,9 +362,11 @@ def _outcomes(
     the others parsed (in workers when there are many; then every file is parsed before the
     first error is met, which changes nothing but the time)."""
     known: dict[int, Outcome] = {}
-    todo: list[tuple[str, bytes | None]] = []  # (path, its bytes when read already)
+    # The files to parse. Those the cache lacks are read again where they are parsed rather
+    # than held here meanwhile: an archive's worth of bytes would stay in memory through the
+    # build (a worker's copy is freed as soon as it is parsed). Each is keyed by the bytes parsed.
+    todo: list[str] = []
     for number, (raw, _) in enumerate(jobs):
-        data = None
         if cache is not None and raw != "-":
             try:
                 data = _job_bytes(raw, stdin, max_bytes)
@@ -375,13 +377,11 @@ def _outcomes(
             if cached is not None:
                 known[number] = cached
                 continue
-        todo.append((raw, data))
+        todo.append(raw)
 
-    def parse_one(job: tuple[str, bytes | None]) -> _Parsed:
-        raw, data = job
+    def parse_one(raw: str) -> _Parsed:
         try:
-            if data is None:
-                data = _job_bytes(raw, stdin, max_bytes)
+            data = _job_bytes(raw, stdin, max_bytes)
             digests = parse_bytes(data, raw, max_bytes=max_bytes, max_line=max_line)
         except ParseError as exc:
             return None, exc, None
