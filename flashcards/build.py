@@ -27,6 +27,7 @@ from flashcards.anki.notes import (
     NoteGroup,
     NoteOptions,
     NoteSpec,
+    Occurrence,
     merge_paper,
     paper_notes,
     paper_occurrences,
@@ -514,16 +515,37 @@ def _notes(
     groups = []
     kept = set()
     with phase("notes"):
-        for notes, topic_key, computed, text in fork_iter(
-            make, range(len(papers)), minimum=PARALLEL_MIN_PAPERS
+        for number, (notes, topic_key, computed, text) in enumerate(
+            fork_iter(make, range(len(papers)), minimum=PARALLEL_MIN_PAPERS)
         ):
-            groups.append(notes)
+            groups.append(_sharing_texts(notes, papers[number][1]))
             if cache is not None and text is not None:
                 cache.remember_notes([(notes.key, text)], spliced=False)
             if cache is not None and topic_key is not None and topic_key not in kept:
                 kept.add(topic_key)
                 cache.keep_topics(topic_key, computed)
     return resolved, groups
+
+
+def _sharing_texts(notes: NoteGroup, found: Sequence[Occurrence]) -> NoteGroup:
+    """`notes` whose fields equal to a text of the paper's digests are that very string.
+
+    A note made in this process shares them (a field without markup is its text), but one
+    from a worker process arrives as a copy: with the digests still held, a large archive would
+    hold its summaries twice at the build's peak."""
+    texts: dict[str, str] = {}
+    for *_, paper in found:
+        texts.update((text, text) for text in paper.fields.values())
+        texts[paper.title] = paper.title
+        for question in paper.questions:
+            texts[question.prompt] = question.prompt
+            texts.update((option, option) for option in question.options)
+    for spec in notes.specs:
+        if any(field in texts for field in spec.fields):
+            # Equal strings, so the content (and the content hash filled in) stays the same.
+            shared = tuple(texts.get(field, field) for field in spec.fields)
+            object.__setattr__(spec, "fields", shared)
+    return notes
 
 
 def _resolve_only(
