@@ -24,7 +24,6 @@ Keyword syntax (documented for users in the taxonomy file itself):
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from typing import Any, Protocol
 import re2  # type: ignore[import-untyped]
 
 from flashcards.model import FIELD_NAMES, Paper
-from flashcards.workers import fork_map
 from flashcards.yamlfile import YamlDocument, describe, parse_yaml, read_yaml
 
 #: How much a rule match in each part of a paper counts. The title, the table's category column
@@ -331,21 +329,6 @@ def assign_parts(
     scored = score_parts(parts, taxonomy)
     chosen = [slug for slug, score in scored if score >= taxonomy.min_score]
     return tuple(chosen[:limit]) or (taxonomy.fallback,)
-
-
-#: Fewer papers than this are tagged in this process: starting workers would cost more than
-#: they save (a paper takes a fraction of a millisecond).
-PARALLEL_MIN_PAPERS = 200
-
-
-def assign_topics_many(
-    parts: Sequence[tuple[tuple[str, str], ...]], taxonomy: Taxonomy
-) -> list[tuple[str, ...]]:
-    """`assign_parts` of each of `parts` (papers' `topic_parts`), in order; in worker processes
-    when there are many, with the same results."""
-    return fork_map(
-        functools.partial(assign_parts, taxonomy=taxonomy), parts, minimum=PARALLEL_MIN_PAPERS
-    )
 
 
 @dataclass(frozen=True)

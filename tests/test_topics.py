@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, spy_on_worker_pools
+from helpers import ROOT
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -464,19 +464,3 @@ def test_the_word_cache_is_bounded_and_changes_nothing(monkeypatch: pytest.Monke
         combined = taxonomy.matching_rules(text, text.lower())
         assert [(i, r.text) for i, r in combined] == rule_by_rule(taxonomy, text)
         assert len(taxonomy._index.told) <= 3
-
-
-def test_many_papers_are_tagged_in_workers_as_in_one_process(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import flashcards.topics as topics
-
-    papers = [p for d in parse_paths([ROOT / "decks" / "samples"]).digests for p in d.papers]
-    parts = [topics.topic_parts(p) for p in papers]
-    one = [assign_topics(p, _BUNDLED) for p in papers]
-    assert topics.assign_topics_many(parts, _BUNDLED) == one
-    monkeypatch.setattr(topics, "PARALLEL_MIN_PAPERS", 2)
-    spawned = spy_on_worker_pools(monkeypatch)
-    assert topics.assign_topics_many(parts, _BUNDLED) == one
-    assert spawned  # the workers did run
-    assert len(set(one)) > 3  # papers of different topics, in their order
