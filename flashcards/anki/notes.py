@@ -316,44 +316,6 @@ def build_notes(
     (`SUMMARY_FIELD_KEYS`, all by default) that become cards; the others are left empty in the note.
     A build passes the deck's (`DEFAULT_SUMMARY_FIELD_KEYS` for a new deck, see
     `flashcards.anki.state`)."""
-    groups = build_note_groups(
-        digests,
-        deck=deck,
-        kinds=kinds,
-        subdecks=subdecks,
-        extra_tags=extra_tags,
-        topics_for=topics_for,
-        namespace=namespace,
-        shuffle=shuffle,
-        fields=fields,
-    )
-    return sort_notes(groups)
-
-
-def sort_notes(groups: Iterable[NoteGroup]) -> list[NoteSpec]:
-    """The notes of `groups` (in `build_note_groups`' order) in new-card order."""
-    specs = [spec for group in groups for spec in group.specs]
-    specs.sort(key=lambda s: s.order)
-    return specs
-
-
-def build_note_groups(
-    digests: Sequence[Digest],
-    *,
-    deck: str,
-    kinds: Iterable[str] = CARD_KINDS,
-    subdecks: str | None = None,
-    extra_tags: Iterable[str] = (),
-    topics_for: Callable[[Paper], Sequence[str]] | None = None,
-    namespace: str = identity.LEGACY_NAMESPACE,
-    shuffle: bool = True,
-    fields: Iterable[str] = SUMMARY_FIELD_KEYS,
-    only: Collection[str] | None = None,
-    merged: Sequence[PaperGroup] | None = None,
-) -> list[NoteGroup]:
-    """`build_notes`, paper by paper (in `merge_papers` order): each paper's notes, kept apart
-    so that a build can reuse them; with `only`, just the papers whose key is in it. `merged`:
-    `merge_papers(digests, only)`, when the caller has it already."""
     options = NoteOptions.of(
         deck=deck,
         kinds=kinds,
@@ -363,15 +325,22 @@ def build_note_groups(
         shuffle=shuffle,
         fields=fields,
     )
-    return [
+    return sort_notes(
         paper_notes(group, topics_for(group.paper) if topics_for is not None else (), options)
-        for group in (merge_papers(digests, only) if merged is None else merged)
-    ]
+        for group in merge_papers(digests)
+    )
+
+
+def sort_notes(groups: Iterable[NoteGroup]) -> list[NoteSpec]:
+    """The notes of `groups` (papers' notes, `paper_notes`) in new-card order."""
+    specs = [spec for group in groups for spec in group.specs]
+    specs.sort(key=lambda s: s.order)
+    return specs
 
 
 @dataclass(frozen=True)
 class NoteOptions:
-    """How a deck makes its notes (`build_note_groups`' settings, normalised once)."""
+    """How a deck makes its notes (`build_notes`' settings, normalised once)."""
 
     deck: str
     kinds: frozenset[str]
@@ -398,7 +367,8 @@ class NoteOptions:
 
 
 def paper_notes(group: PaperGroup, topics: Sequence[str], options: NoteOptions) -> NoteGroup:
-    """The notes of one merged paper (`build_note_groups` of it alone), tagged with `topics`."""
+    """The notes of one merged paper (`build_notes` of it alone), kept together so that a build
+    can reuse them, tagged with `topics`."""
     paper = group.paper
     paper_tags = [tag("date", d.isoformat()) for d in group.dates]
     paper_tags += [tag("topic", slug) for slug in topics if slug.strip()]
