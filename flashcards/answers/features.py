@@ -20,11 +20,12 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from flashcards.answers.text import (
     ABSOLUTES,
+    NEGATION,
     STOPWORDS,
     asks_about_prior_work,
     asks_what_is_avoided,
@@ -131,7 +132,8 @@ class _Segment:
 
 
 def _segment(field_name: str, text: str) -> _Segment | None:
-    clean, negated, clauses = scoped(marked_tokens(text))
+    # (Not through `marked_tokens`' cache: a paper's sentences are its own, asked once.)
+    clean, negated, clauses = scoped(marked_tokens.__wrapped__(text))
     if not clean:
         return None
     positions: dict[str, tuple[int, ...]] = {}
@@ -244,6 +246,9 @@ class PaperIndex:
 
 _RAW_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _LOWER_WORD = re.compile(r"[a-z]+")
+#: The words of `_LOWER_WORD` that are `ABSOLUTES`, found in one search (as whole words: no
+#: letter on either side).
+_ABSOLUTE_WORD = re.compile(r"(?<![a-z])(?:" + "|".join(sorted(ABSOLUTES)) + r")(?![a-z])")
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,5}s?$")
 #: A multi-word name in a question ("Mixtral 8x7B", "Llama 2 70B"): capitalised or with digits.
 _NAME_WORD = re.compile(r"^(?=[^a-z]*[A-Z0-9])[A-Za-z0-9][\w.+-]*$")
@@ -329,9 +334,7 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
     spread = {w: len(index.holding.get(w, ())) for w in weights}
     raw = _raw_words(prompt)
     spelled = False  # did an acronym's spelled-out words join `positions`?
-    for word in raw:
-        if not _ACRONYM.match(word):
-            continue
+    for word in filter(_ACRONYM.match, raw):
         for token in tokens(word):
             if token in index.vocabulary or not token.isalpha():
                 continue
@@ -476,9 +479,12 @@ def _measure(
     affirmed = index.affirmed
     own_work = index.own_work
     claimed = affirmed if prior_asked else index.claimed
-    clean, denied, _ = scoped(marked_tokens(raw))
-    # "with no gradient updates" is backed by a text saying "no gradient updates".
-    denied_words = {t for t, d in zip(clean, denied, strict=True) if d} if True in denied else ()
+    marked = marked_tokens(raw)
+    denied_words: Container[str] = ()
+    if NEGATION in marked:
+        # "with no gradient updates" is backed by a text saying "no gradient updates".
+        clean, denied, _ = scoped(marked)
+        denied_words = {t for t, d in zip(clean, denied, strict=True) if d}
     # In the option's order, not a set's: the sums below add floats in this order, and a
     # set's order changes with the string hash seed of each run (two options that tie could
     # then swap from one build of the same digests to the next).
@@ -555,7 +561,7 @@ def _measure(
     numbers = [t for t in kinds if t[0].isdigit()]
     numbers_found = [t for t in numbers if t in vocabulary]
     per_weight = 1.0 / total if total else 0.0
-    absolutes = [w for w in _LOWER_WORD.findall(raw.lower()) if w in ABSOLUTES]
+    absolutes = _ABSOLUTE_WORD.findall(raw.lower())
     plain_words = index.plain_words if absolutes else frozenset()
     features = {
         "support_frac": found * per_weight,
