@@ -18,6 +18,7 @@ import bisect
 import functools
 import itertools
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Sequence
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 
 from flashcards.answers.text import (
     ABSOLUTES,
+    CLAUSE,
     NEGATION,
     STOPWORDS,
     asks_about_prior_work,
@@ -133,14 +135,33 @@ class _Segment:
 
 def _segment(field_name: str, text: str) -> _Segment | None:
     # (Not through `marked_tokens`' cache: a paper's sentences are its own, asked once.)
-    clean, negated, clauses = scoped(marked_tokens.__wrapped__(text))
+    marked = marked_tokens.__wrapped__(text)
+    positions: dict[str, tuple[int, ...]] = {}
+    if NEGATION in marked:
+        clean, negated, clauses = scoped(marked)
+        if not clean:
+            return None
+        for i, token in enumerate(clean):
+            found = positions.get(token)
+            positions[token] = (i,) if found is None else (*found, i)  # most words occur once
+        return _Segment(field_name, text, tuple(clean), tuple(negated), positions, tuple(clauses))
+    # Most sentences deny nothing: `scoped` and the places above in one pass.
+    clean = []
+    clauses = []
+    clause = 0
+    for token in marked:
+        if token == CLAUSE:
+            clause += 1
+            continue
+        found = positions.get(token)
+        positions[token] = (len(clean),) if found is None else (*found, len(clean))
+        clean.append(token)
+        clauses.append(clause)
     if not clean:
         return None
-    positions: dict[str, tuple[int, ...]] = {}
-    for i, token in enumerate(clean):
-        found = positions.get(token)
-        positions[token] = (i,) if found is None else (*found, i)  # most words occur once
-    return _Segment(field_name, text, tuple(clean), tuple(negated), positions, tuple(clauses))
+    return _Segment(
+        field_name, text, tuple(clean), (False,) * len(clean), positions, tuple(clauses)
+    )
 
 
 def _sentences(field_name: str, text: str) -> list[str]:
@@ -593,26 +614,27 @@ def _compared(measured: Sequence[_Measured]) -> list[list[float]]:
     ]
     lengths = _best_two([m.length for m in measured])
     for i, option in enumerate(measured):
-        named = dict(option.features)
+        named = option.features  # (made by `_measure` for this row alone: completed in place)
         for base, lead, (first, best, second) in rivals:
-            named[lead] = option.features[base] - (second if i == first else best)
+            named[lead] = named[base] - (second if i == first else best)
         first, best, second = lengths
         longest_rival = option.length if len(measured) == 1 else (second if i == first else best)
         named["longer"] = max(-1.0, min(1.0, (option.length - longest_rival) / _LONGER_SPAN))
         if named.keys() != _FEATURE_SET:
             raise AssertionError(f"features {sorted(named)} are not {FEATURE_NAMES}")
-        rows.append([named[name] for name in FEATURE_NAMES])
+        rows.append(list(_IN_ORDER(named)))
     return rows
 
 
 _FEATURE_SET = frozenset(FEATURE_NAMES)
+_IN_ORDER = operator.itemgetter(*FEATURE_NAMES)
 
 
 def _best_two(values: Sequence[float]) -> tuple[int, float, float]:
     """Where the largest of `values` is, it, and the largest of the others (0.0: none)."""
-    first = max(range(len(values)), key=values.__getitem__)
-    others = [v for i, v in enumerate(values) if i != first]
-    return first, values[first], max(others, default=0.0)
+    best = max(values)
+    first = values.index(best)  # (the first of equals, as `max` keeps the first it meets)
+    return first, best, max([*values[:first], *values[first + 1 :]], default=0.0)
 
 
 def score_options(

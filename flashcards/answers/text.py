@@ -154,7 +154,8 @@ _NEGATION = NEGATION
 _NEGATION_SCOPE = 5  # content words a negation cue reaches
 #: Clause breaks: "28.4 BLEU on German, and 41.8 on French" keeps each number with its own
 #: words. A placeholder word the tokenizer sees, then a marker in token streams.
-_CLAUSE = "qqclauseqq"
+CLAUSE = "qqclauseqq"
+_CLAUSE = CLAUSE
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\s(?:and|but|while|whereas|although|though)\s|\s[-–—]\s")
 #: A clause break or a token, in one pass: what `_TOKEN` finds in the text with every
 #: `_CLAUSE_BREAK` replaced by `_CLAUSE` (a break starts with a character no token holds, and
