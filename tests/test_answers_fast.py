@@ -420,3 +420,12 @@ def test_best_two_equals_its_definition(values: list[float]) -> None:
     assert [math.copysign(1, v) for v in found[1:]] == [
         math.copysign(1, v) for v in (values[first], max(others, default=0.0))
     ]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([".", "!", "?", ";", " ", "  ", "\n", "\u00a0", "a", "b."])))
+def test_sentences_split_as_the_look_behind_pattern(pieces: list[str]) -> None:
+    from flashcards.answers.features import _split_sentences
+
+    text = "".join(pieces).strip()
+    assert _split_sentences(text) == re.split(r"(?<=[.!?;])\s+(?=\S)", text)
