@@ -148,9 +148,16 @@ def test_paper_index_word_sets_equal_their_definitions() -> None:
         assert index.own_work == {t for _, t, _ in own}
         assert index.claimed == {t for _, t, n in own if not n}
         assert index.spread == Counter(t for s in segments for t in set(s.tokens))
-        assert index.bigrams == {p for s in segments for p in itertools.pairwise(s.tokens)}
         for word, numbers in index.holding.items():
-            assert numbers == tuple(n for n, s in enumerate(segments) if word in s.positions)
+            assert numbers == [n for n, s in enumerate(segments) if word in s.positions]
+        words = [*sorted(index.vocabulary)[:30], "absent"]
+        for first, second in itertools.product(words, words):
+            assert index.side_by_side(first, second) == [
+                n for n, s in enumerate(segments) if (first, second) in itertools.pairwise(s.tokens)
+            ]
+        for s in segments:  # every pair of the text is found (most of them lie beyond `words`)
+            for first, second in itertools.pairwise(s.tokens):
+                assert segments.index(s) in index.side_by_side(first, second)
         for s in segments:  # each word's places, the words in the order they first occur
             places = {t: tuple(i for i, u in enumerate(s.tokens) if u == t) for t in s.tokens}
             assert list(s.positions.items()) == list(places.items())

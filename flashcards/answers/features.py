@@ -242,7 +242,6 @@ class PaperIndex:
         affirmed = frozenset(chain(unnegated))
         own_work = frozenset(chain(segments[n].positions for n in own))
         claimed = frozenset(chain(unnegated[n] for n in own))
-        bigrams = frozenset(chain(itertools.pairwise(s.tokens) for s in segments))
         self.vocabulary: frozenset[str] = frozenset(holding)
         #: Words the text uses at least once outside a negation ("without X" does not back X).
         self.affirmed: frozenset[str] = affirmed
@@ -253,8 +252,7 @@ class PaperIndex:
         self.claimed: frozenset[str] = claimed
         #: The segments (by number, ascending) holding each word: an option is measured only
         #: against the segments holding one of its words, a question's words located only there.
-        self.holding: dict[str, tuple[int, ...]] = {t: tuple(n) for t, n in holding.items()}
-        self.bigrams: frozenset[tuple[str, str]] = bigrams
+        self.holding: dict[str, list[int]] = holding
         self._texts = [text for _, text in named]
         self._acronyms: dict[str, tuple[tuple[int, ...], ...]] = {}
 
@@ -269,6 +267,26 @@ class PaperIndex:
         """Every lower-cased word of the text, stop words included (for `absolutes`: only an
         option with an absolute word reads it)."""
         return frozenset(_LOWER_WORD.findall(" ".join(self._texts).lower()))
+
+    def side_by_side(self, first: str, second: str) -> list[int]:
+        """The segments (by number, ascending) where `second` directly follows `first`. (Asked
+        of an option's word pairs only: cheaper than a set of every pair of the text.)"""
+        with_first = self.holding.get(first)
+        if with_first is None:
+            return []
+        with_second = self.holding.get(second)
+        if with_second is None:
+            return []
+        found: list[int] = []
+        for number in with_first:
+            if number in with_second:
+                positions = self.segments[number].positions
+                after = positions[second]
+                for place in positions[first]:
+                    if place + 1 in after:
+                        found.append(number)
+                        break
+        return found
 
     def acronym_positions(self, acronym: str) -> tuple[tuple[int, ...], ...]:
         """Per segment, the token positions where words spelling `acronym` begin: a question
@@ -560,10 +578,14 @@ def _measure(
     holding = index.holding
     segments = index.segments
     # A run of two or more words ("phrase") needs one of the option's word pairs side by side:
-    # only segments holding both words of a pair the paper has somewhere can have one.
-    bigrams = index.bigrams
-    found_pairs = [p for p in itertools.pairwise(option) if p in bigrams]
-    runs_in = {n for a, b in found_pairs for n in set(holding[a]).intersection(holding[b])}
+    # only the segments where a pair is can have one.
+    found_pairs = 0
+    runs_in: set[int] = set()
+    for first, second in itertools.pairwise(option):
+        side_by_side = index.side_by_side(first, second)
+        if side_by_side:
+            found_pairs += 1
+            runs_in.update(side_by_side)
     # Only the segments holding one of the option's distinctive words count (in text order),
     # each with the words it holds and their weights (in the order of `weight`).
     hits_in: dict[int, tuple[list[str], list[float]]] = {}
@@ -603,7 +625,7 @@ def _measure(
         "support_frac": found * per_weight,
         "support_sum": math.log1p(found),
         "phrase": best_run / len(option) if best_run > 1 else 0.0,
-        "bigrams": float(len(found_pairs)),
+        "bigrams": float(found_pairs),
         "qa_sentence": math.log1p(best_value),
         "qa_proximity": math.log1p(best_near),
         "negated_mention": (mentioned - found) * per_weight,
