@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from flashcards.answers.text import (
     ABSOLUTES,
@@ -123,9 +124,9 @@ def _paper_texts(paper: Paper) -> list[str]:
 # -- the paper's text, indexed -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Segment:
-    """A sentence (or a window of run-on text) of one field."""
+class _Segment(NamedTuple):
+    """A sentence (or a window of run-on text) of one field. (A named tuple: a paper has
+    dozens, and a frozen dataclass sets each field through `object.__setattr__`.)"""
 
     field: str
     text: str
@@ -508,8 +509,7 @@ class Scored:
     avoided: bool  # "what does X avoid": the answer's own sentence is the evidence
 
 
-@dataclass(frozen=True)
-class _Measured:
+class _Measured(NamedTuple):
     """What one option's own text measures, before it is compared with its rivals."""
 
     features: dict[str, float]  # every feature but the leads and "longer"
