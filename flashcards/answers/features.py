@@ -367,7 +367,7 @@ class _Asked:
     #: Per segment: (places, `locating` weight) of each question word found in it, in the
     #: order of `positions` (what `_closeness` reads, ready for it).
     near: tuple[tuple[tuple[tuple[int, ...], float], ...], ...]
-    #: (word, segment) -> `_closeness` of the word there (options may share words).
+    #: (word, segment) -> `_closeness` of the word there, for words several options share.
     closeness: dict[tuple[str, int], float] = field(default_factory=dict)
     #: The sums of `weights` and of `locating` (1.0 when 0), which every segment divides by.
     mass: float = 1.0
@@ -486,7 +486,8 @@ def _nearness(
                     nearest = min(nearest, i - j + _CLAUSE_PENALTY * (clause - clauses[j]))
             if nearest <= _REACH:
                 value += weight / _ROOTS[nearest]
-        best = max(best, value / total)
+        if value / total > best:  # (`max` without its call)
+            best = value / total
     return best
 
 
@@ -605,16 +606,24 @@ def _measure(
         near = near_words[number]
         if near:  # else every closeness is 0
             nears = []
+            segment = segments[number]
             for t, w in zip(hits, masses, strict=True):
-                close = closeness.get((t, number))
-                if close is None:
-                    segment = segments[number]
+                if shared[t] == 1:  # no other option asks for this word's closeness
                     close = _nearness(segment.positions[t], segment.clauses, near, total_locating)
-                    closeness[t, number] = close
+                else:
+                    close = closeness.get((t, number))
+                    if close is None:
+                        at = segment.positions[t]
+                        close = _nearness(at, segment.clauses, near, total_locating)
+                        closeness[t, number] = close
                 nears.append(w * close)
-            best_near = max(best_near, sum(nears))
+            near_here = sum(nears)
+            if near_here > best_near:  # (`max` without its call, here and below)
+                best_near = near_here
         if number in runs_in:  # elsewhere a run is at most one word: no phrase
-            best_run = max(best_run, _longest_run(option, segments[number]))
+            run = _longest_run(option, segments[number])
+            if run > best_run:
+                best_run = run
     kinds = set(option)
     numbers = [t for t in kinds if t[0].isdigit()]
     numbers_found = [t for t in numbers if t in vocabulary]
