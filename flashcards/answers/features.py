@@ -151,15 +151,16 @@ def _segment(field_name: str, text: str) -> _Segment | None:
     # Most sentences deny nothing: `scoped` and the places above in one pass.
     clean = []
     clauses = []
-    clause = 0
+    clause = i = 0  # i: the token's place among the clean tokens
     for token in marked:
         if token == CLAUSE:
             clause += 1
             continue
         found = positions.get(token)
-        positions[token] = (len(clean),) if found is None else (*found, len(clean))
+        positions[token] = (i,) if found is None else (*found, i)
         clean.append(token)
         clauses.append(clause)
+        i += 1
     if not clean:
         return None
     return _Segment(
@@ -344,6 +345,13 @@ def _longest_run(option: Sequence[str], segment: _Segment) -> int:
         if places is None:
             ending = {}
         elif ending:
+            if len(places) == 1:  # most words occur once in a sentence
+                pos = places[0]
+                length = ending.get(pos - 1, 0) + 1
+                ending = {pos: length}
+                if length > best:
+                    best = length
+                continue
             ending = {pos: ending.get(pos - 1, 0) + 1 for pos in places}
             best = max(best, *ending.values())
         else:  # every run starts here
@@ -413,13 +421,14 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
     items = list(weights.items())
     shares: list[float] = []
     near: list[tuple[tuple[tuple[int, ...], float], ...]] = []
+    weight_of, locating_of = weights.__getitem__, locating.__getitem__
     for where in positions:
         if not where:  # the sum of nothing over `mass`
             shares.append(0.0)
             near.append(())
         elif not spelled:  # `where` holds question words only, in the question's order
-            shares.append(sum(map(weights.__getitem__, where)) / mass)
-            near.append(tuple(zip(where.values(), map(locating.__getitem__, where), strict=True)))
+            shares.append(sum(map(weight_of, where)) / mass)
+            near.append(tuple(zip(where.values(), map(locating_of, where), strict=True)))
         else:
             shares.append(sum([w for t, w in items if t in where]) / mass)
             # (An acronym's token that the question's own tokens lack weighs nothing.)
