@@ -110,6 +110,8 @@ _MARKER = re.compile(
     """,
     re.IGNORECASE | re.VERBOSE,
 )
+# `_MARKER` up to its colon (what follows it may be empty).
+_MARKER_HEAD = re.compile(_MARKER.pattern.rsplit("[:：]", 1)[0] + "[:：]", _MARKER.flags)
 
 
 def collapse_whitespace(text: str) -> str:
@@ -127,7 +129,7 @@ def split_fields(text: str) -> dict[str, str]:
     as `summary`. Only non-empty values are returned, whitespace collapsed, stray `**` removed.
     """
     found: dict[str, str] = {}
-    matches = [m for m in _MARKER.finditer(text) if _marker_key(m) is not None]
+    matches = [m for m in _markers(text) if _marker_key(m) is not None]
     # Bare labels ("Problem:") only count at the start of a line.
     matches = [m for m in matches if m.group("emoji") or _at_line_start(text, m)]
     preamble = text[: matches[0].start()] if matches else text
@@ -138,6 +140,45 @@ def split_fields(text: str) -> dict[str, str]:
         assert key is not None
         _keep(found, key, text[match.end() : end])
     return found
+
+
+# Each marker holds exactly one colon, its last character but the spaces and `**` after it.
+_COLON = re.compile("[:：]")
+_TWO_SPACES = re.compile(r"\s\s")
+#: The most characters a marker can hold before its colon when none of its whitespace runs is
+#: longer than one character: "12." and a space, "**" and a space, the emoji, U+FE0F, a space,
+#: 60 label characters, a space, "**" and a space (74; a label without emoji is shorter).
+_MARKER_REACH = 80
+
+
+def _markers(text: str) -> list[re.Match[str]]:
+    """`list(_MARKER.finditer(text))`, without trying the pattern at every character (~50 ns
+    each, most of a summary's parsing): each marker holds one colon, so it is looked for only
+    just before each colon, from the previous colon or, when the `_MARKER_REACH` characters
+    before the colon hold no two whitespace characters in a row, from that far back (a marker
+    starting further back cannot reach the colon). tests/test_parse_quiz.py checks they agree.
+    """
+    colons = [m.start() for m in _COLON.finditer(text)]
+    spaced = _TWO_SPACES.search(text) is not None  # else every window is short
+    matches: list[re.Match[str]] = []
+    pos = 0  # where the next match may start: after the last one
+    after_colon = 0  # a match holds no earlier colon
+    for index, colon in enumerate(colons):
+        start = max(pos, after_colon)
+        after_colon = colon + 1
+        reach = colon - _MARKER_REACH
+        if reach > start and not (spaced and _TWO_SPACES.search(text, reach, colon)):
+            start = reach
+        # The first marker up to this colon is where the whole pattern matches first (what
+        # follows the colon may be empty); it is matched there up to the next colon.
+        head = _MARKER_HEAD.search(text, start, colon + 1)
+        if head is not None:
+            end = colons[index + 1] if index + 1 < len(colons) else len(text)
+            match = _MARKER.match(text, head.start(), end)
+            assert match is not None
+            matches.append(match)
+            pos = match.end()
+    return matches
 
 
 def _marker_key(match: re.Match[str]) -> str | None:

@@ -22,6 +22,7 @@ such as "Paper2Video: …" or a flow-chart line starting with "Paper …" is nev
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -60,8 +61,11 @@ _MARK_AFTER = re.compile(
     rf"(?<!\s)\s*+(?:[{_CHECK}]\ufe0f?|[(\[]\s*correct\s*[)\]])\s*$", re.IGNORECASE
 )
 _MARK_BEFORE = re.compile(rf"^\s*[{_CHECK}]\ufe0f?\s*")
-# In every match of the two above (a check mark, or "correct" in any case), under their flags.
-_MARK_HINT = re.compile(rf"[{_CHECK}]|correct", re.IGNORECASE)
+# In every match of the two above, under their flags: a check mark, or "correct" in any case
+# (only ASCII letters match those letters case-insensitively, and `str.lower` turns nothing else
+# into them: a test checks every code point), so an option without it is not looked at further.
+_CHECK_MARK = re.compile(f"[{_CHECK}]")
+_CORRECT = "correct"
 # Option prefixes a hand-made digest may use; stripped only when every option of a question has
 # them in order (A, B, C… or all the same bullet), so real option text is never cut.
 _LETTER_PREFIX = re.compile(r"^\(?(?P<letter>[A-Za-z])[.):]\s+(?P<rest>\S.*)$")
@@ -116,7 +120,10 @@ class _Paper:
 
 def parse(text: str, source: str) -> list[Digest]:
     lines = text.split("\n")
-    filled = [i for i, line in enumerate(lines) if line.strip()]
+    # The first lines holding something: where the header may be.
+    filled = list(
+        itertools.islice((i for i, line in enumerate(lines) if line.strip()), _MAX_PREAMBLE + 1)
+    )
     if not filled:
         raise ParseError("empty file", source, 1)
     # Bilingual pages put a language button ("ZH") above the heading; allow a short preamble.
@@ -266,7 +273,7 @@ def _build_question(question: _Question, source: str) -> Question:
     options = _strip_prefixes(question.options)
     marked: list[tuple[int, int]] = []  # (option index, line)
     for i, option in enumerate(options):
-        if not _MARK_HINT.search(option):
+        if _CHECK_MARK.search(option) is None and _CORRECT not in option.lower():
             continue  # no mark to remove
         unmarked = _MARK_BEFORE.sub("", _MARK_AFTER.sub("", option))
         if unmarked != option:
