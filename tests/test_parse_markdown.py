@@ -338,7 +338,7 @@ _PLAIN_CELL = st.lists(_PLAIN_PIECE, max_size=10).map("".join)
 @settings(max_examples=400, deadline=None)
 @given(cell=_PLAIN_CELL, drop_site_links=st.booleans())
 def test_a_plain_cell_reads_as_markdown_it_reads_it(cell: str, drop_site_links: bool) -> None:
-    assume(markdown_table._INLINE_TRIGGER.search(cell) is None)
+    assume(markdown_table.is_plain(cell))
     fast = markdown_table._plain(cell, drop_site_links=drop_site_links)
     assert fast == markdown_table.plain_by_markdown_it(cell, drop_site_links=drop_site_links)
 
