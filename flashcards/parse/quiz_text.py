@@ -239,11 +239,18 @@ def _paper_line(paper: _Paper, line: str, number: int, source: str) -> None:
         return
     if paper.saw_title_again:
         paper.workflow_lines.append(line)
-    elif paper.title_lines and collapse_whitespace(line) == paper.title:
+    elif paper.title_lines and _is_title(line, paper.title):
         # The flow-chart card repeats the title; the line(s) after it are the flattened chart.
         paper.saw_title_again = True
     else:
         paper.summary_lines.append(line)
+
+
+def _is_title(line: str, title: str) -> bool:
+    """Whether the stripped `line` is `title` (collapsed) but for its spacing. Its first word
+    is the title's: checked first, as most lines are summary prose far longer than a title."""
+    first_word = title.partition(" ")[0]
+    return line.startswith(first_word) and collapse_whitespace(line) == title
 
 
 def _question_line(question: _Question, line: str, number: int, stray: list[int]) -> None:
