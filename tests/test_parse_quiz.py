@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from digest_writers import FIVE_FIELDS
 from helpers import CORPUS, FIXTURES, only_digest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flashcards.cli import main
@@ -128,12 +128,19 @@ def test_field_markers_are_found_where_the_former_regex_found_them(pieces: list[
 # Prose long enough that a marker is looked for only in the last characters before a colon,
 # and whitespace runs that make a marker reach further back.
 _LONG_PIECES = st.sampled_from(
-    ["x" * 70, "word " * 15, " " * 40, "\n\n", "  ", "\t\t", "é" * 59, "a" * 60]
+    [
+        *("x" * 70, "word " * 15, " " * 40, "\n\n", "  ", "\t\t", "é" * 59, "a" * 60),
+        # The longest markers: every optional part there, one space between them.
+        *("12. ** 📘\ufe0f ", "12. ** ", " ** ", "Previous research and new ideas", "y" * 58),
+    ]
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(st.one_of(_MARKER_PIECES, _LONG_PIECES), max_size=30))
+@example(["word " * 20, "12. ** 📘\ufe0f ", "y" * 60, " ** ", ":"])
+@example(["word " * 20, "12. ** 📘\ufe0f ", "y" * 58, " ** ", ":"])
+@example(["word " * 20, "12. ** ", "Previous research and new ideas", " ** ", ":"])
 def test_field_markers_looked_for_before_colons_are_those_finditer_finds(
     pieces: list[str],
 ) -> None:

@@ -145,18 +145,23 @@ def split_fields(text: str) -> dict[str, str]:
 # Each marker holds exactly one colon, its last character but the spaces and `**` after it.
 _COLON = re.compile("[:：]")
 _TWO_SPACES = re.compile(r"\s\s")
-#: The most characters a marker can hold before its colon when none of its whitespace runs is
-#: longer than one character: "12." and a space, "**" and a space, the emoji, U+FE0F, a space,
-#: 60 label characters, a space, "**" and a space (74; a label without emoji is shorter).
+_EMOJI = re.compile(f"[{_EMOJI_CLASS}]")
+# The most characters a marker can hold before its colon when none of its whitespace runs is
+# longer than one character, with a little margin: "12." and a space, "**" and a space (7, the
+# most before an emoji), the emoji, U+FE0F, a space, 60 label characters, a space, "**" and a
+# space (74); or, without an emoji, the 7, a label and the last 4.
 _MARKER_REACH = 80
+_EMOJI_LEAD = 8
+_LABEL_REACH = 13 + max(map(len, _FIELD_LABELS))
 
 
 def _markers(text: str) -> list[re.Match[str]]:
     """`list(_MARKER.finditer(text))`, without trying the pattern at every character (~50 ns
     each, most of a summary's parsing): each marker holds one colon, so it is looked for only
     just before each colon, from the previous colon or, when the `_MARKER_REACH` characters
-    before the colon hold no two whitespace characters in a row, from that far back (a marker
-    starting further back cannot reach the colon). tests/test_parse_quiz.py checks they agree.
+    before the colon hold no two whitespace characters in a row, from as far back as a marker
+    can start and still reach the colon: a label's length, or a few characters before the first
+    emoji there. tests/test_parse_quiz.py checks they agree.
     """
     colons = [m.start() for m in _COLON.finditer(text)]
     spaced = _TWO_SPACES.search(text) is not None  # else every window is short
@@ -168,7 +173,10 @@ def _markers(text: str) -> list[re.Match[str]]:
         after_colon = colon + 1
         reach = colon - _MARKER_REACH
         if reach > start and not (spaced and _TWO_SPACES.search(text, reach, colon)):
-            start = reach
+            start = colon - _LABEL_REACH
+            emoji = _EMOJI.search(text, reach, colon)
+            if emoji is not None:
+                start = max(reach, min(start, emoji.start() - _EMOJI_LEAD))
         # The first marker up to this colon is where the whole pattern matches first (what
         # follows the colon may be empty); it is matched there up to the next colon.
         head = _MARKER_HEAD.search(text, start, colon + 1)

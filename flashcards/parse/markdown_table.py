@@ -493,7 +493,7 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
 def is_plain(markdown: str) -> bool:
     """Whether `markdown` holds none of `_INLINE_TRIGGERS`: one `in` a character finds them
     several times faster than a regex class (a summary cell is a kilobyte)."""
-    return not any(char in markdown for char in _INLINE_TRIGGERS)
+    return not any(map(markdown.__contains__, _INLINE_TRIGGERS))
 
 
 def _plain_with_simple_links(
