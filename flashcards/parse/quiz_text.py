@@ -138,17 +138,30 @@ def parse(text: str, source: str) -> list[Digest]:
     # furniture of real pages: the language button above the header (which detection allows) and
     # the closing "Today's Reading Tips" / "My Takeaways" sections.
     stray: list[int] = []
+    paper: _Paper | None = None  # the last of `papers`
+    question: _Question | None = None  # the last of its questions
 
     for index in range(header_index + 1, len(lines)):
-        number = index + 1
         line = lines[index].strip()
-        paper = papers[-1] if papers else None
-        question = paper.questions[-1] if paper and paper.questions else None
+        if not line:
+            # A blank line (a third of them) is no structural line: it only ends a question's
+            # options or a paper's title.
+            if paper is None or paper.ended:
+                continue
+            if question is not None:
+                if question.options:
+                    question.closed = True
+            elif paper.title_lines:
+                paper.title_done = True
+            continue
+        number = index + 1
 
         # Each structural line starts with its own letter: the regexes run only on those.
-        first = line[:1]
+        first = line[0]
         if first == "P" and _PAPER.match(line):
-            papers.append(_Paper(line=number))
+            paper = _Paper(line=number)
+            question = None
+            papers.append(paper)
             continue
         if first == "1" and _PAGE_MARKER.match(line) and _next_is_paper(lines, index + 1):
             continue
@@ -157,16 +170,14 @@ def parse(text: str, source: str) -> list[Digest]:
         if paper is not None and paper.ended:
             continue
         if paper is None:
-            if line:
-                stray.append(number)
+            stray.append(number)
             continue
         match = _QUESTION.match(line) if first == "Q" else None
         if match:
             paper.title_done = True
             prompt = match.group("prompt")
-            paper.questions.append(
-                _Question(number=int(match.group("number")), line=number, prompt=prompt)
-            )
+            question = _Question(number=int(match.group("number")), line=number, prompt=prompt)
+            paper.questions.append(question)
             continue
         if question is not None:
             _question_line(question, line, number, stray)
@@ -215,11 +226,7 @@ def _next_is_paper(lines: list[str], start: int) -> bool:
 
 
 def _paper_line(paper: _Paper, line: str, number: int, source: str) -> None:
-    """A line between a paper header and its first question."""
-    if not line:
-        if paper.title_lines:
-            paper.title_done = True
-        return
+    """A line (not blank) between a paper header and its first question."""
     first = line[0]
     if first in _PUBLISHED_START and (published := _PUBLISHED.match(line)):
         paper.title_done = True
@@ -254,10 +261,7 @@ def _is_title(line: str, title: str) -> bool:
 
 
 def _question_line(question: _Question, line: str, number: int, stray: list[int]) -> None:
-    if not line:
-        if question.options:
-            question.closed = True
-        return
+    """A line (not blank) after a question's `Q<n>`."""
     if question.prompt is None:
         question.prompt = _PROMPT_NUMBER.sub("", line, count=1).strip()
         return
