@@ -426,7 +426,7 @@ def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
     raw_title = collapse_whitespace(cells.get("title", ""))
     link_cells = raw_title + " " + cells.get("link", "")
     _, links = _plain(link_cells)
-    bare_title = _READ_MORE.sub("", raw_title) if _READ_MORE_HINT.search(raw_title) else raw_title
+    bare_title = _without_read_more(raw_title)
     title, _ = _plain(bare_title, drop_site_links=True)
     title = collapse_whitespace(_EMPTY_BRACKETS.sub(" ", _BARE_URL.sub(" ", title)))
     title = title.rstrip(" -–—:|").strip()
@@ -462,6 +462,24 @@ def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
         category=category,
         line=row_line + 1,
     )
+
+
+# What may stand before the "read more" of a `_READ_MORE` match, in it.
+_READ_MORE_LEAD = "([-–—:"
+
+
+def _without_read_more(title: str) -> str:
+    """`_READ_MORE.sub("", title)`, tried only from just before the first "read more" rather
+    than at every character: a match holds one, with nothing before it but whitespace, one
+    bracket and one dash or colon (so it cannot start further back), and runs to the end."""
+    hint = _READ_MORE_HINT.search(title)
+    if hint is None:
+        return title
+    start = hint.start()
+    while start > 0 and (title[start - 1].isspace() or title[start - 1] in _READ_MORE_LEAD):
+        start -= 1
+    match = _READ_MORE.search(title, start)
+    return title if match is None else title[: match.start()]
 
 
 def _clean_summary(text: str) -> str:
