@@ -170,8 +170,9 @@ def _markers(text: str) -> list[re.Match[str]]:
     each, most of a summary's parsing): each marker holds one colon, so it is looked for only
     just before each colon, from the previous colon or, when the `_MARKER_REACH` characters
     before the colon hold no two whitespace characters in a row, from as far back as a marker
-    can start and still reach the colon: a label's length, or a few characters before the first
-    emoji there. tests/test_parse_quiz.py checks they agree.
+    can start and still reach the colon: a few characters before the first emoji there, else a
+    label's length. A colon with neither an emoji nor a label before it ends no marker.
+    tests/test_parse_quiz.py checks they agree.
     """
     colons = [m.start() for m in _COLON.finditer(text)]
     spaced = _TWO_SPACES.search(text) is not None  # else every window is short
@@ -182,11 +183,16 @@ def _markers(text: str) -> list[re.Match[str]]:
         start = max(pos, after_colon)
         after_colon = colon + 1
         reach = colon - _MARKER_REACH
-        if reach > start and not (spaced and _TWO_SPACES.search(text, reach, colon)):
-            start = colon - _LABEL_REACH
-            emoji = _EMOJI.search(text, reach, colon)
-            if emoji is not None:
-                start = max(reach, min(start, emoji.start() - _EMOJI_LEAD))
+        short = reach > start and not (spaced and _TWO_SPACES.search(text, reach, colon))
+        emoji = _EMOJI.search(text, reach if short else start, colon)
+        if emoji is None:
+            if not _may_end_with_label(text[reach if short else start : colon]):
+                continue
+            if short:
+                start = colon - _LABEL_REACH
+        elif short:
+            # A marker without emoji holds none (labels are words), so it starts after this one.
+            start = max(reach, emoji.start() - _EMOJI_LEAD)
         # The first marker up to this colon is where the whole pattern matches first (what
         # follows the colon may be empty); it is matched there up to the next colon.
         head = _MARKER_HEAD.search(text, start, colon + 1)
@@ -197,6 +203,22 @@ def _markers(text: str) -> list[re.Match[str]]:
             matches.append(match)
             pos = match.end()
     return matches
+
+
+#: The labels, for `str.endswith`.
+_LABEL_ENDINGS = tuple(_FIELD_LABELS)
+#: What `str.lower` leaves of the characters matching a label's letters case-insensitively that
+#: it does not turn into them (a test checks every code point): 'İ' (to "i" and U+0307), 'ı', 'ſ'.
+_LOWER_FIXES = str.maketrans({"\u0307": None, "ı": "i", "ſ": "s"})
+
+
+def _may_end_with_label(before_colon: str) -> bool:
+    """Whether a label marker may end at the colon after `before_colon`: whether this ends with
+    a label in any case, but for whitespace and a `**` (what `_MARKER` allows between them)."""
+    tail = before_colon.rstrip()
+    if tail.endswith("**"):
+        tail = tail[:-2].rstrip()
+    return tail[-40:].lower().translate(_LOWER_FIXES).endswith(_LABEL_ENDINGS)
 
 
 def _marker_key(match: re.Match[str]) -> str | None:
