@@ -438,11 +438,12 @@ def text_steps(line: str) -> list[str]:
     line = collapse_whitespace(line)
     # Each split below is tried only on a line holding what it needs (an arrow; a digit, then
     # "." or ")" and a space): the regexes are tried at every position, the tests are cheap.
-    if any(arrow in line for arrow in _ARROWS):
+    if any(map(line.__contains__, _ARROWS)):
         parts = _ARROW.split(line)
         if len(parts) > 1 and all(0 < len(p.split()) <= _SHORT_STEP_WORDS for p in parts):
             return parts
-    numbered = _numbered_items(line) if _ITEM_HINT.search(line) else []
+    hinted = ("." in line or ")" in line) and _ITEM_HINT.search(line)  # `in` first: C speed
+    numbered = _numbered_items(line) if hinted else []
     if numbered:
         return numbered
     if _LEADING_BULLET.match(line):
