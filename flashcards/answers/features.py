@@ -620,11 +620,13 @@ def _measure(
                 if shared[t] == 1:  # no other option asks for this word's closeness
                     close = _nearness(segment.positions[t], segment.clauses, near, total_locating)
                 else:
-                    close = closeness.get((t, number))
-                    if close is None:
+                    known = closeness.get((t, number))
+                    if known is None:
                         at = segment.positions[t]
                         close = _nearness(at, segment.clauses, near, total_locating)
                         closeness[t, number] = close
+                    else:
+                        close = known
                 nears.append(w * close)
             near_here = sum(nears)
             if near_here > best_near:  # (`max` without its call, here and below)
