@@ -148,9 +148,16 @@ def test_paper_index_word_sets_equal_their_definitions() -> None:
         assert index.own_work == {t for _, t, _ in own}
         assert index.claimed == {t for _, t, n in own if not n}
         assert index.spread == Counter(t for s in segments for t in set(s.tokens))
-        assert index.bigrams == {p for s in segments for p in itertools.pairwise(s.tokens)}
         for word, numbers in index.holding.items():
-            assert numbers == tuple(n for n, s in enumerate(segments) if word in s.positions)
+            assert numbers == [n for n, s in enumerate(segments) if word in s.positions]
+        words = [*sorted(index.vocabulary)[:30], "absent"]
+        for first, second in itertools.product(words, words):
+            assert index.side_by_side(first, second) == [
+                n for n, s in enumerate(segments) if (first, second) in itertools.pairwise(s.tokens)
+            ]
+        for n, s in enumerate(segments):  # every pair of the text (most lie beyond `words`)
+            for first, second in itertools.pairwise(s.tokens):
+                assert n in index.side_by_side(first, second)
         for s in segments:  # each word's places, the words in the order they first occur
             places = {t: tuple(i for i, u in enumerate(s.tokens) if u == t) for t in s.tokens}
             assert list(s.positions.items()) == list(places.items())
@@ -231,8 +238,8 @@ def _reference_marked_tokens(text: str) -> tuple[str, ...]:
 
     text = unicodedata.normalize("NFKC", text).lower().replace("×", "x").replace("n't", " not")
     text = text.translate(words._GREEK)
-    text = words._THOUSANDS.sub("", text)
-    text = words._PERCENT.sub("%", text)
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # the patterns as first written
+    text = re.sub(r"\s*(?:percent|per cent)\b", "%", text)
     text = words._CLAUSE_BREAK.sub(f" {words._CLAUSE} ", text)
     return tuple(f for f in map(words._marked_form, words._TOKEN.findall(text)) if f)
 
@@ -327,3 +334,105 @@ def test_question_shares_and_places_equal_their_definitions() -> None:
             assert found.near[n] == near
     where_spelled = _asked(asked[-1][1], PaperIndex(spelled), idf).positions
     assert any("trpo" in where for where in where_spelled)
+
+
+def _reference_segment(field_name: str, text: str) -> _Segment | None:
+    """`scoped` tokens of the text, each word's places collected one by one."""
+    from flashcards.answers.text import marked_tokens, scoped
+
+    clean, negated, clauses = scoped(marked_tokens(text))
+    if not clean:
+        return None
+    places: dict[str, list[int]] = {}
+    for i, token in enumerate(clean):
+        places.setdefault(token, []).append(i)
+    positions = {t: tuple(p) for t, p in places.items()}
+    return _Segment(field_name, text, tuple(clean), tuple(negated), positions, tuple(clauses))
+
+
+_SEGMENT_PIECES = st.sampled_from(
+    ["model", "models", "data", "7b", "no", "without", "not", "and", "but", ", ", ". ", ";",
+     " - ", "(", ")", " ", "the", "qqclauseqq"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_SEGMENT_PIECES, max_size=40).map(" ".join))
+def test_segments_equal_the_reference(text: str) -> None:
+    from flashcards.answers.features import _segment
+
+    found = _segment("method", text)
+    assert found == _reference_segment("method", text)
+    if found is not None:  # dicts compare without their order: the order of the words too
+        assert list(found.positions) == list(_reference_segment("method", text).positions)
+
+
+_PROMPT_PIECES = st.sampled_from(
+    ["Which", "What", "which", "is", "are", "does", "NOT", "not", "Not", "EXCEPT", "except",
+     "*not*", "_not_", "least likely", "LEAST LIKELY", "not only", "that was not", "cannot",
+     "avoid", "Avoids", "avoided", "eliminate", "get rid of", "does away with", "dispensed with",
+     "bypass", "sidesteps", "no longer needs", "the need for", "compared", "earlier", "PRIOR",
+     "baselines", "Mentioned", "listed", "older", "traditional", "?", ",", " ", "TRPO", "é",
+     "ſ", "İ", "K"]
+)  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_PROMPT_PIECES | st.text(max_size=3), max_size=12).map(" ".join))
+def test_question_classifiers_equal_their_patterns(prompt: str) -> None:
+    # The classifiers skip their searches on an ASCII prompt lacking every word a match needs.
+    from flashcards.answers import text as words
+
+    avoided = any(
+        (asked := words._QUESTION_WORD.search(prompt, 0, verb.start())) is not None
+        and asked.group().lower() in ("what", "which")
+        and words._AVOIDED_IS_ASKED.match(prompt, verb.end())
+        for verb in words._AVOIDANCE.finditer(prompt)
+    )
+    assert words.asks_what_is_avoided(prompt) == avoided
+    assert words.asks_about_prior_work(prompt) == bool(words._ABOUT_PRIOR_WORK.search(prompt))
+    quiet = words._NEGATED_QUIET.search(prompt)
+    negated = bool(words._NEGATED_LOUD.search(prompt)) or (
+        quiet is not None and not words._RELATIVE_CLAUSE_NOT.search(prompt, 1, quiet.end())
+    )
+    assert words.is_negated(prompt) == negated
+
+
+_OPTION_PIECES = st.sampled_from(
+    ["only", "Only", "solely", "every", "everything", "guarantee", "guarantees", "eliminates",
+     "eliminated", "always", "never", "x", "7", "_", "-", " ", "é", "ONLY"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_OPTION_PIECES | st.text(max_size=2), max_size=12).map("".join))
+def test_absolute_words_are_found_as_whole_words(option: str) -> None:
+    from flashcards.answers.features import _ABSOLUTE_WORD
+    from flashcards.answers.text import ABSOLUTES
+
+    lowered = option.lower()
+    expected = [w for w in re.findall("[a-z]+", lowered) if w in ABSOLUTES]
+    assert _ABSOLUTE_WORD.findall(lowered) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([0.0, -0.0, 0.5, 1.0, 1.0, 2.5, -3.0]), min_size=1, max_size=6))
+def test_best_two_equals_its_definition(values: list[float]) -> None:
+    from flashcards.answers.features import _best_two
+
+    first = max(range(len(values)), key=values.__getitem__)
+    others = [v for i, v in enumerate(values) if i != first]
+    found = _best_two(values)
+    assert found == (first, values[first], max(others, default=0.0))
+    assert [math.copysign(1, v) for v in found[1:]] == [
+        math.copysign(1, v) for v in (values[first], max(others, default=0.0))
+    ]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([".", "!", "?", ";", " ", "  ", "\n", "\u00a0", "a", "b."])))
+def test_sentences_split_as_the_look_behind_pattern(pieces: list[str]) -> None:
+    from flashcards.answers.features import _split_sentences
+
+    text = "".join(pieces).strip()
+    assert _split_sentences(text) == re.split(r"(?<=[.!?;])\s+(?=\S)", text)

@@ -18,13 +18,17 @@ import bisect
 import functools
 import itertools
 import math
+import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from flashcards.answers.text import (
     ABSOLUTES,
+    CLAUSE,
+    NEGATION,
     STOPWORDS,
     asks_about_prior_work,
     asks_what_is_avoided,
@@ -66,7 +70,9 @@ _NUMBER_IDF = 5.0  # the evidence weight of any number (see `_measure`)
 
 _CLAUSE_PENALTY = 4  # extra distance for crossing a clause break
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
+#: The whitespace after a sentence's last character, in group 1 (the search starts at that
+#: character: faster than a pattern opening on a look-behind).
+_SENTENCE_END = re.compile(r"[.!?;](\s+)(?=\S)")
 
 # -- document frequencies ------------------------------------------------------------------
 
@@ -118,9 +124,9 @@ def _paper_texts(paper: Paper) -> list[str]:
 # -- the paper's text, indexed -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Segment:
-    """A sentence (or a window of run-on text) of one field."""
+class _Segment(NamedTuple):
+    """A sentence (or a window of run-on text) of one field. (A named tuple: a paper has
+    dozens, and a frozen dataclass sets each field through `object.__setattr__`.)"""
 
     field: str
     text: str
@@ -131,14 +137,35 @@ class _Segment:
 
 
 def _segment(field_name: str, text: str) -> _Segment | None:
-    clean, negated, clauses = scoped(marked_tokens(text))
+    # (Not through `marked_tokens`' cache: a paper's sentences are its own, asked once.)
+    marked = marked_tokens.__wrapped__(text)
+    positions: dict[str, tuple[int, ...]] = {}
+    if NEGATION in marked:
+        clean, negated, clauses = scoped(marked)
+        if not clean:
+            return None
+        for i, token in enumerate(clean):
+            found = positions.get(token)
+            positions[token] = (i,) if found is None else (*found, i)  # most words occur once
+        return _Segment(field_name, text, tuple(clean), tuple(negated), positions, tuple(clauses))
+    # Most sentences deny nothing: `scoped` and the places above in one pass.
+    clean = []
+    clauses = []
+    clause = i = 0  # i: the token's place among the clean tokens
+    for token in marked:
+        if token == CLAUSE:
+            clause += 1
+            continue
+        found = positions.get(token)
+        positions[token] = (i,) if found is None else (*found, i)
+        clean.append(token)
+        clauses.append(clause)
+        i += 1
     if not clean:
         return None
-    positions: dict[str, tuple[int, ...]] = {}
-    for i, token in enumerate(clean):
-        found = positions.get(token)
-        positions[token] = (i,) if found is None else (*found, i)  # most words occur once
-    return _Segment(field_name, text, tuple(clean), tuple(negated), positions, tuple(clauses))
+    return _Segment(
+        field_name, text, tuple(clean), (False,) * len(clean), positions, tuple(clauses)
+    )
 
 
 def _sentences(field_name: str, text: str) -> list[str]:
@@ -146,7 +173,7 @@ def _sentences(field_name: str, text: str) -> list[str]:
     steps, runs of whole steps (about `_WINDOW` words, each run starting on the last step of
     the one before) quoted with their arrows."""
     if field_name != "workflow" or STEP_SEPARATOR not in text:
-        return _SENTENCE_END.split(text.strip())
+        return _split_sentences(text.strip())
     steps = [step.strip() for step in text.split(STEP_SEPARATOR) if step.strip()]
     runs: list[str] = []
     start = 0
@@ -160,6 +187,17 @@ def _sentences(field_name: str, text: str) -> list[str]:
             break
         start = end - 1 if end - start > 1 else end
     return runs
+
+
+def _split_sentences(text: str) -> list[str]:
+    """`text` split at the whitespace after each ".", "!", "?" or ";" (and not at its end)."""
+    pieces: list[str] = []
+    start = 0
+    for end in _SENTENCE_END.finditer(text):
+        pieces.append(text[start : end.start(1)])
+        start = end.end(1)
+    pieces.append(text[start:])
+    return pieces
 
 
 class PaperIndex:
@@ -206,7 +244,6 @@ class PaperIndex:
         affirmed = frozenset(chain(unnegated))
         own_work = frozenset(chain(segments[n].positions for n in own))
         claimed = frozenset(chain(unnegated[n] for n in own))
-        bigrams = frozenset(chain(itertools.pairwise(s.tokens) for s in segments))
         self.vocabulary: frozenset[str] = frozenset(holding)
         #: Words the text uses at least once outside a negation ("without X" does not back X).
         self.affirmed: frozenset[str] = affirmed
@@ -217,8 +254,7 @@ class PaperIndex:
         self.claimed: frozenset[str] = claimed
         #: The segments (by number, ascending) holding each word: an option is measured only
         #: against the segments holding one of its words, a question's words located only there.
-        self.holding: dict[str, tuple[int, ...]] = {t: tuple(n) for t, n in holding.items()}
-        self.bigrams: frozenset[tuple[str, str]] = bigrams
+        self.holding: dict[str, list[int]] = holding
         self._texts = [text for _, text in named]
         self._acronyms: dict[str, tuple[tuple[int, ...], ...]] = {}
 
@@ -234,6 +270,26 @@ class PaperIndex:
         option with an absolute word reads it)."""
         return frozenset(_LOWER_WORD.findall(" ".join(self._texts).lower()))
 
+    def side_by_side(self, first: str, second: str) -> list[int]:
+        """The segments (by number, ascending) where `second` directly follows `first`. (Asked
+        of an option's word pairs only: cheaper than a set of every pair of the text.)"""
+        with_first = self.holding.get(first)
+        if with_first is None:
+            return []
+        with_second = self.holding.get(second)
+        if with_second is None:
+            return []
+        found: list[int] = []
+        for number in with_first:
+            if number in with_second:
+                positions = self.segments[number].positions
+                after = positions[second]
+                for place in positions[first]:
+                    if place + 1 in after:
+                        found.append(number)
+                        break
+        return found
+
     def acronym_positions(self, acronym: str) -> tuple[tuple[int, ...], ...]:
         """Per segment, the token positions where words spelling `acronym` begin: a question
         may say "TRPO" where the text spells out "trust region policy optimization"."""
@@ -244,6 +300,9 @@ class PaperIndex:
 
 _RAW_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _LOWER_WORD = re.compile(r"[a-z]+")
+#: The words of `_LOWER_WORD` that are `ABSOLUTES`, found in one search (as whole words: no
+#: letter on either side).
+_ABSOLUTE_WORD = re.compile(r"(?<![a-z])(?:" + "|".join(sorted(ABSOLUTES)) + r")(?![a-z])")
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,5}s?$")
 #: A multi-word name in a question ("Mixtral 8x7B", "Llama 2 70B"): capitalised or with digits.
 _NAME_WORD = re.compile(r"^(?=[^a-z]*[A-Z0-9])[A-Za-z0-9][\w.+-]*$")
@@ -286,6 +345,13 @@ def _longest_run(option: Sequence[str], segment: _Segment) -> int:
         if places is None:
             ending = {}
         elif ending:
+            if len(places) == 1:  # most words occur once in a sentence
+                pos = places[0]
+                length = ending.get(pos - 1, 0) + 1
+                ending = {pos: length}
+                if length > best:
+                    best = length
+                continue
             ending = {pos: ending.get(pos - 1, 0) + 1 for pos in places}
             best = max(best, *ending.values())
         else:  # every run starts here
@@ -309,7 +375,7 @@ class _Asked:
     #: Per segment: (places, `locating` weight) of each question word found in it, in the
     #: order of `positions` (what `_closeness` reads, ready for it).
     near: tuple[tuple[tuple[tuple[int, ...], float], ...], ...]
-    #: (word, segment) -> `_closeness` of the word there (options may share words).
+    #: (word, segment) -> `_closeness` of the word there, for words several options share.
     closeness: dict[tuple[str, int], float] = field(default_factory=dict)
     #: The sums of `weights` and of `locating` (1.0 when 0), which every segment divides by.
     mass: float = 1.0
@@ -329,9 +395,7 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
     spread = {w: len(index.holding.get(w, ())) for w in weights}
     raw = _raw_words(prompt)
     spelled = False  # did an acronym's spelled-out words join `positions`?
-    for word in raw:
-        if not _ACRONYM.match(word):
-            continue
+    for word in filter(_ACRONYM.match, raw):
         for token in tokens(word):
             if token in index.vocabulary or not token.isalpha():
                 continue
@@ -357,13 +421,14 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
     items = list(weights.items())
     shares: list[float] = []
     near: list[tuple[tuple[tuple[int, ...], float], ...]] = []
+    weight_of, locating_of = weights.__getitem__, locating.__getitem__
     for where in positions:
         if not where:  # the sum of nothing over `mass`
             shares.append(0.0)
             near.append(())
         elif not spelled:  # `where` holds question words only, in the question's order
-            shares.append(sum(map(weights.__getitem__, where)) / mass)
-            near.append(tuple(zip(where.values(), map(locating.__getitem__, where), strict=True)))
+            shares.append(sum(map(weight_of, where)) / mass)
+            near.append(tuple(zip(where.values(), map(locating_of, where), strict=True)))
         else:
             shares.append(sum([w for t, w in items if t in where]) / mass)
             # (An acronym's token that the question's own tokens lack weighs nothing.)
@@ -430,7 +495,8 @@ def _nearness(
                     nearest = min(nearest, i - j + _CLAUSE_PENALTY * (clause - clauses[j]))
             if nearest <= _REACH:
                 value += weight / _ROOTS[nearest]
-        best = max(best, value / total)
+        if value / total > best:  # (`max` without its call)
+            best = value / total
     return best
 
 
@@ -453,8 +519,7 @@ class Scored:
     avoided: bool  # "what does X avoid": the answer's own sentence is the evidence
 
 
-@dataclass(frozen=True)
-class _Measured:
+class _Measured(NamedTuple):
     """What one option's own text measures, before it is compared with its rivals."""
 
     features: dict[str, float]  # every feature but the leads and "longer"
@@ -476,17 +541,23 @@ def _measure(
     affirmed = index.affirmed
     own_work = index.own_work
     claimed = affirmed if prior_asked else index.claimed
-    clean, denied, _ = scoped(marked_tokens(raw))
-    # "with no gradient updates" is backed by a text saying "no gradient updates".
-    denied_words = {t for t, d in zip(clean, denied, strict=True) if d} if True in denied else ()
+    marked = marked_tokens(raw)
+    denied_words: Container[str] = ()
+    if NEGATION in marked:
+        # "with no gradient updates" is backed by a text saying "no gradient updates".
+        clean, denied, _ = scoped(marked)
+        denied_words = {t for t, d in zip(clean, denied, strict=True) if d}
     # In the option's order, not a set's: the sums below add floats in this order, and a
     # set's order changes with the string hash seed of each run (two options that tie could
     # then swap from one build of the same digests to the next).
-    distinct = [t for t in dict.fromkeys(option) if t not in prompt]
     # A word all options share cannot tell them apart; one only this option has says most.
     # A number's rarity says nothing about whether it is the answer ("8" is rarer than "2"):
     # every number weighs the same.
-    weight = {t: (_NUMBER_IDF if t[0].isdigit() else idf(t)) / shared[t] for t in distinct}
+    weight = {
+        t: (_NUMBER_IDF if t[0].isdigit() else idf(t)) / shared[t]
+        for t in dict.fromkeys(option)
+        if t not in prompt
+    }
     total = sum(weight.values())
     # The weights each sum below adds, in the order of `weight` (one pass collects all four).
     found_weights: list[float] = []
@@ -517,23 +588,26 @@ def _measure(
     holding = index.holding
     segments = index.segments
     # A run of two or more words ("phrase") needs one of the option's word pairs side by side:
-    # only segments holding both words of a pair the paper has somewhere can have one.
-    bigrams = index.bigrams
-    found_pairs = [p for p in itertools.pairwise(option) if p in bigrams]
-    runs_in = {n for a, b in found_pairs for n in set(holding[a]).intersection(holding[b])}
+    # only the segments where a pair is can have one.
+    found_pairs = 0
+    runs_in: set[int] = set()
+    for first, second in itertools.pairwise(option):
+        side_by_side = index.side_by_side(first, second)
+        if side_by_side:
+            found_pairs += 1
+            runs_in.update(side_by_side)
     # Only the segments holding one of the option's distinctive words count (in text order),
-    # each with the words it holds (in the order of `weight`).
-    hits_in: dict[int, list[str]] = {}
-    for t in weight:
+    # each with the words it holds and their weights (in the order of `weight`).
+    hits_in: dict[int, tuple[list[str], list[float]]] = {}
+    for t, w in weight.items():
         for n in holding.get(t, ()):
-            hits = hits_in.get(n)
-            if hits is None:
-                hits_in[n] = [t]
+            found_in = hits_in.get(n)
+            if found_in is None:
+                hits_in[n] = ([t], [w])
             else:
-                hits.append(t)
-    for number in sorted(hits_in):
-        hits = hits_in[number]
-        masses = [weight[t] for t in hits]
+                found_in[0].append(t)
+                found_in[1].append(w)
+    for number, (hits, masses) in sorted(hits_in.items()):
         mass = sum(masses)
         value = mass * (0.25 + shares[number])
         if value > best_value:
@@ -541,27 +615,37 @@ def _measure(
         near = near_words[number]
         if near:  # else every closeness is 0
             nears = []
+            segment = segments[number]
             for t, w in zip(hits, masses, strict=True):
-                close = closeness.get((t, number))
-                if close is None:
-                    segment = segments[number]
+                if shared[t] == 1:  # no other option asks for this word's closeness
                     close = _nearness(segment.positions[t], segment.clauses, near, total_locating)
-                    closeness[t, number] = close
+                else:
+                    known = closeness.get((t, number))
+                    if known is None:
+                        at = segment.positions[t]
+                        close = _nearness(at, segment.clauses, near, total_locating)
+                        closeness[t, number] = close
+                    else:
+                        close = known
                 nears.append(w * close)
-            best_near = max(best_near, sum(nears))
+            near_here = sum(nears)
+            if near_here > best_near:  # (`max` without its call, here and below)
+                best_near = near_here
         if number in runs_in:  # elsewhere a run is at most one word: no phrase
-            best_run = max(best_run, _longest_run(option, segments[number]))
+            run = _longest_run(option, segments[number])
+            if run > best_run:
+                best_run = run
     kinds = set(option)
     numbers = [t for t in kinds if t[0].isdigit()]
     numbers_found = [t for t in numbers if t in vocabulary]
     per_weight = 1.0 / total if total else 0.0
-    absolutes = [w for w in _LOWER_WORD.findall(raw.lower()) if w in ABSOLUTES]
+    absolutes = _ABSOLUTE_WORD.findall(raw.lower())
     plain_words = index.plain_words if absolutes else frozenset()
     features = {
         "support_frac": found * per_weight,
         "support_sum": math.log1p(found),
         "phrase": best_run / len(option) if best_run > 1 else 0.0,
-        "bigrams": float(len(found_pairs)),
+        "bigrams": float(found_pairs),
         "qa_sentence": math.log1p(best_value),
         "qa_proximity": math.log1p(best_near),
         "negated_mention": (mentioned - found) * per_weight,
@@ -587,26 +671,27 @@ def _compared(measured: Sequence[_Measured]) -> list[list[float]]:
     ]
     lengths = _best_two([m.length for m in measured])
     for i, option in enumerate(measured):
-        named = dict(option.features)
+        named = option.features  # (made by `_measure` for this row alone: completed in place)
         for base, lead, (first, best, second) in rivals:
-            named[lead] = option.features[base] - (second if i == first else best)
+            named[lead] = named[base] - (second if i == first else best)
         first, best, second = lengths
         longest_rival = option.length if len(measured) == 1 else (second if i == first else best)
         named["longer"] = max(-1.0, min(1.0, (option.length - longest_rival) / _LONGER_SPAN))
         if named.keys() != _FEATURE_SET:
             raise AssertionError(f"features {sorted(named)} are not {FEATURE_NAMES}")
-        rows.append([named[name] for name in FEATURE_NAMES])
+        rows.append(list(_IN_ORDER(named)))
     return rows
 
 
 _FEATURE_SET = frozenset(FEATURE_NAMES)
+_IN_ORDER = operator.itemgetter(*FEATURE_NAMES)
 
 
 def _best_two(values: Sequence[float]) -> tuple[int, float, float]:
     """Where the largest of `values` is, it, and the largest of the others (0.0: none)."""
-    first = max(range(len(values)), key=values.__getitem__)
-    others = [v for i, v in enumerate(values) if i != first]
-    return first, values[first], max(others, default=0.0)
+    best = max(values)
+    first = values.index(best)  # (the first of equals, as `max` keeps the first it meets)
+    return first, best, max([*values[:first], *values[first + 1 :]], default=0.0)
 
 
 def score_options(

@@ -207,8 +207,10 @@ def habit_free_rows(rows: Sequence[Sequence[float]]) -> list[list[float]]:
 
 def _scores(weights: Sequence[float], rows: Sequence[Sequence[float]]) -> list[float]:
     # (`sum` of the products in the weights' order: the same additions as a generator's.)
-    if any(len(row) != len(weights) for row in rows):
-        raise ValueError(f"rows of {len(weights)} features expected")
+    width = len(weights)
+    for row in rows:
+        if len(row) != width:
+            raise ValueError(f"rows of {width} features expected")
     return [sum(map(operator.mul, weights, row)) for row in rows]
 
 
@@ -228,7 +230,7 @@ def softmax(scores: Sequence[float]) -> list[float]:
 def _log_softmax(weights: Sequence[float], rows: Sequence[Sequence[float]]) -> list[float]:
     scores = _scores(weights, rows)
     top = max(scores)
-    total = math.log(sum(math.exp(s - top) for s in scores)) + top
+    total = math.log(sum([math.exp(s - top) for s in scores])) + top
     return [s - total for s in scores]
 
 
@@ -239,7 +241,11 @@ def option_probabilities(
     the model fitted on digests that state their answers. The real digests' questions were
     written from the full papers, so their fit learns to distrust an option the summary
     repeats word for word; in a digest whose summary states the answer, that option is it."""
-    columns = model_rows(rows, negated)
+    return _pooled(model, model_rows(rows, negated), negated)
+
+
+def _pooled(model: Model, columns: Sequence[Sequence[float]], negated: bool) -> list[float]:
+    """`option_probabilities` of the `model_rows` `columns`."""
     scores = _log_softmax(model.negated_weights if negated else model.weights, columns)
     stated = model.stated_negated_weights if negated else model.stated_weights
     if stated and model.stated_share:
@@ -271,14 +277,15 @@ def decide(
     one on every answer the text favoured by less than 1.5 logits made 9% of all answers
     unsure that were, on held-out months, right as often as their confidence said.
     """
-    probabilities = option_probabilities(model, rows, negated)
+    columns = model_rows(rows, negated)
+    probabilities = _pooled(model, columns, negated)
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
     confidence = calibrate(probabilities[best], *model.calibration)
     if not negated and model.habit_free_weights:
         second = habit_free_probabilities(model.habit_free_weights, rows)[best]
         confidence = (confidence + calibrate(second, *model.habit_free_calibration)) / 2
     if not negated and len(rows) > 1:
-        plain = model_rows(rows, negated=False)
+        plain = columns  # the plain model's columns (the question is not negated)
         weights = _TEXT_GETTER(model.weights)
         text = [sum(map(operator.mul, weights, _TEXT_GETTER(row))) for row in plain]
         if text[best] <= max(t for i, t in enumerate(text) if i != best):

@@ -78,7 +78,8 @@ _SYNONYMS = {word: group.split()[0] for group in _SYNONYM_GROUPS for word in gro
 
 # Numbers keep a glued unit ("24.5%", "4.6x", "7b", "3d"), words may carry digits ("gpt4").
 _TOKEN = re.compile(r"\d+(?:\.\d+)?(?:%|[a-z]+)?|[a-z][a-z0-9]*")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+# (The comma first, its digit behind it: the search then skips from comma to comma.)
+_THOUSANDS = re.compile(r",(?<=\d,)(?=\d{3}\b)")
 _PERCENT = re.compile(r"\s*(?:percent|per cent)\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
 
@@ -148,11 +149,13 @@ _NEGATION_CUES = _words(
     "avoid avoids avoided avoiding eliminate eliminates eliminated eliminating "
     "bypass bypasses bypassed bypassing "
 )
-_NEGATION = "¬"  # stands for a negation cue in a token stream
+NEGATION = "¬"  # stands for a negation cue in `marked_tokens`
+_NEGATION = NEGATION
 _NEGATION_SCOPE = 5  # content words a negation cue reaches
 #: Clause breaks: "28.4 BLEU on German, and 41.8 on French" keeps each number with its own
 #: words. A placeholder word the tokenizer sees, then a marker in token streams.
-_CLAUSE = "qqclauseqq"
+CLAUSE = "qqclauseqq"
+_CLAUSE = CLAUSE
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\s(?:and|but|while|whereas|although|though)\s|\s[-–—]\s")
 #: A clause break or a token, in one pass: what `_TOKEN` finds in the text with every
 #: `_CLAUSE_BREAK` replaced by `_CLAUSE` (a break starts with a character no token holds, and
@@ -202,10 +205,10 @@ def marked_tokens(text: str) -> tuple[str, ...]:
     else:
         text = unicodedata.normalize("NFKC", text).lower().replace("×", "x").replace("n't", " not")
         text = text.translate(_GREEK)
-    # (Each pattern needs a comma or "per": most texts skip both searches.)
+    # (Each pattern needs a comma or "per…cent": most texts skip both searches.)
     if "," in text:
         text = _THOUSANDS.sub("", text)
-    if "per" in text:
+    if "percent" in text or "per cent" in text:
         text = _PERCENT.sub("%", text)
     return _chunked_forms(text)
 
@@ -248,15 +251,16 @@ def _chunked_forms(text: str) -> tuple[str, ...]:
     if not chunks:
         return ()
     forms = list(map(_CHUNK_FORMS.__getitem__, chunks))
+    if _BREAK_WORDS.isdisjoint(chunks):  # most texts: no break word to look at
+        return tuple(itertools.chain.from_iterable(forms))
     breaks = [n for n, chunk in enumerate(chunks) if chunk in _BREAK_WORDS]
-    if breaks:
-        if any(b - a == 1 for a, b in itertools.pairwise(breaks)):
-            return tuple(filter(None, map(_marked_form, _PIECE.findall(text))))
-        # A break word at either end without whitespace beyond it is a word.
-        if breaks[0] == 0 and not text[0].isspace():
-            forms[0] = _chunk_forms(chunks[0])
-        if breaks[-1] == len(chunks) - 1 and not text[-1].isspace():
-            forms[-1] = _chunk_forms(chunks[-1])
+    if any(b - a == 1 for a, b in itertools.pairwise(breaks)):
+        return tuple(filter(None, map(_marked_form, _PIECE.findall(text))))
+    # A break word at either end without whitespace beyond it is a word.
+    if breaks[0] == 0 and not text[0].isspace():
+        forms[0] = _chunk_forms(chunks[0])
+    if breaks[-1] == len(chunks) - 1 and not text[-1].isspace():
+        forms[-1] = _chunk_forms(chunks[-1])
     return tuple(itertools.chain.from_iterable(forms))
 
 
@@ -291,8 +295,34 @@ def is_number(token: str) -> bool:
     return token[0].isdigit()
 
 
+def _may_hold(prompt: str, needles: tuple[str, ...]) -> bool:
+    """False when `prompt` is ASCII and holds none of `needles` (lower case) in any case: then
+    a case-blind pattern each of whose matches holds one of them cannot match. (Most prompts
+    fail every classifier below, and these substring tests cost far less than the searches.)
+    A prompt beyond ASCII is searched whatever it holds (case folding is subtler there)."""
+    if not prompt.isascii():
+        return True
+    lowered = prompt.lower()
+    return any(needle in lowered for needle in needles)
+
+
+#: What every match of `_AVOIDANCE` holds.
+_AVOIDANCE_NEEDLES = (
+    "avoid",
+    "eliminat",
+    "rid of",
+    "away with",
+    "dispens",
+    "bypass",
+    "sidestep",
+    "no longer",
+)
+
+
 def asks_what_is_avoided(prompt: str) -> bool:
     """Does the question ask what a method avoids, eliminates or no longer needs?"""
+    if not _may_hold(prompt, _AVOIDANCE_NEEDLES):
+        return False
     for verb in _AVOIDANCE.finditer(prompt):
         asked = _QUESTION_WORD.search(prompt, 0, verb.start())
         if (
@@ -311,10 +341,29 @@ _ABOUT_PRIOR_WORK = re.compile(
 )
 
 
+#: What every match of `_ABOUT_PRIOR_WORK` holds.
+_PRIOR_WORK_NEEDLES = (
+    "earlier",
+    "previous",
+    "prior",
+    "existing",
+    "traditional",
+    "conventional",
+    "predecessor",
+    "baseline",
+    "older",
+    "mentioned",
+    "described",
+    "listed",
+)
+
+
 def asks_about_prior_work(prompt: str) -> bool:
     """Does the question ask about earlier work ("which two earlier optimizers…") or about what
     the summary mentions at all ("which is NOT mentioned as a drawback of TRPO")? Then what
     the text says of earlier work is as good an answer as what it claims for itself."""
+    if not _may_hold(prompt, _PRIOR_WORK_NEEDLES):
+        return False
     return _ABOUT_PRIOR_WORK.search(prompt) is not None
 
 
@@ -324,8 +373,14 @@ def asks_for_unclaimed(prompt: str) -> bool:
     return is_negated(prompt) or asks_what_is_avoided(prompt)
 
 
+#: What every match of `_NEGATED_LOUD` or `_NEGATED_QUIET` holds, in lower case.
+_NEGATED_NEEDLES = ("not", "except", "least likely")
+
+
 def is_negated(prompt: str) -> bool:
     """Does the question ask for the option that does NOT hold ('Which is NOT…', 'EXCEPT')?"""
+    if not _may_hold(prompt, _NEGATED_NEEDLES):
+        return False
     if _NEGATED_LOUD.search(prompt):
         return True
     match = _NEGATED_QUIET.search(prompt)
