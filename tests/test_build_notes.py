@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from build_samples import QUIZ_FIELDS, digest, question, quiz_paper, table_paper
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flashcards import identity
@@ -582,3 +582,30 @@ def test_a_paper_in_one_digest_merges_as_it_would_beside_itself(
     )
     assert alone.paper == twice.paper
     assert alone.dates == (date(2025, 1, 2),) and alone.order == twice.order
+
+
+_MARKUP = st.text(alphabet=st.sampled_from("ab $\\^_{}[]&<>\"'\n\r\tAB,&+x0"), max_size=24)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_MARKUP, st.text(max_size=24)))
+@example(text="$x^2$ and $y$")
+@example(text=" a [sound:b] {c}\r\n")
+def test_escaping_text_that_needs_none_is_the_full_escape(text: str) -> None:
+    from flashcards.anki.notes import _AV_TAG, _escape_plain
+    from flashcards.maths import maths_html
+
+    full = maths_html(text.strip(), _escape_plain)
+    assert escape_text(text) == (_AV_TAG.sub("&#91;", full) if "[" in full else full)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    options=st.lists(st.one_of(_MARKUP, st.sampled_from(["A and", "B", " or C", "D"])), max_size=5)
+)
+def test_options_naming_letters_are_found_in_one_search(options: list[str]) -> None:
+    from flashcards.anki.notes import _NAMES_A_LETTER
+
+    # `option_order` searches the options joined by NUL, as if one by one.
+    names = any(_NAMES_A_LETTER.search(option) for option in options)
+    assert bool(_NAMES_A_LETTER.search("\0".join(options))) == names

@@ -68,6 +68,9 @@ CONTEXT_FIELDS: tuple[tuple[str, str], ...] = (
 # means nothing to Anki.
 _AV_TAG = re.compile(r"\[(?=\s*(?:sound|anki):|/?(?:latex|\$\$?)\])", re.IGNORECASE)
 
+#: Text holding none of the characters escaping or maths looks at: it is its own HTML.
+_ESCAPED_ALIKE = re.compile(r"[^&<>\"'{}\[\n$]*")
+
 _TAG_BAD = re.compile(r"[\s\"]+")
 
 
@@ -80,6 +83,8 @@ def escape_text(text: str) -> str:
 def _escape_piece(text: str) -> str:
     """`escape_text` without the strip: for parts of one text, joined around markup. `$…$`
     maths becomes MathJax's `\\(…\\)` (`flashcards.maths`), its TeX escaped like the rest."""
+    if _ESCAPED_ALIKE.fullmatch(text):  # most titles and many fields: nothing to do
+        return text
     # Anki's tags once more over the whole: `[$]x^2[/$]` splits into text and maths pieces.
     escaped = maths_html(text, _escape_plain)
     return _AV_TAG.sub("&#91;", escaped) if "[" in escaped else escaped
@@ -571,7 +576,8 @@ def option_order(guid: str, options: Sequence[str], *, shuffle: bool = True) -> 
     whose options name others by letter is not shuffled.
     """
     indices = tuple(range(len(options)))
-    if not shuffle or any(_NAMES_A_LETTER.search(o) for o in options):
+    # One search: a match never spans the NUL between two options (no part of it matches one).
+    if not shuffle or _NAMES_A_LETTER.search("\0".join(options)):
         return indices
     last = [i for i in indices if _REFERS_TO_OTHERS.search(options[i])]
     movable = [i for i in indices if i not in last]
