@@ -25,7 +25,7 @@ Keyword syntax (documented for users in the taxonomy file itself):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -79,12 +79,14 @@ class Pattern(Protocol):
 
     def finditer(self, text: str) -> Iterator[_Match]: ...
 
+    def search(self, text: Any) -> _Match | None: ...
+
 
 # RE2's words for Perl features it leaves out by design (not for plain syntax errors).
 _UNSUPPORTED = re.compile(r"perl operator|escape sequence|repetition operator")
 
 
-def compile_user_pattern(pattern: str) -> Pattern:
+def compile_user_pattern(pattern: str | bytes) -> Pattern:
     """A taxonomy `patterns` entry compiled by RE2, ignoring case (linear time: see the module
     docstring); ValueError says why RE2 cannot compile it."""
     options = re2.Options()
@@ -126,9 +128,14 @@ class Rule:
     # digits: the second one. A match then needs a word of the text starting with it, or with
     # the first two glued together (see `_RuleIndex`).
     second: str = ""
+    # `pattern` is an RE2 one compiled from UTF-8 (a user's), searched in the UTF-8 text: RE2
+    # matches bytes, and the match of a `str` costs its wrapper a mapping back to characters.
+    utf8: bool = False
 
     def search(self, text: str, lowered: str) -> bool:
         haystack = lowered if self.on_lowered else text
+        if self.utf8:
+            return self.pattern.search(haystack.encode("utf-8")) is not None
         for match in self.pattern.finditer(haystack):
             start = match.start()
             if not self.left_boundary or start == 0 or not _is_word_char(haystack[start - 1]):
@@ -166,10 +173,8 @@ class Taxonomy:
         form), in taxonomy order. The same as asking each rule's `search` (a test checks it),
         but only the rules that the text's words leave in doubt are searched."""
         index = self._index
-        matched, searched = index.matching(lowered)
         rules = index.rules
-        matched.update(n for n in searched if rules[n][1].search(text, lowered))
-        return [rules[number] for number in sorted(matched)]
+        return [rules[number] for number in sorted(index.matched(text, lowered))]
 
     def label(self, slug: str) -> str:
         for topic in self.topics:
@@ -178,8 +183,11 @@ class Taxonomy:
         return slug
 
 
-_Told = tuple[frozenset[int], frozenset[int], frozenset[int]]
-_NO_RULES: _Told = (frozenset(), frozenset(), frozenset())
+#: What a word tells of the rules, as one set of tokens (cheap to union, text by text): for the
+#: rule at position n of `_RuleIndex.rules` among `size` rules, n: it matches; size + n: it may
+#: match (to be searched); 2 * size + n: its second word may follow (`Rule.second`).
+_Told = frozenset[int]
+_NO_RULES: _Told = frozenset()
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,84 +211,110 @@ class _RuleIndex:
     by_key: dict[str, tuple[int, ...]]  # a needle (or its start) → positions in `rules`
     by_second: dict[str, tuple[int, ...]]  # a second word (or the first two glued) → rules
     key_lengths: tuple[int, ...]  # the lengths of the keys of both, ascending
-    always: frozenset[int]  # rules without a needle: always searched
-    paired: frozenset[int]  # rules with a second word
-    # word → (rules it makes match, rules it lets be searched, rules whose second word it
-    # allows); a bounded cache
-    told: dict[str, _Told]
-    telling: set[str]  # the words of `told` that tell anything (not `_NO_RULES`)
+    always: frozenset[int]  # the "to search" tokens of rules without a needle
+    matches: frozenset[int]  # every "it matches" token
+    maybe_alone: frozenset[int]  # the "to search" tokens of rules without a second word
+    seconds: frozenset[int]  # every "second word" token
+    told: _Remembered  # word → its tokens (bounded)
+    # A text's whitespace-separated chunk ("text-to-image,") → its words' tokens (bounded): the
+    # words of a text are those of its chunks (no `_WORD` run spans a space), and splitting at
+    # spaces is several times cheaper than finding words with a regex.
+    chunks: _Remembered
 
     @classmethod
     def of(cls, topics: tuple[Topic, ...]) -> _RuleIndex:
         rules = tuple((index, rule) for index, topic in enumerate(topics) for rule in topic.rules)
+        size = len(rules)
         by_key: dict[str, list[int]] = {}
         by_second: dict[str, list[int]] = {}
         always: list[int] = []
         for number, (_, rule) in enumerate(rules):
             if not rule.needle:
-                always.append(number)
+                always.append(size + number)
                 continue
             key = rule.needle if rule.on_lowered else rule.needle[:_KEY_LENGTH]
             by_key.setdefault(key, []).append(number)
             if rule.second:
                 for second in {rule.second, rule.needle + rule.second}:
                     by_second.setdefault(second, []).append(number)
-        return cls(
+        paired = {n for numbers in by_second.values() for n in numbers}
+        index = cls(
             rules=rules,
             by_key={key: tuple(numbers) for key, numbers in by_key.items()},
             by_second={key: tuple(numbers) for key, numbers in by_second.items()},
             key_lengths=tuple(sorted({len(key) for key in (*by_key, *by_second)})),
             always=frozenset(always),
-            paired=frozenset(n for numbers in by_second.values() for n in numbers),
-            told={},
-            telling=set(),
+            matches=frozenset(range(size)),
+            maybe_alone=frozenset(size + n for n in range(size) if n not in paired),
+            seconds=frozenset(2 * size + n for n in paired),
+            told=_Remembered(),
+            chunks=_Remembered(),
         )
+        index.told.tell = index._tell
+        index.chunks.tell = index._tell_chunk
+        return index
 
-    def matching(self, lowered: str) -> tuple[set[int], set[int]]:
-        """(rules that match `lowered`, rules to search in it), by their positions."""
-        remembered = self.told
-        words = set(_WORD.findall(lowered))
-        # Set operations in C pick the few words that tell anything (taken before a new word
-        # is told: telling one may start the bounded cache afresh).
-        tells = [remembered[word] for word in words.intersection(self.telling)]
-        for word in words.difference(remembered):
-            told = self._tell(word)
-            if told is not _NO_RULES:
-                tells.append(told)
-        matched: set[int] = set().union(*[told[0] for told in tells])
-        searched: set[int] = set(self.always).union(*[told[1] for told in tells])
-        seconds: set[int] = set().union(*[told[2] for told in tells])
-        searched -= self.paired - seconds
-        return matched, searched - matched
+    def matched(self, text: str, lowered: str) -> set[int]:
+        """The positions of the rules that match `text` (`lowered`: its lower-cased form)."""
+        tokens = set(self.always)
+        tokens.update(*map(self.chunks.__getitem__, lowered.split()))
+        matched = tokens & self.matches
+        # A rule is told either to match or to be searched, never both (see `_tell`).
+        searched = tokens & self.maybe_alone
+        seconds = tokens & self.seconds
+        if seconds:  # a rule with a second word: searched if that also came (in C, by sets)
+            size = len(self.rules)
+            searched |= tokens.intersection([token - size for token in seconds])
+        rules = self.rules
+        size = len(rules)
+        for token in searched:
+            if rules[token - size][1].search(text, lowered):
+                matched.add(token - size)
+        return matched
+
+    def _tell_chunk(self, chunk: str) -> _Told:
+        told = _NO_RULES.union(*map(self.told.__getitem__, _WORD.findall(chunk)))
+        return told or _NO_RULES
 
     def _tell(self, word: str) -> _Told:
-        matched: list[int] = []
-        searched: list[int] = []
-        seconds: list[int] = []
+        size = len(self.rules)
+        tokens: list[int] = []
         for length in self.key_lengths:
             if length > len(word):
                 break
-            seconds.extend(self.by_second.get(word[:length], ()))
+            tokens.extend(2 * size + n for n in self.by_second.get(word[:length], ()))
             for number in self.by_key.get(word[:length], ()):
                 rule = self.rules[number][1]
                 if rule.by_words == "prefix":
-                    matched.append(number)
+                    tokens.append(number)
+                elif (
+                    rule.second
+                    and word != rule.needle
+                    and not word.startswith(rule.second, len(rule.needle))
+                ):
+                    # A match's first word is the needle, before a space or a hyphen, or is
+                    # glued to the second word: another word starting with the needle tells
+                    # nothing.
+                    continue
                 elif rule.by_words == "word":
                     if word in (rule.needle, rule.needle + "s", rule.needle + "es"):
-                        matched.append(number)
+                        tokens.append(number)
                 else:
-                    searched.append(number)
-        told = (
-            (frozenset(matched), frozenset(searched), frozenset(seconds))
-            if matched or searched or seconds
-            else _NO_RULES
-        )
-        if len(self.told) >= _MAX_REMEMBERED_WORDS:
-            self.told.clear()
-            self.telling.clear()
-        self.told[word] = told
-        if told is not _NO_RULES:
-            self.telling.add(word)
+                    tokens.append(size + number)
+        return frozenset(tokens) if tokens else _NO_RULES
+
+
+class _Remembered(dict[str, _Told]):
+    """What `tell` tells of a string, remembered up to `_MAX_REMEMBERED_WORDS` strings (then
+    afresh): a plain lookup in C for a string seen before."""
+
+    tell: Callable[[str], _Told]
+
+    def __missing__(self, key: str) -> _Told:
+        told = self.tell(key)
+        if len(self) >= _MAX_REMEMBERED_WORDS:
+            self.clear()
+        self[key] = told
         return told
 
 
@@ -300,17 +334,22 @@ def score_topics(paper: Paper, taxonomy: Taxonomy) -> list[tuple[str, float]]:
 def score_parts(parts: Sequence[tuple[str, str]], taxonomy: Taxonomy) -> list[tuple[str, float]]:
     """`score_topics` of a paper whose `topic_parts` are `parts`."""
     weights = dict(taxonomy.weights)
-    scores = [0.0] * len(taxonomy.topics)
+    rule_index = taxonomy._index
+    rules = rule_index.rules
+    scores: dict[int, float] = {}  # topic index → score, for the topics some rule matched
     for name, text in parts:
         weight = weights.get(name, 0.0)
         if weight <= 0:
             continue
-        for index, _ in taxonomy.matching_rules(text, text.lower()):
-            scores[index] += weight
+        # In any order: a part adds the same weight once per matching rule to its topic.
+        for number in rule_index.matched(text, text.lower()):
+            topic = rules[number][0]
+            scores[topic] = scores.get(topic, 0.0) + weight
+    topics = taxonomy.topics
     ranked = sorted(
-        (-score * topic.weight, index, topic.slug)
-        for index, (topic, score) in enumerate(zip(taxonomy.topics, scores, strict=True))
-        if score > 0 and topic.weight > 0
+        (-score * topics[index].weight, index, topics[index].slug)
+        for index, score in scores.items()
+        if score > 0 and topics[index].weight > 0
     )
     return [(slug, -negative) for negative, _, slug in ranked]
 
@@ -481,7 +520,8 @@ def _topic(doc: YamlDocument, slug: Any, spec: Any) -> Topic:
                 rules.append(compile_keyword(item))
                 continue
             try:
-                pattern = compile_user_pattern(item)
+                # From UTF-8: see `Rule.utf8`.
+                pattern = compile_user_pattern(item.encode("utf-8"))
             except ValueError as exc:
                 hint = (
                     "; RE2 runs in linear time: no look-arounds, backreferences or possessive "
@@ -497,7 +537,7 @@ def _topic(doc: YamlDocument, slug: Any, spec: Any) -> Topic:
                     kind,
                     index,
                 ) from None
-            rules.append(Rule(item, pattern))
+            rules.append(Rule(item, pattern, utf8=True))
     if not rules:
         raise doc.error(f"{where}: needs at least one keyword or pattern", "topics", slug)
     weight = _number(doc, spec.get("weight", 1.0), "topics", slug, "weight")

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from build_samples import QUIZ_FIELDS, digest, question, quiz_paper, table_paper
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flashcards import identity
@@ -18,10 +18,11 @@ from flashcards.anki.notes import (
     build_notes,
     escape_text,
     list_html,
+    merge_paper,
     safe_link,
 )
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS, mcq_model, summary_model
-from flashcards.model import Paper
+from flashcards.model import FIELD_NAMES, Paper, Question
 
 DAY1, DAY2 = date(2025, 4, 28), date(2025, 5, 2)
 
@@ -511,3 +512,100 @@ def test_the_card_templates_reference_only_their_note_types_fields() -> None:
         assert used <= {*fields, "FrontSide"}, model.name
         assert {*fields} - used <= {"ArxivId", "Number"}, model.name
         assert "${" not in text  # every placeholder of the summary templates was filled
+
+
+# --- fast paths equal the straightforward code ---------------------------------------------------
+
+_TEXTS = st.text(alphabet=st.sampled_from('ab "\\\n\t\x00\x1f\x7fé€😀{}<>&'), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(["mcq", "summary"]),
+    fields=st.lists(st.one_of(st.text(max_size=12), _TEXTS), max_size=6),
+    tags=st.lists(_TEXTS, max_size=3),
+)
+def test_content_json_is_what_json_dumps_writes(
+    kind: str, fields: list[str], tags: list[str]
+) -> None:
+    import json
+
+    spec = NoteSpec("g", kind, tuple(fields), tuple(tags), "D", ("", "", 0, 0), 1)  # type: ignore[arg-type]
+    assert spec.content_json() == json.dumps([kind, fields, tags], ensure_ascii=False)
+
+
+_QUESTIONS = st.lists(
+    st.builds(
+        Question,
+        number=st.integers(1, 4),
+        prompt=st.sampled_from(["Why?", "How?"]),
+        options=st.just(("A one", "B two")),
+        answer=st.sampled_from([None, 0, 1]),
+        answer_source=st.sampled_from([None, "key", "marked", "inferred"]),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arxiv_id=st.sampled_from([None, "", "2504.17761"]),
+    url=st.sampled_from([None, "", "https://example.org/x"]),
+    category=st.sampled_from([None, "", "cs.CL"]),
+    authors=st.sampled_from([(), ("Ada",)]),
+    fields=st.dictionaries(
+        st.sampled_from(FIELD_NAMES), st.sampled_from(["", " ", "text", "\n"]), max_size=3
+    ),
+    questions=_QUESTIONS,
+)
+def test_a_paper_in_one_digest_merges_as_it_would_beside_itself(
+    arxiv_id: str | None,
+    url: str | None,
+    category: str | None,
+    authors: tuple[str, ...],
+    fields: dict[str, str],
+    questions: list[Question],
+) -> None:
+    # Merged with itself, a paper takes the general path: the one-digest shortcut must agree.
+    paper = Paper(
+        title="T",
+        arxiv_id=arxiv_id,
+        url=url,
+        authors=authors,
+        fields=fields,
+        questions=tuple(questions),
+        category=category,
+    )
+    alone = merge_paper(paper.key, [(date(2025, 1, 2), "a.txt", 0, paper)])
+    twice = merge_paper(
+        paper.key, [(date(2025, 1, 2), "a.txt", 0, paper), (date(2025, 1, 3), "b.txt", 0, paper)]
+    )
+    assert alone.paper == twice.paper
+    assert alone.dates == (date(2025, 1, 2),) and alone.order == twice.order
+
+
+_MARKUP = st.text(alphabet=st.sampled_from("ab $\\^_{}[]&<>\"'\n\r\tAB,&+x0"), max_size=24)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_MARKUP, st.text(max_size=24)))
+@example(text="$x^2$ and $y$")
+@example(text=" a [sound:b] {c}\r\n")
+def test_escaping_text_that_needs_none_is_the_full_escape(text: str) -> None:
+    from flashcards.anki.notes import _AV_TAG, _escape_plain
+    from flashcards.maths import maths_html
+
+    full = maths_html(text.strip(), _escape_plain)
+    assert escape_text(text) == (_AV_TAG.sub("&#91;", full) if "[" in full else full)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    options=st.lists(st.one_of(_MARKUP, st.sampled_from(["A and", "B", " or C", "D"])), max_size=5)
+)
+def test_options_naming_letters_are_found_in_one_search(options: list[str]) -> None:
+    from flashcards.anki.notes import _NAMES_A_LETTER
+
+    # `option_order` searches the options joined by NUL, as if one by one.
+    names = any(_NAMES_A_LETTER.search(option) for option in options)
+    assert bool(_NAMES_A_LETTER.search("\0".join(options))) == names

@@ -25,6 +25,7 @@ from flashcards.topics import (
     assign_topics,
     compile_keyword,
     load_taxonomy,
+    score_parts,
     score_topics,
     topic_report,
 )
@@ -464,3 +465,36 @@ def test_the_word_cache_is_bounded_and_changes_nothing(monkeypatch: pytest.Monke
         combined = taxonomy.matching_rules(text, text.lower())
         assert [(i, r.text) for i, r in combined] == rule_by_rule(taxonomy, text)
         assert len(taxonomy._index.told) <= 3
+
+
+def scored_rule_by_rule(
+    taxonomy: Taxonomy, parts: list[tuple[str, str]]
+) -> list[tuple[str, float]]:
+    """`score_parts` the straightforward way: every rule asked in every weighted part, in
+    taxonomy order, scores in a list over all topics."""
+    weights = dict(taxonomy.weights)
+    scores = [0.0] * len(taxonomy.topics)
+    for name, text in parts:
+        if weights.get(name, 0.0) > 0:
+            for index, _ in rule_by_rule(taxonomy, text):
+                scores[index] += weights[name]
+    ranked = sorted(
+        (-score * topic.weight, index, topic.slug)
+        for index, (topic, score) in enumerate(zip(taxonomy.topics, scores, strict=True))
+        if score > 0 and topic.weight > 0
+    )
+    return [(slug, -negative) for negative, _, slug in ranked]
+
+
+_ODD_WEIGHTS = _build(
+    parse_yaml(TRICKY + "weights: {title: 0.1, summary: 0.7, problem: 0.3}\n", "odd.yaml")
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(st.tuples(st.sampled_from(WEIGHTED_PARTS), _TEXT), max_size=5))
+def test_scores_equal_asking_each_rule_in_each_part(parts: list[tuple[str, str]]) -> None:
+    # Weights such as 0.1 make the sums depend on their order: the scores must be the same
+    # floats, not merely close.
+    for taxonomy in (_BUNDLED, _TRICKY, _ODD_WEIGHTS):
+        assert score_parts(parts, taxonomy) == scored_rule_by_rule(taxonomy, parts)
