@@ -307,13 +307,24 @@ def _overlap(plan: BuildPlan, role: str, what: str) -> ConfigError:
 def commit(prepared: Sequence[PreparedDeck]) -> list[BuildReport]:
     """Write every prepared deck's files together: all of them, or (on any error) none."""
     with phase("write"):
-        written = replace_files([file for deck in prepared for file in deck.files])
+        try:
+            written = replace_files([file for deck in prepared for file in deck.files])
+        except BaseException:
+            _discard(prepared)
+            raise
         for deck in prepared:
             if deck.cache is not None:
                 deck.cache[0].save(deck.cache[1])
     return [
         dataclasses.replace(deck.report, written=deck.report.output in written) for deck in prepared
     ]
+
+
+def _discard(prepared: Iterable[PreparedDeck]) -> None:
+    """Keep nothing of these builds in their caches (they are not written)."""
+    for deck in prepared:
+        if deck.cache is not None:
+            deck.cache[0].discard()
 
 
 def check_plan(plan: BuildPlan) -> None:
@@ -793,6 +804,38 @@ def prepare(
     With a cache whose last build's inputs were these minus some added files, in the same
     context, only the added files' papers are made anew (`flashcards.incremental`).
     """
+    caches: list[BuildCache] = []
+    try:
+        return _prepare(
+            plan,
+            now,
+            caches,
+            parsed=parsed,
+            key=key,
+            taxonomy=taxonomy,
+            state=state,
+            progress=progress,
+            keep_digests=keep_digests,
+        )
+    except BaseException:
+        for cache in caches:
+            cache.discard()  # the new cache file this build was writing, if any, is removed
+        raise
+
+
+def _prepare(
+    plan: BuildPlan,
+    now: int,
+    caches: list[BuildCache],
+    *,
+    parsed: ParseResult | None,
+    key: AnswerKey | None,
+    taxonomy: Taxonomy | None,
+    state: DeckState | None,
+    progress: Progress | None,
+    keep_digests: bool,
+) -> PreparedDeck:
+    """`prepare`, which keeps in `caches` the cache it opens (to discard it if this fails)."""
     check_plan(plan)
     cache: BuildCache | None = None
     print_: str | None = None
@@ -802,6 +845,7 @@ def prepare(
     if plan.cache is not None and parsed is None and state is None:
         with phase("cache"):
             cache = BuildCache.load(plan.cache)
+            caches.append(cache)
             files = _hashed_inputs(plan)
             print_ = _fingerprint(plan, files)
             reused = _reuse(plan, cache, print_)
@@ -850,6 +894,13 @@ def prepare(
         stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
         state_data = state_bytes(new_state)
     del specs, new_state  # held by `stamped` and written as `state_data`
+    state_sha = hashlib.sha256(state_data).hexdigest() if cache is not None else ""
+    if cache is not None:
+        if files is not None and notes.groups is not None:
+            with phase("cache"):
+                manifest = incremental.manifest_data(state_sha, context, files, notes.index)
+                cache.remember_manifest(manifest)
+        cache.finish_entries()  # a new file goes to disk while the package is made
     chunks = cache.chunks() if cache is not None else None  # deflated pieces of the last build
     package = build_package(stamped, description=description, chunks=chunks)  # "export", "zip"
     # The state goes first: if only it landed, the next build still stamps the same times.
@@ -881,7 +932,6 @@ def prepare(
     )
     record = None
     if cache is not None:
-        state_sha = hashlib.sha256(state_data).hexdigest()
         record = {
             "fingerprint": print_,
             "state": state_sha,
@@ -894,10 +944,6 @@ def prepare(
                 "warnings": list(report.warnings),
             },
         }
-        if files is not None and notes.groups is not None:
-            with phase("cache"):
-                manifest = incremental.manifest_data(state_sha, context, files, notes.index)
-                cache.remember_manifest(manifest)
     return PreparedDeck(
         plan,
         kept,
@@ -952,7 +998,14 @@ def build_definitions(
     check_paths(plans)
     with directories_locked(_written_paths(plans)):
         now = int(time.time()) if now is None else now
-        return commit([prepare(plan, now, progress=progress) for plan in plans])
+        prepared: list[PreparedDeck] = []
+        try:
+            for plan in plans:
+                prepared.append(prepare(plan, now, progress=progress))
+        except BaseException:
+            _discard(prepared)
+            raise
+        return commit(prepared)
 
 
 def build_all(
