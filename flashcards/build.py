@@ -454,10 +454,15 @@ def plan_notes(
 #: than they save (a paper takes about a millisecond).
 PARALLEL_MIN_PAPERS = 200
 
+#: Fields of a paper's notes left out by a worker process, as each note's number and its
+#: fields' places, each with the number of the text it is (`_left_out`).
+_LeftOut = tuple[tuple[int, tuple[tuple[int, int], ...]], ...]
+
 #: What a paper gives `_notes`: its notes; with a cache, the key of its topics there, its
 #: topics when they were computed rather than found there, and its notes' cache text
-#: (`incremental.group_text`, kept in the cache as it comes: all of them would take memory).
-_PaperNotes = tuple[NoteGroup, str | None, tuple[str, ...] | None, str | None]
+#: (`incremental.group_text`, kept in the cache as it comes: all of them would take memory);
+#: from a worker process, the fields it left out of the notes (`_left_out`).
+_PaperNotes = tuple[NoteGroup, str | None, tuple[str, ...] | None, str | None, _LeftOut]
 
 
 def _notes(
@@ -505,6 +510,8 @@ def _notes(
         fields=plan.fields if plan.fields is not None else previous.default_fields,
     )
 
+    here = os.getpid()
+
     def make(number: int) -> _PaperNotes:
         group = merge_paper(*papers[number])
         parts = topic_parts(group.paper)
@@ -517,19 +524,22 @@ def _notes(
         if topics is None:
             topics = computed = assign_parts(parts, taxonomy)
         notes = paper_notes(group, topics, options)
+        text = None
         if cache is not None:  # also fills in each note's content_hash
-            return notes, topic_key, computed, incremental.group_text(notes)
-        for spec in notes.specs:  # computed where the note is made, not after
-            spec.content_hash  # noqa: B018 (a cached property, filled in)
-        return notes, None, computed, None
+            text = incremental.group_text(notes)
+        else:
+            for spec in notes.specs:  # computed where the note is made, not after
+                spec.content_hash  # noqa: B018 (a cached property, filled in)
+        left_out = _left_out(notes, papers[number][1]) if os.getpid() != here else ()
+        return notes, topic_key, computed, text, left_out
 
     groups = []
     kept = set()
     with phase("notes"):
-        for number, (notes, topic_key, computed, text) in enumerate(
+        for number, (notes, topic_key, computed, text, left_out) in enumerate(
             fork_iter(make, range(len(papers)), minimum=PARALLEL_MIN_PAPERS)
         ):
-            groups.append(_sharing_texts(notes, papers[number][1]))
+            groups.append(_put_back(notes, papers[number][1], left_out))
             if cache is not None and text is not None:
                 cache.remember_notes([(notes.key, text)], spliced=False)
             if cache is not None and topic_key is not None and topic_key not in kept:
@@ -538,24 +548,54 @@ def _notes(
     return resolved, groups
 
 
-def _sharing_texts(notes: NoteGroup, found: Sequence[Occurrence]) -> NoteGroup:
-    """`notes` whose fields equal to a text of the paper's digests are that very string.
-
-    A note made in this process shares them (a field without markup is its text), but one
-    from a worker process arrives as a copy: with the digests still held, a large archive would
-    hold its summaries twice at the build's peak."""
-    texts: dict[str, str] = {}
+def _paper_texts(found: Sequence[Occurrence]) -> list[str]:
+    """The texts of a paper's digests that its notes' fields may be (unescaped): its fields,
+    title, prompts and options where it is found, in order."""
+    texts: list[str] = []
     for *_, paper in found:
-        texts.update((text, text) for text in paper.fields.values())
-        texts[paper.title] = paper.title
+        texts.extend(paper.fields.values())
+        texts.append(paper.title)
         for question in paper.questions:
-            texts[question.prompt] = question.prompt
-            texts.update((option, option) for option in question.options)
-    for spec in notes.specs:
-        if any(field in texts for field in spec.fields):
-            # Equal strings, so the content (and the content hash filled in) stays the same.
-            shared = tuple(texts.get(field, field) for field in spec.fields)
-            object.__setattr__(spec, "fields", shared)
+            texts.append(question.prompt)
+            texts.extend(question.options)
+    return texts
+
+
+def _left_out(notes: NoteGroup, found: Sequence[Occurrence]) -> _LeftOut:
+    """In a worker process: the fields of `notes` that are texts of the paper's digests (the
+    very strings: a field without markup is its text), each replaced by "", by place and the
+    number of the text (in `_paper_texts`). The notes then cross to the parent process without
+    them, which puts its own copies back (`_put_back`): with the digests still held there, a
+    large archive would otherwise hold its summaries twice at the build's peak. Their content
+    hashes are computed already."""
+    numbers: dict[int, int] = {}
+    for number, text in enumerate(_paper_texts(found)):
+        numbers.setdefault(id(text), number)
+    left_out = []
+    for index, spec in enumerate(notes.specs):
+        # By identity: an id in `numbers` is that of a text alive here, so the field is it.
+        places = tuple((i, numbers[id(f)]) for i, f in enumerate(spec.fields) if id(f) in numbers)
+        if places:
+            fields = list(spec.fields)
+            for i, _ in places:
+                fields[i] = ""
+            object.__setattr__(spec, "fields", tuple(fields))
+            left_out.append((index, places))
+    return tuple(left_out)
+
+
+def _put_back(notes: NoteGroup, found: Sequence[Occurrence], left_out: _LeftOut) -> NoteGroup:
+    """`notes` from a worker with the fields it left out (`_left_out`) put back: this
+    process's own texts of the paper (the forked worker's `_paper_texts` were copies of them,
+    in the same order)."""
+    if left_out:
+        texts = _paper_texts(found)
+        for index, places in left_out:
+            spec = notes.specs[index]
+            fields = list(spec.fields)
+            for i, number in places:
+                fields[i] = texts[number]
+            object.__setattr__(spec, "fields", tuple(fields))
     return notes
 
 
