@@ -461,8 +461,11 @@ _LeftOut = tuple[tuple[int, tuple[tuple[int, int], ...]], ...]
 #: What a paper gives `_notes`: its notes; with a cache, the key of its topics there, its
 #: topics when they were computed rather than found there, and its notes' cache text
 #: (`incremental.group_text`, kept in the cache as it comes: all of them would take memory);
-#: from a worker process, the fields it left out of the notes (`_left_out`).
-_PaperNotes = tuple[NoteGroup, str | None, tuple[str, ...] | None, str | None, _LeftOut]
+#: from a worker process, the fields it left out of the notes (`_left_out`); when asked for,
+#: the preferred id of each note new to the state (0 for the others).
+_PaperNotes = tuple[
+    NoteGroup, str | None, tuple[str, ...] | None, str | None, _LeftOut, tuple[int, ...]
+]
 
 
 def _notes(
@@ -474,6 +477,7 @@ def _notes(
     previous: DeckState,
     cache: BuildCache | None = None,
     only: frozenset[str] | None = None,
+    ids: dict[str, int] | None = None,
 ) -> tuple[list[Digest], list[NoteGroup]]:
     """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`,
     the summary fields of the plan or else the default `previous` records), paper by paper,
@@ -481,7 +485,9 @@ def _notes(
     inputs is not resolved or tagged again. With `only`, just the papers whose
     key is in it are resolved and make notes (every digest holding one of them must be among
     `digests`). Many papers are merged, tagged and make their notes in worker processes, in
-    one pass that gives exactly what this process would."""
+    one pass that gives exactly what this process would. `ids`, if given, is filled in with
+    the preferred id of each note that `previous` lacks (`identity.note_id_candidate`, which
+    `stamp_notes` would compute one by one after the pass)."""
     with phase("answers"):
         memo = cache.resolved_paper if cache is not None else None
         if only is None:
@@ -531,15 +537,23 @@ def _notes(
             for spec in notes.specs:  # computed where the note is made, not after
                 spec.content_hash  # noqa: B018 (a cached property, filled in)
         left_out = _left_out(notes, papers[number][1]) if os.getpid() != here else ()
-        return notes, topic_key, computed, text, left_out
+        preferred: tuple[int, ...] = ()
+        if ids is not None:
+            preferred = tuple(
+                0 if s.guid in previous.notes else identity.note_id_candidate(s.guid, s.first_date)
+                for s in notes.specs
+            )
+        return notes, topic_key, computed, text, left_out, preferred
 
     groups = []
     kept = set()
     with phase("notes"):
-        for number, (notes, topic_key, computed, text, left_out) in enumerate(
+        for number, (notes, topic_key, computed, text, left_out, preferred) in enumerate(
             fork_iter(make, range(len(papers)), minimum=PARALLEL_MIN_PAPERS)
         ):
             groups.append(_put_back(notes, papers[number][1], left_out))
+            if ids is not None:
+                ids.update((s.guid, i) for s, i in zip(notes.specs, preferred, strict=True) if i)
             if cache is not None and text is not None:
                 cache.remember_notes([(notes.key, text)], spliced=False)
             if cache is not None and topic_key is not None and topic_key not in kept:
@@ -648,6 +662,7 @@ class _Notes:
     groups: list[NoteGroup] | None
     index: dict[str, list[incremental.DigestEntry]]
     spliced: bool = False
+    ids: Mapping[str, int] = dataclasses.field(default_factory=dict)  # `_notes`' `ids`
 
 
 def _ordered(groups: Iterable[NoteGroup]) -> list[NoteGroup] | None:
@@ -686,7 +701,10 @@ def _full_notes(
     files: Sequence[tuple[str, str]] | None,
 ) -> tuple[_Notes, list[Digest]]:
     """Every paper's notes made from `parsed`, and the resolved digests."""
-    digests, groups = _notes(plan, parsed.digests, key, taxonomy, namespace, previous, cache)
+    ids: dict[str, int] = {}
+    digests, groups = _notes(
+        plan, parsed.digests, key, taxonomy, namespace, previous, cache, ids=ids
+    )
     specs = sort_notes(groups)
     with phase("state"):
         specs = flag_changed_answers(specs, previous)
@@ -697,6 +715,7 @@ def _full_notes(
         warnings=parsed.warnings,
         groups=_ordered(groups) if cache is not None else None,
         index=_index(files, digests) if cache is not None else {},
+        ids=ids,
     )
     return notes, digests
 
@@ -931,7 +950,7 @@ def _prepare(
     )
 
     with phase("state"):
-        stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
+        stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace, ids=notes.ids)
         state_data = state_bytes(new_state)
     del specs, new_state  # held by `stamped` and written as `state_data`
     state_sha = hashlib.sha256(state_data).hexdigest() if cache is not None else ""

@@ -534,3 +534,13 @@ def test_a_build_killed_while_writing_its_cache_leaves_none_misread(
     assert entries.last is not None  # a cache of this version, read as valid
     entries.close()
     assert _keys(cache) and buildcache.BuildCache.load(cache).last_build
+
+
+def test_a_file_is_hashed_up_to_its_limit(tmp_path: Path) -> None:
+    data = tmp_path / "digest.txt"
+    data.write_bytes(b"x" * 100)
+    expected = hashlib.sha256(b"x" * 100).hexdigest()
+    assert buildcache.sha256_file(data) == buildcache.sha256_file(data, 100) == expected
+    assert buildcache.sha256_file(data, 99) is None  # larger than the limit: not read whole
+    assert buildcache.sha256_file(tmp_path, 100) is None  # a directory
+    assert buildcache.sha256_file(tmp_path / "missing", 100) is None
