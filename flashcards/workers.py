@@ -31,11 +31,31 @@ def cores() -> int:
     return min(count, MAX_WORKERS)
 
 
-def _run(number: int) -> Any:
+def _run(start: int, stop: int) -> list[Any]:
     if _JOB is None:
         raise RuntimeError("no job in this worker")
     function, items = _JOB
-    return function(items[number])
+    return [function(items[number]) for number in range(start, stop)]
+
+
+#: Pieces of work per worker: the first ones this share of what is left, then smaller and
+#: smaller, down to `1 / (workers * SMALLEST)` of all of it.
+SHARE = 4
+SMALLEST = 64
+
+
+def _pieces(count: int, workers: int) -> list[tuple[int, int]]:
+    """`range(count)` cut into pieces of decreasing size (guided self-scheduling): large ones
+    first, few messages; small ones last, so that the workers finish together rather than one
+    of them idling through the other's last large piece."""
+    smallest = max(1, count // (workers * SMALLEST))
+    pieces = []
+    start = 0
+    while start < count:
+        size = max(smallest, (count - start) // (workers * SHARE))
+        pieces.append((start, min(count, start + size)))
+        start += size
+    return pieces
 
 
 def fork_map(
@@ -67,8 +87,9 @@ def fork_iter(
         context = multiprocessing.get_context("fork")
         pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
         try:
-            chunk = max(1, len(items) // (workers * 8))
-            yield from pool.map(_run, range(len(items)), chunksize=chunk)
+            pieces = [pool.submit(_run, *piece) for piece in _pieces(len(items), workers)]
+            for piece in pieces:
+                yield from piece.result()
         finally:
             pool.shutdown(cancel_futures=True)
     finally:
