@@ -400,7 +400,7 @@ class _Entries:
                 self.scratch.execute(statement)
             self.scratch.execute("ATTACH DATABASE '' AS build")  # another one, for the keys
             self.scratch.execute("CREATE TABLE build.used (key TEXT PRIMARY KEY)")
-            self.scratch.execute("BEGIN")  # a temporary database's: never committed
+            self.scratch.execute("BEGIN")  # one transaction: nothing synced before its end
         except (OSError, sqlite3.Error):
             self._drop()
         return self.scratch
