@@ -38,9 +38,10 @@ def _run(start: int, stop: int) -> list[Any]:
     return [function(items[number]) for number in range(start, stop)]
 
 
-#: Pieces of work per worker: the first ones this share of what is left, then smaller and
-#: smaller, down to `1 / (workers * SMALLEST)` of all of it.
-SHARE = 4
+#: The size of each piece of work: `1 / (workers * SHARE)` of what is left (the first one
+#: 1/16 of all of it on two cores: results held while the earlier pieces come stay few), down
+#: to `1 / (workers * SMALLEST)` of all of it.
+SHARE = 8
 SMALLEST = 64
 
 
@@ -88,8 +89,14 @@ def fork_iter(
         pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
         try:
             pieces = [pool.submit(_run, *piece) for piece in _pieces(len(items), workers)]
-            for piece in pieces:
-                yield from piece.result()
+            pieces.reverse()
+            while pieces:
+                # Each result let go of once handed over (as `Executor.map` does): a finished
+                # piece's future would otherwise hold all of them until the end.
+                results = pieces.pop().result()
+                results.reverse()
+                while results:
+                    yield results.pop()
         finally:
             pool.shutdown(cancel_futures=True)
     finally:
