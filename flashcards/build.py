@@ -347,9 +347,11 @@ def read_inputs(
     collect_errors: bool = False,
     progress: Progress | None = None,
     cache: BuildCache | None = None,
+    files: list[tuple[str, str]] | None = None,
 ) -> ParseResult:
     """The plan's digests (see `parse_paths` for `collect_errors` and `progress`); files whose
-    bytes `cache` has seen are not parsed again, and many new files are parsed on every core."""
+    bytes `cache` has seen are not parsed again, and many new files are parsed on every core.
+    `files` (`_hashed_inputs`) spares reading the files to ask `cache` for them."""
     with phase("parse"):
         return parse_paths(
             plan.inputs,
@@ -357,6 +359,7 @@ def read_inputs(
             collect_errors=collect_errors,
             progress=progress,
             cache=cache,
+            hashes=dict(files) if files is not None else None,
         )
 
 
@@ -920,7 +923,7 @@ def _prepare(
         with phase("parse"):
             splice = _read_spliced(plan, cache, last, files)
     if parsed is None and splice is None:
-        parsed = read_inputs(plan, progress=progress, cache=cache)
+        parsed = read_inputs(plan, progress=progress, cache=cache, files=files)
     if key is None and plan.answers is not None:
         key = load_answer_key(plan.answers)
     if taxonomy is None:
@@ -935,7 +938,7 @@ def _prepare(
     kept: tuple[Digest, ...] = ()
     if notes is None:
         if parsed is None:  # the splice failed: read every input after all
-            parsed = read_inputs(plan, progress=progress, cache=cache)
+            parsed = read_inputs(plan, progress=progress, cache=cache, files=files)
         notes, digests = _full_notes(plan, parsed, key, taxonomy, namespace, previous, cache, files)
         kept = tuple(digests) if keep_digests else ()
         del digests

@@ -17,7 +17,7 @@ from markdown_it.rules_block.table import escapedSplit
 from markdown_it.token import Token
 
 from flashcards.errors import ParseError
-from flashcards.parse import markdown_table, parse_file, parse_text
+from flashcards.parse import common, markdown_table, parse_file, parse_text
 from flashcards.parse.common import collapse_whitespace
 
 MD = FIXTURES / "markdown"
@@ -338,7 +338,7 @@ _PLAIN_CELL = st.lists(_PLAIN_PIECE, max_size=10).map("".join)
 @settings(max_examples=400, deadline=None)
 @given(cell=_PLAIN_CELL, drop_site_links=st.booleans())
 def test_a_plain_cell_reads_as_markdown_it_reads_it(cell: str, drop_site_links: bool) -> None:
-    assume(markdown_table._INLINE_TRIGGER.search(cell) is None)
+    assume(markdown_table.is_plain(cell))
     fast = markdown_table._plain(cell, drop_site_links=drop_site_links)
     assert fast == markdown_table.plain_by_markdown_it(cell, drop_site_links=drop_site_links)
 
@@ -488,3 +488,31 @@ def test_collapsing_whitespace_splits_where_the_regex_did() -> None:
         assert bool(space.fullmatch(char)) == char.isspace(), hex(code)
     text = " a\u00a0\u2028b\t\x1c c\u3000 "
     assert collapse_whitespace(text) == re.sub(r"\s+", " ", text).strip() == "a b c"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *("Read more", "read  MORE", "read\nmore", "more", " on ", "[arXiv](u)", "[", "]"),
+                *("(", ")", " ", "\u3000", "-", "–", "—", ":", "|", "x", "Title", "READ MORE ["),
+                "  read more on [arXiv]",
+            ]
+        ),
+        max_size=15,
+    ).map("".join)
+)
+def test_read_more_is_cut_where_the_regex_cuts_it(title: str) -> None:
+    expected = markdown_table._READ_MORE.sub("", title)
+    assert markdown_table._without_read_more(title) == expected
+
+
+def test_collapsing_long_ascii_text_finds_every_kind_of_whitespace() -> None:
+    # Long ASCII text is returned as it is (stripped) unless it holds `ASCII_SPACES`.
+    ascii_spaces = {chr(code) for code in range(128) if chr(code).isspace()}
+    assert ascii_spaces == {" "} | set(common.ASCII_SPACES[1:]) and common.ASCII_SPACES[0] == "  "
+    for space in sorted(ascii_spaces):
+        for text in (f"{space}{'word ' * 20}x", f"{'word ' * 20}{space}x", f"{'w' * 70}{space}"):
+            for doubled in (text, text.replace(space, space * 2)):
+                assert collapse_whitespace(doubled) == " ".join(doubled.split()), repr(doubled)

@@ -12,13 +12,14 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from digest_writers import FIVE_FIELDS
 from helpers import CORPUS, FIXTURES, only_digest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flashcards.cli import main
@@ -124,6 +125,46 @@ def test_field_markers_are_found_where_the_former_regex_found_them(pieces: list[
     assert found(common._MARKER) == found(_FORMER_MARKER)
 
 
+# Prose long enough that a marker is looked for only in the last characters before a colon,
+# and whitespace runs that make a marker reach further back.
+_LONG_PIECES = st.sampled_from(
+    [
+        *("x" * 70, "word " * 15, " " * 40, "\n\n", "  ", "\t\t", "é" * 59, "a" * 60),
+        # The longest markers: every optional part there, one space between them.
+        *("12. ** 📘\ufe0f ", "12. ** ", " ** ", "Previous research and new ideas", "y" * 58),
+        *("İdeas", "ıdeas", "Reſults", "PROBLEM ** ", "summary*"),
+    ]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.one_of(_MARKER_PIECES, _LONG_PIECES), max_size=30))
+@example(["word " * 20, "12. ** 📘\ufe0f ", "y" * 60, " ** ", ":"])
+@example(["word " * 20, "12. ** 📘\ufe0f ", "y" * 58, " ** ", ":"])
+@example(["word " * 20, "12. ** ", "Previous research and new ideas", " ** ", ":"])
+def test_field_markers_looked_for_before_colons_are_those_finditer_finds(
+    pieces: list[str],
+) -> None:
+    text = "".join(pieces)
+
+    def spans(matches: Iterable[re.Match[str]]) -> list[tuple[object, ...]]:
+        return [(m.span(), m["emoji"], m["elabel"], m["label"]) for m in matches]
+
+    assert spans(common._markers(text)) == spans(common._MARKER.finditer(text))
+
+
+def test_lowering_a_text_keeps_every_case_of_the_labels_letters() -> None:
+    # `_may_end_with_label` lowers the text before a colon (with a few fixes) to find a label:
+    # every character matching a label's letter case-insensitively must lower to that letter.
+    letters = set("".join(common._FIELD_LABELS)) - {" "}
+    pattern = re.compile(f"[{''.join(sorted(letters))}]", re.IGNORECASE)
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if pattern.match(char):
+            lowered = char.lower().translate(common._LOWER_FIXES)
+            assert lowered in letters and re.match(lowered, char, re.IGNORECASE), hex(code)
+
+
 def test_field_markers_start_with_any_case_of_a_label() -> None:
     # The first-character class is compiled with the labels' own flags: every character that
     # matches a label's first letter case-insensitively (the long s of "ſummary", say) is in it.
@@ -149,6 +190,21 @@ def test_quiz_text_line_gates_hold_every_case_of_their_letters() -> None:
     pattern = re.compile(f"[{letters}]", re.IGNORECASE)
     matched = {chr(c) for c in range(sys.maxunicode + 1) if pattern.match(chr(c))}
     assert matched == set(letters) == set("AaCcLlMmPpTt")
+
+
+def test_quiz_text_mark_gate_finds_correct_in_any_case() -> None:
+    # An option is looked at for a "(correct)" mark only when its `str.lower` holds "correct":
+    # the characters matching its letters case-insensitively are exactly those lowering to them.
+    letters = set(quiz_text._CORRECT)
+    pattern = re.compile(f"[{quiz_text._CORRECT}]", re.IGNORECASE)
+    exact = re.compile(f"[{quiz_text._CORRECT}]")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        lowered = char.lower()
+        if pattern.match(char):
+            assert lowered in letters, hex(code)
+        else:
+            assert not exact.search(lowered), hex(code)
 
 
 # --- seeds ---------------------------------------------------------------------------------------

@@ -89,3 +89,38 @@ def test_few_files_are_parsed_in_this_process(
         (tmp_path / f"2025-02-{day:02d}.txt").write_text(_quiz(day), encoding="utf-8")
     assert len(parse_paths([tmp_path]).digests) == 3
     assert pools == []
+
+
+def test_known_hashes_spare_reading_the_files_the_cache_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A build hashes its inputs first (its fingerprint): given those hashes, the cache is
+    # asked without reading the file; only the files it lacks are read, where they are parsed.
+    from flashcards.buildcache import BuildCache, sha256_file
+
+    folder = _library(tmp_path)
+    jobs = [path for path, _ in digest_jobs([folder])]
+    cold_cache = BuildCache.load(tmp_path / "cache")
+    cold_cache.load_digests()
+    cold = parse_paths([folder], collect_errors=True, cache=cold_cache)
+    cold_cache.save(None)
+    read: list[str] = []
+    real_read = flashcards.parse.read_digest_bytes
+
+    def counted(path: Path, **kwargs: int) -> bytes:
+        read.append(str(path))
+        return real_read(path, **kwargs)
+
+    monkeypatch.setattr(flashcards.parse, "read_digest_bytes", counted)
+    monkeypatch.setattr(flashcards.parse, "PARALLEL_MIN_FILES", 10_000)  # reads seen here
+    hashes = {path: sha256_file(Path(path)) or "" for path in jobs}
+    changed = str(folder / "more" / "2025-02-03.txt")
+    hashes[changed] = "0" * 64  # as if its bytes were others when hashed: parsed again
+    warm_cache = BuildCache.load(tmp_path / "cache")
+    warm_cache.load_digests()
+    warm = parse_paths([folder], collect_errors=True, cache=warm_cache, hashes=hashes)
+    assert _as_data(warm) == _as_data(cold)
+    parsed_again = {str(e.path) for e in cold.errors} | {changed}
+    skipped = {w.split(":")[0] for w in cold.warnings if w.endswith("(skipped)")}
+    assert changed in read and set(read) == parsed_again | skipped
+    assert warm_cache.files_reused == len(jobs) - len(read) > 28

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -262,6 +262,7 @@ def parse_paths(
     progress: Progress | None = None,
     read: Callable[[str], list[Digest]] | None = None,
     cache: DigestCache | None = None,
+    hashes: Mapping[str, str] | None = None,
 ) -> ParseResult:
     """Parse files, directories (recursively) and '-' (the `stdin` bytes).
 
@@ -274,12 +275,14 @@ def parse_paths(
     them all, in order. Many files (`PARALLEL_MIN_FILES`) are parsed in worker processes, one
     per core, with exactly one process's results. `cache` gives the digests of files whose bytes
     it has seen, and keeps those of the others. `read`, if given, replaces parsing each file
-    (in this process, without `cache`): the build's reuse of its last digests.
+    (in this process, without `cache`): the build's reuse of its last digests. `hashes` gives
+    the sha256 of files whose bytes the caller has hashed already (the build's fingerprint):
+    `cache` is asked by it, without reading such a file here before it is parsed.
     """
     jobs = digest_jobs(paths)
     outcomes: Generator[Outcome, None, None]
     if read is None:
-        outcomes = _outcomes(jobs, stdin, max_bytes, max_line, progress, cache)
+        outcomes = _outcomes(jobs, stdin, max_bytes, max_line, progress, cache, hashes)
     else:
         shown = progress(jobs) if progress is not None else jobs
         outcomes = (_read_with(read, raw, stdin, max_bytes, max_line) for raw, _ in shown)
@@ -357,6 +360,7 @@ def _outcomes(
     max_line: int,
     progress: Progress | None,
     cache: DigestCache | None,
+    hashes: Mapping[str, str] | None = None,
 ) -> Generator[Outcome, None, None]:
     """Each job's digests or parse error, in order, one at a time: known ones from `cache`,
     the others parsed (in workers when there are many; then every file is parsed before the
@@ -368,12 +372,15 @@ def _outcomes(
     todo: list[str] = []
     for number, (raw, _) in enumerate(jobs):
         if cache is not None and raw != "-":
-            try:
-                data = _job_bytes(raw, stdin, max_bytes)
-            except ParseError as exc:
-                known[number] = exc
-                continue
-            cached = cache.parsed(raw, hashlib.sha256(data).hexdigest())
+            sha = hashes.get(raw) if hashes is not None else None
+            if sha is None:
+                try:
+                    data = _job_bytes(raw, stdin, max_bytes)
+                except ParseError as exc:
+                    known[number] = exc
+                    continue
+                sha = hashlib.sha256(data).hexdigest()
+            cached = cache.parsed(raw, sha)
             if cached is not None:
                 known[number] = cached
                 continue

@@ -110,11 +110,23 @@ _MARKER = re.compile(
     """,
     re.IGNORECASE | re.VERBOSE,
 )
+# `_MARKER` up to its colon (what follows it may be empty).
+_MARKER_HEAD = re.compile(_MARKER.pattern.rsplit("[:：]", 1)[0] + "[:：]", _MARKER.flags)
+
+
+#: The whitespace of ASCII text that is not a single space (a test checks every character).
+ASCII_SPACES = ("  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 
 
 def collapse_whitespace(text: str) -> str:
     """Runs of whitespace as one space, none at the ends. `str.split` and a regex `\\s` agree
-    on what whitespace is (a test checks every code point); the split is ~4x faster."""
+    on what whitespace is (a test checks every code point); the split is ~4x faster. Long ASCII
+    text is mostly spaced already (a summary): a few scans for other whitespace find that faster
+    than splitting it into words and joining them again."""
+    if len(text) > 64 and text.isascii():
+        text = text.strip()
+        if not any(map(text.__contains__, ASCII_SPACES)):
+            return text
     return " ".join(text.split())
 
 
@@ -127,7 +139,7 @@ def split_fields(text: str) -> dict[str, str]:
     as `summary`. Only non-empty values are returned, whitespace collapsed, stray `**` removed.
     """
     found: dict[str, str] = {}
-    matches = [m for m in _MARKER.finditer(text) if _marker_key(m) is not None]
+    matches = [m for m in _markers(text) if _marker_key(m) is not None]
     # Bare labels ("Problem:") only count at the start of a line.
     matches = [m for m in matches if m.group("emoji") or _at_line_start(text, m)]
     preamble = text[: matches[0].start()] if matches else text
@@ -138,6 +150,75 @@ def split_fields(text: str) -> dict[str, str]:
         assert key is not None
         _keep(found, key, text[match.end() : end])
     return found
+
+
+# Each marker holds exactly one colon, its last character but the spaces and `**` after it.
+_COLON = re.compile("[:：]")
+_TWO_SPACES = re.compile(r"\s\s")
+_EMOJI = re.compile(f"[{_EMOJI_CLASS}]")
+# The most characters a marker can hold before its colon when none of its whitespace runs is
+# longer than one character, with a little margin: "12." and a space, "**" and a space (7, the
+# most before an emoji), the emoji, U+FE0F, a space, 60 label characters, a space, "**" and a
+# space (74); or, without an emoji, the 7, a label and the last 4.
+_MARKER_REACH = 80
+_EMOJI_LEAD = 8
+_LABEL_REACH = 13 + max(map(len, _FIELD_LABELS))
+
+
+def _markers(text: str) -> list[re.Match[str]]:
+    """`list(_MARKER.finditer(text))`, without trying the pattern at every character (~50 ns
+    each, most of a summary's parsing): each marker holds one colon, so it is looked for only
+    just before each colon, from the previous colon or, when the `_MARKER_REACH` characters
+    before the colon hold no two whitespace characters in a row, from as far back as a marker
+    can start and still reach the colon: a few characters before the first emoji there, else a
+    label's length. A colon with neither an emoji nor a label before it ends no marker.
+    tests/test_parse_quiz.py checks they agree.
+    """
+    colons = [m.start() for m in _COLON.finditer(text)]
+    spaced = _TWO_SPACES.search(text) is not None  # else every window is short
+    matches: list[re.Match[str]] = []
+    pos = 0  # where the next match may start: after the last one
+    after_colon = 0  # a match holds no earlier colon
+    for index, colon in enumerate(colons):
+        start = max(pos, after_colon)
+        after_colon = colon + 1
+        reach = colon - _MARKER_REACH
+        short = reach > start and not (spaced and _TWO_SPACES.search(text, reach, colon))
+        emoji = _EMOJI.search(text, reach if short else start, colon)
+        if emoji is None:
+            if not _may_end_with_label(text[reach if short else start : colon]):
+                continue
+            if short:
+                start = colon - _LABEL_REACH
+        elif short:
+            # A marker without emoji holds none (labels are words), so it starts after this one.
+            start = max(reach, emoji.start() - _EMOJI_LEAD)
+        # The first marker up to this colon is where the whole pattern matches first (what
+        # follows the colon may be empty); it is matched there up to the next colon.
+        head = _MARKER_HEAD.search(text, start, colon + 1)
+        if head is not None:
+            end = colons[index + 1] if index + 1 < len(colons) else len(text)
+            match = _MARKER.match(text, head.start(), end)
+            assert match is not None
+            matches.append(match)
+            pos = match.end()
+    return matches
+
+
+#: The labels, for `str.endswith`.
+_LABEL_ENDINGS = tuple(_FIELD_LABELS)
+#: What `str.lower` leaves of the characters matching a label's letters case-insensitively that
+#: it does not turn into them (a test checks every code point): 'İ' (to "i" and U+0307), 'ı', 'ſ'.
+_LOWER_FIXES = str.maketrans({"\u0307": None, "ı": "i", "ſ": "s"})
+
+
+def _may_end_with_label(before_colon: str) -> bool:
+    """Whether a label marker may end at the colon after `before_colon`: whether this ends with
+    a label in any case, but for whitespace and a `**` (what `_MARKER` allows between them)."""
+    tail = before_colon.rstrip()
+    if tail.endswith("**"):
+        tail = tail[:-2].rstrip()
+    return tail[-40:].lower().translate(_LOWER_FIXES).endswith(_LABEL_ENDINGS)
 
 
 def _marker_key(match: re.Match[str]) -> str | None:

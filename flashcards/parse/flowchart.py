@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bs4.element import Comment, NavigableString, Tag
+if TYPE_CHECKING:
+    from bs4.element import NavigableString, Tag
 
 from flashcards.model import STEP_SEPARATOR
 from flashcards.parse.common import collapse_whitespace
@@ -209,6 +211,10 @@ def _strings(svg: Tag) -> Iterator[tuple[Tag, str, bool]]:
     """The strings a chart shows in document order, each with the element that places it (its
     line) and whether it continues the word before it; stops where the page resumes inside an
     SVG that was never closed."""
+    # Imported here: reading a chart flattened to text (`text_steps`, quiz text) need not load
+    # the HTML parser, which costs each parse worker more than the quiz parser itself.
+    from bs4.element import Comment, NavigableString, Tag
+
     previous_raw = ""
     for node in svg.descendants:
         if isinstance(node, Tag):
@@ -259,6 +265,8 @@ def _continues_word(node: NavigableString, previous_raw: str, raw: str) -> bool:
     no space between them (separate `<tspan>`s stay separate words)."""
     if previous_raw[-1:].isspace() or raw[:1].isspace():
         return False
+    from bs4.element import Tag  # as in `_strings`
+
     before = node.previous_sibling
     return _tag_name(node.parent) in _INLINE_MARKUP or (
         isinstance(before, Tag) and _tag_name(before) in _INLINE_MARKUP
@@ -430,11 +438,12 @@ def text_steps(line: str) -> list[str]:
     line = collapse_whitespace(line)
     # Each split below is tried only on a line holding what it needs (an arrow; a digit, then
     # "." or ")" and a space): the regexes are tried at every position, the tests are cheap.
-    if any(arrow in line for arrow in _ARROWS):
+    if any(map(line.__contains__, _ARROWS)):
         parts = _ARROW.split(line)
         if len(parts) > 1 and all(0 < len(p.split()) <= _SHORT_STEP_WORDS for p in parts):
             return parts
-    numbered = _numbered_items(line) if _ITEM_HINT.search(line) else []
+    hinted = ("." in line or ")" in line) and _ITEM_HINT.search(line)  # `in` first: C speed
+    numbered = _numbered_items(line) if hinted else []
     if numbered:
         return numbered
     if _LEADING_BULLET.match(line):

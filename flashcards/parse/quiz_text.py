@@ -22,6 +22,7 @@ such as "Paper2Video: …" or a flow-chart line starting with "Paper …" is nev
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -60,8 +61,11 @@ _MARK_AFTER = re.compile(
     rf"(?<!\s)\s*+(?:[{_CHECK}]\ufe0f?|[(\[]\s*correct\s*[)\]])\s*$", re.IGNORECASE
 )
 _MARK_BEFORE = re.compile(rf"^\s*[{_CHECK}]\ufe0f?\s*")
-# In every match of the two above (a check mark, or "correct" in any case), under their flags.
-_MARK_HINT = re.compile(rf"[{_CHECK}]|correct", re.IGNORECASE)
+# In every match of the two above, under their flags: a check mark, or "correct" in any case
+# (only ASCII letters match those letters case-insensitively, and `str.lower` turns nothing else
+# into them: a test checks every code point), so an option without it is not looked at further.
+_CHECK_MARK = re.compile(f"[{_CHECK}]")
+_CORRECT = "correct"
 # Option prefixes a hand-made digest may use; stripped only when every option of a question has
 # them in order (A, B, C… or all the same bullet), so real option text is never cut.
 _LETTER_PREFIX = re.compile(r"^\(?(?P<letter>[A-Za-z])[.):]\s+(?P<rest>\S.*)$")
@@ -116,7 +120,10 @@ class _Paper:
 
 def parse(text: str, source: str) -> list[Digest]:
     lines = text.split("\n")
-    filled = [i for i, line in enumerate(lines) if line.strip()]
+    # The first lines holding something: where the header may be.
+    filled = list(
+        itertools.islice((i for i, line in enumerate(lines) if line.strip()), _MAX_PREAMBLE + 1)
+    )
     if not filled:
         raise ParseError("empty file", source, 1)
     # Bilingual pages put a language button ("ZH") above the heading; allow a short preamble.
@@ -131,17 +138,30 @@ def parse(text: str, source: str) -> list[Digest]:
     # furniture of real pages: the language button above the header (which detection allows) and
     # the closing "Today's Reading Tips" / "My Takeaways" sections.
     stray: list[int] = []
+    paper: _Paper | None = None  # the last of `papers`
+    question: _Question | None = None  # the last of its questions
 
     for index in range(header_index + 1, len(lines)):
-        number = index + 1
         line = lines[index].strip()
-        paper = papers[-1] if papers else None
-        question = paper.questions[-1] if paper and paper.questions else None
+        if not line:
+            # A blank line (a third of them) is no structural line: it only ends a question's
+            # options or a paper's title.
+            if paper is None or paper.ended:
+                continue
+            if question is not None:
+                if question.options:
+                    question.closed = True
+            elif paper.title_lines:
+                paper.title_done = True
+            continue
+        number = index + 1
 
         # Each structural line starts with its own letter: the regexes run only on those.
-        first = line[:1]
+        first = line[0]
         if first == "P" and _PAPER.match(line):
-            papers.append(_Paper(line=number))
+            paper = _Paper(line=number)
+            question = None
+            papers.append(paper)
             continue
         if first == "1" and _PAGE_MARKER.match(line) and _next_is_paper(lines, index + 1):
             continue
@@ -150,16 +170,14 @@ def parse(text: str, source: str) -> list[Digest]:
         if paper is not None and paper.ended:
             continue
         if paper is None:
-            if line:
-                stray.append(number)
+            stray.append(number)
             continue
         match = _QUESTION.match(line) if first == "Q" else None
         if match:
             paper.title_done = True
             prompt = match.group("prompt")
-            paper.questions.append(
-                _Question(number=int(match.group("number")), line=number, prompt=prompt)
-            )
+            question = _Question(number=int(match.group("number")), line=number, prompt=prompt)
+            paper.questions.append(question)
             continue
         if question is not None:
             _question_line(question, line, number, stray)
@@ -208,11 +226,7 @@ def _next_is_paper(lines: list[str], start: int) -> bool:
 
 
 def _paper_line(paper: _Paper, line: str, number: int, source: str) -> None:
-    """A line between a paper header and its first question."""
-    if not line:
-        if paper.title_lines:
-            paper.title_done = True
-        return
+    """A line (not blank) between a paper header and its first question."""
     first = line[0]
     if first in _PUBLISHED_START and (published := _PUBLISHED.match(line)):
         paper.title_done = True
@@ -232,18 +246,22 @@ def _paper_line(paper: _Paper, line: str, number: int, source: str) -> None:
         return
     if paper.saw_title_again:
         paper.workflow_lines.append(line)
-    elif paper.title_lines and collapse_whitespace(line) == paper.title:
+    elif paper.title_lines and _is_title(line, paper.title):
         # The flow-chart card repeats the title; the line(s) after it are the flattened chart.
         paper.saw_title_again = True
     else:
         paper.summary_lines.append(line)
 
 
+def _is_title(line: str, title: str) -> bool:
+    """Whether the stripped `line` is `title` (collapsed) but for its spacing. Its first word
+    is the title's: checked first, as most lines are summary prose far longer than a title."""
+    first_word = title.partition(" ")[0]
+    return line.startswith(first_word) and collapse_whitespace(line) == title
+
+
 def _question_line(question: _Question, line: str, number: int, stray: list[int]) -> None:
-    if not line:
-        if question.options:
-            question.closed = True
-        return
+    """A line (not blank) after a question's `Q<n>`."""
     if question.prompt is None:
         question.prompt = _PROMPT_NUMBER.sub("", line, count=1).strip()
         return
@@ -266,7 +284,7 @@ def _build_question(question: _Question, source: str) -> Question:
     options = _strip_prefixes(question.options)
     marked: list[tuple[int, int]] = []  # (option index, line)
     for i, option in enumerate(options):
-        if not _MARK_HINT.search(option):
+        if _CHECK_MARK.search(option) is None and _CORRECT not in option.lower():
             continue  # no mark to remove
         unmarked = _MARK_BEFORE.sub("", _MARK_AFTER.sub("", option))
         if unmarked != option:
