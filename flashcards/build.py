@@ -307,13 +307,24 @@ def _overlap(plan: BuildPlan, role: str, what: str) -> ConfigError:
 def commit(prepared: Sequence[PreparedDeck]) -> list[BuildReport]:
     """Write every prepared deck's files together: all of them, or (on any error) none."""
     with phase("write"):
-        written = replace_files([file for deck in prepared for file in deck.files])
+        try:
+            written = replace_files([file for deck in prepared for file in deck.files])
+        except BaseException:
+            _discard(prepared)
+            raise
         for deck in prepared:
             if deck.cache is not None:
                 deck.cache[0].save(deck.cache[1])
     return [
         dataclasses.replace(deck.report, written=deck.report.output in written) for deck in prepared
     ]
+
+
+def _discard(prepared: Iterable[PreparedDeck]) -> None:
+    """Keep nothing of these builds in their caches (they are not written)."""
+    for deck in prepared:
+        if deck.cache is not None:
+            deck.cache[0].discard()
 
 
 def check_plan(plan: BuildPlan) -> None:
@@ -446,10 +457,18 @@ def plan_notes(
 #: than they save (a paper takes about a millisecond).
 PARALLEL_MIN_PAPERS = 200
 
+#: Fields of a paper's notes left out by a worker process, as each note's number and its
+#: fields' places, each with the number of the text it is (`_left_out`).
+_LeftOut = tuple[tuple[int, tuple[tuple[int, int], ...]], ...]
+
 #: What a paper gives `_notes`: its notes; with a cache, the key of its topics there, its
 #: topics when they were computed rather than found there, and its notes' cache text
-#: (`incremental.group_text`, kept in the cache as it comes: all of them would take memory).
-_PaperNotes = tuple[NoteGroup, str | None, tuple[str, ...] | None, str | None]
+#: (`incremental.group_text`, kept in the cache as it comes: all of them would take memory);
+#: from a worker process, the fields it left out of the notes (`_left_out`); when asked for,
+#: the preferred id of each note new to the state (0 for the others).
+_PaperNotes = tuple[
+    NoteGroup, str | None, tuple[str, ...] | None, str | None, _LeftOut, tuple[int, ...]
+]
 
 
 def _notes(
@@ -461,6 +480,7 @@ def _notes(
     previous: DeckState,
     cache: BuildCache | None = None,
     only: frozenset[str] | None = None,
+    ids: dict[str, int] | None = None,
 ) -> tuple[list[Digest], list[NoteGroup]]:
     """The digests with their answers resolved, and the notes they make (GUIDs in `namespace`,
     the summary fields of the plan or else the default `previous` records), paper by paper,
@@ -468,7 +488,9 @@ def _notes(
     inputs is not resolved or tagged again. With `only`, just the papers whose
     key is in it are resolved and make notes (every digest holding one of them must be among
     `digests`). Many papers are merged, tagged and make their notes in worker processes, in
-    one pass that gives exactly what this process would."""
+    one pass that gives exactly what this process would. `ids`, if given, is filled in with
+    the preferred id of each note that `previous` lacks (`identity.note_id_candidate`, which
+    `stamp_notes` would compute one by one after the pass)."""
     with phase("answers"):
         memo = cache.resolved_paper if cache is not None else None
         if only is None:
@@ -497,6 +519,8 @@ def _notes(
         fields=plan.fields if plan.fields is not None else previous.default_fields,
     )
 
+    here = os.getpid()
+
     def make(number: int) -> _PaperNotes:
         group = merge_paper(*papers[number])
         parts = topic_parts(group.paper)
@@ -509,19 +533,30 @@ def _notes(
         if topics is None:
             topics = computed = assign_parts(parts, taxonomy)
         notes = paper_notes(group, topics, options)
+        text = None
         if cache is not None:  # also fills in each note's content_hash
-            return notes, topic_key, computed, incremental.group_text(notes)
-        for spec in notes.specs:  # computed where the note is made, not after
-            spec.content_hash  # noqa: B018 (a cached property, filled in)
-        return notes, None, computed, None
+            text = incremental.group_text(notes)
+        else:
+            for spec in notes.specs:  # computed where the note is made, not after
+                spec.content_hash  # noqa: B018 (a cached property, filled in)
+        left_out = _left_out(notes, papers[number][1]) if os.getpid() != here else ()
+        preferred: tuple[int, ...] = ()
+        if ids is not None:
+            preferred = tuple(
+                0 if s.guid in previous.notes else identity.note_id_candidate(s.guid, s.first_date)
+                for s in notes.specs
+            )
+        return notes, topic_key, computed, text, left_out, preferred
 
     groups = []
     kept = set()
     with phase("notes"):
-        for number, (notes, topic_key, computed, text) in enumerate(
+        for number, (notes, topic_key, computed, text, left_out, preferred) in enumerate(
             fork_iter(make, range(len(papers)), minimum=PARALLEL_MIN_PAPERS)
         ):
-            groups.append(_sharing_texts(notes, papers[number][1]))
+            groups.append(_put_back(notes, papers[number][1], left_out))
+            if ids is not None:
+                ids.update((s.guid, i) for s, i in zip(notes.specs, preferred, strict=True) if i)
             if cache is not None and text is not None:
                 cache.remember_notes([(notes.key, text)], spliced=False)
             if cache is not None and topic_key is not None and topic_key not in kept:
@@ -530,24 +565,54 @@ def _notes(
     return resolved, groups
 
 
-def _sharing_texts(notes: NoteGroup, found: Sequence[Occurrence]) -> NoteGroup:
-    """`notes` whose fields equal to a text of the paper's digests are that very string.
-
-    A note made in this process shares them (a field without markup is its text), but one
-    from a worker process arrives as a copy: with the digests still held, a large archive would
-    hold its summaries twice at the build's peak."""
-    texts: dict[str, str] = {}
+def _paper_texts(found: Sequence[Occurrence]) -> list[str]:
+    """The texts of a paper's digests that its notes' fields may be (unescaped): its fields,
+    title, prompts and options where it is found, in order."""
+    texts: list[str] = []
     for *_, paper in found:
-        texts.update((text, text) for text in paper.fields.values())
-        texts[paper.title] = paper.title
+        texts.extend(paper.fields.values())
+        texts.append(paper.title)
         for question in paper.questions:
-            texts[question.prompt] = question.prompt
-            texts.update((option, option) for option in question.options)
-    for spec in notes.specs:
-        if any(field in texts for field in spec.fields):
-            # Equal strings, so the content (and the content hash filled in) stays the same.
-            shared = tuple(texts.get(field, field) for field in spec.fields)
-            object.__setattr__(spec, "fields", shared)
+            texts.append(question.prompt)
+            texts.extend(question.options)
+    return texts
+
+
+def _left_out(notes: NoteGroup, found: Sequence[Occurrence]) -> _LeftOut:
+    """In a worker process: the fields of `notes` that are texts of the paper's digests (the
+    very strings: a field without markup is its text), each replaced by "", by place and the
+    number of the text (in `_paper_texts`). The notes then cross to the parent process without
+    them, which puts its own copies back (`_put_back`): with the digests still held there, a
+    large archive would otherwise hold its summaries twice at the build's peak. Their content
+    hashes are computed already."""
+    numbers: dict[int, int] = {}
+    for number, text in enumerate(_paper_texts(found)):
+        numbers.setdefault(id(text), number)
+    left_out = []
+    for index, spec in enumerate(notes.specs):
+        # By identity: an id in `numbers` is that of a text alive here, so the field is it.
+        places = tuple((i, numbers[id(f)]) for i, f in enumerate(spec.fields) if id(f) in numbers)
+        if places:
+            fields = list(spec.fields)
+            for i, _ in places:
+                fields[i] = ""
+            object.__setattr__(spec, "fields", tuple(fields))
+            left_out.append((index, places))
+    return tuple(left_out)
+
+
+def _put_back(notes: NoteGroup, found: Sequence[Occurrence], left_out: _LeftOut) -> NoteGroup:
+    """`notes` from a worker with the fields it left out (`_left_out`) put back: this
+    process's own texts of the paper (the forked worker's `_paper_texts` were copies of them,
+    in the same order)."""
+    if left_out:
+        texts = _paper_texts(found)
+        for index, places in left_out:
+            spec = notes.specs[index]
+            fields = list(spec.fields)
+            for i, number in places:
+                fields[i] = texts[number]
+            object.__setattr__(spec, "fields", tuple(fields))
     return notes
 
 
@@ -600,6 +665,7 @@ class _Notes:
     groups: list[NoteGroup] | None
     index: dict[str, list[incremental.DigestEntry]]
     spliced: bool = False
+    ids: Mapping[str, int] = dataclasses.field(default_factory=dict)  # `_notes`' `ids`
 
 
 def _ordered(groups: Iterable[NoteGroup]) -> list[NoteGroup] | None:
@@ -638,7 +704,10 @@ def _full_notes(
     files: Sequence[tuple[str, str]] | None,
 ) -> tuple[_Notes, list[Digest]]:
     """Every paper's notes made from `parsed`, and the resolved digests."""
-    digests, groups = _notes(plan, parsed.digests, key, taxonomy, namespace, previous, cache)
+    ids: dict[str, int] = {}
+    digests, groups = _notes(
+        plan, parsed.digests, key, taxonomy, namespace, previous, cache, ids=ids
+    )
     specs = sort_notes(groups)
     with phase("state"):
         specs = flag_changed_answers(specs, previous)
@@ -649,6 +718,7 @@ def _full_notes(
         warnings=parsed.warnings,
         groups=_ordered(groups) if cache is not None else None,
         index=_index(files, digests) if cache is not None else {},
+        ids=ids,
     )
     return notes, digests
 
@@ -796,6 +866,38 @@ def prepare(
     With a cache whose last build's inputs were these minus some added files, in the same
     context, only the added files' papers are made anew (`flashcards.incremental`).
     """
+    caches: list[BuildCache] = []
+    try:
+        return _prepare(
+            plan,
+            now,
+            caches,
+            parsed=parsed,
+            key=key,
+            taxonomy=taxonomy,
+            state=state,
+            progress=progress,
+            keep_digests=keep_digests,
+        )
+    except BaseException:
+        for cache in caches:
+            cache.discard()  # the new cache file this build was writing, if any, is removed
+        raise
+
+
+def _prepare(
+    plan: BuildPlan,
+    now: int,
+    caches: list[BuildCache],
+    *,
+    parsed: ParseResult | None,
+    key: AnswerKey | None,
+    taxonomy: Taxonomy | None,
+    state: DeckState | None,
+    progress: Progress | None,
+    keep_digests: bool,
+) -> PreparedDeck:
+    """`prepare`, which keeps in `caches` the cache it opens (to discard it if this fails)."""
     check_plan(plan)
     cache: BuildCache | None = None
     print_: str | None = None
@@ -805,6 +907,7 @@ def prepare(
     if plan.cache is not None and parsed is None and state is None:
         with phase("cache"):
             cache = BuildCache.load(plan.cache)
+            caches.append(cache)
             files = _hashed_inputs(plan)
             print_ = _fingerprint(plan, files)
             reused = _reuse(plan, cache, print_)
@@ -850,9 +953,16 @@ def prepare(
     )
 
     with phase("state"):
-        stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace)
+        stamped, new_state = stamp_notes(specs, previous, now, namespace=namespace, ids=notes.ids)
         state_data = state_bytes(new_state)
     del specs, new_state  # held by `stamped` and written as `state_data`
+    state_sha = hashlib.sha256(state_data).hexdigest() if cache is not None else ""
+    if cache is not None:
+        if files is not None and notes.groups is not None:
+            with phase("cache"):
+                manifest = incremental.manifest_data(state_sha, context, files, notes.index)
+                cache.remember_manifest(manifest)
+        cache.finish_entries()  # a new file goes to disk while the package is made
     chunks = cache.chunks() if cache is not None else None  # deflated pieces of the last build
     package = build_package(stamped, description=description, chunks=chunks)  # "export", "zip"
     # The state goes first: if only it landed, the next build still stamps the same times.
@@ -884,7 +994,6 @@ def prepare(
     )
     record = None
     if cache is not None:
-        state_sha = hashlib.sha256(state_data).hexdigest()
         record = {
             "fingerprint": print_,
             "state": state_sha,
@@ -897,10 +1006,6 @@ def prepare(
                 "warnings": list(report.warnings),
             },
         }
-        if files is not None and notes.groups is not None:
-            with phase("cache"):
-                manifest = incremental.manifest_data(state_sha, context, files, notes.index)
-                cache.remember_manifest(manifest)
     return PreparedDeck(
         plan,
         kept,
@@ -955,7 +1060,14 @@ def build_definitions(
     check_paths(plans)
     with directories_locked(_written_paths(plans)):
         now = int(time.time()) if now is None else now
-        return commit([prepare(plan, now, progress=progress) for plan in plans])
+        prepared: list[PreparedDeck] = []
+        try:
+            for plan in plans:
+                prepared.append(prepare(plan, now, progress=progress))
+        except BaseException:
+            _discard(prepared)
+            raise
+        return commit(prepared)
 
 
 def build_all(

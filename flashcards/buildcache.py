@@ -13,9 +13,11 @@ are new are parsed. A third file, `chunks.sqlite`, is the same table holding the
 deflated pieces (bytes, not JSON; see `flashcards.anki.apkgzip`).
 
 The entries live in SQLite rather than one JSON document so that a build holds none of them in
-memory: each is read when it is looked up and written when it is made, within one transaction
-that a failed build never commits; saving drops the entries this build did not use, unless it
-spliced its notes into the last build's (whose entries then all remain valid and in use).
+memory: each is read when it is looked up and written (in batches) soon after it is made, within
+one transaction that a failed build never commits, or, when there is no valid file to add them
+to, into a new file under a temporary name that only a finished build renames into place; saving
+drops the entries this build did not use, unless it spliced its notes into the last build's
+(whose entries then all remain valid and in use).
 
 Plain data only (JSON text in SQLite, never pickle): a cache restored in CI may have been
 written by anyone, so it is read as untrusted data (a database whose schema is not exactly ours,
@@ -37,6 +39,8 @@ import os
 import sqlite3
 import sys
 import tempfile
+import threading
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -93,7 +97,16 @@ def sha256_file(path: Path | None, limit: int | None = None) -> str | None:
         return None
     try:
         with open_regular_file(path) as handle:
-            data = handle.read() if limit is None else handle.read(limit + 1)
+            if limit is None:
+                data = handle.read()
+            else:
+                # What the file claims to hold and a byte more (as `read_digest_bytes` reads):
+                # asking for the limit at once costs a buffer of that size per file, which made
+                # hashing an archive's files four times slower.
+                size = os.fstat(handle.fileno()).st_size
+                data = handle.read(min(size, limit) + 1)
+                if size < len(data) <= limit:  # grown since: read on, up to the limit
+                    data += handle.read(limit + 1 - len(data))
     except (OSError, NotARegularFile):
         return None
     if limit is not None and len(data) > limit:
@@ -239,6 +252,20 @@ class BuildCache:
         """Keep this build's manifest (JSON data), once its notes are kept."""
         self._entries().put(_NOTES_MANIFEST, manifest)
 
+    def finish_entries(self) -> None:
+        """No more entries this build: when they make a new file, it is synced to disk in the
+        background while the build goes on (`save` renames it into place)."""
+        if self._store is not None:
+            self._store.finish()
+
+    def discard(self) -> None:
+        """Keep nothing of this build (it failed, or wrote nothing): the cache stays as it was,
+        and a new file in the making is removed."""
+        for store in (self._store, self._chunks):
+            if store is not None:
+                store.close()
+        self._store = self._chunks = None
+
     def save(self, build: Mapping[str, Any] | None) -> None:
         """Write what this build used and made (the entries of files no longer read are dropped).
         A cache that cannot be written is no error: the next build is only slower."""
@@ -316,21 +343,34 @@ def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
 class _Entries:
     """The cache's table of JSON entries during a build.
 
-    The last build's entries are only read (the file opened read-only); this build's new
-    entries and the keys of those it used go to a private temporary database (on disk, deleted
-    when closed), so that a build holds none of them in memory and a failed build leaves the
-    cache untouched. That database has the cache file's own tables (the keys used are in one
-    attached to it). `commit` applies them to the file in one transaction: new entries added,
-    unused ones dropped; with no valid file to apply them to, it copies the whole temporary
-    database, page by page, to a new file that replaces the old one once complete. An
-    unreadable file is a store that finds nothing; a SQLite error on the way (a full disk)
-    leaves the cache to the next build."""
+    The last build's entries are only read (the file opened read-only). This build's new
+    entries and the keys of those it used go to a database of the cache file's own tables (the
+    keys used in another one attached to it), so that a build holds none of them in memory and
+    a failed build leaves the cache untouched:
+    - with a valid file to apply them to, a private temporary database (on disk, deleted when
+      closed), applied by `commit` in one transaction: new entries added, unused ones dropped;
+    - with none (missing, damaged or foreign), the new file itself, written under a temporary
+      name beside it (no journal, not synced as it goes), synced to disk by `finish` in the
+      background while the build makes its package, and renamed over the old one by `commit`
+      (a crash midway leaves only the temporary file, removed by the next build's commit).
+    Entries are written `BATCH` at a time. An unreadable file is a store that finds nothing; a
+    SQLite error on the way (a full disk) leaves the cache to the next build."""
+
+    #: Entries written by one statement (`executemany`): one statement each cost a third more.
+    BATCH = 512
+    #: Whether a new file is written in place, under a temporary name (else copied at `commit`).
+    IN_PLACE = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.keep_all = False  # True: `commit` drops no entry of the last build
         self.last: sqlite3.Connection | None = None
         self.scratch: sqlite3.Connection | None = None
+        self.fresh: Path | None = None  # the new file in the making, by its temporary name
+        self._removal: weakref.finalize[Any, Any] | None = None
+        self._rows: list[tuple[str, str | bytes]] = []  # entries not yet written
+        self._used: list[tuple[str]] = []  # keys used, not yet written
+        self._sync: _Sync | None = None  # set once the new file is complete
         try:
             if path.is_file():
                 self.last = _connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
@@ -339,15 +379,31 @@ class _Entries:
                     self.last = None
         except sqlite3.Error:
             self.last = None  # a damaged or foreign file: replaced at `commit`
+        self._keeping = True  # False once a write failed, or the entries are finished
+
+    def _database(self) -> sqlite3.Connection | None:
+        """Where this build's entries go, made when the first ones are written (a build that
+        fails before leaves no file); None once keeping them failed."""
+        if self.scratch is not None or not self._keeping:
+            return self.scratch
         try:
-            self.scratch = _connect("")  # "": a private temporary database
+            if self.last is None and self.IN_PLACE:
+                self.fresh, made = _new_temp(self.path)
+                # Gone unless renamed into place: a failed build, or one that never commits.
+                self._removal = weakref.finalize(self, _remove_temp, self.fresh, made, os.getpid())
+                self.scratch = _connect(str(self.fresh))
+                self.scratch.execute("PRAGMA journal_mode=OFF")  # nobody reads it before
+                self.scratch.execute("PRAGMA synchronous=OFF")  # it is synced and renamed
+            else:
+                self.scratch = _connect("")  # "": a private temporary database
             for statement in _SCHEMA:
                 self.scratch.execute(statement)
             self.scratch.execute("ATTACH DATABASE '' AS build")  # another one, for the keys
             self.scratch.execute("CREATE TABLE build.used (key TEXT PRIMARY KEY)")
-            self.scratch.execute("BEGIN")  # never committed: no need to sync it to disk
-        except sqlite3.Error:
-            self.scratch = None
+            self.scratch.execute("BEGIN")  # one transaction: nothing synced before its end
+        except (OSError, sqlite3.Error):
+            self._drop()
+        return self.scratch
 
     def get(self, key: str) -> Any:
         """The last build's entry `key` (JSON data), or None."""
@@ -379,7 +435,10 @@ class _Entries:
 
     def use(self, key: str) -> None:
         """Keep the last build's entry `key` past this build."""
-        self._run("INSERT OR IGNORE INTO build.used VALUES (?)", (key,))
+        if self._keeping:
+            self._used.append((key,))
+            if len(self._used) >= self.BATCH:
+                self._write()
 
     def put(self, key: str, value: Any) -> None:
         """Store `value` (JSON data) as the entry `key`, kept past this build."""
@@ -387,29 +446,79 @@ class _Entries:
 
     def put_text(self, key: str, text: str) -> None:
         """Store `text` as the entry `key` (read back by `scan`), kept past this build."""
-        self._run("INSERT OR REPLACE INTO main.entries VALUES (?, ?)", (key, text))
+        self._add(key, text)
 
-    def _run(self, statement: str, parameters: tuple[str | bytes, ...]) -> None:
-        if self.scratch is None:
+    def _add(self, key: str, value: str | bytes) -> None:
+        # In the order given: a key stored twice keeps its last value, as one statement each.
+        if self._keeping:
+            self._rows.append((key, value))
+            if len(self._rows) >= self.BATCH:
+                self._write()
+
+    def _write(self) -> None:
+        """Write the entries and keys used that are waiting."""
+        rows, used = self._rows, self._used
+        self._rows, self._used = [], []
+        database = self._database()
+        if database is None:
             return
         try:
-            self.scratch.execute(statement, parameters)
+            if rows:
+                database.executemany("INSERT OR REPLACE INTO main.entries VALUES (?, ?)", rows)
+            if used:
+                database.executemany("INSERT OR IGNORE INTO build.used VALUES (?)", used)
         except sqlite3.Error:
+            self._drop()  # nothing more is kept; the cache stays as it was
+
+    def _drop(self) -> None:
+        """Keep nothing of this build: the cache stays as it was."""
+        self._keeping = False
+        if self.scratch is not None:
             self.scratch.close()
-            self.scratch = None  # nothing more is kept; the cache stays as it was
+            self.scratch = None
+        self._rows, self._used = [], []
+        if self._removal is not None:
+            self._removal()
 
     def close(self) -> None:
+        """Close the files; a new file not renamed into place is removed."""
+        self._keeping = False
         for connection in (self.last, self.scratch):
             if connection is not None:
                 connection.close()
         self.last = self.scratch = None
+        if self._sync is not None:
+            self._sync.join()
+        if self._removal is not None:
+            self._removal()  # a new file not renamed into place
+
+    def finish(self) -> None:
+        """No more entries come: a new file is completed and, in a thread, synced to disk while
+        the build goes on (`commit` renames it into place)."""
+        self._write()  # (makes the database if no entry came: a build always leaves one)
+        if self.fresh is None or self.scratch is None:
+            return
+        self._keeping = False
+        try:
+            self.scratch.execute("INSERT INTO meta VALUES (?)", (code_version(),))
+            self.scratch.execute("COMMIT")
+            self.scratch.close()
+        except sqlite3.Error:
+            self._drop()
+            return
+        self.scratch = None
+        self._sync = _Sync(self.fresh)
+        self._sync.start()
 
     def commit(self) -> None:
         """Write this build's entries to the file and drop those it did not use, in one
         transaction (a crash midway leaves the file as it was: SQLite's journal); or, when
-        there is no valid file, write a new one beside it and rename it into place once it is
-        complete and on disk (a crash midway leaves only a temporary file, removed by the next
-        build's commit)."""
+        there is no valid file, rename the new one into place once it is complete and on disk.
+        """
+        self.finish()
+        if self.fresh is not None:
+            self._publish()
+            return
         scratch, valid = self.scratch, self.last is not None
         self.scratch = None
         self.close()
@@ -443,6 +552,75 @@ class _Entries:
         finally:
             scratch.close()
 
+    def _publish(self) -> None:
+        """Rename the new file into place, once it is complete and on disk."""
+        sync, self._sync = self._sync, None
+        if sync is not None:
+            sync.join()
+        try:
+            if sync is None or sync.error is not None or self.fresh is None:
+                return  # not complete (a SQLite error on the way), or not on disk
+            remove_stale_temps(self.path)  # what a build killed before its rename left
+            # A journal left by the old file's interrupted transaction must not be replayed on
+            # the new one.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path.with_name(f"{self.path.name}-journal"))
+            os.replace(self.fresh, self.path)
+            if self._removal is not None:
+                self._removal.detach()
+        except OSError:
+            pass  # a cache that cannot be written is no error: the next build is only slower
+        finally:
+            self.close()  # removes the temporary file unless it was renamed
+
+
+class _Sync(threading.Thread):
+    """`os.fsync` of a file, in a thread: the disk writes while the build goes on."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="flashcards-cache-sync", daemon=True)
+        self.path = path
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        try:
+            descriptor = os.open(self.path, os.O_RDWR)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        except OSError as exc:
+            self.error = exc
+
+
+def _new_temp(path: Path) -> tuple[Path, list[Path]]:
+    """A new empty file beside `path`, named as `flashcards.atomicfile` names its temporary
+    files (so that `remove_stale_temps` finds what a killed build left), and the folders made
+    for it, deepest first."""
+    made = []
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        made.append(folder)
+        folder = folder.parent
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
+    try:
+        os.fchmod(descriptor, new_file_mode(path))
+    finally:
+        os.close(descriptor)
+    return Path(name), made
+
+
+def _remove_temp(path: Path, folders: list[Path], owner: int) -> None:
+    """Remove the temporary file `path` and the `folders` made for it (made by process
+    `owner`, not by a forked worker): a build that failed leaves nothing."""
+    if os.getpid() != owner:
+        return
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+        for folder in folders:
+            folder.rmdir()
+
 
 def _write_copy(database: sqlite3.Connection, path: Path) -> None:
     """Replace the file `path` by a copy of `database` (its main schema): written complete to a
@@ -470,7 +648,11 @@ def _write_copy(database: sqlite3.Connection, path: Path) -> None:
 
 class _Chunks(_Entries):
     """A table of bytes rather than JSON: the deflated pieces of a package by key. Each is
-    checked before use (`flashcards.anki.apkgzip`), so this store only hands them over."""
+    checked before use (`flashcards.anki.apkgzip`), so this store only hands them over. Its
+    new file, small, is copied into place at `commit` (it is filled while the package is
+    zipped, just before)."""
+
+    IN_PLACE = False
 
     def get(self, key: str) -> bytes | None:
         if self.last is None:
@@ -485,7 +667,7 @@ class _Chunks(_Entries):
         return row[0]
 
     def put(self, key: str, value: Any) -> None:
-        self._run("INSERT OR REPLACE INTO main.entries VALUES (?, ?)", (key, bytes(value)))
+        self._add(key, bytes(value))
 
 
 def _read_json(path: Path) -> Any:

@@ -385,6 +385,34 @@ def test_a_failed_build_leaves_the_cache_as_it_was(tmp_path: Path) -> None:
     assert not any("quiz-varied" in key for key in after)
 
 
+def test_a_failed_first_build_leaves_no_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build with no valid cache writes its entries to a new file as it goes, under a
+    temporary name: a failed build leaves neither that file nor its folder."""
+    monkeypatch.setattr(buildcache._Entries, "BATCH", 1)  # each entry written as it comes
+    inputs = _inputs(tmp_path, INPUTS)
+    key = tmp_path / "key.yaml"
+    key.write_text('"0000.00000": [A]\n')  # matches no paper: an error after parsing
+    plan = builder.plan_adhoc([inputs], tmp_path / "deck.apkg", answers=key)
+    with pytest.raises(builder.ConfigError) as failed:
+        builder.build(plan, now=NOW)
+    # At once, not when the cache (which the traceback holds) is collected.
+    assert failed.traceback and sorted(p.name for p in tmp_path.iterdir()) == [
+        "digests",
+        "key.yaml",
+    ]
+    # Failing later, once its entries are complete and being synced: writing the package.
+
+    def full_disk(files: object) -> None:
+        raise builder.BuildError("cannot write: No space left on device", tmp_path)
+
+    monkeypatch.setattr(builder, "replace_files", full_disk)
+    with pytest.raises(builder.BuildError):
+        builder.build(builder.plan_adhoc([inputs], tmp_path / "deck.apkg"), now=NOW)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digests", "key.yaml"]
+
+
 def test_a_cache_path_that_is_a_file_is_no_error(tmp_path: Path) -> None:
     _inputs(tmp_path, INPUTS)
     (tmp_path / "deck.cache").write_text("not a directory")
@@ -488,8 +516,8 @@ def test_a_build_killed_while_writing_its_cache_leaves_none_misread(
         entries = buildcache._Entries(cache / "entries.sqlite")
         assert entries.last is None  # it must be rolled back, which a reader cannot do
         entries.close()
-    # The killed build wrote its deck and state (the cache comes last); the next builds, with
-    # whatever the kill left of the cache, give the bytes of builds without one.
+    # The next builds, with whatever the kill left of the cache, give the bytes of builds
+    # without one (a new cache file is synced while the package is made, and renamed last).
     _build(cold, cache=False)
     for now in (NOW, NOW + 1):
         (warm / "deck.cache" / "build.json").unlink(missing_ok=True)  # so that it runs again
@@ -506,3 +534,13 @@ def test_a_build_killed_while_writing_its_cache_leaves_none_misread(
     assert entries.last is not None  # a cache of this version, read as valid
     entries.close()
     assert _keys(cache) and buildcache.BuildCache.load(cache).last_build
+
+
+def test_a_file_is_hashed_up_to_its_limit(tmp_path: Path) -> None:
+    data = tmp_path / "digest.txt"
+    data.write_bytes(b"x" * 100)
+    expected = hashlib.sha256(b"x" * 100).hexdigest()
+    assert buildcache.sha256_file(data) == buildcache.sha256_file(data, 100) == expected
+    assert buildcache.sha256_file(data, 99) is None  # larger than the limit: not read whole
+    assert buildcache.sha256_file(tmp_path, 100) is None  # a directory
+    assert buildcache.sha256_file(tmp_path / "missing", 100) is None

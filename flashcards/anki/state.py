@@ -296,9 +296,11 @@ def stamp_notes(
     now: int,
     *,
     namespace: str = identity.LEGACY_NAMESPACE,
+    ids: Mapping[str, int] | None = None,
 ) -> tuple[list[StampedNote], DeckState]:
     """Give each note its modification time and ID from `previous`; return the new state, which
-    records `namespace` (the one `specs` were built in).
+    records `namespace` (the one `specs` were built in). A new note's id is the first free one
+    from its `identity.note_id_candidate`, which `ids` may give by GUID (computed already).
 
     `now` (whole seconds since the epoch) only dates changed notes; pass it explicitly in tests.
     The deck's default fields are kept as `previous` recorded them.
@@ -311,7 +313,9 @@ def stamp_notes(
         content = spec.content_hash
         if before is None:
             day = spec.first_date
-            note_id = identity.note_id_candidate(spec.guid, day)
+            note_id = ids.get(spec.guid, 0) if ids else 0
+            if not note_id:
+                note_id = identity.note_id_candidate(spec.guid, day)
             while note_id in taken:
                 note_id += identity.NOTE_ID_STEP
             taken.add(note_id)

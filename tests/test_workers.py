@@ -1,0 +1,42 @@
+"""Worker processes give exactly one process's results, in order."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from helpers import spy_on_worker_pools
+
+from flashcards import workers
+
+
+def _square_and_pid(number: int) -> tuple[int, int]:
+    if number == 77:
+        raise ValueError("seventy-seven")
+    return number * number, os.getpid()
+
+
+@pytest.mark.parametrize("count", [2, 3, 130, 1000])
+def test_results_come_in_order_from_pieces_covering_every_item(
+    monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    pieces = workers._pieces(count, 2)
+    assert [start for start, _ in pieces] == [0] + [stop for _, stop in pieces[:-1]]
+    assert pieces[-1][1] == count
+    sizes = [stop - start for start, stop in pieces]
+    assert sizes == sorted(sizes, reverse=True)  # the smallest last
+    spawned = spy_on_worker_pools(monkeypatch)
+    items = [n for n in range(count + 1) if n != 77][:count]
+    results = list(workers.fork_iter(_square_and_pid, items, minimum=2))
+    assert spawned == [1]
+    assert [square for square, _ in results] == [n * n for n in items]
+    assert os.getpid() not in {pid for _, pid in results}
+
+
+def test_an_error_in_a_worker_is_raised_where_its_item_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    spy_on_worker_pools(monkeypatch)
+    seen = []
+    with pytest.raises(ValueError, match="seventy-seven"):
+        for square, _ in workers.fork_iter(_square_and_pid, range(200), minimum=2):
+            seen.append(square)
+    assert seen == [n * n for n in range(len(seen))] and len(seen) <= 77
