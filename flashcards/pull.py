@@ -509,7 +509,7 @@ def _load_state(folder: Path) -> _FolderState:
     and retries)."""
     try:
         data = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep
         return _FolderState()
     if not isinstance(data, dict):
         return _FolderState()

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +27,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from digest_writers import write_markdown, write_quiz_html
+from helpers import HANG_TIMEOUT
 
 from flashcards.cli import main
 from flashcards.deckdef import find_pull_targets, load_deck_definition, load_pull_targets
@@ -463,6 +468,26 @@ def test_refresh_asks_if_changed_and_replaces_only_changed_pages(
     assert files_in(tmp_path) == sorted(["2025-06-02.html", STATE_FILE])
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "[" * 100_000 + "]" * 100_000,  # nested past Python's recursion limit
+        '{"files": [], "failed": {}}',
+        '{"files": {"2025-06-02.html": 5, "x": {"url": 7}}, "failed": [[1], 2]}',
+        "\ufeff\x00 not json",
+    ],
+    ids=["deep", "wrong-types", "wrong-entries", "bom-nul"],
+)
+def test_any_damaged_state_file_is_an_empty_one(site: Site, tmp_path: Path, damage: str) -> None:
+    """The state only saves downloads and retries: whatever is in it, a pull goes on (no
+    traceback) and writes it anew."""
+    (tmp_path / STATE_FILE).write_text(damage, encoding="utf-8")
+    report = pull_route(site, "week", tmp_path)
+    assert statuses(report) == {"2025-06-02": "fetched"}
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["files"]["2025-06-02.html"]["etag"] == '"2025-06-02-v1"'
+
+
 def test_refresh_keeps_a_file_the_source_no_longer_has(site: Site, tmp_path: Path) -> None:
     kept = tmp_path / "2025-06-02.html"
     kept.write_bytes(quiz_page(MONDAY))
@@ -676,6 +701,41 @@ def test_cli_exit_1_when_a_day_failed(site: Site, tmp_path: Path) -> None:
     assert json.loads(out)["failed"] == 1
     assert "error:" in err and "not a digest" in err and "2025-06-02.html" in err
     assert files_in(tmp_path) == [STATE_FILE]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cli_interrupted_exits_128_plus_the_signal_leaving_whole_files(
+    site: Site, tmp_path: Path, signum: int
+) -> None:
+    """Ctrl-C or SIGTERM while days are being fetched: the requests in flight finish (their
+    files land whole or not at all), no other starts, one line and 130 or 143, not the 1 that
+    says a day failed."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "flashcards", "pull", "--source", "daily-paper", "-d",
+         str(tmp_path), "--url", f"{site.base}/slow/{{date}}.html",
+         "--since", "2025-06-02", "--until", "2025-06-08"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + HANG_TIMEOUT  # a hang guard, not a timing
+    while site.in_flight < 1:
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            pytest.fail(f"no request arrived: {child.communicate()[1].decode()}")
+        time.sleep(0.02)
+    child.send_signal(signum)
+    site.release.set()  # the requests in flight may now answer
+    _out, err = child.communicate(timeout=HANG_TIMEOUT)
+    assert child.returncode == 128 + signum, err.decode()
+    assert err.decode() == (
+        f"error: interrupted by {signal.Signals(signum).name}: the days fetched so far are in "
+        "place, no file is half-written; pull again to fetch the rest\n"
+    )
+    requested = {path for path, _headers in site.requests}
+    assert len(requested) < 7  # the days not yet asked were not asked after the signal
+    for name in files_in(tmp_path):  # whatever landed is a whole digest of its day
+        assert re.fullmatch(r"2025-06-0\d\.html", name), name
+        assert parse_file(tmp_path / name)[0].date.isoformat() == name[:10]
 
 
 @pytest.mark.parametrize(
