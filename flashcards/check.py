@@ -55,7 +55,7 @@ from flashcards.deckdef import (
     load_deck_definitions,
 )
 from flashcards.errors import BuildError, ConfigError, FlashcardsError, NotADigestError, ParseError
-from flashcards.model import Digest, Paper
+from flashcards.model import Digest, Paper, option_letter
 from flashcards.parse import DEFAULT_MAX_BYTES, Progress
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
@@ -270,13 +270,9 @@ def _unsure_answers(digests: Sequence[Digest]) -> Iterable[Finding]:
                 question.line or paper.line,
                 "unsure-answer",
                 f"Q{question.number} of {paper.title!r}: unsure answer ({confidence}best guess "
-                f"{_letter(question.answer)}: {question.options[question.answer]!r}): "
+                f"{option_letter(question.answer)}: {question.options[question.answer]!r}): "
                 f"{question.prompt}",
             )
-
-
-def _letter(index: int) -> str:
-    return chr(ord("A") + index) if index < 26 else str(index + 1)
 
 
 _SPACES = re.compile(r"\s+")
@@ -298,8 +294,9 @@ def _repeated_options(digests: Sequence[Digest]) -> Iterable[Finding]:
                             digest.source,
                             question.line or paper.line,
                             "repeated-options",
-                            f"Q{question.number} of {paper.title!r}: options {_letter(first)} "
-                            f"and {_letter(index)} read the same ({option!r})",
+                            f"Q{question.number} of {paper.title!r}: options "
+                            f"{option_letter(first)} and {option_letter(index)} read the same "
+                            f"({option!r})",
                         )
 
 
