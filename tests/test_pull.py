@@ -552,6 +552,25 @@ def test_since_after_until_and_clashing_urls_are_errors(tmp_path: Path) -> None:
         pull([plain_target(tmp_path), other], since=MONDAY, until=MONDAY, today=TODAY)
 
 
+@pytest.mark.parametrize("where", ["the folder", "a parent"])
+def test_a_folder_that_is_a_file_is_an_error_before_any_request(
+    site: Site, tmp_path: Path, where: str
+) -> None:
+    """Not "a day failed, try again later" (exit 1) for every day: no later pull can succeed."""
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    folder = tmp_path / "notes.txt" if where == "the folder" else tmp_path / "notes.txt" / "quiz"
+    code, out, err = invoke(
+        "--source", "daily-paper", "--url", f"{site.base}/week/{{date}}.html", "-d", str(folder),
+        "--since", "2025-06-02", "--until", "2025-06-03",
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert (
+        err == f"error: {tmp_path / 'notes.txt'}: not a folder, so {folder} cannot hold digests\n"
+    )
+    assert site.requests == []
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
 def test_templates() -> None:
     for good in (
         "https://example.org/{date}.html",
