@@ -14,11 +14,12 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from click.testing import CliRunner
@@ -38,6 +39,8 @@ from flashcards.sources import (
     day_range,
     expand_template,
 )
+
+T = TypeVar("T")
 
 MONDAY = date(2025, 6, 2)
 SUNDAY = date(2025, 6, 8)
@@ -676,6 +679,39 @@ def test_cli_exit_1_when_a_day_failed(site: Site, tmp_path: Path) -> None:
     assert json.loads(out)["failed"] == 1
     assert "error:" in err and "not a digest" in err and "2025-06-02.html" in err
     assert files_in(tmp_path) == [STATE_FILE]
+
+
+def test_cli_quiet_prints_errors_only(site: Site, tmp_path: Path) -> None:
+    common = ["--source", "daily-paper", "-d", str(tmp_path), "--since", "2025-06-02"]
+    common += ["--until", "2025-06-03", "--quiet"]
+    code, out, err = invoke(*common, "--url", f"{site.base}/week/{{date}}.html")
+    assert (code, out, err) == (0, "", "")
+    assert files_in(tmp_path) == sorted(["2025-06-02.html", "2025-06-03.html", STATE_FILE])
+    code, out, err = invoke(*common, "--url", f"{site.base}/junk/{{date}}.html", "--refresh")
+    assert (code, out) == (1, "")
+    assert err.startswith("error: ") and "not a digest" in err and "warning" not in err
+
+
+def test_the_requests_go_through_the_progress_wrapper(site: Site, tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    def wrap(items: Sequence[T]) -> Iterator[T]:
+        seen.append(len(items))
+        yield from items
+
+    report = pull(
+        [target(site, "week", tmp_path)],
+        since=MONDAY,
+        until=SUNDAY,
+        today=TODAY,
+        settings=settings(Waits()),
+        progress=wrap,
+    )
+    assert seen == [7]  # one bar over the seven requests
+    assert report.targets[0].count("fetched") == 5
+    seen.clear()
+    pull([target(site, "week", tmp_path)], since=MONDAY, until=MONDAY, today=TODAY, progress=wrap)
+    assert seen == []  # nothing requested, no bar
 
 
 @pytest.mark.parametrize(
