@@ -513,6 +513,13 @@ class _FolderState:
         }
 
 
+def failed_files(folder: Path) -> list[Path]:
+    """The files of the days whose pull into `folder` failed and that the next pulls try again
+    (still missing from the folder), by name."""
+    names = sorted(_load_state(folder).failed)
+    return [folder / name for name in names if not (folder / name).exists()]
+
+
 def _load_state(folder: Path) -> _FolderState:
     """The remembered state; a missing or damaged file is an empty one (it only saves downloads
     and retries)."""

@@ -868,6 +868,39 @@ def test_a_failed_day_is_tried_again_by_the_next_pulls(site: Site, tmp_path: Pat
     assert next_morning(date(2025, 6, 4)).days == ()
 
 
+def test_check_warns_about_a_pulled_day_that_failed(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Monday failed and is not in the folder (before its first digest, so no gap shows it):
+    `flashcards check` says so, for the deck definition and for the folder, until a pull
+    brings it in."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "d.yaml").write_text(
+        "name: D\nsources: [../digests]\npull:\n"
+        "  - {source: daily-paper, into: ../digests, "
+        f"url: '{site.base}/healing/{{date}}.html'}}\n",
+        encoding="utf-8",
+    )
+    code, _out, _err = invoke("--since", "2025-06-02", "--until", "2025-06-04")
+    assert code == 1
+
+    def missing(*args: str) -> list[tuple[object, object]]:
+        result = CliRunner().invoke(main, ["check", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        warnings = json.loads(result.stdout)["warnings"]
+        return [
+            (Path(w["path"]).resolve(), w["line"]) for w in warnings if w["code"] == "missing-day"
+        ]
+
+    monday = ((tmp_path / "digests" / "2025-06-02.html").resolve(), None)
+    assert missing("decks/d.yaml") == [monday]
+    assert missing("-i", "digests") == [monday]
+    code, _out, _err = invoke("--since", "2025-06-02", "--until", "2025-06-02")
+    assert code == 0
+    assert missing("decks/d.yaml") == missing("-i", "digests") == []
+
+
 def test_a_day_failing_for_a_month_is_given_up_with_a_warning(site: Site, tmp_path: Path) -> None:
     pull_route(site, "junk", tmp_path, MONDAY, MONDAY)
     (tmp_path / "2025-06-03.html").write_bytes(quiz_page(date(2025, 6, 3)))
