@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 from digest_writers import write_markdown, write_quiz_html
 
+from flashcards import progress
 from flashcards.cli import main
 from flashcards.deckdef import find_pull_targets, load_deck_definition, load_pull_targets
 from flashcards.errors import ConfigError
@@ -692,7 +693,9 @@ def test_cli_quiet_prints_errors_only(site: Site, tmp_path: Path) -> None:
     assert err.startswith("error: ") and "not a digest" in err and "warning" not in err
 
 
-def test_the_requests_go_through_the_progress_wrapper(site: Site, tmp_path: Path) -> None:
+def test_the_requests_go_through_the_progress_wrapper(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[int] = []
 
     def wrap(items: Sequence[T]) -> Iterator[T]:
@@ -712,6 +715,20 @@ def test_the_requests_go_through_the_progress_wrapper(site: Site, tmp_path: Path
     seen.clear()
     pull([target(site, "week", tmp_path)], since=MONDAY, until=MONDAY, today=TODAY, progress=wrap)
     assert seen == []  # nothing requested, no bar
+
+    # The command asks for a bar (which shows only on a terminal), unless --quiet.
+    asked: list[bool] = []
+
+    def bar(label: str, *, unit: str = "file", quiet: bool = False) -> object:
+        asked.append(quiet)
+        return None if quiet else wrap
+
+    monkeypatch.setattr(progress, "progress_bar", bar)
+    common = ["--source", "daily-paper", "--url", f"{site.base}/week/{{date}}.html"]
+    common += ["-d", str(tmp_path / "cli"), "--since", "2025-06-02", "--until", "2025-06-03"]
+    assert invoke(*common)[0] == 0
+    assert invoke(*common, "--refresh", "-q")[0] == 0
+    assert asked == [False, True] and seen == [2]
 
 
 @pytest.mark.parametrize(
