@@ -576,6 +576,7 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
     help="Request days already present too, replacing files whose source changed.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+@_QUIET
 @_report_errors
 def pull(
     definitions: tuple[str, ...],
@@ -586,6 +587,7 @@ def pull(
     until: Any,
     refresh: bool,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Download each day's digests into their folders: the pull: entries of every decks/*.yaml,
     of the DEFINITIONS given, or --source NAME -d DIR.
@@ -598,6 +600,7 @@ def pull(
 
     from flashcards import pull as puller
     from flashcards.deckdef import find_pull_targets
+    from flashcards.progress import progress_bar
     from flashcards.sources import PullTarget, check_template, source_named
 
     if folder is not None:
@@ -627,18 +630,20 @@ def pull(
             since=since.date() if since else None,
             until=until.date() if until else None,
             refresh=refresh,
+            progress=progress_bar("pulling", unit="day", quiet=quiet or as_json),
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
 
     for target in report.targets:
-        _warn(target.warnings)
+        if not quiet:
+            _warn(target.warnings)
         for day in target.days:
             if day.status == "failed":
                 click.echo(f"error: {day.file}: {day.url}: {day.error}", err=True)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
-    else:
+    elif not quiet:
         for target in report.targets:
             click.echo(_pull_summary(target))
     if report.failed:
