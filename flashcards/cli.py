@@ -498,8 +498,8 @@ def topics(paths: tuple[str, ...], taxonomy: str | None, limit: int, per_paper: 
 @click.option(
     "--guess-unsure",
     is_flag=True,
-    help="Write unsure answers as their best-guess letter instead of ? (the next build then "
-    "presents them as from your key).",
+    help="Write unsure answers as their unchecked best guess (~B) instead of ?: remove the ~ "
+    "once checked (until then cards still call them inferred and unsure).",
 )
 @_report_errors
 def answers(
@@ -538,7 +538,7 @@ def answers(
         f"wrote {output}: {counts.questions} answers ({counts.key} from the key, "
         f"{counts.marked} marked in the digests, {counts.inferred} inferred, "
         f"{counts.unsure} of them unsure, written as "
-        f"{'their best guess' if guess_unsure else '?'}: check those)"
+        f"{'~ and their best guess' if guess_unsure else '?'}: check those)"
         + (f"; kept {kept} entries of {answers_path} for papers not read" if kept else "")
     )
 
