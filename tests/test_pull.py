@@ -35,7 +35,7 @@ from flashcards.cli import main
 from flashcards.deckdef import find_pull_targets, load_deck_definition, load_pull_targets
 from flashcards.errors import ConfigError
 from flashcards.model import Paper, Question
-from flashcards.parse import parse_file, parse_paths
+from flashcards.parse import DEFAULT_MAX_BYTES, parse_file, parse_paths
 from flashcards.pull import STATE_FILE, HttpSettings, PullReport, TargetReport, pull
 from flashcards.sources import (
     MAX_DAYS_WITHOUT_SINCE,
@@ -162,6 +162,9 @@ class Site:
         if route == "slow":
             self.release.wait(60)  # far past the client's timeout; set at teardown
             return self._send(handler, 200, page)
+        if route == "huge":  # a real page, padded past the size limit
+            padding = b"<!--" + b" " * DEFAULT_MAX_BYTES + b"-->"
+            return self._send(handler, 200, page.replace(b"</body>", padding + b"</body>"))
         if route == "junk":
             return self._send(handler, 200, b"<html><body><p>Nothing here today.</p></body></html>")
         if route == "plain":
@@ -384,6 +387,15 @@ def test_a_day_that_is_not_a_digest_leaves_no_file(
             assert files_in(tmp_path) == [STATE_FILE]
             state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
             assert state["failed"] == ["2025-06-02.html"]
+
+
+def test_a_page_over_the_size_limit_is_refused(site: Site, tmp_path: Path) -> None:
+    """Read no further than the limit `parse` would refuse the file at (and never kept)."""
+    report = pull_route(site, "huge", tmp_path)
+    (day,) = report.days
+    assert (day.status, day.attempts) == ("failed", 1)
+    assert day.error == f"larger than the {DEFAULT_MAX_BYTES} byte limit"
+    assert files_in(tmp_path) == [STATE_FILE]
 
 
 def test_5xx_is_retried(site: Site, tmp_path: Path) -> None:
