@@ -51,6 +51,7 @@ from flashcards.build import (
 )
 from flashcards.deckdef import (
     DeckDefinition,
+    check_beside,
     find_deck_definitions,
     load_deck_definition,
     load_deck_definitions,
@@ -144,6 +145,7 @@ def check_definitions(
     # Checks across definitions (two decks writing one file), as the build makes them.
     if collector.attempt(load_deck_definitions, [d.path for d in definitions]) is None:
         return collector.result()
+    collector.attempt(check_beside, definitions)  # and a deck's files that another one writes
     plans = []
     for definition in definitions:
         plan = collector.attempt(plan_for_definition, definition)
