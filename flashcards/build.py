@@ -52,6 +52,7 @@ from flashcards.buildcache import (
 )
 from flashcards.deckdef import (
     DeckDefinition,
+    check_beside,
     find_deck_definitions,
     is_valid_deck_name,
     load_deck_definitions,
@@ -1051,11 +1052,13 @@ def build_definitions(
     """Build several deck definitions, all or nothing: every deck is built in memory before any
     file is written, so a broken input of one deck leaves every deck and state as it was.
     `cache=False` ignores the definitions' build caches."""
+    definitions = load_deck_definitions([Path(p) for p in paths])
+    check_beside(definitions)  # a deck built alone must not write another deck's files
     plans = [
         dataclasses.replace(
             plan_for_definition(d), max_bytes=max_bytes, cache=d.cache if cache else None
         )
-        for d in load_deck_definitions([Path(p) for p in paths])
+        for d in definitions
     ]
     check_paths(plans)
     with directories_locked(_written_paths(plans)):

@@ -51,12 +51,13 @@ from flashcards.build import (
 )
 from flashcards.deckdef import (
     DeckDefinition,
+    check_beside,
     find_deck_definitions,
     load_deck_definition,
     load_deck_definitions,
 )
 from flashcards.errors import BuildError, ConfigError, FlashcardsError, NotADigestError, ParseError
-from flashcards.model import Digest, Paper
+from flashcards.model import Digest, Paper, option_letter
 from flashcards.parse import DEFAULT_MAX_BYTES, Progress
 from flashcards.pull import failed_files
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
@@ -144,6 +145,7 @@ def check_definitions(
     # Checks across definitions (two decks writing one file), as the build makes them.
     if collector.attempt(load_deck_definitions, [d.path for d in definitions]) is None:
         return collector.result()
+    collector.attempt(check_beside, definitions)  # and a deck's files that another one writes
     plans = []
     for definition in definitions:
         plan = collector.attempt(plan_for_definition, definition)
@@ -274,13 +276,9 @@ def _unsure_answers(digests: Sequence[Digest]) -> Iterable[Finding]:
                 question.line or paper.line,
                 "unsure-answer",
                 f"Q{question.number} of {paper.title!r}: unsure answer ({confidence}best guess "
-                f"{_letter(question.answer)}: {question.options[question.answer]!r}): "
+                f"{option_letter(question.answer)}: {question.options[question.answer]!r}): "
                 f"{question.prompt}",
             )
-
-
-def _letter(index: int) -> str:
-    return chr(ord("A") + index) if index < 26 else str(index + 1)
 
 
 _SPACES = re.compile(r"\s+")
@@ -302,8 +300,9 @@ def _repeated_options(digests: Sequence[Digest]) -> Iterable[Finding]:
                             digest.source,
                             question.line or paper.line,
                             "repeated-options",
-                            f"Q{question.number} of {paper.title!r}: options {_letter(first)} "
-                            f"and {_letter(index)} read the same ({option!r})",
+                            f"Q{question.number} of {paper.title!r}: options "
+                            f"{option_letter(first)} and {option_letter(index)} read the same "
+                            f"({option!r})",
                         )
 
 

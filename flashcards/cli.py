@@ -623,7 +623,10 @@ def pull(
             check_template(template)
             targets = [dataclasses.replace(t, template=template) for t in targets]
 
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # Like a build: SIGINT and SIGTERM end the pull with one line and 130 or 143, not exit code
+    # 1 (which says "a day failed, try again later"). The requests in flight finish first, so
+    # each of their files lands whole or not at all.
+    previous = {signum: signal.signal(signum, _raise_interrupted) for signum in _INTERRUPTS}
     try:
         report = puller.pull(
             targets,
@@ -632,8 +635,19 @@ def pull(
             refresh=refresh,
             progress=progress_bar("pulling", unit="day", quiet=quiet or as_json),
         )
+    except _Interrupted as interrupted:
+        for signum in _INTERRUPTS:  # a second signal must not cut this message short
+            signal.signal(signum, signal.SIG_IGN)
+        name = signal.Signals(interrupted.signum).name
+        click.echo(
+            f"error: interrupted by {name}: the days fetched so far are in place, no file is "
+            "half-written; pull again to fetch the rest",
+            err=True,
+        )
+        sys.exit(128 + interrupted.signum)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
     for target in report.targets:
         if not quiet:

@@ -30,7 +30,7 @@ from flashcards.anki.notes import (
     SUMMARY_FIELD_KEYS,
 )
 from flashcards.buildcache import default_cache_path
-from flashcards.errors import ConfigError
+from flashcards.errors import ConfigError, FlashcardsError
 from flashcards.identity import namespace_from_setting
 from flashcards.parse import find_digest_files
 from flashcards.sources import PullTarget, check_template, source_named
@@ -198,6 +198,44 @@ def load_deck_definitions(paths: list[Path]) -> list[DeckDefinition]:
                 )
             seen[target] = definition.path
     return definitions
+
+
+def check_beside(definitions: Sequence[DeckDefinition]) -> None:
+    """Refuse a definition built without the others beside it (in its folder) that writes one
+    of their files: a shared state would give both decks one identity namespace, so Anki would
+    take one deck's notes for the other's (blank cards), and the two builds would rewrite each
+    other's state. Built together (`flashcards build`), `build.check_paths` finds the same.
+    A definition beside them that cannot be read is its own problem, reported when it is
+    built or checked."""
+    given = {_file_key(d.path) for d in definitions}
+    for folder in sorted({d.path.parent for d in definitions}):
+        for path in find_deck_definitions(folder):
+            if _file_key(path) in given:
+                continue
+            try:
+                other = load_deck_definition(path)
+            except FlashcardsError:
+                continue
+            theirs = {_file_key(written): role for role, written in _written_files(other)}
+            for definition in definitions:
+                for role, written in _written_files(definition):
+                    if _file_key(written) in theirs:
+                        raise ConfigError(
+                            f"{role}: {str(written)!r} is also the {theirs[_file_key(written)]} "
+                            f"of {path}; nothing was written",
+                            definition.path,
+                            definition.lines.get(role),
+                        )
+
+
+def _written_files(definition: DeckDefinition) -> list[tuple[str, Path]]:
+    written = [("output", definition.output), ("state", definition.state)]
+    return written + ([("delta", definition.delta)] if definition.delta is not None else [])
+
+
+def _file_key(path: Path) -> str:
+    # realpath, as build.check_paths: a symlink or "decks/../x" names the same file.
+    return os.path.normcase(os.path.realpath(path))
 
 
 class _Validator:

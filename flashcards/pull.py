@@ -157,6 +157,8 @@ def pull(
     if since is not None and until is not None and since > until:
         raise ConfigError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     targets = _distinct(targets)
+    for target in targets:
+        _check_folder(target.folder)
     ranges = [day_range(t, today=today, since=since, until=until, refresh=refresh) for t in targets]
 
     # One state per folder, however its path is spelled, shared by the sources pulled into it.
@@ -278,6 +280,16 @@ def _failed_before(
         else:
             retry.append(day)
     return retry, too_old
+
+
+def _check_folder(folder: Path) -> None:
+    """Refuse a folder that is a file, or lies below one: every day would fail to be written,
+    on every pull, which is a configuration error rather than a failed day."""
+    for place in (folder, *folder.parents):
+        if place.is_dir():
+            return
+        if place.exists() or place.is_symlink():
+            raise ConfigError(f"not a folder, so {folder} cannot hold digests", place)
 
 
 def _folder_key(folder: Path) -> str:
@@ -525,7 +537,7 @@ def _load_state(folder: Path) -> _FolderState:
     and retries)."""
     try:
         data = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep
         return _FolderState()
     if not isinstance(data, dict):
         return _FolderState()

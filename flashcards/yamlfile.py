@@ -221,13 +221,32 @@ def _check_expansion(root: yaml.Node | None, path: str) -> None:
                 stack.append((child, False))
 
 
+class _Constructor(yaml.constructor.SafeConstructor):
+    """PyYAML's safe constructor, except that a value YAML reads as a date but no calendar has
+    (`since: 2025-02-30`) is an error at its line instead of a ValueError (a traceback)."""
+
+    def construct_impossible_date(self, node: yaml.Node) -> Any:
+        try:
+            return self.construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a date ({exc})", node.start_mark
+            ) from None
+
+
+# (The stubs type add_constructor's callback for loaders, not constructors.)
+_Constructor.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:timestamp", _Constructor.construct_impossible_date
+)
+
+
 def parse_yaml(text: str, path: str) -> YamlDocument:
     root = compose_yaml(text, path)
     _reject_duplicate_keys(root, path)
     if root is None:
         return YamlDocument(path, None, None)
     with _invalid_yaml(path):  # e.g. a tag that safe YAML does not construct
-        data = yaml.constructor.SafeConstructor().construct_document(root)
+        data = _Constructor().construct_document(root)
     return YamlDocument(path, data, root)
 
 

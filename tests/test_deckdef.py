@@ -19,6 +19,7 @@ from flashcards.deckdef import (
 from flashcards.errors import ConfigError
 from flashcards.model import Digest
 from flashcards.parse import parse_paths
+from flashcards.topics import load_taxonomy
 
 BUNDLED = ROOT / "decks" / "ai-papers.yaml"
 KEYS = ", ".join(DECK_KEYS)
@@ -278,6 +279,28 @@ def test_malformed_yaml_gives_its_line(decks: Path) -> None:
     assert caught.value.path == "decks/x.yaml"
     assert caught.value.line == 3
     assert caught.value.message.startswith("invalid YAML: ")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("2025-02-30", "'2025-02-30' is not a date (day is out of range for month)"),
+        ("2025-13-01", "'2025-13-01' is not a date (month must be in 1..12)"),
+        ("2025-06-01T25:00:00", "'2025-06-01T25:00:00' is not a date (hour must be in 0..23)"),
+    ],
+)
+def test_an_impossible_date_is_an_error_at_its_line(decks: Path, value: str, problem: str) -> None:
+    """YAML reads an unquoted YYYY-MM-DD as a date: a typo in one ended every command reading
+    the file in a ValueError traceback."""
+    text = "name: AI\nsources: [samples/*.txt]\npull:\n  - source: daily-paper\n    into: q\n"
+    path = write(decks, f"{text}    since: {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_deck_definition(path)
+    assert str(caught.value) == f"decks/x.yaml:6: invalid YAML: {problem}"
+    taxonomy = decks / "t.yaml"
+    taxonomy.write_text(f"topics: {{}}\nwhen: {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^decks/t\.yaml:2: invalid YAML: .* is not a date"):
+        load_taxonomy(taxonomy)
 
 
 def test_unreadable_and_undecodable_files(decks: Path) -> None:

@@ -8,6 +8,7 @@ real hang exceeds); none asserts how fast it ran.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -325,6 +326,35 @@ def test_prose_with_a_little_markup_is_still_markdown() -> None:
     assert paper.fields["summary"].startswith("Uses bold, code and a link word")
 
 
+def test_a_file_of_many_small_dense_cells_gets_a_bounded_share_of_markdown_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each cell is within the per-cell bounds, but 2 MiB of them took 16-50 s: the file's
+    # markdown-it work is bounded (counted, not timed), the rest kept as written, with a warning.
+    costs: list[int] = []
+    by_markdown_it = markdown_table.plain_by_markdown_it
+
+    def spy(markdown: str, **kwargs: bool) -> tuple[str, list[tuple[str, str]]]:
+        costs.append(markdown_table._markdown_it_cost(markdown))
+        return by_markdown_it(markdown, **kwargs)
+
+    monkeypatch.setattr(markdown_table, "plain_by_markdown_it", spy)
+    rows, size, i = [], len(TABLE_HEAD), 0
+    while size < DEFAULT_MAX_BYTES - 200:
+        rows.append(f"| *T{i}* | A | ![a[b[c *x* {'[' * 20} |\n")
+        size, i = size + len(rows[-1]), i + 1
+    path = write(tmp_path / "t.md", TABLE_HEAD + "".join(rows))
+    (digest,) = without_hanging(lambda: parse_file(path))
+    assert len(digest.papers) == len(rows)
+    assert sum(costs) <= markdown_table._MARKDOWN_IT_BUDGET
+    (warning,) = digest.warnings
+    line = int(re.fullmatch(r"line (\d+): more markdown than digests hold; .*", warning)[1])
+    by_line = {p.line: p for p in digest.papers}
+    assert by_line[line - 1].title == f"T{line - 6}"  # read as markdown
+    assert by_line[line + 1].title == f"*T{line - 4}*"  # kept as written
+    assert by_line[line + 1].fields["summary"].startswith("![a[b[c *x* [[[")
+
+
 def test_no_real_table_cell_is_too_dense_for_markdown(
     corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -339,7 +369,8 @@ def test_no_real_table_cell_is_too_dense_for_markdown(
 
     monkeypatch.setattr(markdown_table, "_too_dense", spy)
     monkeypatch.setattr(flashcards.parse, "PARALLEL_MIN_FILES", 10**9)  # the spy sees this process
-    parse_paths([corpus / "daily-ai-papers", corpus / "daily-ai-papers-category"])
+    result = parse_paths([corpus / "daily-ai-papers", corpus / "daily-ai-papers-category"])
+    assert not [w for d in result.digests for w in d.warnings if "more markdown than" in w]
     # Only cells with inline markup are weighed (~3,600): one without is plain text either way.
     assert len(verdicts) > 3_000 and not any(verdicts)
     assert bound("[" * 33) and bound("*" * 300) and not bound("*" * 256 + "a" * 1000)

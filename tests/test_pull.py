@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -24,13 +28,14 @@ from typing import TypeVar
 import pytest
 from click.testing import CliRunner
 from digest_writers import write_markdown, write_quiz_html
+from helpers import HANG_TIMEOUT
 
 from flashcards import progress
 from flashcards.cli import main
 from flashcards.deckdef import find_pull_targets, load_deck_definition, load_pull_targets
 from flashcards.errors import ConfigError
 from flashcards.model import Paper, Question
-from flashcards.parse import parse_file, parse_paths
+from flashcards.parse import DEFAULT_MAX_BYTES, parse_file, parse_paths
 from flashcards.pull import STATE_FILE, HttpSettings, PullReport, TargetReport, pull
 from flashcards.sources import (
     MAX_DAYS_WITHOUT_SINCE,
@@ -157,6 +162,9 @@ class Site:
         if route == "slow":
             self.release.wait(60)  # far past the client's timeout; set at teardown
             return self._send(handler, 200, page)
+        if route == "huge":  # a real page, padded past the size limit
+            padding = b"<!--" + b" " * DEFAULT_MAX_BYTES + b"-->"
+            return self._send(handler, 200, page.replace(b"</body>", padding + b"</body>"))
         if route == "junk":
             return self._send(handler, 200, b"<html><body><p>Nothing here today.</p></body></html>")
         if route == "plain":
@@ -381,6 +389,15 @@ def test_a_day_that_is_not_a_digest_leaves_no_file(
             assert state["failed"] == ["2025-06-02.html"]
 
 
+def test_a_page_over_the_size_limit_is_refused(site: Site, tmp_path: Path) -> None:
+    """Read no further than the limit `parse` would refuse the file at (and never kept)."""
+    report = pull_route(site, "huge", tmp_path)
+    (day,) = report.days
+    assert (day.status, day.attempts) == ("failed", 1)
+    assert day.error == f"larger than the {DEFAULT_MAX_BYTES} byte limit"
+    assert files_in(tmp_path) == [STATE_FILE]
+
+
 def test_5xx_is_retried(site: Site, tmp_path: Path) -> None:
     waits = Waits()
     report = pull_route(site, "flaky", tmp_path, waits=waits)
@@ -467,6 +484,26 @@ def test_refresh_asks_if_changed_and_replaces_only_changed_pages(
     assert files_in(tmp_path) == sorted(["2025-06-02.html", STATE_FILE])
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "[" * 100_000 + "]" * 100_000,  # nested past Python's recursion limit
+        '{"files": [], "failed": {}}',
+        '{"files": {"2025-06-02.html": 5, "x": {"url": 7}}, "failed": [[1], 2]}',
+        "\ufeff\x00 not json",
+    ],
+    ids=["deep", "wrong-types", "wrong-entries", "bom-nul"],
+)
+def test_any_damaged_state_file_is_an_empty_one(site: Site, tmp_path: Path, damage: str) -> None:
+    """The state only saves downloads and retries: whatever is in it, a pull goes on (no
+    traceback) and writes it anew."""
+    (tmp_path / STATE_FILE).write_text(damage, encoding="utf-8")
+    report = pull_route(site, "week", tmp_path)
+    assert statuses(report) == {"2025-06-02": "fetched"}
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["files"]["2025-06-02.html"]["etag"] == '"2025-06-02-v1"'
+
+
 def test_refresh_keeps_a_file_the_source_no_longer_has(site: Site, tmp_path: Path) -> None:
     kept = tmp_path / "2025-06-02.html"
     kept.write_bytes(quiz_page(MONDAY))
@@ -529,6 +566,25 @@ def test_since_after_until_and_clashing_urls_are_errors(tmp_path: Path) -> None:
     other = PullTarget(SOURCES["daily-paper"], "https://mirror.example/{date}.html", tmp_path)
     with pytest.raises(ConfigError, match="two URLs"):
         pull([plain_target(tmp_path), other], since=MONDAY, until=MONDAY, today=TODAY)
+
+
+@pytest.mark.parametrize("where", ["the folder", "a parent"])
+def test_a_folder_that_is_a_file_is_an_error_before_any_request(
+    site: Site, tmp_path: Path, where: str
+) -> None:
+    """Not "a day failed, try again later" (exit 1) for every day: no later pull can succeed."""
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    folder = tmp_path / "notes.txt" if where == "the folder" else tmp_path / "notes.txt" / "quiz"
+    code, out, err = invoke(
+        "--source", "daily-paper", "--url", f"{site.base}/week/{{date}}.html", "-d", str(folder),
+        "--since", "2025-06-02", "--until", "2025-06-03",
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert (
+        err == f"error: {tmp_path / 'notes.txt'}: not a folder, so {folder} cannot hold digests\n"
+    )
+    assert site.requests == []
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
 
 
 def test_templates() -> None:
@@ -680,6 +736,41 @@ def test_cli_exit_1_when_a_day_failed(site: Site, tmp_path: Path) -> None:
     assert json.loads(out)["failed"] == 1
     assert "error:" in err and "not a digest" in err and "2025-06-02.html" in err
     assert files_in(tmp_path) == [STATE_FILE]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cli_interrupted_exits_128_plus_the_signal_leaving_whole_files(
+    site: Site, tmp_path: Path, signum: int
+) -> None:
+    """Ctrl-C or SIGTERM while days are being fetched: the requests in flight finish (their
+    files land whole or not at all), no other starts, one line and 130 or 143, not the 1 that
+    says a day failed."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "flashcards", "pull", "--source", "daily-paper", "-d",
+         str(tmp_path), "--url", f"{site.base}/slow/{{date}}.html",
+         "--since", "2025-06-02", "--until", "2025-06-08"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + HANG_TIMEOUT  # a hang guard, not a timing
+    while site.in_flight < 1:
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            pytest.fail(f"no request arrived: {child.communicate()[1].decode()}")
+        time.sleep(0.02)
+    child.send_signal(signum)
+    site.release.set()  # the requests in flight may now answer
+    _out, err = child.communicate(timeout=HANG_TIMEOUT)
+    assert child.returncode == 128 + signum, err.decode()
+    assert err.decode() == (
+        f"error: interrupted by {signal.Signals(signum).name}: the days fetched so far are in "
+        "place, no file is half-written; pull again to fetch the rest\n"
+    )
+    requested = {path for path, _headers in site.requests}
+    assert len(requested) < 7  # the days not yet asked were not asked after the signal
+    for name in files_in(tmp_path):  # whatever landed is a whole digest of its day
+        assert re.fullmatch(r"2025-06-0\d\.html", name), name
+        assert parse_file(tmp_path / name)[0].date.isoformat() == name[:10]
 
 
 def test_cli_quiet_prints_errors_only(site: Site, tmp_path: Path) -> None:

@@ -110,6 +110,36 @@ def test_definition_state_that_is_a_digest_or_the_key_is_refused(tmp_path: Path)
     assert f"deck.yaml:4: state: '{root}/key.yaml' is the answer key of {deck}" in message
 
 
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_a_deck_built_alone_may_not_take_the_state_of_a_deck_beside_it(
+    tmp_path: Path, command: str
+) -> None:
+    """`flashcards build decks/b.yaml` alone, b sharing a's state: b would take a's identity
+    namespace (one GUID for both decks' notes: blank cards in Anki) and rewrite a's state."""
+    root = _setup(tmp_path)
+    first = _deck(root, "first", "output: a.apkg", "state: shared.json")
+    result = CliRunner().invoke(main, ["build", str(first)])
+    assert result.exit_code == 0, result.output
+    second = _deck(root, "second", "output: b.apkg", "state: shared.json")
+    expected = (
+        f"error: {second}:4: state: '{root}/shared.json' is also the state of {first}; "
+        "nothing was written"
+    )
+    if command == "build":
+        assert _refused(root, ["build", str(second)]) == expected
+    else:
+        result = CliRunner().invoke(main, ["check", str(second)])
+        assert result.exit_code == 2 and expected in result.output
+
+
+def test_a_broken_definition_beside_does_not_block_a_build(tmp_path: Path) -> None:
+    root = _setup(tmp_path)
+    (root / "broken.yaml").write_text("name: [\n", encoding="utf-8")
+    deck = _deck(root, "deck", "output: d.apkg")
+    result = CliRunner().invoke(main, ["build", str(deck)])
+    assert result.exit_code == 0, result.output
+
+
 def test_separate_files_still_build(tmp_path: Path) -> None:
     root = _setup(tmp_path)
     first = _deck(root, "first", "output: a.apkg")

@@ -167,6 +167,13 @@ _SIMPLE_LINK = re.compile(
 _NOT_PLAIN = re.compile(r"[\n\r\x00\\`*_\[\]!<&$\ue000\ue001]")
 _MAX_MARKUP = 256
 _MAX_BRACKETS = 32
+# What one file may ask of markdown-it's inline parser, in `_markdown_it_cost` units (about
+# 5-10 µs each): a cell within the bounds above still costs up to ~2 ms, and a 2 MiB table of
+# tiny dense cells holds 100,000s of them (16-50 s). Real files cost at most 0.02 units a
+# byte (341 units for the costliest day of the corpus): a real 2 MiB file would stay under a
+# quarter of this. Past it, the file's remaining cells are kept as written, with a warning.
+_MARKDOWN_IT_BUDGET = 200_000
+_CALL_COST = 16  # markdown-it's own cost of one call, in those units
 
 _BARE_URL = re.compile(r"https?://[^\s<>()\[\]|]+[^\s<>()\[\].,;:!?'\"|]")
 _EMPTY_BRACKETS = re.compile(r"\(\s*(?:or|and|[,;/|])?\s*\)|\[\s*\]")
@@ -234,8 +241,9 @@ def parse(text: str, source: str) -> list[Digest]:
             "not a markdown-table digest: no '## Papers for YYYY-MM-DD' heading", source, 1
         )
     digests = []
+    budget = _Budget()
     for section in sections:
-        papers, warnings = _parse_section(section, lines, source)
+        papers, warnings = _parse_section(section, lines, source, budget)
         digests.append(
             Digest(
                 source=source,
@@ -257,6 +265,28 @@ def block_tokens(text: str) -> list[Token]:
     if "\0" in text:
         text = text.replace("\0", "\ufffd")
     return _MD_BLOCKS.parse(text)
+
+
+@dataclass
+class _Budget:
+    """The markdown-it work left to one file (`_MARKDOWN_IT_BUDGET`)."""
+
+    left: int = _MARKDOWN_IT_BUDGET
+    warned: bool = False
+
+    def allows(self, markdown: str) -> bool:
+        """Whether `markdown` may still go to markdown-it (spending its cost); once one cell
+        is refused, every later one is, so a file reads the same whatever its cells' order."""
+        cost = _markdown_it_cost(markdown)
+        if cost > self.left:
+            self.left = -1
+            return False
+        self.left -= cost
+        return True
+
+    @property
+    def spent(self) -> bool:
+        return self.left < 0
 
 
 @dataclass
@@ -311,7 +341,7 @@ def _header_cells(tokens: list[Token], table_open: int) -> list[str]:
 
 
 def _parse_section(
-    section: _Section, lines: list[str], source: str
+    section: _Section, lines: list[str], source: str, budget: _Budget
 ) -> tuple[list[Paper], list[str]]:
     end = section.end if section.end >= 0 else len(lines)
     papers: list[Paper] = []
@@ -322,7 +352,7 @@ def _parse_section(
     for start, header in section.tables:
         if start in covered:
             continue
-        roles = _column_roles(header)
+        roles = _column_roles(header, budget)
         rows = _table_rows(
             lines, start, end, starts_with_pipe=lines[start].lstrip().startswith("|")
         )
@@ -334,8 +364,14 @@ def _parse_section(
         paper_tables += 1
         for row_line, physical in rows:
             paper = _paper(
-                _cells(row_line, lines, physical, header, roles, source), row_line, source
+                _cells(row_line, lines, physical, header, roles, source), row_line, source, budget
             )
+            if budget.spent and not budget.warned:
+                budget.warned = True
+                warnings.append(
+                    f"line {row_line + 1}: more markdown than digests hold; the cells from "
+                    "here on are kept as written"
+                )
             key = paper.key
             if key in first_line:
                 what = f"arXiv id {paper.arxiv_id}" if paper.arxiv_id else f"title {paper.title!r}"
@@ -361,10 +397,10 @@ def _parse_section(
     return papers, warnings
 
 
-def _column_roles(header: list[str]) -> dict[int, str]:
+def _column_roles(header: list[str], budget: _Budget | None = None) -> dict[int, str]:
     roles: dict[int, str] = {}
     for index, name in enumerate(header):
-        role = _COLUMN_ROLES.get(re.sub(r"[^a-z]", "", _plain(name)[0].lower()))
+        role = _COLUMN_ROLES.get(re.sub(r"[^a-z]", "", _plain(name, budget=budget)[0].lower()))
         if role is not None and role not in roles.values():
             roles[index] = role
     return roles
@@ -421,13 +457,13 @@ def _cells(
     return {role: cells[index] for index, role in roles.items()}
 
 
-def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
+def _paper(cells: dict[str, str], row_line: int, source: str, budget: _Budget) -> Paper:
     # Collapsing spaces first also keeps the regexes below linear on hostile whitespace runs.
     raw_title = collapse_whitespace(cells.get("title", ""))
     link_cells = raw_title + " " + cells.get("link", "")
-    _, links = _plain(link_cells)
+    _, links = _plain(link_cells, budget=budget)
     bare_title = _without_read_more(raw_title)
-    title, _ = _plain(bare_title, drop_site_links=True)
+    title, _ = _plain(bare_title, drop_site_links=True, budget=budget)
     title = collapse_whitespace(_EMPTY_BRACKETS.sub(" ", _BARE_URL.sub(" ", title)))
     title = title.rstrip(" -–—:|").strip()
     if not title:
@@ -443,14 +479,14 @@ def _paper(cells: dict[str, str], row_line: int, source: str) -> Paper:
             others.append((label or link, link))
     url = arxiv_abs_url(arxiv_id) if arxiv_id else (others[0][1] if others else None)
 
-    authors_text, _ = _plain(cells.get("authors", ""))
+    authors_text, _ = _plain(cells.get("authors", ""), budget=budget)
     authors = tuple(a for a in (a.strip() for a in authors_text.split(",")) if a)
 
     fields = {}
-    summary = _clean_summary(_plain(cells.get("summary", ""))[0])
+    summary = _clean_summary(_plain(cells.get("summary", ""), budget=budget)[0])
     if summary:
         fields["summary"] = summary
-    category = _plain(cells.get("category", ""))[0] or None
+    category = _plain(cells.get("category", ""), budget=budget)[0] or None
 
     return Paper(
         title=title,
@@ -492,11 +528,14 @@ def _clean_summary(text: str) -> str:
     return stripped if stripped.strip() else text
 
 
-def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[tuple[str, str]]]:
+def _plain(
+    markdown: str, *, drop_site_links: bool = False, budget: _Budget | None = None
+) -> tuple[str, list[tuple[str, str]]]:
     """Inline markdown → (plain text with collapsed spaces, [(link text, http(s) url), ...]).
 
     With `drop_site_links`, a link whose text only names where it goes ("arXiv", "PDF") leaves
-    no text behind: in a title cell it is a pointer, not part of the title.
+    no text behind: in a title cell it is a pointer, not part of the title. A cell that would
+    need markdown-it once the file's `budget` is spent is kept as written, like a dense one.
     """
     # Markup-free text is its own plain form (most cells: parsing them was most of the time);
     # the cheap test first.
@@ -505,6 +544,8 @@ def _plain(markdown: str, *, drop_site_links: bool = False) -> tuple[str, list[t
     pieces = _SIMPLE_LINK.split(markdown)
     if len(pieces) > 1 and not any(_NOT_PLAIN.search(text) for text in pieces[::3]):
         return _plain_with_simple_links(pieces, drop_site_links=drop_site_links)
+    if budget is not None and not budget.allows(markdown):
+        return _with_bare_urls(collapse_whitespace(markdown), [])
     return plain_by_markdown_it(markdown, drop_site_links=drop_site_links)
 
 
@@ -583,6 +624,12 @@ def _too_dense(markdown: str) -> bool:
     if markdown.count("[") > _MAX_BRACKETS:
         return True
     return len(_MARKUP_CHAR.findall(markdown)) > _MAX_MARKUP + len(markdown) // 16
+
+
+def _markdown_it_cost(markdown: str) -> int:
+    """Roughly what markdown-it's inline parse of `markdown` costs: a call, each markup
+    character, and the rescans of unmatched `[` (quadratic in their number)."""
+    return _CALL_COST + len(_MARKUP_CHAR.findall(markdown)) + markdown.count("[") ** 2
 
 
 def _with_bare_urls(text: str, links: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
