@@ -327,13 +327,19 @@ def test_question_shares_and_places_equal_their_definitions() -> None:
     for paper, prompt in asked:
         index = PaperIndex(paper)
         found = _asked(prompt, index, idf)
-        for n, where in enumerate(found.positions):
+        assert len(found.shares) == len(found.near) == len(index.segments)
+        for n, segment in enumerate(index.segments):
+            where = found.positions.get(n, {})
+            # The question's words the segment holds, in the question's order, at their places.
+            words = {t: segment.positions[t] for t in found.weights if t in segment.positions}
+            assert {t: where[t] for t in words} == words
+            assert list(where)[: len(words)] == list(words)
             share = sum(w for t, w in found.weights.items() if t in where) / found.mass
             assert found.shares[n] == share
             near = tuple((places, found.locating.get(t, 0.0)) for t, places in where.items())
             assert found.near[n] == near
     where_spelled = _asked(asked[-1][1], PaperIndex(spelled), idf).positions
-    assert any("trpo" in where for where in where_spelled)
+    assert any("trpo" in where for where in where_spelled.values())
 
 
 def _reference_segment(field_name: str, text: str) -> _Segment | None:

@@ -18,7 +18,6 @@ import bisect
 import functools
 import itertools
 import math
-import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Sequence
@@ -84,14 +83,19 @@ class DocumentFrequencies:
     documents: int
     counts: dict[str, int]
     #: idf of each token asked so far (every question asks about the same few thousand words).
-    _known: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    _known: _IdfTable = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_known", _IdfTable(self.documents, self.counts))
 
     def idf(self, token: str) -> float:
-        found = self._known.get(token)
-        if found is None:
-            found = math.log((self.documents + 1) / (self.counts.get(token, 0) + 1)) + 1.0
-            self._known[token] = found
-        return found
+        return self._known[token]
+
+    @property
+    def idf_lookup(self) -> Callable[[str], float]:
+        """`idf` as a dictionary look-up (no Python call once a token is known: inference asks
+        for tens of thousands)."""
+        return self._known.__getitem__
 
     @classmethod
     def from_papers(cls, papers: Sequence[Paper]) -> DocumentFrequencies:
@@ -115,6 +119,19 @@ class DocumentFrequencies:
             elif token:
                 counts[token] = int(count)
         return cls(documents, counts)
+
+
+class _IdfTable(dict[str, float]):
+    """The idf of each token asked so far, worked out when first asked."""
+
+    def __init__(self, documents: int, counts: dict[str, int]) -> None:
+        super().__init__()
+        self.documents = documents
+        self.counts = counts
+
+    def __missing__(self, token: str) -> float:
+        found = self[token] = math.log((self.documents + 1) / (self.counts.get(token, 0) + 1)) + 1.0
+        return found
 
 
 def _paper_texts(paper: Paper) -> list[str]:
@@ -360,26 +377,26 @@ def _longest_run(option: Sequence[str], segment: _Segment) -> int:
     return best
 
 
-@dataclass(frozen=True)
-class _Asked:
+class _Asked(NamedTuple):
     """The question's words as located in the paper's text."""
 
     weights: dict[str, float]  # idf of each word of the question
     #: idf / (1 + number of segments holding the word): the paper's own name is everywhere and
     #: says little about *where* the answer is; a word of one sentence says a lot.
     locating: dict[str, float]
-    positions: tuple[dict[str, tuple[int, ...]], ...]  # per segment: where each word occurs
+    #: Per segment holding a question word (by number): where each of its words occurs there.
+    positions: dict[int, dict[str, tuple[int, ...]]]
     #: Per segment: the share of the question's weight (idf) found in it (every option of the
     #: question reads it, so it is worked out once, here).
-    shares: tuple[float, ...]
+    shares: list[float]
     #: Per segment: (places, `locating` weight) of each question word found in it, in the
-    #: order of `positions` (what `_closeness` reads, ready for it).
-    near: tuple[tuple[tuple[tuple[int, ...], float], ...], ...]
+    #: order of its `positions` (what `_closeness` reads, ready for it).
+    near: list[tuple[tuple[tuple[int, ...], float], ...]]
     #: (word, segment) -> `_closeness` of the word there, for words several options share.
-    closeness: dict[tuple[str, int], float] = field(default_factory=dict)
+    closeness: dict[tuple[str, int], float]
     #: The sums of `weights` and of `locating` (1.0 when 0), which every segment divides by.
-    mass: float = 1.0
-    locating_mass: float = 1.0
+    mass: float
+    locating_mass: float
 
 
 def _raw_words(text: str) -> list[str]:
@@ -388,11 +405,19 @@ def _raw_words(text: str) -> list[str]:
 
 def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Asked:
     weights = {t: idf(t) for t in tokens(prompt)}
-    positions: list[dict[str, tuple[int, ...]]] = [{} for _ in index.segments]
+    holding = index.holding
+    segments = index.segments
+    positions: dict[int, dict[str, tuple[int, ...]]] = {}
+    spread: dict[str, int] = {}  # in how many segments each word occurs
     for word in weights:  # in the question's order, as each segment's dict lists them
-        for number in index.holding.get(word, ()):
-            positions[number][word] = index.segments[number].positions[word]
-    spread = {w: len(index.holding.get(w, ())) for w in weights}
+        numbers = holding.get(word, ())
+        spread[word] = len(numbers)
+        for number in numbers:
+            where = positions.get(number)
+            if where is None:
+                positions[number] = {word: segments[number].positions[word]}
+            else:
+                where[word] = segments[number].positions[word]
     raw = _raw_words(prompt)
     spelled = False  # did an acronym's spelled-out words join `positions`?
     for word in filter(_ACRONYM.match, raw):
@@ -401,46 +426,51 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
                 continue
             spelled = True
             found = index.acronym_positions(token.removesuffix("s") if word[-1] == "s" else token)
-            for where, places in zip(positions, found, strict=True):
+            for number, places in enumerate(found):
                 if places:
-                    where[token] = places
+                    positions.setdefault(number, {})[token] = places
             spread[token] = sum(1 for places in found if places)
     locating = {t: w / (1 + spread.get(t, 0)) for t, w in weights.items()}
     # A name of several words ("Mixtral 8x7B") is one clue, not three: its words share the
     # weight of one, so that a sentence naming the model does not outweigh the one that
     # holds what the question asks about it.
-    for is_name, run in itertools.groupby(raw[1:], key=lambda w: bool(_NAME_WORD.match(w))):
-        if not is_name:
+    run: list[str] = []  # the name words in a row so far
+    for word in [*raw[1:], ""]:  # ("" ends the last run)
+        if word and _NAME_WORD.match(word):
+            run.append(word)
+            continue
+        if not run:
             continue
         # (In order, not as a set: the sum below must not depend on the string hash seed.)
         names = list(dict.fromkeys(t for w in run for t in tokens(w) if t in locating))
         if len(names) > 1:
             share = sum(locating[t] for t in names) / len(names) ** 2
             locating.update({t: share for t in names})
+        run = []
     mass = sum(weights.values()) or 1.0
-    items = list(weights.items())
-    shares: list[float] = []
-    near: list[tuple[tuple[tuple[int, ...], float], ...]] = []
-    weight_of, locating_of = weights.__getitem__, locating.__getitem__
-    for where in positions:
-        if not where:  # the sum of nothing over `mass`
-            shares.append(0.0)
-            near.append(())
-        elif not spelled:  # `where` holds question words only, in the question's order
-            shares.append(sum(map(weight_of, where)) / mass)
-            near.append(tuple(zip(where.values(), map(locating_of, where), strict=True)))
-        else:
-            shares.append(sum([w for t, w in items if t in where]) / mass)
+    # A segment without the question's words: the sum of nothing over `mass`, nothing near.
+    shares = [0.0] * len(segments)
+    near: list[tuple[tuple[tuple[int, ...], float], ...]] = [()] * len(segments)
+    if not spelled:  # each `where` holds question words only, in the question's order
+        weight_of, locating_of = weights.__getitem__, locating.__getitem__
+        for number, where in positions.items():
+            shares[number] = sum(map(weight_of, where)) / mass
+            near[number] = tuple(zip(where.values(), map(locating_of, where), strict=True))
+    else:
+        items = list(weights.items())
+        for number, where in positions.items():
+            shares[number] = sum([w for t, w in items if t in where]) / mass
             # (An acronym's token that the question's own tokens lack weighs nothing.)
-            near.append(tuple([(places, locating.get(t, 0.0)) for t, places in where.items()]))
+            near[number] = tuple([(places, locating.get(t, 0.0)) for t, places in where.items()])
     return _Asked(
         weights,
         locating,
-        tuple(positions),
-        shares=tuple(shares),
-        near=tuple(near),
-        mass=mass,
-        locating_mass=sum(locating.values()) or 1.0,
+        positions,
+        shares,
+        near,
+        {},
+        mass,
+        sum(locating.values()) or 1.0,
     )
 
 
@@ -506,6 +536,10 @@ _LEADS: tuple[tuple[str, str], ...] = (
     ("qa_proximity", "proximity_lead"),
     ("backed_frac", "backed_dominance"),
 )
+#: Where each feature stands in a row (`FEATURE_NAMES`): rows are lists filled by place.
+_COLUMN = {name: place for place, name in enumerate(FEATURE_NAMES)}
+_LEAD_COLUMNS = tuple((_COLUMN[base], _COLUMN[lead]) for base, lead in _LEADS)
+_LONGER_COLUMN = _COLUMN["longer"]
 
 
 @dataclass(frozen=True)
@@ -522,7 +556,8 @@ class Scored:
 class _Measured(NamedTuple):
     """What one option's own text measures, before it is compared with its rivals."""
 
-    features: dict[str, float]  # every feature but the leads and "longer"
+    #: The option's row of `FEATURE_NAMES` values: the leads and "longer" still 0.0.
+    row: list[float]
     length: float  # log of the option's word count, compared into "longer"
     evidence: str | None
 
@@ -587,15 +622,21 @@ def _measure(
     total_locating = asked_words.locating_mass
     holding = index.holding
     segments = index.segments
-    # A run of two or more words ("phrase") needs one of the option's word pairs side by side:
-    # only the segments where a pair is can have one.
+    # A run of two words ("phrase") is one of the option's word pairs side by side; a run of
+    # three or more holds two pairs in a row, both side by side in one segment: only there is
+    # the longest run searched (elsewhere it is two words where a pair is, else at most one).
     found_pairs = 0
-    runs_in: set[int] = set()
+    paired: set[int] = set()  # the segments where a pair is side by side
+    chained: set[int] = set()  # the segments where two pairs in a row are
+    before: list[int] = []  # the segments where the option's previous pair is side by side
     for first, second in itertools.pairwise(option):
         side_by_side = index.side_by_side(first, second)
         if side_by_side:
             found_pairs += 1
-            runs_in.update(side_by_side)
+            paired.update(side_by_side)
+            if before:
+                chained.update(set(before).intersection(side_by_side))
+        before = side_by_side
     # Only the segments holding one of the option's distinctive words count (in text order),
     # each with the words it holds and their weights (in the order of `weight`).
     hits_in: dict[int, tuple[list[str], list[float]]] = {}
@@ -631,7 +672,10 @@ def _measure(
             near_here = sum(nears)
             if near_here > best_near:  # (`max` without its call, here and below)
                 best_near = near_here
-        if number in runs_in:  # elsewhere a run is at most one word: no phrase
+    # (Only the segments holding a distinctive word of the option are searched for a run.)
+    if found_pairs and not paired.isdisjoint(hits_in):
+        best_run = 2
+        for number in chained.intersection(hits_in):  # (the largest: in any order)
             run = _longest_run(option, segments[number])
             if run > best_run:
                 best_run = run
@@ -641,50 +685,46 @@ def _measure(
     per_weight = 1.0 / total if total else 0.0
     absolutes = _ABSOLUTE_WORD.findall(raw.lower())
     plain_words = index.plain_words if absolutes else frozenset()
-    features = {
-        "support_frac": found * per_weight,
-        "support_sum": math.log1p(found),
-        "phrase": best_run / len(option) if best_run > 1 else 0.0,
-        "bigrams": float(found_pairs),
-        "qa_sentence": math.log1p(best_value),
-        "qa_proximity": math.log1p(best_near),
-        "negated_mention": (mentioned - found) * per_weight,
-        "prior_work_only": 0.0 if prior_asked else (mentioned - own) * per_weight,
-        "numbers_found": float(len(numbers_found)),
-        "numbers_missing": float(len(numbers) - len(numbers_found)),
-        "backed_frac": backed * per_weight,
+    # The row of `FEATURE_NAMES`, in that order (each value's feature named beside it).
+    row = [
+        found * per_weight,  # support_frac
+        math.log1p(found),  # support_sum
+        0.0,  # dominance
+        best_run / len(option) if best_run > 1 else 0.0,  # phrase
+        float(found_pairs),  # bigrams
+        math.log1p(best_value),  # qa_sentence
+        math.log1p(best_near),  # qa_proximity
+        (mentioned - found) * per_weight,  # negated_mention
+        0.0 if prior_asked else (mentioned - own) * per_weight,  # prior_work_only
+        float(len(numbers_found)),  # numbers_found
+        float(len(numbers) - len(numbers_found)),  # numbers_missing
+        0.0,  # proximity_lead
+        backed * per_weight,  # backed_frac
+        0.0,  # backed_dominance
+        0.0,  # longer
         # An absolute the paper itself uses ("only public data") is the paper's claim, not a
         # distractor's overstatement.
-        "absolutes": float(sum(1 for w in absolutes if w not in plain_words)),
-        "question_echo": len(kinds.intersection(prompt)) / len(kinds) if option else 0.0,
-    }
-    return _Measured(features, math.log1p(len(raw.split())), best_sentence)
+        float(sum(1 for w in absolutes if w not in plain_words)),  # absolutes
+        len(kinds.intersection(prompt)) / len(kinds) if option else 0.0,  # question_echo
+    ]
+    return _Measured(row, math.log1p(len(raw.split())), best_sentence)
 
 
 def _compared(measured: Sequence[_Measured]) -> list[list[float]]:
     """Rows of `FEATURE_NAMES` values: each option's own features, its lead over the best rival
     (`_LEADS`), and whether it is the longest ("longer", bounded to [-1, 1])."""
-    rows: list[list[float]] = []
+    rows = [m.row for m in measured]  # (made by `_measure` for this question alone: completed)
     # The best rival of an option is the best option, or for the best itself the runner-up.
-    rivals = [
-        (base, lead, _best_two([m.features[base] for m in measured])) for base, lead in _LEADS
-    ]
-    lengths = _best_two([m.length for m in measured])
-    for i, option in enumerate(measured):
-        named = option.features  # (made by `_measure` for this row alone: completed in place)
-        for base, lead, (first, best, second) in rivals:
-            named[lead] = named[base] - (second if i == first else best)
-        first, best, second = lengths
-        longest_rival = option.length if len(measured) == 1 else (second if i == first else best)
-        named["longer"] = max(-1.0, min(1.0, (option.length - longest_rival) / _LONGER_SPAN))
-        if named.keys() != _FEATURE_SET:
-            raise AssertionError(f"features {sorted(named)} are not {FEATURE_NAMES}")
-        rows.append(list(_IN_ORDER(named)))
+    for base, lead in _LEAD_COLUMNS:
+        first, best, second = _best_two([row[base] for row in rows])
+        for i, row in enumerate(rows):
+            row[lead] = row[base] - (second if i == first else best)
+    lengths = [m.length for m in measured]
+    first, best, second = _best_two(lengths)
+    for i, (row, length) in enumerate(zip(rows, lengths, strict=True)):
+        longest_rival = length if len(rows) == 1 else (second if i == first else best)
+        row[_LONGER_COLUMN] = max(-1.0, min(1.0, (length - longest_rival) / _LONGER_SPAN))
     return rows
-
-
-_FEATURE_SET = frozenset(FEATURE_NAMES)
-_IN_ORDER = operator.itemgetter(*FEATURE_NAMES)
 
 
 def _best_two(values: Sequence[float]) -> tuple[int, float, float]:
