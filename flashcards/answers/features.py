@@ -19,7 +19,7 @@ import functools
 import itertools
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -35,6 +35,7 @@ from flashcards.answers.text import (
     marked_tokens,
     scoped,
     tokens,
+    unmarked,
 )
 from flashcards.model import FIELD_NAMES, STEP_SEPARATOR, Paper, Question
 
@@ -241,27 +242,36 @@ class PaperIndex:
         self.segments: tuple[_Segment, ...] = tuple(segments)
         # One pass over the segments fills every word set below (each question of the paper
         # reads them, so they are built once, here).
-        holding: dict[str, list[int]] = {}
+        holding: defaultdict[str, list[int]] = defaultdict(list)
         unnegated: list[Iterable[str]] = []  # per segment, its words outside a negation
+        denying: list[int] = []  # the segments with a word under a negation
         for number, segment in enumerate(segments):
             distinct = segment.positions  # each distinct word of the segment, once
             for word in distinct:
-                numbers = holding.get(word)
-                if numbers is None:
-                    holding[word] = [number]
-                else:
-                    numbers.append(number)
+                holding[word].append(number)
             if True in segment.negated:
                 pairs = zip(segment.tokens, segment.negated, strict=True)
                 unnegated.append([t for t, negated in pairs if not negated])
+                denying.append(number)
             else:
                 unnegated.append(distinct)
+        holding.default_factory = None  # (read as a plain dict from here on)
         own = [n for n, segment in enumerate(segments) if segment.field != "previous_research"]
         chain = itertools.chain.from_iterable
-        affirmed = frozenset(chain(unnegated))
-        own_work = frozenset(chain(segments[n].positions for n in own))
-        claimed = frozenset(chain(unnegated[n] for n in own))
-        self.vocabulary: frozenset[str] = frozenset(holding)
+        vocabulary = frozenset(holding)
+        own_work = (
+            vocabulary
+            if len(own) == len(segments)
+            else frozenset(chain(segments[n].positions for n in own))
+        )
+        # (Without a negation, the words outside one are all the words: most papers.)
+        affirmed = frozenset(chain(unnegated)) if denying else vocabulary
+        claimed = (
+            frozenset(chain(unnegated[n] for n in own))
+            if not set(denying).isdisjoint(own)
+            else own_work
+        )
+        self.vocabulary: frozenset[str] = vocabulary
         #: Words the text uses at least once outside a negation ("without X" does not back X).
         self.affirmed: frozenset[str] = affirmed
         #: Words found outside the previous-research field (which describes others' work).
@@ -436,7 +446,8 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
     # holds what the question asks about it.
     run: list[str] = []  # the name words in a row so far
     for word in [*raw[1:], ""]:  # ("" ends the last run)
-        if word and _NAME_WORD.match(word):
+        # (A word opening on a lower-case ASCII letter is no name: most are skipped unsearched.)
+        if word and not "a" <= word[0] <= "z" and _NAME_WORD.match(word):
             run.append(word)
             continue
         if not run:
@@ -553,30 +564,28 @@ class Scored:
     avoided: bool  # "what does X avoid": the answer's own sentence is the evidence
 
 
-class _Measured(NamedTuple):
-    """What one option's own text measures, before it is compared with its rivals."""
-
-    #: The option's row of `FEATURE_NAMES` values: the leads and "longer" still 0.0.
-    row: list[float]
-    length: float  # log of the option's word count, compared into "longer"
-    evidence: str | None
+#: What one option's own text measures, before it is compared with its rivals: its row of
+#: `FEATURE_NAMES` values (the leads and "longer" still 0.0), the log of its word count
+#: (compared into "longer") and its evidence. (A plain tuple: one per option.)
+_Measured = tuple[list[float], float, str | None]
 
 
 def _measure(
     raw: str,
+    marked: tuple[str, ...],
     option: tuple[str, ...],
-    shared: Counter[str],
+    shared: dict[str, int],
     asked_words: _Asked,
     index: PaperIndex,
     idf: Callable[[str], float],
     prior_asked: bool,
 ) -> _Measured:
+    """The features of one option (`raw`, its `marked_tokens` and its `tokens`) on their own."""
     prompt = asked_words.weights
     vocabulary = index.vocabulary
     affirmed = index.affirmed
     own_work = index.own_work
     claimed = affirmed if prior_asked else index.claimed
-    marked = marked_tokens(raw)
     denied_words: Container[str] = ()
     if NEGATION in marked:
         # "with no gradient updates" is backed by a text saying "no gradient updates".
@@ -599,16 +608,29 @@ def _measure(
     mentioned_weights: list[float] = []
     backed_weights: list[float] = []
     own_weights: list[float] = []
+    # Only the segments holding one of the option's distinctive words count (in text order),
+    # each with the words it holds and their weights (in the order of `weight`).
+    hits_in: dict[int, tuple[list[str], list[float]]] = {}
+    holding = index.holding
     for t, w in weight.items():
-        if t in vocabulary:
-            mentioned_weights.append(w)
-            denied_here = t in denied_words
-            if t in affirmed or denied_here:
-                found_weights.append(w)
-            if t in claimed or denied_here:
-                backed_weights.append(w)
-            if t in own_work:
-                own_weights.append(w)
+        numbers = holding.get(t)
+        if numbers is None:  # not in the text (`vocabulary`)
+            continue
+        mentioned_weights.append(w)
+        denied_here = t in denied_words
+        if t in affirmed or denied_here:
+            found_weights.append(w)
+        if t in claimed or denied_here:
+            backed_weights.append(w)
+        if t in own_work:
+            own_weights.append(w)
+        for n in numbers:
+            found_in = hits_in.get(n)
+            if found_in is None:
+                hits_in[n] = ([t], [w])
+            else:
+                found_in[0].append(t)
+                found_in[1].append(w)
     found = sum(found_weights)
     mentioned = sum(mentioned_weights)
     backed = sum(backed_weights)
@@ -616,11 +638,6 @@ def _measure(
     best_sentence: str | None = None
     best_value = best_near = 0.0
     best_run = 0
-    closeness = asked_words.closeness
-    shares = asked_words.shares
-    near_words = asked_words.near
-    total_locating = asked_words.locating_mass
-    holding = index.holding
     segments = index.segments
     # A run of two words ("phrase") is one of the option's word pairs side by side; a run of
     # three or more holds two pairs in a row, both side by side in one segment: only there is
@@ -629,62 +646,57 @@ def _measure(
     paired: set[int] = set()  # the segments where a pair is side by side
     chained: set[int] = set()  # the segments where two pairs in a row are
     before: list[int] = []  # the segments where the option's previous pair is side by side
+    side_by_side = index.side_by_side
     for first, second in itertools.pairwise(option):
-        side_by_side = index.side_by_side(first, second)
-        if side_by_side:
+        found_at = side_by_side(first, second)
+        if found_at:
             found_pairs += 1
-            paired.update(side_by_side)
+            paired.update(found_at)
             if before:
-                chained.update(set(before).intersection(side_by_side))
-        before = side_by_side
-    # Only the segments holding one of the option's distinctive words count (in text order),
-    # each with the words it holds and their weights (in the order of `weight`).
-    hits_in: dict[int, tuple[list[str], list[float]]] = {}
-    for t, w in weight.items():
-        for n in holding.get(t, ()):
-            found_in = hits_in.get(n)
-            if found_in is None:
-                hits_in[n] = ([t], [w])
-            else:
-                found_in[0].append(t)
-                found_in[1].append(w)
-    for number, (hits, masses) in sorted(hits_in.items()):
-        mass = sum(masses)
-        value = mass * (0.25 + shares[number])
-        if value > best_value:
-            best_sentence, best_value = segments[number].text, value
-        near = near_words[number]
-        if near:  # else every closeness is 0
-            nears = []
-            segment = segments[number]
-            for t, w in zip(hits, masses, strict=True):
-                if shared[t] == 1:  # no other option asks for this word's closeness
-                    close = _nearness(segment.positions[t], segment.clauses, near, total_locating)
-                else:
-                    known = closeness.get((t, number))
-                    if known is None:
-                        at = segment.positions[t]
-                        close = _nearness(at, segment.clauses, near, total_locating)
-                        closeness[t, number] = close
+                chained.update(set(before).intersection(found_at))
+        before = found_at
+    if hits_in:
+        closeness = asked_words.closeness
+        shares = asked_words.shares
+        near_words = asked_words.near
+        total_locating = asked_words.locating_mass
+        for number, (hits, masses) in sorted(hits_in.items()):
+            mass = sum(masses)
+            value = mass * (0.25 + shares[number])
+            if value > best_value:
+                best_sentence, best_value = segments[number].text, value
+            near = near_words[number]
+            if near:  # else every closeness is 0
+                nears = []
+                segment = segments[number]
+                positions = segment.positions
+                clauses = segment.clauses
+                for t, w in zip(hits, masses, strict=True):
+                    if shared[t] == 1:  # no other option asks for this word's closeness
+                        close = _nearness(positions[t], clauses, near, total_locating)
                     else:
-                        close = known
-                nears.append(w * close)
-            near_here = sum(nears)
-            if near_here > best_near:  # (`max` without its call, here and below)
-                best_near = near_here
-    # (Only the segments holding a distinctive word of the option are searched for a run.)
-    if found_pairs and not paired.isdisjoint(hits_in):
-        best_run = 2
-        for number in chained.intersection(hits_in):  # (the largest: in any order)
-            run = _longest_run(option, segments[number])
-            if run > best_run:
-                best_run = run
+                        known = closeness.get((t, number))
+                        if known is None:
+                            close = _nearness(positions[t], clauses, near, total_locating)
+                            closeness[t, number] = close
+                        else:
+                            close = known
+                    nears.append(w * close)
+                near_here = sum(nears)
+                if near_here > best_near:  # (`max` without its call, here and below)
+                    best_near = near_here
+        # (Only the segments holding a distinctive word of the option are searched for a run.)
+        if found_pairs and not paired.isdisjoint(hits_in):
+            best_run = 2
+            for number in chained.intersection(hits_in):  # (the largest: in any order)
+                run = _longest_run(option, segments[number])
+                if run > best_run:
+                    best_run = run
     kinds = set(option)
     numbers = [t for t in kinds if t[0].isdigit()]
     numbers_found = [t for t in numbers if t in vocabulary]
     per_weight = 1.0 / total if total else 0.0
     absolutes = _ABSOLUTE_WORD.findall(raw.lower())
-    plain_words = index.plain_words if absolutes else frozenset()
     # The row of `FEATURE_NAMES`, in that order (each value's feature named beside it).
     row = [
         found * per_weight,  # support_frac
@@ -703,23 +715,22 @@ def _measure(
         0.0,  # backed_dominance
         0.0,  # longer
         # An absolute the paper itself uses ("only public data") is the paper's claim, not a
-        # distractor's overstatement.
-        float(sum(1 for w in absolutes if w not in plain_words)),  # absolutes
+        # distractor's overstatement. (absolutes)
+        float(sum(1 for w in absolutes if w not in index.plain_words)) if absolutes else 0.0,
         len(kinds.intersection(prompt)) / len(kinds) if option else 0.0,  # question_echo
     ]
-    return _Measured(row, math.log1p(len(raw.split())), best_sentence)
+    return row, math.log1p(len(raw.split())), best_sentence
 
 
-def _compared(measured: Sequence[_Measured]) -> list[list[float]]:
-    """Rows of `FEATURE_NAMES` values: each option's own features, its lead over the best rival
-    (`_LEADS`), and whether it is the longest ("longer", bounded to [-1, 1])."""
-    rows = [m.row for m in measured]  # (made by `_measure` for this question alone: completed)
+def _compared(rows: list[list[float]], lengths: Sequence[float]) -> list[list[float]]:
+    """`rows` of `FEATURE_NAMES` values (made by `_measure` for this question alone) completed:
+    each option's own features, its lead over the best rival (`_LEADS`), and whether it is the
+    longest by its log word count in `lengths` ("longer", bounded to [-1, 1])."""
     # The best rival of an option is the best option, or for the best itself the runner-up.
     for base, lead in _LEAD_COLUMNS:
         first, best, second = _best_two([row[base] for row in rows])
         for i, row in enumerate(rows):
             row[lead] = row[base] - (second if i == first else best)
-    lengths = [m.length for m in measured]
     first, best, second = _best_two(lengths)
     for i, (row, length) in enumerate(zip(rows, lengths, strict=True)):
         longest_rival = length if len(rows) == 1 else (second if i == first else best)
@@ -729,9 +740,10 @@ def _compared(measured: Sequence[_Measured]) -> list[list[float]]:
 
 def _best_two(values: Sequence[float]) -> tuple[int, float, float]:
     """Where the largest of `values` is, it, and the largest of the others (0.0: none)."""
-    best = max(values)
-    first = values.index(best)  # (the first of equals, as `max` keeps the first it meets)
-    return first, best, max([*values[:first], *values[first + 1 :]], default=0.0)
+    # (A stable sort keeps equals in their order, as `max` keeps the first of equals it meets:
+    # the largest is the first of the largest, the runner-up the largest of the others.)
+    ordered = sorted(values, reverse=True)
+    return values.index(ordered[0]), ordered[0], ordered[1] if len(ordered) > 1 else 0.0
 
 
 def score_options(
@@ -742,17 +754,22 @@ def score_options(
 ) -> Scored:
     """Every option of `question` measured against `paper`'s text (`index`)."""
     asked_words = _asked(question.prompt, index, idf)
-    options = [tokens(o) for o in question.options]
-    shared = Counter(t for o in options for t in set(o))
+    marks = [marked_tokens(o) for o in question.options]
+    options = list(map(unmarked, marks))  # (`tokens` of each option)
+    shared: dict[str, int] = {}  # in how many options each word occurs
+    for option in options:
+        for t in set(option):
+            shared[t] = shared.get(t, 0) + 1
     avoided = asks_what_is_avoided(question.prompt)
     prior_asked = asks_about_prior_work(question.prompt)
     measured = [
-        _measure(raw, option, shared, asked_words, index, idf, prior_asked)
-        for raw, option in zip(question.options, options, strict=True)
+        _measure(raw, marked, option, shared, asked_words, index, idf, prior_asked)
+        for raw, marked, option in zip(question.options, marks, options, strict=True)
     ]
+    rows, lengths, evidence = zip(*measured, strict=True)
     return Scored(
-        features=_compared(measured),
-        evidence=[m.evidence for m in measured],
+        features=_compared(list(rows), lengths),
+        evidence=list(evidence),
         negated=avoided or is_negated(question.prompt),
         avoided=avoided,
     )
