@@ -414,7 +414,8 @@ def _raw_words(text: str) -> list[str]:
 
 
 def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Asked:
-    weights = {t: idf(t) for t in tokens(prompt)}
+    # (Not through the caches of `tokens`: each prompt is asked about once.)
+    weights = {t: idf(t) for t in unmarked(marked_tokens.__wrapped__(prompt))}
     holding = index.holding
     segments = index.segments
     positions: dict[int, dict[str, tuple[int, ...]]] = {}
@@ -523,8 +524,11 @@ def _nearness(
             # on either side of i: the nearest place is one of the two neighbours of i.
             if len(places) == 1:  # most words occur once in a sentence: no search
                 j = places[0]
-                # (The clause number differs in the same direction as the place.)
-                nearest = abs(j - i) + _CLAUSE_PENALTY * abs(clauses[j] - clause)
+                # (The clause number differs in the same direction as the place: the sum is
+                # the distance, or minus it.)
+                nearest = j - i + _CLAUSE_PENALTY * (clauses[j] - clause)
+                if nearest < 0:
+                    nearest = -nearest
             else:
                 after = bisect.bisect_left(places, i)
                 nearest = _REACH + 1
@@ -536,8 +540,9 @@ def _nearness(
                     nearest = min(nearest, i - j + _CLAUSE_PENALTY * (clause - clauses[j]))
             if nearest <= _REACH:
                 value += weight / _ROOTS[nearest]
-        if value / total > best:  # (`max` without its call)
-            best = value / total
+        share = value / total
+        if share > best:  # (`max` without its call)
+            best = share
     return best
 
 
@@ -754,7 +759,8 @@ def score_options(
 ) -> Scored:
     """Every option of `question` measured against `paper`'s text (`index`)."""
     asked_words = _asked(question.prompt, index, idf)
-    marks = [marked_tokens(o) for o in question.options]
+    # (Not through `marked_tokens`' cache: each question's options are asked about once.)
+    marks = list(map(marked_tokens.__wrapped__, question.options))
     options = list(map(unmarked, marks))  # (`tokens` of each option)
     shared: dict[str, int] = {}  # in how many options each word occurs
     for option in options:
