@@ -209,9 +209,8 @@ def habit_free_rows(rows: Sequence[Sequence[float]]) -> list[list[float]]:
 def _scores(weights: Sequence[float], rows: Sequence[Sequence[float]]) -> list[float]:
     # (`sum` of the products in the weights' order: the same additions as a generator's.)
     width = len(weights)
-    for row in rows:
-        if len(row) != width:
-            raise ValueError(f"rows of {width} features expected")
+    if any(map(width.__ne__, map(len, rows))):
+        raise ValueError(f"rows of {width} features expected")
     return [sum(map(operator.mul, weights, row)) for row in rows]
 
 
@@ -281,7 +280,7 @@ def decide(
     # (The columns as tuples: `model_rows` makes lists for callers that change them.)
     columns = list(map(_NEGATED_GETTER if negated else _PLAIN_GETTER, rows))
     probabilities = _pooled(model, columns, negated)
-    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+    best = probabilities.index(max(probabilities))  # (the first of equals, as `max` keeps)
     confidence = calibrate(probabilities[best], *model.calibration)
     if negated:
         return best, min(confidence, MAX_INFERRED_CONFIDENCE), probabilities
@@ -294,7 +293,7 @@ def decide(
     if len(rows) > 1:
         weights = _TEXT_GETTER(model.weights)
         text = [sum(map(operator.mul, weights, row)) for row in text_columns]
-        if text[best] <= max(t for i, t in enumerate(text) if i != best):
+        if text[best] <= max(text[:best] + text[best + 1 :]):
             confidence = min(confidence, UNBACKED_CAP)
     return best, min(confidence, MAX_INFERRED_CONFIDENCE), probabilities
 
