@@ -618,8 +618,8 @@ def _measure(
     hits_in: dict[int, tuple[list[str], list[float]]] = {}
     holding = index.holding
     for t, w in weight.items():
-        numbers = holding.get(t)
-        if numbers is None:  # not in the text (`vocabulary`)
+        held_in = holding.get(t)
+        if held_in is None:  # not in the text (`vocabulary`)
             continue
         mentioned_weights.append(w)
         denied_here = t in denied_words
@@ -629,7 +629,7 @@ def _measure(
             backed_weights.append(w)
         if t in own_work:
             own_weights.append(w)
-        for n in numbers:
+        for n in held_in:
             found_in = hits_in.get(n)
             if found_in is None:
                 hits_in[n] = ([t], [w])
