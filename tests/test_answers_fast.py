@@ -24,7 +24,7 @@ from flashcards.answers.features import (
     _longest_run,
     _Segment,
 )
-from flashcards.model import FIELD_NAMES, Digest, Paper
+from flashcards.model import FIELD_NAMES, Digest, Paper, Question
 from flashcards.parse import parse_file
 
 WORDS = st.sampled_from("abcde")
@@ -327,13 +327,19 @@ def test_question_shares_and_places_equal_their_definitions() -> None:
     for paper, prompt in asked:
         index = PaperIndex(paper)
         found = _asked(prompt, index, idf)
-        for n, where in enumerate(found.positions):
+        assert len(found.shares) == len(found.near) == len(index.segments)
+        for n, segment in enumerate(index.segments):
+            where = found.positions.get(n, {})
+            # The question's words the segment holds, in the question's order, at their places.
+            words = {t: segment.positions[t] for t in found.weights if t in segment.positions}
+            assert {t: where[t] for t in words} == words
+            assert list(where)[: len(words)] == list(words)
             share = sum(w for t, w in found.weights.items() if t in where) / found.mass
             assert found.shares[n] == share
             near = tuple((places, found.locating.get(t, 0.0)) for t, places in where.items())
             assert found.near[n] == near
     where_spelled = _asked(asked[-1][1], PaperIndex(spelled), idf).positions
-    assert any("trpo" in where for where in where_spelled)
+    assert any("trpo" in where for where in where_spelled.values())
 
 
 def _reference_segment(field_name: str, text: str) -> _Segment | None:
@@ -436,3 +442,52 @@ def test_sentences_split_as_the_look_behind_pattern(pieces: list[str]) -> None:
 
     text = "".join(pieces).strip()
     assert _split_sentences(text) == re.split(r"(?<=[.!?;])\s+(?=\S)", text)
+
+
+_PAPER_WORDS = st.sampled_from(
+    ["model", "models", "data", "router", "expert", "experts", "sparse", "no", "without",
+     "and", ",", ".", ";", "the", "7b", "two", "gate", "gating"]
+)  # fmt: skip
+_PAPER_TEXTS = st.lists(_PAPER_WORDS, max_size=30).map(" ".join)
+
+
+@st.composite
+def papers_and_questions(draw: st.DrawFn) -> tuple[Paper, Question]:
+    fields = draw(st.dictionaries(st.sampled_from(FIELD_NAMES), _PAPER_TEXTS, max_size=4))
+    options = tuple(draw(st.lists(_PAPER_TEXTS, min_size=2, max_size=4)))
+    prompt = draw(_PAPER_TEXTS)
+    return Paper(draw(_PAPER_TEXTS), fields=fields), Question(1, prompt, options)
+
+
+@settings(max_examples=300, deadline=None)
+@given(papers_and_questions())
+def test_phrases_and_word_sets_of_made_up_papers_equal_their_definitions(
+    made_up: tuple[Paper, Question],
+) -> None:
+    # The longest run is searched only where two of an option's pairs in a row are side by
+    # side; the word sets reuse the vocabulary when nothing is denied or no field is earlier
+    # work. Both against their definitions, on papers of few words (many runs and repeats).
+    from flashcards.answers.features import FEATURE_NAMES, score_options
+    from flashcards.answers.model import shipped_frequencies
+    from flashcards.answers.text import tokens
+
+    paper, question = made_up
+    index = PaperIndex(paper)
+    segments = index.segments
+    pairs = [(s, t, n) for s in segments for t, n in zip(s.tokens, s.negated, strict=True)]
+    own = [(s, t, n) for s, t, n in pairs if s.field != "previous_research"]
+    assert index.vocabulary == {t for _, t, _ in pairs}
+    assert index.affirmed == {t for _, t, n in pairs if not n}
+    assert index.own_work == {t for _, t, _ in own}
+    assert index.claimed == {t for _, t, n in own if not n}
+    rows = score_options(paper, question, index, shipped_frequencies().idf).features
+    asked = set(tokens(question.prompt))
+    for raw, row in zip(question.options, rows, strict=True):
+        option = tokens(raw)
+        distinctive = set(option) - asked
+        best = max(
+            (_reference_longest_run(option, s) for s in segments if distinctive & set(s.tokens)),
+            default=0,
+        )
+        phrase = best / len(option) if best > 1 else 0.0
+        assert row[FEATURE_NAMES.index("phrase")] == phrase

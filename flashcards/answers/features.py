@@ -18,9 +18,8 @@ import bisect
 import functools
 import itertools
 import math
-import operator
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -36,6 +35,7 @@ from flashcards.answers.text import (
     marked_tokens,
     scoped,
     tokens,
+    unmarked,
 )
 from flashcards.model import FIELD_NAMES, STEP_SEPARATOR, Paper, Question
 
@@ -84,14 +84,19 @@ class DocumentFrequencies:
     documents: int
     counts: dict[str, int]
     #: idf of each token asked so far (every question asks about the same few thousand words).
-    _known: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    _known: _IdfTable = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_known", _IdfTable(self.documents, self.counts))
 
     def idf(self, token: str) -> float:
-        found = self._known.get(token)
-        if found is None:
-            found = math.log((self.documents + 1) / (self.counts.get(token, 0) + 1)) + 1.0
-            self._known[token] = found
-        return found
+        return self._known[token]
+
+    @property
+    def idf_lookup(self) -> Callable[[str], float]:
+        """`idf` as a dictionary look-up (no Python call once a token is known: inference asks
+        for tens of thousands)."""
+        return self._known.__getitem__
 
     @classmethod
     def from_papers(cls, papers: Sequence[Paper]) -> DocumentFrequencies:
@@ -115,6 +120,19 @@ class DocumentFrequencies:
             elif token:
                 counts[token] = int(count)
         return cls(documents, counts)
+
+
+class _IdfTable(dict[str, float]):
+    """The idf of each token asked so far, worked out when first asked."""
+
+    def __init__(self, documents: int, counts: dict[str, int]) -> None:
+        super().__init__()
+        self.documents = documents
+        self.counts = counts
+
+    def __missing__(self, token: str) -> float:
+        found = self[token] = math.log((self.documents + 1) / (self.counts.get(token, 0) + 1)) + 1.0
+        return found
 
 
 def _paper_texts(paper: Paper) -> list[str]:
@@ -224,27 +242,36 @@ class PaperIndex:
         self.segments: tuple[_Segment, ...] = tuple(segments)
         # One pass over the segments fills every word set below (each question of the paper
         # reads them, so they are built once, here).
-        holding: dict[str, list[int]] = {}
+        holding: defaultdict[str, list[int]] = defaultdict(list)
         unnegated: list[Iterable[str]] = []  # per segment, its words outside a negation
+        denying: list[int] = []  # the segments with a word under a negation
         for number, segment in enumerate(segments):
             distinct = segment.positions  # each distinct word of the segment, once
             for word in distinct:
-                numbers = holding.get(word)
-                if numbers is None:
-                    holding[word] = [number]
-                else:
-                    numbers.append(number)
+                holding[word].append(number)
             if True in segment.negated:
                 pairs = zip(segment.tokens, segment.negated, strict=True)
                 unnegated.append([t for t, negated in pairs if not negated])
+                denying.append(number)
             else:
                 unnegated.append(distinct)
+        holding.default_factory = None  # (read as a plain dict from here on)
         own = [n for n, segment in enumerate(segments) if segment.field != "previous_research"]
         chain = itertools.chain.from_iterable
-        affirmed = frozenset(chain(unnegated))
-        own_work = frozenset(chain(segments[n].positions for n in own))
-        claimed = frozenset(chain(unnegated[n] for n in own))
-        self.vocabulary: frozenset[str] = frozenset(holding)
+        vocabulary = frozenset(holding)
+        own_work = (
+            vocabulary
+            if len(own) == len(segments)
+            else frozenset(chain(segments[n].positions for n in own))
+        )
+        # (Without a negation, the words outside one are all the words: most papers.)
+        affirmed = frozenset(chain(unnegated)) if denying else vocabulary
+        claimed = (
+            frozenset(chain(unnegated[n] for n in own))
+            if not set(denying).isdisjoint(own)
+            else own_work
+        )
+        self.vocabulary: frozenset[str] = vocabulary
         #: Words the text uses at least once outside a negation ("without X" does not back X).
         self.affirmed: frozenset[str] = affirmed
         #: Words found outside the previous-research field (which describes others' work).
@@ -360,26 +387,26 @@ def _longest_run(option: Sequence[str], segment: _Segment) -> int:
     return best
 
 
-@dataclass(frozen=True)
-class _Asked:
+class _Asked(NamedTuple):
     """The question's words as located in the paper's text."""
 
     weights: dict[str, float]  # idf of each word of the question
     #: idf / (1 + number of segments holding the word): the paper's own name is everywhere and
     #: says little about *where* the answer is; a word of one sentence says a lot.
     locating: dict[str, float]
-    positions: tuple[dict[str, tuple[int, ...]], ...]  # per segment: where each word occurs
+    #: Per segment holding a question word (by number): where each of its words occurs there.
+    positions: dict[int, dict[str, tuple[int, ...]]]
     #: Per segment: the share of the question's weight (idf) found in it (every option of the
     #: question reads it, so it is worked out once, here).
-    shares: tuple[float, ...]
+    shares: list[float]
     #: Per segment: (places, `locating` weight) of each question word found in it, in the
-    #: order of `positions` (what `_closeness` reads, ready for it).
-    near: tuple[tuple[tuple[tuple[int, ...], float], ...], ...]
+    #: order of its `positions` (what `_closeness` reads, ready for it).
+    near: list[tuple[tuple[tuple[int, ...], float], ...]]
     #: (word, segment) -> `_closeness` of the word there, for words several options share.
-    closeness: dict[tuple[str, int], float] = field(default_factory=dict)
+    closeness: dict[tuple[str, int], float]
     #: The sums of `weights` and of `locating` (1.0 when 0), which every segment divides by.
-    mass: float = 1.0
-    locating_mass: float = 1.0
+    mass: float
+    locating_mass: float
 
 
 def _raw_words(text: str) -> list[str]:
@@ -387,12 +414,21 @@ def _raw_words(text: str) -> list[str]:
 
 
 def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Asked:
-    weights = {t: idf(t) for t in tokens(prompt)}
-    positions: list[dict[str, tuple[int, ...]]] = [{} for _ in index.segments]
+    # (Not through the caches of `tokens`: each prompt is asked about once.)
+    weights = {t: idf(t) for t in unmarked(marked_tokens.__wrapped__(prompt))}
+    holding = index.holding
+    segments = index.segments
+    positions: dict[int, dict[str, tuple[int, ...]]] = {}
+    spread: dict[str, int] = {}  # in how many segments each word occurs
     for word in weights:  # in the question's order, as each segment's dict lists them
-        for number in index.holding.get(word, ()):
-            positions[number][word] = index.segments[number].positions[word]
-    spread = {w: len(index.holding.get(w, ())) for w in weights}
+        numbers = holding.get(word, ())
+        spread[word] = len(numbers)
+        for number in numbers:
+            where = positions.get(number)
+            if where is None:
+                positions[number] = {word: segments[number].positions[word]}
+            else:
+                where[word] = segments[number].positions[word]
     raw = _raw_words(prompt)
     spelled = False  # did an acronym's spelled-out words join `positions`?
     for word in filter(_ACRONYM.match, raw):
@@ -401,46 +437,52 @@ def _asked(prompt: str, index: PaperIndex, idf: Callable[[str], float]) -> _Aske
                 continue
             spelled = True
             found = index.acronym_positions(token.removesuffix("s") if word[-1] == "s" else token)
-            for where, places in zip(positions, found, strict=True):
+            for number, places in enumerate(found):
                 if places:
-                    where[token] = places
+                    positions.setdefault(number, {})[token] = places
             spread[token] = sum(1 for places in found if places)
     locating = {t: w / (1 + spread.get(t, 0)) for t, w in weights.items()}
     # A name of several words ("Mixtral 8x7B") is one clue, not three: its words share the
     # weight of one, so that a sentence naming the model does not outweigh the one that
     # holds what the question asks about it.
-    for is_name, run in itertools.groupby(raw[1:], key=lambda w: bool(_NAME_WORD.match(w))):
-        if not is_name:
+    run: list[str] = []  # the name words in a row so far
+    for word in [*raw[1:], ""]:  # ("" ends the last run)
+        # (A word opening on a lower-case ASCII letter is no name: most are skipped unsearched.)
+        if word and not "a" <= word[0] <= "z" and _NAME_WORD.match(word):
+            run.append(word)
+            continue
+        if not run:
             continue
         # (In order, not as a set: the sum below must not depend on the string hash seed.)
         names = list(dict.fromkeys(t for w in run for t in tokens(w) if t in locating))
         if len(names) > 1:
             share = sum(locating[t] for t in names) / len(names) ** 2
             locating.update({t: share for t in names})
+        run = []
     mass = sum(weights.values()) or 1.0
-    items = list(weights.items())
-    shares: list[float] = []
-    near: list[tuple[tuple[tuple[int, ...], float], ...]] = []
-    weight_of, locating_of = weights.__getitem__, locating.__getitem__
-    for where in positions:
-        if not where:  # the sum of nothing over `mass`
-            shares.append(0.0)
-            near.append(())
-        elif not spelled:  # `where` holds question words only, in the question's order
-            shares.append(sum(map(weight_of, where)) / mass)
-            near.append(tuple(zip(where.values(), map(locating_of, where), strict=True)))
-        else:
-            shares.append(sum([w for t, w in items if t in where]) / mass)
+    # A segment without the question's words: the sum of nothing over `mass`, nothing near.
+    shares = [0.0] * len(segments)
+    near: list[tuple[tuple[tuple[int, ...], float], ...]] = [()] * len(segments)
+    if not spelled:  # each `where` holds question words only, in the question's order
+        weight_of, locating_of = weights.__getitem__, locating.__getitem__
+        for number, where in positions.items():
+            shares[number] = sum(map(weight_of, where)) / mass
+            near[number] = tuple(zip(where.values(), map(locating_of, where), strict=True))
+    else:
+        items = list(weights.items())
+        for number, where in positions.items():
+            shares[number] = sum([w for t, w in items if t in where]) / mass
             # (An acronym's token that the question's own tokens lack weighs nothing.)
-            near.append(tuple([(places, locating.get(t, 0.0)) for t, places in where.items()]))
+            near[number] = tuple([(places, locating.get(t, 0.0)) for t, places in where.items()])
     return _Asked(
         weights,
         locating,
-        tuple(positions),
-        shares=tuple(shares),
-        near=tuple(near),
-        mass=mass,
-        locating_mass=sum(locating.values()) or 1.0,
+        positions,
+        shares,
+        near,
+        {},
+        mass,
+        sum(locating.values()) or 1.0,
     )
 
 
@@ -482,8 +524,11 @@ def _nearness(
             # on either side of i: the nearest place is one of the two neighbours of i.
             if len(places) == 1:  # most words occur once in a sentence: no search
                 j = places[0]
-                # (The clause number differs in the same direction as the place.)
-                nearest = abs(j - i) + _CLAUSE_PENALTY * abs(clauses[j] - clause)
+                # (The clause number differs in the same direction as the place: the sum is
+                # the distance, or minus it.)
+                nearest = j - i + _CLAUSE_PENALTY * (clauses[j] - clause)
+                if nearest < 0:
+                    nearest = -nearest
             else:
                 after = bisect.bisect_left(places, i)
                 nearest = _REACH + 1
@@ -495,8 +540,9 @@ def _nearness(
                     nearest = min(nearest, i - j + _CLAUSE_PENALTY * (clause - clauses[j]))
             if nearest <= _REACH:
                 value += weight / _ROOTS[nearest]
-        if value / total > best:  # (`max` without its call)
-            best = value / total
+        share = value / total
+        if share > best:  # (`max` without its call)
+            best = share
     return best
 
 
@@ -506,6 +552,10 @@ _LEADS: tuple[tuple[str, str], ...] = (
     ("qa_proximity", "proximity_lead"),
     ("backed_frac", "backed_dominance"),
 )
+#: Where each feature stands in a row (`FEATURE_NAMES`): rows are lists filled by place.
+_COLUMN = {name: place for place, name in enumerate(FEATURE_NAMES)}
+_LEAD_COLUMNS = tuple((_COLUMN[base], _COLUMN[lead]) for base, lead in _LEADS)
+_LONGER_COLUMN = _COLUMN["longer"]
 
 
 @dataclass(frozen=True)
@@ -519,29 +569,28 @@ class Scored:
     avoided: bool  # "what does X avoid": the answer's own sentence is the evidence
 
 
-class _Measured(NamedTuple):
-    """What one option's own text measures, before it is compared with its rivals."""
-
-    features: dict[str, float]  # every feature but the leads and "longer"
-    length: float  # log of the option's word count, compared into "longer"
-    evidence: str | None
+#: What one option's own text measures, before it is compared with its rivals: its row of
+#: `FEATURE_NAMES` values (the leads and "longer" still 0.0), the log of its word count
+#: (compared into "longer") and its evidence. (A plain tuple: one per option.)
+_Measured = tuple[list[float], float, str | None]
 
 
 def _measure(
     raw: str,
+    marked: tuple[str, ...],
     option: tuple[str, ...],
-    shared: Counter[str],
+    shared: dict[str, int],
     asked_words: _Asked,
     index: PaperIndex,
     idf: Callable[[str], float],
     prior_asked: bool,
 ) -> _Measured:
+    """The features of one option (`raw`, its `marked_tokens` and its `tokens`) on their own."""
     prompt = asked_words.weights
     vocabulary = index.vocabulary
     affirmed = index.affirmed
     own_work = index.own_work
     claimed = affirmed if prior_asked else index.claimed
-    marked = marked_tokens(raw)
     denied_words: Container[str] = ()
     if NEGATION in marked:
         # "with no gradient updates" is backed by a text saying "no gradient updates".
@@ -564,16 +613,29 @@ def _measure(
     mentioned_weights: list[float] = []
     backed_weights: list[float] = []
     own_weights: list[float] = []
+    # Only the segments holding one of the option's distinctive words count (in text order),
+    # each with the words it holds and their weights (in the order of `weight`).
+    hits_in: dict[int, tuple[list[str], list[float]]] = {}
+    holding = index.holding
     for t, w in weight.items():
-        if t in vocabulary:
-            mentioned_weights.append(w)
-            denied_here = t in denied_words
-            if t in affirmed or denied_here:
-                found_weights.append(w)
-            if t in claimed or denied_here:
-                backed_weights.append(w)
-            if t in own_work:
-                own_weights.append(w)
+        held_in = holding.get(t)
+        if held_in is None:  # not in the text (`vocabulary`)
+            continue
+        mentioned_weights.append(w)
+        denied_here = t in denied_words
+        if t in affirmed or denied_here:
+            found_weights.append(w)
+        if t in claimed or denied_here:
+            backed_weights.append(w)
+        if t in own_work:
+            own_weights.append(w)
+        for n in held_in:
+            found_in = hits_in.get(n)
+            if found_in is None:
+                hits_in[n] = ([t], [w])
+            else:
+                found_in[0].append(t)
+                found_in[1].append(w)
     found = sum(found_weights)
     mentioned = sum(mentioned_weights)
     backed = sum(backed_weights)
@@ -581,117 +643,112 @@ def _measure(
     best_sentence: str | None = None
     best_value = best_near = 0.0
     best_run = 0
-    closeness = asked_words.closeness
-    shares = asked_words.shares
-    near_words = asked_words.near
-    total_locating = asked_words.locating_mass
-    holding = index.holding
     segments = index.segments
-    # A run of two or more words ("phrase") needs one of the option's word pairs side by side:
-    # only the segments where a pair is can have one.
+    # A run of two words ("phrase") is one of the option's word pairs side by side; a run of
+    # three or more holds two pairs in a row, both side by side in one segment: only there is
+    # the longest run searched (elsewhere it is two words where a pair is, else at most one).
     found_pairs = 0
-    runs_in: set[int] = set()
+    paired: set[int] = set()  # the segments where a pair is side by side
+    chained: set[int] = set()  # the segments where two pairs in a row are
+    before: list[int] = []  # the segments where the option's previous pair is side by side
+    side_by_side = index.side_by_side
     for first, second in itertools.pairwise(option):
-        side_by_side = index.side_by_side(first, second)
-        if side_by_side:
+        found_at = side_by_side(first, second)
+        if found_at:
             found_pairs += 1
-            runs_in.update(side_by_side)
-    # Only the segments holding one of the option's distinctive words count (in text order),
-    # each with the words it holds and their weights (in the order of `weight`).
-    hits_in: dict[int, tuple[list[str], list[float]]] = {}
-    for t, w in weight.items():
-        for n in holding.get(t, ()):
-            found_in = hits_in.get(n)
-            if found_in is None:
-                hits_in[n] = ([t], [w])
-            else:
-                found_in[0].append(t)
-                found_in[1].append(w)
-    for number, (hits, masses) in sorted(hits_in.items()):
-        mass = sum(masses)
-        value = mass * (0.25 + shares[number])
-        if value > best_value:
-            best_sentence, best_value = segments[number].text, value
-        near = near_words[number]
-        if near:  # else every closeness is 0
-            nears = []
-            segment = segments[number]
-            for t, w in zip(hits, masses, strict=True):
-                if shared[t] == 1:  # no other option asks for this word's closeness
-                    close = _nearness(segment.positions[t], segment.clauses, near, total_locating)
-                else:
-                    known = closeness.get((t, number))
-                    if known is None:
-                        at = segment.positions[t]
-                        close = _nearness(at, segment.clauses, near, total_locating)
-                        closeness[t, number] = close
+            paired.update(found_at)
+            if before:
+                chained.update(set(before).intersection(found_at))
+        before = found_at
+    if hits_in:
+        closeness = asked_words.closeness
+        shares = asked_words.shares
+        near_words = asked_words.near
+        total_locating = asked_words.locating_mass
+        for number, (hits, masses) in sorted(hits_in.items()):
+            mass = sum(masses)
+            value = mass * (0.25 + shares[number])
+            if value > best_value:
+                best_sentence, best_value = segments[number].text, value
+            near = near_words[number]
+            if near:  # else every closeness is 0
+                nears = []
+                segment = segments[number]
+                positions = segment.positions
+                clauses = segment.clauses
+                for t, w in zip(hits, masses, strict=True):
+                    if shared[t] == 1:  # no other option asks for this word's closeness
+                        close = _nearness(positions[t], clauses, near, total_locating)
                     else:
-                        close = known
-                nears.append(w * close)
-            near_here = sum(nears)
-            if near_here > best_near:  # (`max` without its call, here and below)
-                best_near = near_here
-        if number in runs_in:  # elsewhere a run is at most one word: no phrase
-            run = _longest_run(option, segments[number])
-            if run > best_run:
-                best_run = run
+                        known = closeness.get((t, number))
+                        if known is None:
+                            close = _nearness(positions[t], clauses, near, total_locating)
+                            closeness[t, number] = close
+                        else:
+                            close = known
+                    nears.append(w * close)
+                near_here = sum(nears)
+                if near_here > best_near:  # (`max` without its call, here and below)
+                    best_near = near_here
+        # (Only the segments holding a distinctive word of the option are searched for a run.)
+        if found_pairs and not paired.isdisjoint(hits_in):
+            best_run = 2
+            for number in chained.intersection(hits_in):  # (the largest: in any order)
+                run = _longest_run(option, segments[number])
+                if run > best_run:
+                    best_run = run
     kinds = set(option)
     numbers = [t for t in kinds if t[0].isdigit()]
     numbers_found = [t for t in numbers if t in vocabulary]
     per_weight = 1.0 / total if total else 0.0
     absolutes = _ABSOLUTE_WORD.findall(raw.lower())
-    plain_words = index.plain_words if absolutes else frozenset()
-    features = {
-        "support_frac": found * per_weight,
-        "support_sum": math.log1p(found),
-        "phrase": best_run / len(option) if best_run > 1 else 0.0,
-        "bigrams": float(found_pairs),
-        "qa_sentence": math.log1p(best_value),
-        "qa_proximity": math.log1p(best_near),
-        "negated_mention": (mentioned - found) * per_weight,
-        "prior_work_only": 0.0 if prior_asked else (mentioned - own) * per_weight,
-        "numbers_found": float(len(numbers_found)),
-        "numbers_missing": float(len(numbers) - len(numbers_found)),
-        "backed_frac": backed * per_weight,
+    # The row of `FEATURE_NAMES`, in that order (each value's feature named beside it).
+    row = [
+        found * per_weight,  # support_frac
+        math.log1p(found),  # support_sum
+        0.0,  # dominance
+        best_run / len(option) if best_run > 1 else 0.0,  # phrase
+        float(found_pairs),  # bigrams
+        math.log1p(best_value),  # qa_sentence
+        math.log1p(best_near),  # qa_proximity
+        (mentioned - found) * per_weight,  # negated_mention
+        0.0 if prior_asked else (mentioned - own) * per_weight,  # prior_work_only
+        float(len(numbers_found)),  # numbers_found
+        float(len(numbers) - len(numbers_found)),  # numbers_missing
+        0.0,  # proximity_lead
+        backed * per_weight,  # backed_frac
+        0.0,  # backed_dominance
+        0.0,  # longer
         # An absolute the paper itself uses ("only public data") is the paper's claim, not a
-        # distractor's overstatement.
-        "absolutes": float(sum(1 for w in absolutes if w not in plain_words)),
-        "question_echo": len(kinds.intersection(prompt)) / len(kinds) if option else 0.0,
-    }
-    return _Measured(features, math.log1p(len(raw.split())), best_sentence)
-
-
-def _compared(measured: Sequence[_Measured]) -> list[list[float]]:
-    """Rows of `FEATURE_NAMES` values: each option's own features, its lead over the best rival
-    (`_LEADS`), and whether it is the longest ("longer", bounded to [-1, 1])."""
-    rows: list[list[float]] = []
-    # The best rival of an option is the best option, or for the best itself the runner-up.
-    rivals = [
-        (base, lead, _best_two([m.features[base] for m in measured])) for base, lead in _LEADS
+        # distractor's overstatement. (absolutes)
+        float(sum(1 for w in absolutes if w not in index.plain_words)) if absolutes else 0.0,
+        len(kinds.intersection(prompt)) / len(kinds) if option else 0.0,  # question_echo
     ]
-    lengths = _best_two([m.length for m in measured])
-    for i, option in enumerate(measured):
-        named = option.features  # (made by `_measure` for this row alone: completed in place)
-        for base, lead, (first, best, second) in rivals:
-            named[lead] = named[base] - (second if i == first else best)
-        first, best, second = lengths
-        longest_rival = option.length if len(measured) == 1 else (second if i == first else best)
-        named["longer"] = max(-1.0, min(1.0, (option.length - longest_rival) / _LONGER_SPAN))
-        if named.keys() != _FEATURE_SET:
-            raise AssertionError(f"features {sorted(named)} are not {FEATURE_NAMES}")
-        rows.append(list(_IN_ORDER(named)))
+    return row, math.log1p(len(raw.split())), best_sentence
+
+
+def _compared(rows: list[list[float]], lengths: Sequence[float]) -> list[list[float]]:
+    """`rows` of `FEATURE_NAMES` values (made by `_measure` for this question alone) completed:
+    each option's own features, its lead over the best rival (`_LEADS`), and whether it is the
+    longest by its log word count in `lengths` ("longer", bounded to [-1, 1])."""
+    # The best rival of an option is the best option, or for the best itself the runner-up.
+    for base, lead in _LEAD_COLUMNS:
+        first, best, second = _best_two([row[base] for row in rows])
+        for i, row in enumerate(rows):
+            row[lead] = row[base] - (second if i == first else best)
+    first, best, second = _best_two(lengths)
+    for i, (row, length) in enumerate(zip(rows, lengths, strict=True)):
+        longest_rival = length if len(rows) == 1 else (second if i == first else best)
+        row[_LONGER_COLUMN] = max(-1.0, min(1.0, (length - longest_rival) / _LONGER_SPAN))
     return rows
-
-
-_FEATURE_SET = frozenset(FEATURE_NAMES)
-_IN_ORDER = operator.itemgetter(*FEATURE_NAMES)
 
 
 def _best_two(values: Sequence[float]) -> tuple[int, float, float]:
     """Where the largest of `values` is, it, and the largest of the others (0.0: none)."""
-    best = max(values)
-    first = values.index(best)  # (the first of equals, as `max` keeps the first it meets)
-    return first, best, max([*values[:first], *values[first + 1 :]], default=0.0)
+    # (A stable sort keeps equals in their order, as `max` keeps the first of equals it meets:
+    # the largest is the first of the largest, the runner-up the largest of the others.)
+    ordered = sorted(values, reverse=True)
+    return values.index(ordered[0]), ordered[0], ordered[1] if len(ordered) > 1 else 0.0
 
 
 def score_options(
@@ -702,17 +759,23 @@ def score_options(
 ) -> Scored:
     """Every option of `question` measured against `paper`'s text (`index`)."""
     asked_words = _asked(question.prompt, index, idf)
-    options = [tokens(o) for o in question.options]
-    shared = Counter(t for o in options for t in set(o))
+    # (Not through `marked_tokens`' cache: each question's options are asked about once.)
+    marks = list(map(marked_tokens.__wrapped__, question.options))
+    options = list(map(unmarked, marks))  # (`tokens` of each option)
+    shared: dict[str, int] = {}  # in how many options each word occurs
+    for option in options:
+        for t in set(option):
+            shared[t] = shared.get(t, 0) + 1
     avoided = asks_what_is_avoided(question.prompt)
     prior_asked = asks_about_prior_work(question.prompt)
     measured = [
-        _measure(raw, option, shared, asked_words, index, idf, prior_asked)
-        for raw, option in zip(question.options, options, strict=True)
+        _measure(raw, marked, option, shared, asked_words, index, idf, prior_asked)
+        for raw, marked, option in zip(question.options, marks, options, strict=True)
     ]
+    rows, lengths, evidence = zip(*measured, strict=True)
     return Scored(
-        features=_compared(measured),
-        evidence=[m.evidence for m in measured],
+        features=_compared(list(rows), lengths),
+        evidence=list(evidence),
         negated=avoided or is_negated(question.prompt),
         avoided=avoided,
     )

@@ -24,6 +24,7 @@ digests in our tests.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import operator
@@ -208,9 +209,8 @@ def habit_free_rows(rows: Sequence[Sequence[float]]) -> list[list[float]]:
 def _scores(weights: Sequence[float], rows: Sequence[Sequence[float]]) -> list[float]:
     # (`sum` of the products in the weights' order: the same additions as a generator's.)
     width = len(weights)
-    for row in rows:
-        if len(row) != width:
-            raise ValueError(f"rows of {width} features expected")
+    if any(map(width.__ne__, map(len, rows))):
+        raise ValueError(f"rows of {width} features expected")
     return [sum(map(operator.mul, weights, row)) for row in rows]
 
 
@@ -277,18 +277,23 @@ def decide(
     one on every answer the text favoured by less than 1.5 logits made 9% of all answers
     unsure that were, on held-out months, right as often as their confidence said.
     """
-    columns = model_rows(rows, negated)
+    # (The columns as tuples: `model_rows` makes lists for callers that change them.)
+    columns = list(map(_NEGATED_GETTER if negated else _PLAIN_GETTER, rows))
     probabilities = _pooled(model, columns, negated)
-    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+    best = probabilities.index(max(probabilities))  # (the first of equals, as `max` keeps)
     confidence = calibrate(probabilities[best], *model.calibration)
-    if not negated and model.habit_free_weights:
-        second = habit_free_probabilities(model.habit_free_weights, rows)[best]
+    if negated:
+        return best, min(confidence, MAX_INFERRED_CONFIDENCE), probabilities
+    # The habit-free model's columns are the text-only part of the plain model's row.
+    text_columns = list(map(_HABIT_FREE_GETTER, rows))
+    if model.habit_free_weights:
+        scores = _scores(model.habit_free_weights, text_columns)
+        second = softmax(scores)[best]
         confidence = (confidence + calibrate(second, *model.habit_free_calibration)) / 2
-    if not negated and len(rows) > 1:
-        plain = columns  # the plain model's columns (the question is not negated)
+    if len(rows) > 1:
         weights = _TEXT_GETTER(model.weights)
-        text = [sum(map(operator.mul, weights, _TEXT_GETTER(row))) for row in plain]
-        if text[best] <= max(t for i, t in enumerate(text) if i != best):
+        text = [sum(map(operator.mul, weights, row)) for row in text_columns]
+        if text[best] <= max(text[:best] + text[best + 1 :]):
             confidence = min(confidence, UNBACKED_CAP)
     return best, min(confidence, MAX_INFERRED_CONFIDENCE), probabilities
 
@@ -313,7 +318,8 @@ def infer_answer(
     to the shipped fit (the benchmark passes the ones it fits on training months).
     """
     model = model or shipped_model()
-    scored = score_options(paper, question, index or PaperIndex(paper), model.frequencies.idf)
+    idf = model.frequencies.idf_lookup
+    scored = score_options(paper, question, index or PaperIndex(paper), idf)
     best, confidence, probabilities = decide(model, scored.features, scored.negated)
     evidence = scored.evidence[best]
     if scored.negated and not scored.avoided:
@@ -324,6 +330,6 @@ def infer_answer(
         answer=best,
         confidence=round(confidence, 4),
         evidence=evidence,
-        probabilities=tuple(round(p, 4) for p in probabilities),
+        probabilities=tuple(map(round, probabilities, itertools.repeat(4))),
         negated=scored.negated,
     )

@@ -285,7 +285,11 @@ def _marked_form(token: str) -> str:
 def tokens(text: str) -> tuple[str, ...]:
     """Content tokens of `text`: lower-cased, stop words dropped, words stemmed, numbers kept
     exactly with their unit ('24.5%'), number words turned into digits ('three' → '3')."""
-    marked = marked_tokens(text)
+    return unmarked(marked_tokens(text))
+
+
+def unmarked(marked: tuple[str, ...]) -> tuple[str, ...]:
+    """`marked_tokens` without their markers: `tokens` of the same text."""
     if _NEGATION not in marked and _CLAUSE not in marked:
         return marked
     return tuple(t for t in marked if t not in (_NEGATION, _CLAUSE))
@@ -302,8 +306,7 @@ def _may_hold(prompt: str, needles: tuple[str, ...]) -> bool:
     A prompt beyond ASCII is searched whatever it holds (case folding is subtler there)."""
     if not prompt.isascii():
         return True
-    lowered = prompt.lower()
-    return any(needle in lowered for needle in needles)
+    return any(map(prompt.lower().__contains__, needles))
 
 
 #: What every match of `_AVOIDANCE` holds.
