@@ -69,11 +69,6 @@ CONTEXT_FIELDS: tuple[tuple[str, str], ...] = (
 # means nothing to Anki.
 _AV_TAG = re.compile(r"\[(?=\s*(?:sound|anki):|/?(?:latex|\$\$?)\])", re.IGNORECASE)
 
-#: Text holding none of the characters escaping or maths looks at is its own HTML. The test
-#: (`_needs_escape`) looks for each with `in`, which scans at C speed: several times faster
-#: than a regex fullmatch over a long field.
-_SPECIAL = "&<>\"'{}[\n$"
-
 _TAG_BAD = re.compile(r"[\s\"]+")
 
 
@@ -86,16 +81,10 @@ def escape_text(text: str) -> str:
 def _escape_piece(text: str) -> str:
     """`escape_text` without the strip: for parts of one text, joined around markup. `$…$`
     maths becomes MathJax's `\\(…\\)` (`flashcards.maths`), its TeX escaped like the rest."""
-    if not _needs_escape(text):  # most titles and many fields: nothing to do
-        return text
-    # Anki's tags once more over the whole: `[$]x^2[/$]` splits into text and maths pieces.
-    escaped = maths_html(text, _escape_plain)
-    return _AV_TAG.sub("&#91;", escaped) if "[" in escaped else escaped
-
-
-def _needs_escape(text: str) -> bool:
-    """Whether `text` holds one of `_SPECIAL`."""
-    return (
+    # Text holding none of the characters escaping or maths looks at is its own HTML (most
+    # titles and many fields). Each is looked for with `in`, a scan at C speed: several times
+    # faster than one regex fullmatch over a long field.
+    if not (
         "&" in text
         or "<" in text
         or ">" in text
@@ -106,7 +95,11 @@ def _needs_escape(text: str) -> bool:
         or "[" in text
         or "\n" in text
         or "$" in text
-    )
+    ):
+        return text
+    # Anki's tags once more over the whole: `[$]x^2[/$]` splits into text and maths pieces.
+    escaped = maths_html(text, _escape_plain)
+    return _AV_TAG.sub("&#91;", escaped) if "[" in escaped else escaped
 
 
 def _escape_plain(text: str) -> str:
@@ -131,16 +124,24 @@ _LIST_MARKERS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
 
 
 #: What every marker of `_LIST_MARKERS` contains ("x) " or "1. "): a text without it has no
-#: list. Searched first, and written to start with the rare "." or ")" (the engine skips to it
-#: at C speed, then looks behind), because the markers' own patterns are tried at every position.
-_LIST_HINT = re.compile(r"[.)](?<=[a-lvx\d]\)|\d\.)\s")
+#: list. Searched first (`_may_hold_a_list`), because the markers' own patterns are tried at
+#: every position; each starts with its one literal character, which the engine skips to at C
+#: speed before looking behind (a character class in front is tried at every position too).
+_LIST_HINT_DOT = re.compile(r"\.(?<=\d\.)\s")
+_LIST_HINT_PAREN = re.compile(r"\)(?<=[a-lvx\d]\))\s")
+
+
+def _may_hold_a_list(text: str) -> bool:
+    if _LIST_HINT_DOT.search(text):
+        return True
+    return ")" in text and _LIST_HINT_PAREN.search(text) is not None
 
 
 def list_html(text: str) -> str | None:
     """`text` as HTML with its numbered or lettered points as an <ol>, when it has at least two
     markers counting up from the first ("i)", "ii)"; "a)", "b)"; "1.", "2."); else None."""
     text = text.strip()
-    if not _LIST_HINT.search(text):
+    if not _may_hold_a_list(text):
         return None
     for kind, pattern, labels in _LIST_MARKERS:
         run: list[re.Match[str]] = []
@@ -160,6 +161,8 @@ def list_html(text: str) -> str | None:
 def steps_html(text: str) -> str:
     """A flow chart's steps (the `workflow` field, steps joined by " → ") as a numbered list,
     one step a line; a chart of one step as its text."""
+    if STEP_SEPARATOR not in text:  # one step at most
+        return escape_text(text)
     steps = [step for step in (s.strip() for s in text.split(STEP_SEPARATOR)) if step]
     if len(steps) < 2:
         return escape_text(text)
@@ -496,11 +499,15 @@ def _summary_note(
         "Workflow": steps_html(paper.fields.get("workflow", "")),
     }
     cards = 0
+    fields = paper.fields
     for _name, field_name, key, _question in SUMMARY_CARDS:
         # A field left empty makes no card (each template shows only a non-empty field).
-        text = paper.fields.get(key, "") if key in carded else ""
-        values[field_name] = list_html(text) or escape_text(text)
-        cards += bool(values[field_name])
+        text = fields.get(key) if key in carded else None
+        if not text:  # what list_html and escape_text make of ""
+            values[field_name] = ""
+            continue
+        html = values[field_name] = list_html(text) or escape_text(text)
+        cards += bool(html)
     if cards == 0:
         return None
     return NoteSpec(
