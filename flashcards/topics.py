@@ -285,7 +285,8 @@ class _RuleIndex:
     def _tell_chunk(self, chunk: str) -> _Told:
         told = reduce(or_, map(self.told.__getitem__, _WORD.findall(chunk)), _NO_RULES)
         size = len(self.rules)
-        maybe = (told >> size) & self.matches
+        # The rules it may match, but one with a second word only if that is in the chunk too.
+        maybe = (told >> size) & (~(self.paired >> size) | (told >> (2 * size))) & self.matches
         while maybe:
             # A keyword on the lower-cased text matching within the chunk matches in the text:
             # the characters around the chunk are spaces (or none), neither a letter nor a digit.
