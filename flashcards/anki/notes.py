@@ -20,7 +20,7 @@ import json
 import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
@@ -192,9 +192,12 @@ def _topic_tag(slug: str) -> str:
 # --- note specs -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NoteSpec:
-    """One note as it will be written: the unit of identity, content hashing and updating."""
+    """One note as it will be written: the unit of identity, content hashing and updating.
+
+    Slotted: a build holds tens of thousands, and an instance dict each would be one more
+    object for every garbage collection to walk."""
 
     guid: str
     kind: NoteKind
@@ -203,6 +206,8 @@ class NoteSpec:
     deck: str  # full deck name, "::" for subdecks
     order: tuple[str, str, int, int]  # (first date, digest source, paper index, question number)
     cards: int  # how many cards the note generates
+    # `content_hash` once known ("" before): not compared, not copied by dataclasses.replace.
+    _content_hash: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def first_date(self) -> date:
@@ -217,12 +222,24 @@ class NoteSpec:
         tags = ", ".join(map(json_string, self.tags))
         return f"[{json_string(self.kind)}, [{fields}], [{tags}]]"
 
-    @functools.cached_property
+    @property
     def content_hash(self) -> str:
         """What decides whether the note changed. The deck is left out: cards never move decks
         on re-import, so a deck change alone must not count as an update. Computed once per
         spec (a build checks it against the state and stamps with it)."""
-        return hash_content(self.content_json())
+        if not self._content_hash:
+            self.know_hash(hash_content(self.content_json()))
+        return self._content_hash
+
+    @property
+    def hash_known(self) -> bool:
+        """Whether `content_hash` is computed already."""
+        return bool(self._content_hash)
+
+    def know_hash(self, content_hash: str) -> None:
+        """Take `content_hash` as the note's, which the caller computed from its
+        `content_json` (or read back with it, see `flashcards.incremental`)."""
+        object.__setattr__(self, "_content_hash", content_hash)
 
 
 #: A string as `json.dumps(..., ensure_ascii=False)` writes it (quoted, escaped).
@@ -615,8 +632,10 @@ def _refers_to_others(option: str) -> bool:
 
 
 # An option naming others by letter ("A and B", "Options A and C") would point at the wrong
-# options once they move: such a question keeps the digest's order.
-_NAMES_A_LETTER = re.compile(r"\b[A-H]\s*(?:,|and|or|&|\+)\s*[A-H]\b")
+# options once they move: such a question keeps the digest's order. `\b[A-H]…`, written to
+# start with the letter (the engine skips to one of them at C speed, where a leading `\b` is
+# tried at every position) and look back for the word boundary before it.
+_NAMES_A_LETTER = re.compile(r"[A-H](?<=\b[A-H])\s*(?:,|and|or|&|\+)\s*[A-H]\b")
 
 
 def option_order(guid: str, options: Sequence[str], *, shuffle: bool = True) -> tuple[int, ...]:
