@@ -294,7 +294,8 @@ def paper_occurrences(
             occurrences.setdefault(paper.key, []).append((digest.date, digest.source, index, paper))
     papers = []
     for key, found in occurrences.items():
-        found.sort(key=lambda o: (o[0], o[1], o[2]))
+        if len(found) > 1:  # most papers are in one digest
+            found.sort(key=lambda o: (o[0], o[1], o[2]))
         papers.append((key, found))
     papers.sort(key=lambda item: _first_order(item[1]))
     return papers
