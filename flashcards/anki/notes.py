@@ -251,7 +251,7 @@ def hash_content(content_json: str) -> str:
     return hashlib.sha256(content_json.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PaperGroup:
     """One paper merged over every digest it appears in (matched by `Paper.key`)."""
 
@@ -366,7 +366,7 @@ def deck_for(deck: str, first_date: date, subdecks: str | None) -> str:
     return deck
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a build holds one per paper
 class NoteGroup:
     """The notes of one paper (`PaperGroup.key`), in new-card order."""
 
@@ -666,10 +666,10 @@ def _options_html(options: Sequence[str], order: Sequence[int]) -> str:
     first) for the card script, which reorders the items and relabels the letters; none when it
     is the digest's own. data-o is each option's index in the digest."""
     items = "".join(
-        f'<li data-o="{i}">{escape_text(option)}</li>' for i, option in enumerate(options)
+        [f'<li data-o="{i}">{escape_text(option)}</li>' for i, option in enumerate(options)]
     )
     shuffled = tuple(order) != tuple(range(len(options)))
-    data = f' data-order="{",".join(str(i) for i in order)}"' if shuffled else ""
+    data = f' data-order="{",".join(map(str, order))}"' if shuffled else ""
     return f'<ol class="fc-choices" id="fc-choices" type="A"{data}>{items}</ol>'
 
 
