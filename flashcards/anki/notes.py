@@ -524,8 +524,8 @@ def _summary_note(
         if not text:  # what list_html and escape_text make of ""
             values[field_name] = ""
             continue
-        html = values[field_name] = list_html(text) or escape_text(text)
-        cards += bool(html)
+        field_html = values[field_name] = list_html(text) or escape_text(text)
+        cards += bool(field_html)
     if cards == 0:
         return None
     return NoteSpec(
