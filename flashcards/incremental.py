@@ -138,8 +138,8 @@ def group_text(group: NoteGroup) -> str:
     lines = [_head_json(group)]
     for spec in group.specs:
         line = spec.content_json()
-        if not spec.hash_known:  # from the line, not encoded again
-            spec.know_hash(hash_content(line))
+        if "content_hash" not in spec.__dict__:  # the cached property, not encoded again
+            spec.__dict__["content_hash"] = hash_content(line)
         lines.append(line)
     return "[" + ",\n".join(lines) + "]"
 
@@ -198,8 +198,8 @@ def group_from_text(
             order=(*order, _int(number)),
             cards=card_count(kind, fields),
         )
-        # Its content hash, from the stored line rather than encoding it again.
-        spec.know_hash(digest)
+        # The cached property's value, from the stored line rather than encoding it again.
+        spec.__dict__["content_hash"] = digest
         specs.append(spec)
     return NoteGroup(key, order, tuple(specs))
 

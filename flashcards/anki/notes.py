@@ -20,7 +20,7 @@ import json
 import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -192,12 +192,9 @@ def _topic_tag(slug: str) -> str:
 # --- note specs -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class NoteSpec:
-    """One note as it will be written: the unit of identity, content hashing and updating.
-
-    Slotted: a build holds tens of thousands, and an instance dict each would be one more
-    object for every garbage collection to walk."""
+    """One note as it will be written: the unit of identity, content hashing and updating."""
 
     guid: str
     kind: NoteKind
@@ -206,8 +203,6 @@ class NoteSpec:
     deck: str  # full deck name, "::" for subdecks
     order: tuple[str, str, int, int]  # (first date, digest source, paper index, question number)
     cards: int  # how many cards the note generates
-    # `content_hash` once known ("" before): not compared, not copied by dataclasses.replace.
-    _content_hash: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def first_date(self) -> date:
@@ -222,24 +217,12 @@ class NoteSpec:
         tags = ", ".join(map(json_string, self.tags))
         return f"[{json_string(self.kind)}, [{fields}], [{tags}]]"
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
         """What decides whether the note changed. The deck is left out: cards never move decks
         on re-import, so a deck change alone must not count as an update. Computed once per
         spec (a build checks it against the state and stamps with it)."""
-        if not self._content_hash:
-            self.know_hash(hash_content(self.content_json()))
-        return self._content_hash
-
-    @property
-    def hash_known(self) -> bool:
-        """Whether `content_hash` is computed already."""
-        return bool(self._content_hash)
-
-    def know_hash(self, content_hash: str) -> None:
-        """Take `content_hash` as the note's, which the caller computed from its
-        `content_json` (or read back with it, see `flashcards.incremental`)."""
-        object.__setattr__(self, "_content_hash", content_hash)
+        return hash_content(self.content_json())
 
 
 #: A string as `json.dumps(..., ensure_ascii=False)` writes it (quoted, escaped).
@@ -251,7 +234,7 @@ def hash_content(content_json: str) -> str:
     return hashlib.sha256(content_json.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PaperGroup:
     """One paper merged over every digest it appears in (matched by `Paper.key`)."""
 
@@ -366,7 +349,7 @@ def deck_for(deck: str, first_date: date, subdecks: str | None) -> str:
     return deck
 
 
-@dataclass(frozen=True, slots=True)  # slots: a build holds one per paper
+@dataclass(frozen=True)
 class NoteGroup:
     """The notes of one paper (`PaperGroup.key`), in new-card order."""
 
