@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flashcards.anki.notes import NoteGroup, NoteSpec, card_count, deck_for, hash_content
+from flashcards.anki.notes import (
+    NoteGroup,
+    NoteSpec,
+    card_count,
+    deck_for,
+    hash_content,
+    json_string,
+)
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS
 from flashcards.anki.state import NoteState
 from flashcards.buildcache import BuildCache
@@ -128,14 +135,24 @@ def group_text(group: NoteGroup) -> str:
     """A paper's notes as one JSON array, one element a line: the paper's order with each
     note's GUID and number, then each note's `content_json` (kind, fields, tags) as it is
     hashed (JSON escapes line breaks). Their deck and card counts follow from the rest."""
-    head = {"order": list(group.order), "notes": [[s.guid, s.order[3]] for s in group.specs]}
-    lines = [json.dumps(head, ensure_ascii=False)]
+    lines = [_head_json(group)]
     for spec in group.specs:
         line = spec.content_json()
         if "content_hash" not in spec.__dict__:  # the cached property, not encoded again
             spec.__dict__["content_hash"] = hash_content(line)
         lines.append(line)
     return "[" + ",\n".join(lines) + "]"
+
+
+def _head_json(group: NoteGroup) -> str:
+    """`json.dumps({"order": [...], "notes": [[guid, number], ...]}, ensure_ascii=False)` of
+    `group` (a test checks it), written out: json's encoder is set up anew for every call."""
+    first, source, index = group.order
+    notes = ", ".join(f"[{json_string(s.guid)}, {int(s.order[3])}]" for s in group.specs)
+    return (
+        f'{{"order": [{json_string(first)}, {json_string(source)}, {int(index)}], '
+        f'"notes": [{notes}]}}'
+    )
 
 
 def group_from_text(

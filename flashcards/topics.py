@@ -27,8 +27,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, reduce
 from importlib import resources
+from operator import or_
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -168,13 +169,17 @@ class Taxonomy:
     def _index(self) -> _RuleIndex:
         return _RuleIndex.of(self.topics)
 
+    @cached_property
+    def _weights(self) -> dict[str, float]:
+        return dict(self.weights)
+
     def matching_rules(self, text: str, lowered: str) -> list[tuple[int, Rule]]:
         """(topic index, rule) of every rule that matches `text` (`lowered` is its lower-cased
         form), in taxonomy order. The same as asking each rule's `search` (a test checks it),
         but only the rules that the text's words leave in doubt are searched."""
         index = self._index
         rules = index.rules
-        return [rules[number] for number in sorted(index.matched(text, lowered))]
+        return [rules[number] for number in _positions(index.matched(text, lowered))]
 
     def label(self, slug: str) -> str:
         for topic in self.topics:
@@ -183,11 +188,12 @@ class Taxonomy:
         return slug
 
 
-#: What a word tells of the rules, as one set of tokens (cheap to union, text by text): for the
-#: rule at position n of `_RuleIndex.rules` among `size` rules, n: it matches; size + n: it may
-#: match (to be searched); 2 * size + n: its second word may follow (`Rule.second`).
-_Told = frozenset[int]
-_NO_RULES: _Told = frozenset()
+#: What a word tells of the rules, as one bit mask (cheap to combine, text by text): for the
+#: rule at position n of `_RuleIndex.rules` among `size` rules, bit n: it matches; bit size + n:
+#: it may match (to be searched); bit 2 * size + n: its second word may follow (`Rule.second`).
+#: A Python int does in one C operation what took a set operation per token.
+_Told = int
+_NO_RULES: _Told = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,19 +210,21 @@ class _RuleIndex:
     had: kept, so that results do not change). A keyword of two or more words (`Rule.second`)
     is searched only if a word also starts with its second word (after a space or a hyphen) or
     with its first two glued ("multimodal"). What a word tells is remembered by word: the words
-    of a digest archive repeat.
+    of a digest archive repeat. What a chunk between spaces tells ("text-to-image,") is its
+    words' bits, with each keyword on the lower-cased text that matches within the chunk alone
+    told to match rather than to be searched.
     """
 
     rules: tuple[tuple[int, Rule], ...]  # (topic index, rule), in taxonomy order
     by_key: dict[str, tuple[int, ...]]  # a needle (or its start) → positions in `rules`
     by_second: dict[str, tuple[int, ...]]  # a second word (or the first two glued) → rules
     key_lengths: tuple[int, ...]  # the lengths of the keys of both, ascending
-    always: frozenset[int]  # the "to search" tokens of rules without a needle
-    matches: frozenset[int]  # every "it matches" token
-    maybe_alone: frozenset[int]  # the "to search" tokens of rules without a second word
-    seconds: frozenset[int]  # every "second word" token
-    told: _Remembered  # word → its tokens (bounded)
-    # A text's whitespace-separated chunk ("text-to-image,") → its words' tokens (bounded): the
+    always: _Told  # the "to search" bits of rules without a needle
+    matches: _Told  # every "it matches" bit
+    maybe_alone: _Told  # the "to search" bits of rules without a second word
+    paired: _Told  # the "to search" bits of rules with a second word
+    told: _Remembered  # word → its bits (bounded)
+    # A text's whitespace-separated chunk ("text-to-image,") → its words' bits (bounded): the
     # words of a text are those of its chunks (no `_WORD` run spans a space), and splitting at
     # spaces is several times cheaper than finding words with a regex.
     chunks: _Remembered
@@ -227,10 +235,10 @@ class _RuleIndex:
         size = len(rules)
         by_key: dict[str, list[int]] = {}
         by_second: dict[str, list[int]] = {}
-        always: list[int] = []
+        always = 0
         for number, (_, rule) in enumerate(rules):
             if not rule.needle:
-                always.append(size + number)
+                always |= 1 << (size + number)
                 continue
             key = rule.needle if rule.on_lowered else rule.needle[:_KEY_LENGTH]
             by_key.setdefault(key, []).append(number)
@@ -243,10 +251,10 @@ class _RuleIndex:
             by_key={key: tuple(numbers) for key, numbers in by_key.items()},
             by_second={key: tuple(numbers) for key, numbers in by_second.items()},
             key_lengths=tuple(sorted({len(key) for key in (*by_key, *by_second)})),
-            always=frozenset(always),
-            matches=frozenset(range(size)),
-            maybe_alone=frozenset(size + n for n in range(size) if n not in paired),
-            seconds=frozenset(2 * size + n for n in paired),
+            always=always,
+            matches=(1 << size) - 1,
+            maybe_alone=_bits(size + n for n in range(size) if n not in paired),
+            paired=_bits(size + n for n in paired),
             told=_Remembered(),
             chunks=_Remembered(),
         )
@@ -254,39 +262,53 @@ class _RuleIndex:
         index.chunks.tell = index._tell_chunk
         return index
 
-    def matched(self, text: str, lowered: str) -> set[int]:
-        """The positions of the rules that match `text` (`lowered`: its lower-cased form)."""
-        tokens = set(self.always)
-        tokens.update(*map(self.chunks.__getitem__, lowered.split()))
-        matched = tokens & self.matches
-        # A rule is told either to match or to be searched, never both (see `_tell`).
-        searched = tokens & self.maybe_alone
-        seconds = tokens & self.seconds
-        if seconds:  # a rule with a second word: searched if that also came (in C, by sets)
-            size = len(self.rules)
-            searched |= tokens.intersection([token - size for token in seconds])
+    def matched(self, text: str, lowered: str) -> int:
+        """The rules that match `text` (`lowered`: its lower-cased form), as a bit mask: bit n
+        for the rule at position n."""
+        told = reduce(or_, filter(None, map(self.chunks.__getitem__, lowered.split())), self.always)
+        matched = told & self.matches
+        if told == matched:
+            return matched
+        size = len(self.rules)
+        # A rule with a second word is searched if that came too; one a chunk alone showed to
+        # match (`_tell_chunk`), not again.
+        searched = ((told & self.maybe_alone) | (told & (told >> size) & self.paired)) >> size
+        searched &= ~matched
         rules = self.rules
-        size = len(rules)
-        for token in searched:
-            if rules[token - size][1].search(text, lowered):
-                matched.add(token - size)
+        while searched:
+            bit = searched & -searched
+            searched ^= bit
+            if rules[bit.bit_length() - 1][1].search(text, lowered):
+                matched |= bit
         return matched
 
     def _tell_chunk(self, chunk: str) -> _Told:
-        told = _NO_RULES.union(*map(self.told.__getitem__, _WORD.findall(chunk)))
-        return told or _NO_RULES
+        told = reduce(or_, map(self.told.__getitem__, _WORD.findall(chunk)), _NO_RULES)
+        size = len(self.rules)
+        # The rules it may match, but one with a second word only if that is in the chunk too.
+        maybe = (told >> size) & (~(self.paired >> size) | (told >> (2 * size))) & self.matches
+        while maybe:
+            # A keyword on the lower-cased text matching within the chunk matches in the text:
+            # the characters around the chunk are spaces (or none), neither a letter nor a digit.
+            bit = maybe & -maybe
+            maybe ^= bit
+            rule = self.rules[bit.bit_length() - 1][1]
+            if rule.on_lowered and rule.search(chunk, chunk):
+                told = (told | bit) & ~(bit << size)
+        return told
 
     def _tell(self, word: str) -> _Told:
         size = len(self.rules)
-        tokens: list[int] = []
+        told = _NO_RULES
         for length in self.key_lengths:
             if length > len(word):
                 break
-            tokens.extend(2 * size + n for n in self.by_second.get(word[:length], ()))
+            for number in self.by_second.get(word[:length], ()):
+                told |= 1 << (2 * size + number)
             for number in self.by_key.get(word[:length], ()):
                 rule = self.rules[number][1]
                 if rule.by_words == "prefix":
-                    tokens.append(number)
+                    told |= 1 << number
                 elif (
                     rule.second
                     and word != rule.needle
@@ -298,10 +320,25 @@ class _RuleIndex:
                     continue
                 elif rule.by_words == "word":
                     if word in (rule.needle, rule.needle + "s", rule.needle + "es"):
-                        tokens.append(number)
+                        told |= 1 << number
                 else:
-                    tokens.append(size + number)
-        return frozenset(tokens) if tokens else _NO_RULES
+                    told |= 1 << (size + number)
+        return told
+
+
+def _bits(positions: Iterable[int]) -> int:
+    mask = 0
+    for position in positions:
+        mask |= 1 << position
+    return mask
+
+
+def _positions(mask: int) -> Iterator[int]:
+    """The positions of the bits set in `mask`, ascending."""
+    while mask:
+        bit = mask & -mask
+        mask ^= bit
+        yield bit.bit_length() - 1
 
 
 class _Remembered(dict[str, _Told]):
@@ -333,7 +370,7 @@ def score_topics(paper: Paper, taxonomy: Taxonomy) -> list[tuple[str, float]]:
 
 def score_parts(parts: Sequence[tuple[str, str]], taxonomy: Taxonomy) -> list[tuple[str, float]]:
     """`score_topics` of a paper whose `topic_parts` are `parts`."""
-    weights = dict(taxonomy.weights)
+    weights = taxonomy._weights
     rule_index = taxonomy._index
     rules = rule_index.rules
     scores: dict[int, float] = {}  # topic index → score, for the topics some rule matched
@@ -342,8 +379,11 @@ def score_parts(parts: Sequence[tuple[str, str]], taxonomy: Taxonomy) -> list[tu
         if weight <= 0:
             continue
         # In any order: a part adds the same weight once per matching rule to its topic.
-        for number in rule_index.matched(text, text.lower()):
-            topic = rules[number][0]
+        matched = rule_index.matched(text, text.lower())
+        while matched:
+            bit = matched & -matched
+            matched ^= bit
+            topic = rules[bit.bit_length() - 1][0]
             scores[topic] = scores.get(topic, 0.0) + weight
     topics = taxonomy.topics
     ranked = sorted(

@@ -401,12 +401,16 @@ _MARKER_TEXT = st.lists(
 
 @given(_MARKER_TEXT)
 @settings(max_examples=400, deadline=None)
+@example("i) one")
+@example("x (b)\u00a0two")
+@example("12.\tthree")
 def test_the_list_shortcut_never_skips_a_marker(text: str) -> None:
-    # list_html skips texts without `_LIST_HINT`: every text any marker pattern matches has it.
+    # list_html skips texts `_may_hold_a_list` rejects: every text any marker pattern matches
+    # passes it.
     from flashcards.anki import notes
 
     if any(pattern.search(text) for _kind, pattern, _labels in notes._LIST_MARKERS):
-        assert notes._LIST_HINT.search(text)
+        assert notes._may_hold_a_list(text)
 
 
 def test_summary_cards_only_for_non_empty_fields() -> None:
@@ -603,9 +607,98 @@ def test_escaping_text_that_needs_none_is_the_full_escape(text: str) -> None:
 @given(
     options=st.lists(st.one_of(_MARKUP, st.sampled_from(["A and", "B", " or C", "D"])), max_size=5)
 )
+@example(options=["xA and B"])
+@example(options=["(A, C)", "éB or D"])
+@example(options=["A", "B", "C and D"])
 def test_options_naming_letters_are_found_in_one_search(options: list[str]) -> None:
     from flashcards.anki.notes import _NAMES_A_LETTER
 
-    # `option_order` searches the options joined by NUL, as if one by one.
-    names = any(_NAMES_A_LETTER.search(option) for option in options)
+    # `option_order` searches the options joined by NUL, as if one by one, with the pattern
+    # written to start with the letter: the same matches as written plainly.
+    plain = re.compile(r"\b[A-H]\s*(?:,|and|or|&|\+)\s*[A-H]\b")
+    names = any(plain.search(option) for option in options)
     assert bool(_NAMES_A_LETTER.search("\0".join(options))) == names
+
+
+_OPTION_WORDS = st.sampled_from(
+    [
+        "all",
+        "None",
+        "BOTH",
+        "neither",
+        "of",
+        "OF",
+        "the",
+        "above",
+        "Below",
+        "options",
+        "choices",
+        "these",
+        "them",
+        "previous",
+        "any",
+        "option",
+        "\u212a",
+        "İ",
+        "ı",
+        "ſ",
+        "é",
+        "A",
+        "x",
+    ]
+)
+_OPTION_GAPS = st.sampled_from(["", " ", "  ", "\n", "-", ".", "(", ")", "\u00a0", "_", "!"])
+_OPTIONS = st.lists(st.tuples(_OPTION_WORDS, _OPTION_GAPS), max_size=6).map(
+    lambda parts: "".join(word + gap for word, gap in parts)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(option=st.one_of(_OPTIONS, st.text(max_size=16)))
+@example(option="All of the above")
+@example(option="(none)\n")
+@example(option="Options ABOVE")
+def test_options_referring_to_others_are_those_the_pattern_finds(option: str) -> None:
+    from flashcards.anki.notes import _REFERS_TO_OTHERS, _refers_to_others
+
+    assert _refers_to_others(option) == bool(_REFERS_TO_OTHERS.search(option))
+
+
+def _guid_one_digit_at_a_time(paper_key: str, role: str, number: int | None, namespace: str) -> str:
+    """`identity.note_guid` as it was first written (the GUIDs users have)."""
+    parts = [paper_key, role] if number is None else [paper_key, role, str(number)]
+    if namespace:
+        parts.insert(0, identity._namespace_hash(namespace))
+        raw = identity._digest("deck-note", *parts)
+    else:
+        raw = identity._digest("note", *parts)
+    value = int.from_bytes(raw[:12], "big")
+    chars = []
+    for _ in range(12):
+        value, rest = divmod(value, 62)
+        chars.append(identity._GUID_ALPHABET[rest])
+    return "".join(chars)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    paper_key=st.text(max_size=30),
+    role=st.sampled_from(["mcq", "summary", "x|y"]),
+    number=st.one_of(st.none(), st.integers(0, 10**6)),
+    namespace=st.one_of(st.just(""), st.text(max_size=12)),
+)
+@example(paper_key="arxiv:2504.17761", role="mcq", number=1, namespace="")
+def test_note_guids_are_those_computed_one_digit_at_a_time(
+    paper_key: str, role: str, number: int | None, namespace: str
+) -> None:
+    expected = _guid_one_digit_at_a_time(paper_key, role, number, namespace)
+    assert identity.note_guid(paper_key, role, number, namespace=namespace) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(day=st.dates())
+def test_date_tags_are_the_iso_date(day: date) -> None:
+    from flashcards.anki.notes import tag
+
+    # paper_notes writes them without `tag`.
+    assert tag("date", day.isoformat()) == f"date::{day.isoformat()}"

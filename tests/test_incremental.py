@@ -363,3 +363,22 @@ def test_any_sequence_of_added_digests_builds_as_without_the_cache(
             iso = f"2025-03-{day:02d}"
             decks.write(f"{iso}-{step}.{suffix}", write(iso, papers))
             assert decks.build() == (["full"] if step == 0 else ["spliced"])
+
+
+_JSON_TEXT = st.text(alphabet=st.sampled_from('ab "\\\n\t\x00\x1f\x7fé€😀{}<>&,'), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    order=st.tuples(st.text(max_size=10), _JSON_TEXT, st.integers(0, 10**6)),
+    notes=st.lists(st.tuples(_JSON_TEXT, st.integers(0, 99)), max_size=5),
+)
+def test_a_cache_text_head_is_what_json_dumps_writes(
+    order: tuple[str, str, int], notes: list[tuple[str, int]]
+) -> None:
+    from flashcards.anki.notes import NoteGroup, NoteSpec
+    from flashcards.incremental import _head_json
+
+    specs = tuple(NoteSpec(guid, "mcq", (), (), "D", (*order, number), 1) for guid, number in notes)
+    head = {"order": list(order), "notes": [[guid, number] for guid, number in notes]}
+    assert _head_json(NoteGroup("k", order, specs)) == json.dumps(head, ensure_ascii=False)

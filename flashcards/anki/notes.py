@@ -17,6 +17,7 @@ import hashlib
 import html
 import itertools
 import json
+import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -68,9 +69,6 @@ CONTEXT_FIELDS: tuple[tuple[str, str], ...] = (
 # means nothing to Anki.
 _AV_TAG = re.compile(r"\[(?=\s*(?:sound|anki):|/?(?:latex|\$\$?)\])", re.IGNORECASE)
 
-#: Text holding none of the characters escaping or maths looks at: it is its own HTML.
-_ESCAPED_ALIKE = re.compile(r"[^&<>\"'{}\[\n$]*")
-
 _TAG_BAD = re.compile(r"[\s\"]+")
 
 
@@ -83,7 +81,21 @@ def escape_text(text: str) -> str:
 def _escape_piece(text: str) -> str:
     """`escape_text` without the strip: for parts of one text, joined around markup. `$…$`
     maths becomes MathJax's `\\(…\\)` (`flashcards.maths`), its TeX escaped like the rest."""
-    if _ESCAPED_ALIKE.fullmatch(text):  # most titles and many fields: nothing to do
+    # Text holding none of the characters escaping or maths looks at is its own HTML (most
+    # titles and many fields). Each is looked for with `in`, a scan at C speed: several times
+    # faster than one regex fullmatch over a long field.
+    if not (
+        "&" in text
+        or "<" in text
+        or ">" in text
+        or '"' in text
+        or "'" in text
+        or "{" in text
+        or "}" in text
+        or "[" in text
+        or "\n" in text
+        or "$" in text
+    ):
         return text
     # Anki's tags once more over the whole: `[$]x^2[/$]` splits into text and maths pieces.
     escaped = maths_html(text, _escape_plain)
@@ -112,16 +124,24 @@ _LIST_MARKERS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
 
 
 #: What every marker of `_LIST_MARKERS` contains ("x) " or "1. "): a text without it has no
-#: list. Searched first, and written to start with the rare "." or ")" (the engine skips to it
-#: at C speed, then looks behind), because the markers' own patterns are tried at every position.
-_LIST_HINT = re.compile(r"[.)](?<=[a-lvx\d]\)|\d\.)\s")
+#: list. Searched first (`_may_hold_a_list`), because the markers' own patterns are tried at
+#: every position; each starts with its one literal character, which the engine skips to at C
+#: speed before looking behind (a character class in front is tried at every position too).
+_LIST_HINT_DOT = re.compile(r"\.(?<=\d\.)\s")
+_LIST_HINT_PAREN = re.compile(r"\)(?<=[a-lvx\d]\))\s")
+
+
+def _may_hold_a_list(text: str) -> bool:
+    if _LIST_HINT_DOT.search(text):
+        return True
+    return ")" in text and _LIST_HINT_PAREN.search(text) is not None
 
 
 def list_html(text: str) -> str | None:
     """`text` as HTML with its numbered or lettered points as an <ol>, when it has at least two
     markers counting up from the first ("i)", "ii)"; "a)", "b)"; "1.", "2."); else None."""
     text = text.strip()
-    if not _LIST_HINT.search(text):
+    if not _may_hold_a_list(text):
         return None
     for kind, pattern, labels in _LIST_MARKERS:
         run: list[re.Match[str]] = []
@@ -141,6 +161,8 @@ def list_html(text: str) -> str | None:
 def steps_html(text: str) -> str:
     """A flow chart's steps (the `workflow` field, steps joined by " → ") as a numbered list,
     one step a line; a chart of one step as its text."""
+    if STEP_SEPARATOR not in text:  # one step at most
+        return escape_text(text)
     steps = [step for step in (s.strip() for s in text.split(STEP_SEPARATOR)) if step]
     if len(steps) < 2:
         return escape_text(text)
@@ -160,6 +182,11 @@ def tag(prefix: str, value: str) -> str:
     """An Anki tag `prefix::value` (no spaces or quotes: Anki splits tags on whitespace)."""
     cleaned = _TAG_BAD.sub("-", value.strip()).strip("-")
     return f"{prefix}::{cleaned}" if prefix else cleaned
+
+
+@functools.lru_cache(maxsize=1024)  # a deck has a few dozen topics, each on many papers
+def _topic_tag(slug: str) -> str:
+    return tag("topic", slug)
 
 
 # --- note specs -------------------------------------------------------------------------------
@@ -186,9 +213,9 @@ class NoteSpec:
         """What `content_hash` hashes: the kind, fields and tags as JSON (one line)."""
         # What json.dumps([kind, [fields], [tags]], ensure_ascii=False) writes (a test checks
         # it), without its encoder set up for every note.
-        fields = ", ".join(map(_json_string, self.fields))
-        tags = ", ".join(map(_json_string, self.tags))
-        return f"[{_json_string(self.kind)}, [{fields}], [{tags}]]"
+        fields = ", ".join(map(json_string, self.fields))
+        tags = ", ".join(map(json_string, self.tags))
+        return f"[{json_string(self.kind)}, [{fields}], [{tags}]]"
 
     @functools.cached_property
     def content_hash(self) -> str:
@@ -199,7 +226,7 @@ class NoteSpec:
 
 
 #: A string as `json.dumps(..., ensure_ascii=False)` writes it (quoted, escaped).
-_json_string: Callable[[str], str] = json.encoder.encode_basestring
+json_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def hash_content(content_json: str) -> str:
@@ -250,7 +277,8 @@ def paper_occurrences(
             occurrences.setdefault(paper.key, []).append((digest.date, digest.source, index, paper))
     papers = []
     for key, found in occurrences.items():
-        found.sort(key=lambda o: (o[0], o[1], o[2]))
+        if len(found) > 1:  # most papers are in one digest
+            found.sort(key=lambda o: (o[0], o[1], o[2]))
         papers.append((key, found))
     papers.sort(key=lambda item: _first_order(item[1]))
     return papers
@@ -402,8 +430,9 @@ def paper_notes(group: PaperGroup, topics: Sequence[str], options: NoteOptions) 
     """The notes of one merged paper (`build_notes` of it alone), kept together so that a build
     can reuse them, tagged with `topics`."""
     paper = group.paper
-    paper_tags = [tag("date", d.isoformat()) for d in group.dates]
-    paper_tags += [tag("topic", slug) for slug in topics if slug.strip()]
+    # `tag("date", …)` of an ISO date is the date as it is: no space, quote or leading "-".
+    paper_tags = [f"date::{d.isoformat()}" for d in group.dates]
+    paper_tags += [_topic_tag(slug) for slug in topics if slug.strip()]
     if paper.arxiv_id:
         paper_tags.append(tag("arxiv", paper.arxiv_id))
     paper_tags += options.extra_tags
@@ -431,6 +460,10 @@ def paper_notes(group: PaperGroup, topics: Sequence[str], options: NoteOptions) 
     specs.sort(key=lambda s: s.order)
     return NoteGroup(group.key, group.order, tuple(specs))
 
+
+#: A note's fields in their note type's order, out of a dict by name (in C).
+_summary_fields: Callable[[dict[str, str]], tuple[str, ...]] = operator.itemgetter(*SUMMARY_FIELDS)
+_mcq_fields: Callable[[dict[str, str]], tuple[str, ...]] = operator.itemgetter(*MCQ_FIELDS)
 
 _CARD_FIELDS = tuple(SUMMARY_FIELDS.index(name) for _n, name, _k, _q in SUMMARY_CARDS)
 
@@ -467,17 +500,21 @@ def _summary_note(
         "Workflow": steps_html(paper.fields.get("workflow", "")),
     }
     cards = 0
+    fields = paper.fields
     for _name, field_name, key, _question in SUMMARY_CARDS:
         # A field left empty makes no card (each template shows only a non-empty field).
-        text = paper.fields.get(key, "") if key in carded else ""
-        values[field_name] = list_html(text) or escape_text(text)
-        cards += bool(values[field_name])
+        text = fields.get(key) if key in carded else None
+        if not text:  # what list_html and escape_text make of ""
+            values[field_name] = ""
+            continue
+        field_html = values[field_name] = list_html(text) or escape_text(text)
+        cards += bool(field_html)
     if cards == 0:
         return None
     return NoteSpec(
         guid=identity.note_guid(group.key, "summary", namespace=namespace),
         kind="summary",
-        fields=tuple(values[name] for name in SUMMARY_FIELDS),
+        fields=_summary_fields(values),
         tags=tags,
         deck=deck,
         order=(*group.order, 0),
@@ -563,9 +600,26 @@ _REFERS_TO_OTHERS = re.compile(
     r"|^\W*(?:all|none|both|neither)\W*$",
     re.IGNORECASE,
 )
+# What every match of `_REFERS_TO_OTHERS` holds, in the lower-cased option (IGNORECASE folds
+# no other character into these letters), or its third branch alone: a sound filter that spares
+# most options a search at every position.
+_ONLY_A_WORD = re.compile(r"\W*(?:all|none|both|neither)\W*$", re.IGNORECASE)
+
+
+def _refers_to_others(option: str) -> bool:
+    lowered = option.lower()
+    if not (
+        "of" in lowered or "above" in lowered or "below" in lowered or _ONLY_A_WORD.match(option)
+    ):
+        return False
+    return _REFERS_TO_OTHERS.search(option) is not None
+
+
 # An option naming others by letter ("A and B", "Options A and C") would point at the wrong
-# options once they move: such a question keeps the digest's order.
-_NAMES_A_LETTER = re.compile(r"\b[A-H]\s*(?:,|and|or|&|\+)\s*[A-H]\b")
+# options once they move: such a question keeps the digest's order. `\b[A-H]…`, written to
+# start with the letter (the engine skips to one of them at C speed, where a leading `\b` is
+# tried at every position) and look back for the word boundary before it.
+_NAMES_A_LETTER = re.compile(r"[A-H](?<=\b[A-H])\s*(?:,|and|or|&|\+)\s*[A-H]\b")
 
 
 def option_order(guid: str, options: Sequence[str], *, shuffle: bool = True) -> tuple[int, ...]:
@@ -579,7 +633,7 @@ def option_order(guid: str, options: Sequence[str], *, shuffle: bool = True) -> 
     # One search: a match never spans the NUL between two options (no part of it matches one).
     if not shuffle or _NAMES_A_LETTER.search("\0".join(options)):
         return indices
-    last = [i for i in indices if _REFERS_TO_OTHERS.search(options[i])]
+    last = [i for i in indices if _refers_to_others(options[i])]
     movable = [i for i in indices if i not in last]
 
     def rank(i: int) -> str:
@@ -595,10 +649,10 @@ def _options_html(options: Sequence[str], order: Sequence[int]) -> str:
     first) for the card script, which reorders the items and relabels the letters; none when it
     is the digest's own. data-o is each option's index in the digest."""
     items = "".join(
-        f'<li data-o="{i}">{escape_text(option)}</li>' for i, option in enumerate(options)
+        [f'<li data-o="{i}">{escape_text(option)}</li>' for i, option in enumerate(options)]
     )
     shuffled = tuple(order) != tuple(range(len(options)))
-    data = f' data-order="{",".join(str(i) for i in order)}"' if shuffled else ""
+    data = f' data-order="{",".join(map(str, order))}"' if shuffled else ""
     return f'<ol class="fc-choices" id="fc-choices" type="A"{data}>{items}</ol>'
 
 
@@ -634,7 +688,7 @@ def _mcq_note(
     return NoteSpec(
         guid=guid,
         kind="mcq",
-        fields=tuple(values[name] for name in MCQ_FIELDS),
+        fields=_mcq_fields(values),
         tags=tags,
         deck=deck,
         order=(*group.order, question.number),
