@@ -81,12 +81,18 @@ def fork_iter(
     _JOB = (function, items)
     # Every object made so far out of the garbage collector's sight while the pool runs: the
     # workers' collections then leave the pages they share with this process alone (touching
-    # an object's header copies its page), and this process's collections, while it unpickles
-    # the many results, need not traverse everything it holds (an archive's digests) again.
+    # an object's header copies its page). This process does not collect at all meanwhile:
+    # the results it unpickles and keeps are many objects, and not cyclic, yet each collection
+    # of the oldest generation would traverse all those kept so far again (that took as much
+    # time as unpickling them). The workers collect as usual (parsing HTML makes cycles).
     gc.freeze()
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         context = multiprocessing.get_context("fork")
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        pool = concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_collect if collecting else None
+        )
         try:
             pieces = [pool.submit(_run, *piece) for piece in _pieces(len(items), workers)]
             pieces.reverse()
@@ -100,5 +106,12 @@ def fork_iter(
         finally:
             pool.shutdown(cancel_futures=True)
     finally:
+        if collecting:
+            gc.enable()
         gc.unfreeze()
         _JOB = None
+
+
+def _collect() -> None:
+    """In a new worker: collect garbage, as the process it was forked from did."""
+    gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -40,3 +41,39 @@ def test_an_error_in_a_worker_is_raised_where_its_item_is(monkeypatch: pytest.Mo
         for square, _ in workers.fork_iter(_square_and_pid, range(200), minimum=2):
             seen.append(square)
     assert seen == [n * n for n in range(len(seen))] and len(seen) <= 77
+
+
+def _collecting(number: int) -> bool:
+    return gc.isenabled()
+
+
+@pytest.mark.parametrize("ending", ["done", "error", "closed"])
+def test_collection_paused_here_while_workers_run_and_restored(
+    monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """This process does not collect garbage while it takes in the results (the workers do),
+    and collects again afterwards however the pool ends; a caller's pause is left alone (and
+    holds in the workers too)."""
+    spawned = spy_on_worker_pools(monkeypatch)
+    assert gc.isenabled()
+    if ending == "done":
+        for collecting in workers.fork_iter(_collecting, range(200), minimum=2):
+            assert collecting  # in the worker
+            assert not gc.isenabled()  # here
+    elif ending == "error":
+        with pytest.raises(ValueError, match="seventy-seven"):
+            for _ in workers.fork_iter(_square_and_pid, range(200), minimum=2):
+                assert not gc.isenabled()
+    else:
+        results = workers.fork_iter(_collecting, range(200), minimum=2)
+        assert next(results) is True
+        assert not gc.isenabled()
+        results.close()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert list(workers.fork_iter(_collecting, range(200), minimum=2)) == [False] * 200
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert spawned == [1, 1]
