@@ -12,7 +12,8 @@ Warning codes:
 - `paper-differs`: the same paper in two digests of the same kind with different text (the latest
   digest's text is what the deck uses);
 - `repeated-options`: a question with two options that read the same;
-- `missing-day`: a weekday with no digest in a folder of dated digests (rule below);
+- `missing-day`: a weekday with no digest in a folder of dated digests (rule below), or a day
+  whose pull failed (remembered by `flashcards pull` in the folder, until a pull brings it in);
 - `no-papers`, `skipped-file`, `truncated-page`, `no-arxiv-link`, `bad-answer-mark`,
   `ignored-text`, `empty-deck`, `digest-warning`: what parsing or building warns about.
 
@@ -57,6 +58,7 @@ from flashcards.deckdef import (
 from flashcards.errors import BuildError, ConfigError, FlashcardsError, NotADigestError, ParseError
 from flashcards.model import Digest, Paper
 from flashcards.parse import DEFAULT_MAX_BYTES, Progress
+from flashcards.pull import failed_files
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
 
@@ -150,6 +152,7 @@ def check_definitions(
     collector.attempt(check_paths, plans)  # a state or package shared, or one that is an input
     for plan in plans:
         collector.check_plan(plan, progress=progress)
+    collector.warnings.extend(failed_pulls(t.folder for d in definitions for t in d.pull))
     return collector.result()
 
 
@@ -173,6 +176,7 @@ def check_adhoc(
         max_bytes=max_bytes,
     )
     collector.check_plan(plan, state=DeckState(), progress=progress)
+    collector.warnings.extend(failed_pulls(path for path in plan.inputs if path.is_dir()))
     return collector.result()
 
 
@@ -374,6 +378,23 @@ def missing_days(digests: Sequence[Digest], roots: Iterable[Path] = ()) -> Itera
                 yield _missing(folder, run)
                 run = []
             day += timedelta(days=1)
+
+
+def failed_pulls(folders: Iterable[Path]) -> Iterable[Finding]:
+    """The days whose pull into one of `folders` failed and that are still missing: a gap of
+    the series may not show them (the newest day, or one before the first digest)."""
+    seen: set[Path] = set()
+    for folder in folders:
+        if folder.resolve() in seen:
+            continue
+        seen.add(folder.resolve())
+        for path in failed_files(folder):
+            yield Finding(
+                str(path),
+                None,
+                "missing-day",
+                "this day's pull failed; the next `flashcards pull` tries it again",
+            )
 
 
 def _missing(folder: str, run: list[date]) -> Finding:

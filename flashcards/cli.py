@@ -498,8 +498,8 @@ def topics(paths: tuple[str, ...], taxonomy: str | None, limit: int, per_paper: 
 @click.option(
     "--guess-unsure",
     is_flag=True,
-    help="Write unsure answers as their best-guess letter instead of ? (the next build then "
-    "presents them as from your key).",
+    help="Write unsure answers as their unchecked best guess (~B) instead of ?: remove the ~ "
+    "once checked (until then cards still call them inferred and unsure).",
 )
 @_report_errors
 def answers(
@@ -538,7 +538,7 @@ def answers(
         f"wrote {output}: {counts.questions} answers ({counts.key} from the key, "
         f"{counts.marked} marked in the digests, {counts.inferred} inferred, "
         f"{counts.unsure} of them unsure, written as "
-        f"{'their best guess' if guess_unsure else '?'}: check those)"
+        f"{'~ and their best guess' if guess_unsure else '?'}: check those)"
         + (f"; kept {kept} entries of {answers_path} for papers not read" if kept else "")
     )
 
@@ -576,6 +576,7 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
     help="Request days already present too, replacing files whose source changed.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+@_QUIET
 @_report_errors
 def pull(
     definitions: tuple[str, ...],
@@ -586,6 +587,7 @@ def pull(
     until: Any,
     refresh: bool,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Download each day's digests into their folders: the pull: entries of every decks/*.yaml,
     of the DEFINITIONS given, or --source NAME -d DIR.
@@ -598,6 +600,7 @@ def pull(
 
     from flashcards import pull as puller
     from flashcards.deckdef import find_pull_targets
+    from flashcards.progress import progress_bar
     from flashcards.sources import PullTarget, check_template, source_named
 
     if folder is not None:
@@ -627,18 +630,20 @@ def pull(
             since=since.date() if since else None,
             until=until.date() if until else None,
             refresh=refresh,
+            progress=progress_bar("pulling", unit="day", quiet=quiet or as_json),
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
 
     for target in report.targets:
-        _warn(target.warnings)
+        if not quiet:
+            _warn(target.warnings)
         for day in target.days:
             if day.status == "failed":
                 click.echo(f"error: {day.file}: {day.url}: {day.error}", err=True)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
-    else:
+    elif not quiet:
         for target in report.targets:
             click.echo(_pull_summary(target))
     if report.failed:

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from tqdm import tqdm
 
-from flashcards.parse import Progress
-
 T = TypeVar("T")
+
+
+class Bar(Protocol):
+    """Wraps a list of work items and yields them back as they are done (the files to parse,
+    the days to pull); fits `flashcards.parse.Progress` too."""
+
+    def __call__(self, items: Sequence[T], /) -> Iterable[T]: ...
+
 
 #: Seconds of work before the bar appears: a quick build shows none.
 DELAY = 0.5
 
 
-def progress_bar(label: str, *, unit: str = "file", quiet: bool = False) -> Progress | None:
+def progress_bar(label: str, *, unit: str = "file", quiet: bool = False) -> Bar | None:
     """A wrapper that shows a progress bar over the items it is given, or None when no bar is
     wanted (`quiet`) or stderr is not a terminal."""
     stream = sys.stderr

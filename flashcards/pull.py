@@ -36,6 +36,8 @@ from flashcards.sources import PullTarget, day_range
 if TYPE_CHECKING:
     import httpx
 
+    from flashcards.progress import Bar
+
 USER_AGENT = f"flashcards/{__version__} (+https://pypi.org/project/flashcards)"
 
 #: Per folder, the validators of each pulled file, so that `--refresh` asks "changed since?",
@@ -139,8 +141,12 @@ def pull(
     refresh: bool = False,
     today: date | None = None,
     settings: HttpSettings | None = None,
+    progress: Bar | None = None,
 ) -> PullReport:
     """Pull every day of each target's range (see `flashcards.sources.day_range`).
+
+    `progress` wraps the list of days to request (a progress bar, for instance), yielding each
+    as its request ends; it is not called when nothing is requested.
 
     Configuration problems (two targets writing the same files from different URLs, `since`
     after `until`, an unconfirmed range of years) raise `ConfigError` before any request. A day
@@ -175,7 +181,7 @@ def pull(
                 results[index, day] = DayResult(day, "present", path)
             else:
                 jobs.append((target, day, (index, day)))
-    results.update(_run(jobs, states, refresh, settings))
+    results.update(_run(jobs, states, refresh, settings, progress))
 
     reports = []
     for index, (target, span) in enumerate(zip(targets, ranges, strict=True)):
@@ -214,6 +220,7 @@ def _run(
     states: dict[str, _FolderState],
     refresh: bool,
     settings: HttpSettings,
+    progress: Bar | None = None,
 ) -> dict[tuple[int, date], DayResult]:
     """Each job's day pulled, `settings.workers` at a time over one HTTP client."""
     if not jobs:
@@ -235,8 +242,10 @@ def _run(
             job: executor.submit(_pull_day, client, target, day, states, refresh, settings, stop)
             for target, day, job in jobs
         }
+        pending = list(futures.items())
         try:
-            return {job: future.result() for job, future in futures.items()}
+            shown = progress(pending) if progress is not None else pending
+            return {job: future.result() for job, future in shown}
         except BaseException:
             # Interrupted: finish the requests in flight (each either lands whole or not at
             # all), cut their waits short and start no other.
@@ -502,6 +511,13 @@ class _FolderState:
             "files": {name: self.files[name] for name in sorted(self.files)},
             "failed": sorted(self.failed),
         }
+
+
+def failed_files(folder: Path) -> list[Path]:
+    """The files of the days whose pull into `folder` failed and that the next pulls try again
+    (still missing from the folder), by name."""
+    names = sorted(_load_state(folder).failed)
+    return [folder / name for name in names if not (folder / name).exists()]
 
 
 def _load_state(folder: Path) -> _FolderState:

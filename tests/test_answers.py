@@ -441,17 +441,30 @@ def test_answers_command_round_trips_through_the_key(tmp_path: Path) -> None:
     assert [q["answer"] for q in questions] == [q.answer for q in resolved]
 
 
-def test_guess_unsure_writes_the_letter_of_unsure_answers(tmp_path: Path) -> None:
+def test_guess_unsure_writes_unsure_answers_as_unchecked_guesses(tmp_path: Path) -> None:
+    """--guess-unsure writes an unsure answer's letter, but as `~X`: a guess under the threshold
+    must not come back as "from your answer key" before a person has checked it."""
     out = tmp_path / "key.yaml"
     result = CliRunner().invoke(main, ["answers", str(HANDMADE), "-o", str(out), "--guess-unsure"])
     assert result.exit_code == 0, result.output
-    assert "unsure, written as their best guess: check those)" in result.output
+    assert "unsure, written as ~ and their best guess: check those)" in result.output
     resolved = questions_of(resolve_answers(parse_file(HANDMADE)))
+    assert any(q.unsure for q in resolved)
     key = load_answer_key(out)
-    assert [a for letters in key.answers.values() for a in letters] == [
-        q.answer if q.unsure else None for q in resolved
-    ]
+    assert [a for letters in key.answers.values() for a in letters] == [None] * len(resolved)
+    assert [g for entry in key.answers for g in key.guesses.get(entry, (None,) * 6)][
+        : len(resolved)
+    ] == [q.answer for q in resolved]
     assert "best guess" not in out.read_text(encoding="utf-8")
+    # The next build still calls the unsure ones inferred and unsure.
+    parsed = CliRunner().invoke(main, ["parse", "--json", str(HANDMADE), "--answers", str(out)])
+    assert parsed.exit_code == 0, parsed.output
+    questions = [
+        q for p in json.loads(parsed.output)["digests"][0]["papers"] for q in p["questions"]
+    ]
+    assert [(q["answer_source"], q["unsure"]) for q in questions] == [
+        ("inferred", q.unsure) for q in resolved
+    ]
 
 
 def test_key_lines_say_where_each_answer_came_from() -> None:
@@ -462,7 +475,7 @@ def test_key_lines_say_where_each_answer_came_from() -> None:
     assert "): best guess B — evidence: The sparse gating network is trained with" in text
     assert '"title:a-paper-without-link":\n  - ?  # Q1 unsure (' in text
     guessed = format_answer_key(resolved, guess_unsure=True)
-    assert "  - B  # Q2 unsure (" in guessed and "best guess" not in guessed
+    assert "  - ~B  # Q2 unsure (" in guessed and "best guess" not in guessed
     sure = format_answer_key(resolve_answers([sample_digest()], threshold=0.0))
     assert "  - ~B  # Q2 inferred (" in sure and "  - ?" not in sure
     keyed = resolve_answers([sample_digest()], AnswerKey("k.yaml", {"arxiv:2401.00001": (0,)}))

@@ -14,16 +14,18 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from click.testing import CliRunner
 from digest_writers import write_markdown, write_quiz_html
 
+from flashcards import progress
 from flashcards.cli import main
 from flashcards.deckdef import find_pull_targets, load_deck_definition, load_pull_targets
 from flashcards.errors import ConfigError
@@ -38,6 +40,8 @@ from flashcards.sources import (
     day_range,
     expand_template,
 )
+
+T = TypeVar("T")
 
 MONDAY = date(2025, 6, 2)
 SUNDAY = date(2025, 6, 8)
@@ -678,6 +682,55 @@ def test_cli_exit_1_when_a_day_failed(site: Site, tmp_path: Path) -> None:
     assert files_in(tmp_path) == [STATE_FILE]
 
 
+def test_cli_quiet_prints_errors_only(site: Site, tmp_path: Path) -> None:
+    common = ["--source", "daily-paper", "-d", str(tmp_path), "--since", "2025-06-02"]
+    common += ["--until", "2025-06-03", "--quiet"]
+    code, out, err = invoke(*common, "--url", f"{site.base}/week/{{date}}.html")
+    assert (code, out, err) == (0, "", "")
+    assert files_in(tmp_path) == sorted(["2025-06-02.html", "2025-06-03.html", STATE_FILE])
+    code, out, err = invoke(*common, "--url", f"{site.base}/junk/{{date}}.html", "--refresh")
+    assert (code, out) == (1, "")
+    assert err.startswith("error: ") and "not a digest" in err and "warning" not in err
+
+
+def test_the_requests_go_through_the_progress_wrapper(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+
+    def wrap(items: Sequence[T]) -> Iterator[T]:
+        seen.append(len(items))
+        yield from items
+
+    report = pull(
+        [target(site, "week", tmp_path)],
+        since=MONDAY,
+        until=SUNDAY,
+        today=TODAY,
+        settings=settings(Waits()),
+        progress=wrap,
+    )
+    assert seen == [7]  # one bar over the seven requests
+    assert report.targets[0].count("fetched") == 5
+    seen.clear()
+    pull([target(site, "week", tmp_path)], since=MONDAY, until=MONDAY, today=TODAY, progress=wrap)
+    assert seen == []  # nothing requested, no bar
+
+    # The command asks for a bar (which shows only on a terminal), unless --quiet.
+    asked: list[bool] = []
+
+    def bar(label: str, *, unit: str = "file", quiet: bool = False) -> object:
+        asked.append(quiet)
+        return None if quiet else wrap
+
+    monkeypatch.setattr(progress, "progress_bar", bar)
+    common = ["--source", "daily-paper", "--url", f"{site.base}/week/{{date}}.html"]
+    common += ["-d", str(tmp_path / "cli"), "--since", "2025-06-02", "--until", "2025-06-03"]
+    assert invoke(*common)[0] == 0
+    assert invoke(*common, "--refresh", "-q")[0] == 0
+    assert asked == [False, True] and seen == [2]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -830,6 +883,39 @@ def test_a_failed_day_is_tried_again_by_the_next_pulls(site: Site, tmp_path: Pat
     state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
     assert state["failed"] == []
     assert next_morning(date(2025, 6, 4)).days == ()
+
+
+def test_check_warns_about_a_pulled_day_that_failed(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Monday failed and is not in the folder (before its first digest, so no gap shows it):
+    `flashcards check` says so, for the deck definition and for the folder, until a pull
+    brings it in."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "d.yaml").write_text(
+        "name: D\nsources: [../digests]\npull:\n"
+        "  - {source: daily-paper, into: ../digests, "
+        f"url: '{site.base}/healing/{{date}}.html'}}\n",
+        encoding="utf-8",
+    )
+    code, _out, _err = invoke("--since", "2025-06-02", "--until", "2025-06-04")
+    assert code == 1
+
+    def missing(*args: str) -> list[tuple[object, object]]:
+        result = CliRunner().invoke(main, ["check", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        warnings = json.loads(result.stdout)["warnings"]
+        return [
+            (Path(w["path"]).resolve(), w["line"]) for w in warnings if w["code"] == "missing-day"
+        ]
+
+    monday = ((tmp_path / "digests" / "2025-06-02.html").resolve(), None)
+    assert missing("decks/d.yaml") == [monday]
+    assert missing("-i", "digests") == [monday]
+    code, _out, _err = invoke("--since", "2025-06-02", "--until", "2025-06-02")
+    assert code == 0
+    assert missing("decks/d.yaml") == missing("-i", "digests") == []
 
 
 def test_a_day_failing_for_a_month_is_given_up_with_a_warning(site: Site, tmp_path: Path) -> None:

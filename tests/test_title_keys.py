@@ -160,6 +160,9 @@ def test_answer_key_round_trip_with_title_keys(tmp_path: Path) -> None:
     # The key names every paper, and reading it again (the next day's run) accepts it.
     loaded = load_answer_key(key)
     assert set(loaded.answers) == {paper_key(None, t) for t in titles}
+    # A person checks the guesses: removing each `~` makes them the key's.
+    assert text.count("  - ~") == len(titles)
+    key.write_text(text.replace("  - ~", "  - "), encoding="utf-8")
     again = runner.invoke(main, ["answers", str(digest), "-o", str(key)])
     assert again.exit_code == 0, again.output
     assert "5 answers (5 from the key" in again.output, again.output

@@ -93,6 +93,17 @@ def test_triggers_permissions_and_concurrency() -> None:
     assert "gh release upload decks dist/*.apkg --clobber" in release
 
 
+def test_pip_cache_artifact_and_what_is_committed() -> None:
+    steps = {s.get("uses", "").split("@")[0]: s for s in _steps() if "uses" in s}
+    assert steps["actions/setup-python"]["with"]["cache"] == "pip"
+    assert steps["actions/upload-artifact"]["with"]["path"] == "dist/*.apkg"
+    assert steps["actions/checkout"]["with"]["persist-credentials"] is False
+    commit = next(s["run"] for s in _steps() if "git commit" in s.get("run", ""))
+    [add] = [line.strip() for line in commit.splitlines() if line.strip().startswith("git add")]
+    # The packages and build caches stay out of the commit even without our .gitignore.
+    assert ":(exclude)dist/" in add and ":(exclude,glob)**/*.cache/**" in add
+
+
 def test_the_ci_script_is_the_readme_test_line_with_both_workflow_checks() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")

@@ -255,7 +255,10 @@ def _key_line(question: Question, guess_unsure: bool) -> str:
             f"{_evidence_note(question)}"
         )
     if guess_unsure:
-        return f"  - {letter}  # {number} unsure ({percent}%): {_evidence_note(question)}"
+        # Still `~`: a guess under the threshold is the last thing to present as checked.
+        return (
+            f"  - ~{letter}  # {number} unsure ({percent}%), unchecked: {_evidence_note(question)}"
+        )
     # An unchecked guess must not come back as "from your answer key": written as ? it stays
     # inferred (and tagged unsure) until a person replaces the ? with a letter.
     return (
@@ -279,8 +282,8 @@ def format_answer_key(
 
     Unsure answers are written as `?` with the best guess, its confidence and evidence in the
     comment, so that the next build keeps treating them as inferred (and unsure) until a
-    person confirms them; with `guess_unsure` their letter is written instead (still commented
-    as unsure), and the next build will present it as coming from the key.
+    person confirms them; with `guess_unsure` their letter is written as unchecked (`~B`, still
+    commented as unsure), so a person confirms one by removing the `~`.
 
     The entries of `kept` (the previous key) that name no paper of `digests` are written at the
     end as they were: refreshing a key from today's digest must not drop yesterday's checks.
