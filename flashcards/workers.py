@@ -47,7 +47,8 @@ class _Spooled:
         with open(self.path, "rb") as handle:
             data = handle.read()
         os.remove(self.path)
-        return pickle.loads(data)  # written by our own worker, in a folder only we can write
+        results: list[Any] = pickle.loads(data)  # our worker's, in a folder only we can write
+        return results
 
 
 def _run(start: int, stop: int) -> list[Any] | _Spooled:
