@@ -158,6 +158,13 @@ class BuildCache:
         the same `inputs` (key letters, threshold), and a function that keeps a resolved paper's
         (the paper is hashed once for both)."""
         entries = self._entries()
+        if entries.last is None:  # nothing to find (a first build): hashed only when kept
+
+            def keep_new(resolved: Paper) -> None:
+                key = "answers\0" + _hash(paper, inputs)
+                entries.put(key, [_question_to_data(q) for q in resolved.questions])
+
+            return None, keep_new
         key = "answers\0" + _hash(paper, inputs)
 
         def keep(resolved: Paper) -> None:

@@ -8,10 +8,15 @@ would. Only the results travel back, in order.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gc
 import multiprocessing
 import os
+import pickle
+import shutil
+import tempfile
 from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
@@ -19,8 +24,9 @@ Result = TypeVar("Result")
 
 MAX_WORKERS = 4
 
-#: What forked workers compute: set just before the pool starts (they inherit it).
-_JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+#: What forked workers compute, and the folder they leave their results in (None: they send
+#: them): set just before the pool starts (they inherit it).
+_JOB: tuple[Callable[[Any], Any], Sequence[Any], str | None] | None = None
 
 
 def cores() -> int:
@@ -31,11 +37,42 @@ def cores() -> int:
     return min(count, MAX_WORKERS)
 
 
-def _run(start: int, stop: int) -> list[Any]:
+@dataclass(frozen=True)
+class _Spooled:
+    """A piece's results left by its worker in a file, for this process to read."""
+
+    path: str
+
+    def load(self) -> list[Any]:
+        with open(self.path, "rb") as handle:
+            data = handle.read()
+        os.remove(self.path)
+        results: list[Any] = pickle.loads(data)  # our worker's, in a folder only we can write
+        return results
+
+
+def _run(start: int, stop: int) -> list[Any] | _Spooled:
+    """In a worker: a piece's results, left in a file in the job's folder when there is one.
+
+    Sent through the pool's pipe, a large result held its worker until this process had read
+    all of it, a pipe-full (64 KiB) at a time, each read waiting for the interpreter lock its
+    other thread held: on a large archive the workers spent more time so than pickling. A file
+    is written at once, and read at once when its turn comes."""
     if _JOB is None:
         raise RuntimeError("no job in this worker")
-    function, items = _JOB
-    return [function(items[number]) for number in range(start, stop)]
+    function, items, folder = _JOB
+    results = [function(items[number]) for number in range(start, stop)]
+    if folder is None:
+        return results
+    path = os.path.join(folder, str(start))
+    try:
+        with open(path, "wb") as handle:
+            pickle.dump(results, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError:  # a full disk, say: through the pipe after all
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        return results
+    return _Spooled(path)
 
 
 #: The size of each piece of work: `1 / (workers * SHARE)` of what is left (the first one
@@ -78,27 +115,47 @@ def fork_iter(
     if workers < 2:
         yield from map(function, items)
         return
-    _JOB = (function, items)
+    try:
+        folder: str | None = tempfile.mkdtemp(prefix="flashcards-results-")
+    except OSError:
+        folder = None  # the results come through the pipe
+    _JOB = (function, items, folder)
     # Every object made so far out of the garbage collector's sight while the pool runs: the
     # workers' collections then leave the pages they share with this process alone (touching
-    # an object's header copies its page), and this process's collections, while it unpickles
-    # the many results, need not traverse everything it holds (an archive's digests) again.
+    # an object's header copies its page). This process does not collect at all meanwhile:
+    # the results it unpickles and keeps are many objects, and not cyclic, yet each collection
+    # of the oldest generation would traverse all those kept so far again (that took as much
+    # time as unpickling them). The workers collect as usual (parsing HTML makes cycles).
     gc.freeze()
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         context = multiprocessing.get_context("fork")
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        pool = concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_collect if collecting else None
+        )
         try:
             pieces = [pool.submit(_run, *piece) for piece in _pieces(len(items), workers)]
             pieces.reverse()
             while pieces:
                 # Each result let go of once handed over (as `Executor.map` does): a finished
                 # piece's future would otherwise hold all of them until the end.
-                results = pieces.pop().result()
+                got = pieces.pop().result()
+                results = got.load() if isinstance(got, _Spooled) else got
                 results.reverse()
                 while results:
                     yield results.pop()
         finally:
             pool.shutdown(cancel_futures=True)
     finally:
+        if folder is not None:  # with the results of pieces never read
+            shutil.rmtree(folder, ignore_errors=True)
+        if collecting:
+            gc.enable()
         gc.unfreeze()
         _JOB = None
+
+
+def _collect() -> None:
+    """In a new worker: collect garbage, as the process it was forked from did."""
+    gc.enable()

@@ -21,6 +21,7 @@ from helpers import NOW, spy_on_worker_pools
 import flashcards.parse
 from flashcards import build as builder
 from flashcards import buildcache
+from flashcards.answers import resolve
 from flashcards.cli import main
 from flashcards.deckdef import load_deck_definition
 from flashcards.parse import digest_jobs, parse_file, parse_paths
@@ -305,6 +306,50 @@ def test_papers_merged_tagged_and_noted_in_workers_as_in_one_process(
         inputs = folder / "digests"
         shutil.copyfile(FIXTURES / "quiz" / "bilingual.html", inputs / INPUTS[0].replace("/", "-"))
     assert build_both() == [1]
+
+
+def test_answers_inferred_in_workers_are_kept_as_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers inferred in worker processes, each kept in the cache as it comes (a first build
+    hashes a paper only to keep it): the same package, state and entries as one process, in a
+    first build and in one that finds the kept answers of the papers it read before."""
+    one, many = tmp_path / "one", tmp_path / "many"
+    for folder in (one, many):
+        _inputs(folder, INPUTS)
+    found: list[bool] = []
+    lookup = buildcache.BuildCache.resolved_paper
+
+    def spy(self: buildcache.BuildCache, paper: Any, inputs: Any) -> Any:
+        result = lookup(self, paper, inputs)
+        found.append(result[0] is not None)
+        return result
+
+    monkeypatch.setattr(buildcache.BuildCache, "resolved_paper", spy)
+
+    def build_both() -> list[int]:
+        found.clear()
+        _build(one)
+        with monkeypatch.context() as patch:
+            patch.setattr(resolve, "PARALLEL_MIN_PAPERS", 2)
+            spawned = spy_on_worker_pools(patch)
+            _build(many)
+        assert _outputs(many) == _outputs(one)
+        entries = _entries(many)
+        assert entries == _entries(one)
+        assert sum(key.startswith("answers\0") for key, _ in entries) > 2
+        return spawned
+
+    assert build_both() == [1]  # the answers' pool (too few papers for the notes')
+    assert not any(found)
+    # An input changed (a full build): the answers kept are found, the new ones inferred.
+    for folder in (one, many):
+        shutil.copyfile(
+            FIXTURES / "answers" / "blind_a1.txt", folder / "digests" / "quiz-marks.txt"
+        )
+    assert build_both() == [1]
+    # Each build found the answers of the unchanged digest, kept by a first build.
+    assert found.count(True) == 2 * 2 and found.count(False) > 2 * 2
 
 
 def test_a_cache_that_cannot_be_written_is_no_error(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from helpers import spy_on_worker_pools
@@ -40,3 +43,83 @@ def test_an_error_in_a_worker_is_raised_where_its_item_is(monkeypatch: pytest.Mo
         for square, _ in workers.fork_iter(_square_and_pid, range(200), minimum=2):
             seen.append(square)
     assert seen == [n * n for n in range(len(seen))] and len(seen) <= 77
+
+
+def _collecting(number: int) -> bool:
+    return gc.isenabled()
+
+
+@pytest.mark.parametrize("ending", ["done", "error", "closed"])
+def test_collection_paused_here_while_workers_run_and_restored(
+    monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """This process does not collect garbage while it takes in the results (the workers do),
+    and collects again afterwards however the pool ends; a caller's pause is left alone (and
+    holds in the workers too)."""
+    spawned = spy_on_worker_pools(monkeypatch)
+    assert gc.isenabled()
+    if ending == "done":
+        for collecting in workers.fork_iter(_collecting, range(200), minimum=2):
+            assert collecting  # in the worker
+            assert not gc.isenabled()  # here
+    elif ending == "error":
+        with pytest.raises(ValueError, match="seventy-seven"):
+            for _ in workers.fork_iter(_square_and_pid, range(200), minimum=2):
+                assert not gc.isenabled()
+    else:
+        results = workers.fork_iter(_collecting, range(200), minimum=2)
+        assert next(results) is True
+        assert not gc.isenabled()
+        results.close()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert list(workers.fork_iter(_collecting, range(200), minimum=2)) == [False] * 200
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert spawned == [1, 1]
+
+
+@pytest.mark.parametrize("ending", ["done", "error", "closed"])
+def test_results_left_in_files_are_read_and_none_remain(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ending: str
+) -> None:
+    """Workers leave their results in files of a folder of their own, which is gone however the
+    pool ends (with the results of pieces never read)."""
+    spy_on_worker_pools(monkeypatch)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    items = range(1000)
+    if ending == "done":
+        results = list(workers.fork_iter(_square_and_pid, range(78, 1078), minimum=2))
+        assert [square for square, _ in results] == [n * n for n in range(78, 1078)]
+    elif ending == "error":
+        with pytest.raises(ValueError, match="seventy-seven"):
+            list(workers.fork_iter(_square_and_pid, items, minimum=2))
+    else:
+        results_iter = workers.fork_iter(_square_and_pid, items, minimum=2)
+        assert next(results_iter)[0] == 0
+        assert [p.name[:19] for p in tmp_path.iterdir()] == ["flashcards-results-"]
+        results_iter.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("failing", ["folder", "file"])
+def test_results_come_through_the_pipe_when_no_file_can_be_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failing: str
+) -> None:
+    """No folder for the results (or a full disk in a worker): the same results, sent."""
+    spy_on_worker_pools(monkeypatch)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    if failing == "folder":
+        monkeypatch.setattr(workers.tempfile, "mkdtemp", refuse)
+    else:
+        monkeypatch.setattr(workers.pickle, "dump", refuse)  # in the forked workers too
+    results = list(workers.fork_iter(_square_and_pid, range(78, 578), minimum=2))
+    assert [square for square, _ in results] == [n * n for n in range(78, 578)]
+    assert os.getpid() not in {pid for _, pid in results}
+    assert list(tmp_path.iterdir()) == []

@@ -7,9 +7,10 @@ the parser as `answer_source="marked"`), then inference from the paper's own tex
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from flashcards.answers.features import PaperIndex
@@ -18,7 +19,7 @@ from flashcards.answers.model import infer_answer
 from flashcards.errors import ConfigError
 from flashcards.model import AnswerSource, Digest, Paper, Question
 from flashcards.parse.common import collapse_whitespace
-from flashcards.workers import fork_map
+from flashcards.workers import fork_iter
 
 #: Inferred answers with a confidence below this are marked `unsure` (tag `answer::unsure`).
 #: On held-out months of the real digests, answers at or above 0.88 were right 98% of the time
@@ -51,17 +52,25 @@ def _resolved_questions(
 def resolve_papers(papers: Sequence[Paper], key: AnswerKey | None, threshold: float) -> list[Paper]:
     """Each paper with its answers resolved (`_resolve_paper`), in order. Papers are independent:
     when many need inference they are inferred in forked worker processes
-    (`flashcards.workers.fork_map`), with the same results as here."""
-    inferred = [n for n, paper in enumerate(papers) if _needs_inference(paper, key)]
+    (`flashcards.workers.fork_iter`), with the same results as here."""
+    with contextlib.closing(_resolve_each(papers, key, threshold)) as resolved:
+        return list(resolved)
+
+
+def _resolve_each(
+    papers: Sequence[Paper], key: AnswerKey | None, threshold: float
+) -> Generator[Paper, None, None]:
+    """`resolve_papers`' results one at a time, as the workers give them: what is done with
+    each (and the papers with nothing to infer) is done here while they work on the next."""
+    needs = [_needs_inference(paper, key) for paper in papers]
     job = functools.partial(_resolved_questions, key=key, threshold=threshold)
-    questions = fork_map(job, [papers[n] for n in inferred], minimum=PARALLEL_MIN_PAPERS)
-    answered = dict(zip(inferred, questions, strict=True))
-    return [
-        replace(paper, questions=answered[n])
-        if n in answered
-        else _resolve_paper(paper, key, threshold)
-        for n, paper in enumerate(papers)
-    ]
+    inferred = [paper for paper, needed in zip(papers, needs, strict=True) if needed]
+    with contextlib.closing(fork_iter(job, inferred, minimum=PARALLEL_MIN_PAPERS)) as questions:
+        for paper, needed in zip(papers, needs, strict=True):
+            if needed:
+                yield replace(paper, questions=next(questions))
+            else:
+                yield _resolve_paper(paper, key, threshold)
 
 
 #: `memo(paper, inputs)`: the resolved paper it kept for this paper and `inputs` (or None),
@@ -70,6 +79,8 @@ Memo = Callable[[Paper, tuple[object, ...]], tuple[Paper | None, Callable[[Paper
 
 
 def _resolve_paper(paper: Paper, key: AnswerKey | None, threshold: float) -> Paper:
+    if not paper.questions:  # a table digest's paper: nothing to resolve
+        return paper
     letters = key.answers.get(paper.key, ()) if key else ()
     index: PaperIndex | None = None  # built once per paper, and only if a question needs it
     questions: list[Question] = []
@@ -160,11 +171,13 @@ def _memoised(
         if found is not None:
             known[n] = found
     lacking = [n for n in range(len(papers)) if n not in known]
-    for n, resolved in zip(
-        lacking, resolve_papers([papers[n] for n in lacking], key, threshold), strict=True
-    ):
-        keep[n](resolved)
-        known[n] = resolved
+    # Each kept as it comes: while the workers infer the next ones.
+    with contextlib.closing(
+        _resolve_each([papers[n] for n in lacking], key, threshold)
+    ) as resolved_each:
+        for n, resolved in zip(lacking, resolved_each, strict=True):
+            keep[n](resolved)
+            known[n] = resolved
     return [known[n] for n in range(len(papers))]
 
 
