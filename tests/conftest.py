@@ -9,7 +9,7 @@ import pytest
 from helpers import CORPUS, SEEDS
 
 #: Fixtures that read ../shared: every test using one (directly or through another fixture)
-#: is marked `corpus`, so `pytest -m "not corpus"` runs the fast core alone.
+#: is marked `corpus`, so `pytest -m "not corpus and not slow"` runs the fast core alone.
 SHARED_FIXTURES = frozenset({"corpus", "seeds"})
 
 

@@ -111,6 +111,7 @@ def _tally(predictions: list[Any]) -> dict[str, float]:
     }
 
 
+@pytest.mark.slow
 def test_digests_that_state_their_answers(bench: ModuleType) -> None:
     """On digests whose summaries state the answers, nearly every answer right and the misses
     unsure. Scored out of fold (the stated-answers weights refitted without the digest) for

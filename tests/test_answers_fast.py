@@ -95,6 +95,7 @@ def test_longest_run_equals_the_reference(segment: _Segment, option: list[str]) 
     assert _longest_run(option, segment) == _reference_longest_run(option, segment)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     segments(),
@@ -137,6 +138,7 @@ def _papers() -> list[Paper]:
     return papers
 
 
+@pytest.mark.slow
 def test_paper_index_word_sets_equal_their_definitions() -> None:
     for paper in _papers():
         index = PaperIndex(paper)
@@ -252,6 +254,7 @@ _TEXT_PIECES = st.sampled_from(
 )  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_TEXT_PIECES | st.text(max_size=4), max_size=16).map("".join))
 def test_marked_tokens_equal_the_two_pass_reference(text: str) -> None:
@@ -277,6 +280,7 @@ print(hashlib.sha256(repr(rows).encode()).hexdigest())
 """
 
 
+@pytest.mark.slow
 def test_features_do_not_depend_on_the_string_hash_seed() -> None:
     # Sums over a set's order differ in their last bits from one run to the next; two options
     # that tie could then swap between two builds of the same digests.
@@ -298,6 +302,7 @@ _CHUNK_PIECES = st.sampled_from(
 )  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(_CHUNK_PIECES | st.text(max_size=3), max_size=20).map("".join))
 def test_chunked_forms_equal_one_regex_pass(text: str) -> None:
@@ -383,6 +388,7 @@ _PROMPT_PIECES = st.sampled_from(
 )  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(_PROMPT_PIECES | st.text(max_size=3), max_size=12).map(" ".join))
 def test_question_classifiers_equal_their_patterns(prompt: str) -> None:
@@ -410,6 +416,7 @@ _OPTION_PIECES = st.sampled_from(
 )  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_OPTION_PIECES | st.text(max_size=2), max_size=12).map("".join))
 def test_absolute_words_are_found_as_whole_words(option: str) -> None:
@@ -459,6 +466,7 @@ def papers_and_questions(draw: st.DrawFn) -> tuple[Paper, Question]:
     return Paper(draw(_PAPER_TEXTS), fields=fields), Question(1, prompt, options)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(papers_and_questions())
 def test_phrases_and_word_sets_of_made_up_papers_equal_their_definitions(

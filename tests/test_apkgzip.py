@@ -181,6 +181,7 @@ def _chunk_rows(folder: Path) -> list[tuple[str, bytes]]:
         connection.close()
 
 
+@pytest.mark.slow
 def test_builds_keep_the_pieces_in_the_cache_and_anki_imports_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -324,6 +324,7 @@ def test_polite_signal_while_writing_waits_until_every_file_is_replaced(
     assert deck_state_disagreements(out / "deck.apkg", out / "deck.state.json") == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signals_at_random_moments_never_split_deck_and_state(project: Path, signum: int) -> None:
     """Real builds in subprocesses, each given a signal after a random delay (seeded): whatever

@@ -20,6 +20,7 @@ import synthetic  # noqa: E402  (benchmarks/ is not a package)
 PHASES = {"cache", "parse", "answers", "topics", "notes", "state", "export", "zip", "write"}
 
 
+@pytest.mark.slow
 def test_archive_benchmark_at_a_tiny_size() -> None:
     run = subprocess.run(
         [sys.executable, str(BENCHMARKS / "archive.py"), "--quiz", "2", "--tables", "1", "--json"],

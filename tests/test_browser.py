@@ -27,6 +27,9 @@ from flashcards.build import plan_adhoc
 from flashcards.model import Paper, Question
 from flashcards.preview import MATHJAX_URL, preview_plan
 
+#: A real browser per test: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = Path(os.environ.get("FLASHCARDS_CHROMIUM", "/usr/bin/chromium"))
 MATHJAX_DIR = ROOT / ".cache" / "mathjax" / "node_modules" / "mathjax" / "es5"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"

@@ -399,6 +399,7 @@ _MARKER_TEXT = st.lists(
 ).map("".join)
 
 
+@pytest.mark.slow
 @given(_MARKER_TEXT)
 @settings(max_examples=400, deadline=None)
 @example("i) one")

@@ -533,6 +533,7 @@ builder.build(builder.plan_adhoc([folder / "digests"], folder / "deck.apkg"), no
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["copy", "transaction"])
 def test_a_build_killed_while_writing_its_cache_leaves_none_misread(
     tmp_path: Path, point: str

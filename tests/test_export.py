@@ -158,6 +158,7 @@ def _notes(draw: st.DrawFn) -> list[StampedNote]:
     return notes
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(notes=_notes(), delta=st.booleans())
 def test_notes_of_every_shape_are_written_as_genanki_writes_them(

@@ -192,6 +192,7 @@ def test_cards_show_the_steps_escaped_and_evidence_quotes_them(tmp_path: Path) -
     assert "<pond>" not in back and "<pond>" not in cards["Methods"].answer
 
 
+@pytest.mark.slow
 def test_a_chart_of_thousands_of_boxes_does_not_hang() -> None:
     """Each line is looked for in each box: a page within the limits can hold 12,000 boxes and
     12,000 labels (and a label of 24,000 tspans), minutes of work before the boxes were ignored

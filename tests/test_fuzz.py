@@ -303,6 +303,7 @@ def _expected_quiz_warnings(digest: Digest) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fmt", "write"), [("quiz-text", write_quiz_text), ("quiz-html", write_quiz_html)]
 )
@@ -380,6 +381,7 @@ TABLE_DIGESTS = st.lists(
 )
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(model=TABLE_DIGESTS, crlf=st.booleans())
 def test_markdown_round_trip(model: list[tuple[date, list[Paper]]], crlf: bool) -> None:
@@ -417,6 +419,7 @@ def damaged(draw: st.DrawFn) -> bytes:
     return data[:start] + draw(st.binary(max_size=8)) + data[start:]
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(data=damaged())
 def test_damaged_digests_raise_only_flashcards_errors(data: bytes) -> None:

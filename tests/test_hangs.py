@@ -153,6 +153,7 @@ def test_an_oversized_deck_definition_is_refused_with_the_line_of_the_limit(tmp_
         load_taxonomy(path)
 
 
+@pytest.mark.slow
 def test_a_large_answer_key_is_read_quickly_and_correctly(tmp_path: Path) -> None:
     # ~3 MB: over the size where a malformed file gets a second, slower parse for its message.
     # `[?, B]` is what libyaml (the fast parser) refuses and PyYAML reads: both mean unknown.
@@ -326,6 +327,7 @@ def test_prose_with_a_little_markup_is_still_markdown() -> None:
     assert paper.fields["summary"].startswith("Uses bold, code and a link word")
 
 
+@pytest.mark.slow
 def test_a_file_of_many_small_dense_cells_gets_a_bounded_share_of_markdown_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -153,6 +153,7 @@ def decks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Decks:
     return Decks(tmp_path, monkeypatch)
 
 
+@pytest.mark.slow
 def test_added_digests_are_spliced_into_the_last_build(decks: Decks) -> None:
     decks.write("2025-03-10.txt", _text("2025-03-10", [_paper(1), _paper(2), _paper(3)]))
     decks.write("2025-03-11.md", _table("2025-03-11", [_paper(10), _paper(11)]))
@@ -340,6 +341,7 @@ _DIGEST = st.tuples(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=15,
     deadline=None,

@@ -399,6 +399,7 @@ SLOW_BEFORE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", SLOW_BEFORE.values(), ids=SLOW_BEFORE.keys())
 def test_inputs_that_used_to_hang_finish(text: str) -> None:
     def parse() -> None:

@@ -370,6 +370,7 @@ _LINK_CELL = st.one_of(
 ).map("".join)
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(cell=_LINK_CELL, drop_site_links=st.booleans())
 @example(
@@ -458,6 +459,7 @@ def _without_rows(tokens: list[Token]) -> list[dict[str, object]]:
     return kept
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(lines=st.lists(_BLOCK_LINE, max_size=14))
 def test_the_block_pass_reads_as_markdown_it_reads(lines: list[str]) -> None:
@@ -470,6 +472,7 @@ def test_the_block_pass_reads_as_markdown_it_reads(lines: list[str]) -> None:
     assert not any(t.type == "td_open" for t in markdown_table.block_tokens(text))
 
 
+@pytest.mark.slow
 def test_the_block_pass_ends_a_table_where_markdown_it_does_at_the_cell_limit() -> None:
     # markdown-it stops a table once 65,536 empty cells would have to be made up.
     header = "|" + " a |" * 300 + "\n|" + "---|" * 300 + "\n"

@@ -137,6 +137,7 @@ _LONG_PIECES = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(st.one_of(_MARKER_PIECES, _LONG_PIECES), max_size=30))
 @example(["word " * 20, "12. ** 📘\ufe0f ", "y" * 60, " ** ", ":"])

@@ -738,6 +738,7 @@ def test_cli_exit_1_when_a_day_failed(site: Site, tmp_path: Path) -> None:
     assert files_in(tmp_path) == [STATE_FILE]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_cli_interrupted_exits_128_plus_the_signal_leaving_whole_files(
     site: Site, tmp_path: Path, signum: int

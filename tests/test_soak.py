@@ -26,6 +26,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from anki_helpers import CardAnswer, blank_cards, fresh_collection, import_package, schedule
 from build_samples import deck_state_disagreements, package_db
 from digest_writers import write_markdown, write_quiz_text
@@ -151,6 +152,7 @@ def _study_next(col):
     return col.get_card(card.id)
 
 
+@pytest.mark.slow
 def test_soak(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     project = tmp_path / "project"

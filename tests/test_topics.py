@@ -439,6 +439,7 @@ _TEXT = st.lists(st.tuples(_PIECE, _CASE, _SEPARATOR), max_size=12).map(
 @given(text=_TEXT)
 # An acronym right after a character that lower-cases to an ASCII letter (the Kelvin sign):
 # tried, as before, because another word starts with its needle's first three letters.
+@pytest.mark.slow
 @example(text="\u212aGPT4V and gpt")
 def test_matching_all_rules_at_once_equals_asking_each_rule(text: str) -> None:
     for taxonomy in (_BUNDLED, _TRICKY):
@@ -491,6 +492,7 @@ _ODD_WEIGHTS = _build(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(parts=st.lists(st.tuples(st.sampled_from(WEIGHTED_PARTS), _TEXT), max_size=5))
 def test_scores_equal_asking_each_rule_in_each_part(parts: list[tuple[str, str]]) -> None:
