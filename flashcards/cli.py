@@ -6,11 +6,12 @@ one-line message and an exit code here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,24 @@ class _Interrupted(BaseException):
 
 def _raise_interrupted(signum: int, _frame: object) -> None:
     raise _Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _ending_on_interrupt(outcome: str) -> Iterator[None]:
+    """SIGINT or SIGTERM inside ends the command with one line, `error: interrupted by NAME:
+    <outcome>`, and exit code 128 + the signal (not 1, which says the work itself failed)."""
+    previous = {signum: signal.signal(signum, _raise_interrupted) for signum in _INTERRUPTS}
+    try:
+        yield
+    except _Interrupted as interrupted:
+        for signum in _INTERRUPTS:  # a second signal must not cut this message short
+            signal.signal(signum, signal.SIG_IGN)
+        name = signal.Signals(interrupted.signum).name
+        click.echo(f"error: interrupted by {name}: {outcome}", err=True)
+        sys.exit(128 + interrupted.signum)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _warn(warnings: tuple[str, ...] | list[str]) -> None:
@@ -246,10 +265,9 @@ def build(
     progress = progress_bar("reading digests", quiet=quiet)
     # SIGTERM and SIGINT unwind the build (removing its temporary files) and end it with one
     # line. One that arrives while files are replaced waits until all of them are (atomicfile).
-    previous: dict[int, Any] = {}
-    try:
-        for signum in _INTERRUPTS:
-            previous[signum] = signal.signal(signum, _raise_interrupted)
+    with _ending_on_interrupt(
+        "every deck and state file is either as it was or completely updated, never half"
+    ):
         if inputs:
             assert output is not None
             plan = builder.plan_adhoc(
@@ -272,19 +290,6 @@ def build(
             )
         else:
             reports = builder.build_all(max_bytes=max_bytes, progress=progress, cache=not no_cache)
-    except _Interrupted as interrupted:
-        for signum in _INTERRUPTS:  # a second signal must not cut this message short
-            signal.signal(signum, signal.SIG_IGN)
-        name = signal.Signals(interrupted.signum).name
-        click.echo(
-            f"error: interrupted by {name}: every deck and state file is either as it was or "
-            "completely updated, never half",
-            err=True,
-        )
-        sys.exit(128 + interrupted.signum)
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
     if as_json:
         click.echo(json.dumps(build_document(reports), ensure_ascii=False, indent=2))
@@ -626,8 +631,10 @@ def pull(
     # Like a build: SIGINT and SIGTERM end the pull with one line and 130 or 143, not exit code
     # 1 (which says "a day failed, try again later"). The requests in flight finish first, so
     # each of their files lands whole or not at all.
-    previous = {signum: signal.signal(signum, _raise_interrupted) for signum in _INTERRUPTS}
-    try:
+    with _ending_on_interrupt(
+        "the days fetched so far are in place, no file is half-written; pull again to fetch "
+        "the rest"
+    ):
         report = puller.pull(
             targets,
             since=since.date() if since else None,
@@ -635,19 +642,6 @@ def pull(
             refresh=refresh,
             progress=progress_bar("pulling", unit="day", quiet=quiet or as_json),
         )
-    except _Interrupted as interrupted:
-        for signum in _INTERRUPTS:  # a second signal must not cut this message short
-            signal.signal(signum, signal.SIG_IGN)
-        name = signal.Signals(interrupted.signum).name
-        click.echo(
-            f"error: interrupted by {name}: the days fetched so far are in place, no file is "
-            "half-written; pull again to fetch the rest",
-            err=True,
-        )
-        sys.exit(128 + interrupted.signum)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
     for target in report.targets:
         if not quiet:
