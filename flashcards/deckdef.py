@@ -204,7 +204,7 @@ def check_beside(definitions: Sequence[DeckDefinition]) -> None:
     """Refuse a definition built without the others beside it (in its folder) that writes one
     of their files: a shared state would give both decks one identity namespace, so Anki would
     take one deck's notes for the other's (blank cards), and the two builds would rewrite each
-    other's state. Built together (`flashcards build`), `build.check_paths` finds the same.
+    other's state. Built together (`flashcards build`), `plan.check_paths` finds the same.
     A definition beside them that cannot be read is its own problem, reported when it is
     built or checked."""
     given = {_file_key(d.path) for d in definitions}
