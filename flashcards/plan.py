@@ -16,7 +16,7 @@ from flashcards import identity
 from flashcards.anki.notes import CARD_KINDS
 from flashcards.anki.state import DeckState
 from flashcards.buildcache import default_cache_path
-from flashcards.deckdef import DeckDefinition, is_valid_deck_name
+from flashcards.deckdef import DeckDefinition, file_key, is_valid_deck_name
 from flashcards.errors import BuildError, ConfigError
 from flashcards.parse import DEFAULT_MAX_BYTES, find_digest_files
 
@@ -147,16 +147,16 @@ def check_paths(plans: Sequence[BuildPlan]) -> None:
     written: dict[str, tuple[BuildPlan, str]] = {}
     for plan in plans:
         for role, path in _written_by(plan):
-            other = written.get(_file_key(path))
+            other = written.get(file_key(path))
             if other is not None:
                 raise _overlap(plan, role, f"is also the {_role(*other)}")
-            written[_file_key(path)] = (plan, role)
+            written[file_key(path)] = (plan, role)
     for plan in plans:
         read = [(path, "an input digest") for path in _input_files(plan.inputs)]
         read += [(path, "the answer key") for path in (plan.answers,) if path is not None]
         read += [(path, "the taxonomy") for path in (plan.taxonomy,) if path is not None]
         for path, what in read:
-            target = written.get(_file_key(path))
+            target = written.get(file_key(path))
             if target is not None:
                 raise _overlap(target[0], target[1], f"is {what} of {_name(plan)} ({path})")
 
@@ -168,11 +168,6 @@ def _written_by(plan: BuildPlan) -> list[tuple[str, Path]]:
 
 def written_paths(plans: Sequence[BuildPlan]) -> list[Path]:
     return [path for plan in plans for _role, path in _written_by(plan)]
-
-
-def _file_key(path: Path) -> str:
-    # realpath: a symlink or "decks/../x" names the same file.
-    return os.path.normcase(os.path.realpath(path))
 
 
 def _input_files(inputs: Iterable[Path]) -> list[Path]:
