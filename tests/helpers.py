@@ -72,7 +72,7 @@ def without_hanging(call: Callable[[], T], timeout: float = HANG_TIMEOUT) -> T:
 
 
 def spy_on_worker_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Make `flashcards.workers.fork_map` believe it has two cores and record each worker pool
+    """Make `flashcards.workers.fork_iter` believe it has two cores and record each worker pool
     it starts: the returned list grows by one per pool."""
     import flashcards.workers as workers
 
