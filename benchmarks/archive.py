@@ -61,7 +61,8 @@ def _sha256(path: Path) -> str:
 
 
 def _our_build(inputs: list[str], output: str, profile: str | None = None) -> dict[str, Any]:
-    from flashcards.build import build, plan_adhoc
+    from flashcards.build import build
+    from flashcards.plan import plan_adhoc
     from flashcards.timing import recording
 
     plan = plan_adhoc(inputs, output, deck=DECK)

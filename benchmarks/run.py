@@ -70,7 +70,8 @@ def _answers() -> str:
 
 
 def _build(out: Path) -> str:
-    from flashcards.build import build, plan_adhoc
+    from flashcards.build import build
+    from flashcards.plan import plan_adhoc
 
     report = build(plan_adhoc([CORPUS], out), now=1_800_000_000)
     size = out.stat().st_size / 1e6

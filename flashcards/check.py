@@ -38,17 +38,7 @@ from typing import Any
 
 from flashcards.anki.state import DeckState
 from flashcards.answers import AnswerKey, load_answer_key
-from flashcards.build import (
-    DEFAULT_DECKS_DIR,
-    BuildPlan,
-    PreparedDeck,
-    check_paths,
-    check_plan,
-    plan_adhoc,
-    plan_for_definition,
-    prepare,
-    read_inputs,
-)
+from flashcards.build import PreparedDeck, prepare, read_inputs
 from flashcards.deckdef import (
     DeckDefinition,
     check_beside,
@@ -59,6 +49,14 @@ from flashcards.deckdef import (
 from flashcards.errors import BuildError, ConfigError, FlashcardsError, NotADigestError, ParseError
 from flashcards.model import Digest, Paper, option_letter
 from flashcards.parse import DEFAULT_MAX_BYTES, Progress
+from flashcards.plan import (
+    DEFAULT_DECKS_DIR,
+    BuildPlan,
+    check_paths,
+    check_plan,
+    plan_adhoc,
+    plan_for_definition,
+)
 from flashcards.pull import failed_files
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 

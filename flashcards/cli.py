@@ -236,6 +236,7 @@ def build(
     since the last build, as recorded in the deck's state file (commit it with the deck).
     """
     from flashcards import build as builder
+    from flashcards.plan import plan_adhoc
     from flashcards.progress import progress_bar
     from flashcards.report import build_document
 
@@ -270,7 +271,7 @@ def build(
     ):
         if inputs:
             assert output is not None
-            plan = builder.plan_adhoc(
+            plan = plan_adhoc(
                 inputs,
                 output,
                 deck=deck,

@@ -190,7 +190,7 @@ def load_deck_definitions(paths: list[Path]) -> list[DeckDefinition]:
         if definition.delta is not None:
             written.append(("delta", definition.delta))
         for key, path in written:
-            target = os.path.normcase(os.path.abspath(path))
+            target = file_key(path)
             if target in seen:
                 raise ConfigError(
                     f"{key}: {str(path)!r} is also the output of {seen[target]}",
@@ -204,24 +204,24 @@ def check_beside(definitions: Sequence[DeckDefinition]) -> None:
     """Refuse a definition built without the others beside it (in its folder) that writes one
     of their files: a shared state would give both decks one identity namespace, so Anki would
     take one deck's notes for the other's (blank cards), and the two builds would rewrite each
-    other's state. Built together (`flashcards build`), `build.check_paths` finds the same.
+    other's state. Built together (`flashcards build`), `plan.check_paths` finds the same.
     A definition beside them that cannot be read is its own problem, reported when it is
     built or checked."""
-    given = {_file_key(d.path) for d in definitions}
+    given = {file_key(d.path) for d in definitions}
     for folder in sorted({d.path.parent for d in definitions}):
         for path in find_deck_definitions(folder):
-            if _file_key(path) in given:
+            if file_key(path) in given:
                 continue
             try:
                 other = load_deck_definition(path)
             except FlashcardsError:
                 continue
-            theirs = {_file_key(written): role for role, written in _written_files(other)}
+            theirs = {file_key(written): role for role, written in _written_files(other)}
             for definition in definitions:
                 for role, written in _written_files(definition):
-                    if _file_key(written) in theirs:
+                    if file_key(written) in theirs:
                         raise ConfigError(
-                            f"{role}: {str(written)!r} is also the {theirs[_file_key(written)]} "
+                            f"{role}: {str(written)!r} is also the {theirs[file_key(written)]} "
                             f"of {path}; nothing was written",
                             definition.path,
                             definition.lines.get(role),
@@ -233,8 +233,9 @@ def _written_files(definition: DeckDefinition) -> list[tuple[str, Path]]:
     return written + ([("delta", definition.delta)] if definition.delta is not None else [])
 
 
-def _file_key(path: Path) -> str:
-    # realpath, as build.check_paths: a symlink or "decks/../x" names the same file.
+def file_key(path: Path) -> str:
+    """What names one file, for finding two roles that share it (here and in
+    `plan.check_paths`): realpath, as a symlink or "decks/../x" names the same file."""
     return os.path.normcase(os.path.realpath(path))
 
 

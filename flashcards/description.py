@@ -5,30 +5,17 @@ same input stays byte-identical; a new flashcards version changes it, which is f
 from __future__ import annotations
 
 import html
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import date
 
 from flashcards import __version__
-from flashcards.model import Digest
-
-
-def deck_description(
-    digests: Sequence[Digest], *, notes: int, cards: int, origin: str | None
-) -> str:
-    """HTML (Anki renders deck descriptions as HTML), every input-derived piece escaped."""
-    return describe(
-        {d.date for d in digests},
-        len({p.key for d in digests for p in d.papers}),
-        notes=notes,
-        cards=cards,
-        origin=origin,
-    )
 
 
 def describe(
     days: Collection[date], papers: int, *, notes: int, cards: int, origin: str | None
 ) -> str:
-    """`deck_description` of digests of these `days` holding `papers` different papers."""
+    """The description of a deck built from digests of these `days` holding `papers` different
+    papers: HTML (Anki renders deck descriptions as HTML), every input-derived piece escaped."""
     dates = sorted(set(days))
     if not dates:
         span = "no digests"

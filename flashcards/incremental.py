@@ -7,7 +7,7 @@ only the papers of the added files can differ from the last build: a paper is me
 digests by its key (`PaperGroup.key`), its answers are shared between digests by paper key
 (`share_known_answers`), the answer key is read by paper key, and topics, notes and GUIDs are
 made from one merged paper. So the build re-reads only the files holding those papers, makes
-their notes, and takes every other paper's notes as the last build made them (`flashcards.build`
+their notes, and takes every other paper's notes as the last build made them (`flashcards.splice`
 does the splice; anything else falls back to a full build).
 
 What the last build leaves for this, in the build cache (JSON entries, see

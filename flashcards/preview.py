@@ -44,9 +44,10 @@ from flashcards.anki.notetypes import (
     summary_model,
 )
 from flashcards.anki.state import load_state
-from flashcards.build import BuildPlan, plan_adhoc, plan_for_definition, plan_notes
+from flashcards.build import plan_notes
 from flashcards.deckdef import load_deck_definitions
 from flashcards.parse import DEFAULT_MAX_BYTES
+from flashcards.plan import BuildPlan, plan_adhoc, plan_for_definition
 
 #: Where the page loads MathJax from (tests route this URL to a local copy).
 MATHJAX_URL = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"

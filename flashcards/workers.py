@@ -96,20 +96,13 @@ def _pieces(count: int, workers: int) -> list[tuple[int, int]]:
     return pieces
 
 
-def fork_map(
-    function: Callable[[Item], Result], items: Sequence[Item], *, minimum: int
-) -> list[Result]:
-    """`[function(item) for item in items]`, in worker processes (one per core) when there are
-    at least `minimum` items; `function` and `items` reach them by the fork, not pickled."""
-    return list(fork_iter(function, items, minimum=minimum))
-
-
 def fork_iter(
     function: Callable[[Item], Result], items: Sequence[Item], *, minimum: int
 ) -> Generator[Result, None, None]:
-    """`fork_map`'s results one at a time, in order, as they come: for a caller that need not
-    hold them all at once, or a progress bar that follows them. Closing it early stops the
-    workers. Consume or close it before another `fork_map`."""
+    """`[function(item) for item in items]` one at a time, in order, as they come, computed in
+    worker processes (one per core) when there are at least `minimum` items; `function` and
+    `items` reach them by the fork, not pickled. Closing it early stops the workers. Consume or
+    close it before another `fork_iter`."""
     global _JOB
     workers = cores() if len(items) >= minimum else 1
     if workers < 2:

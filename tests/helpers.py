@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,17 @@ TABLE_SEED = "003_6112daa6f0df162a.txt"
 HANG_TIMEOUT = 60.0
 
 T = TypeVar("T")
+
+
+def shared_folder(path: Path) -> Path:
+    """The one rule for tests on real digests: they need ../shared beside the checkout. CI
+    always has it, so there (CI set) a missing folder is a failure, not a silent skip."""
+    if not path.is_dir():
+        message = f"{path} is not beside the checkout"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 def only_digest(digests: list[Digest]) -> Digest:
@@ -60,7 +72,7 @@ def without_hanging(call: Callable[[], T], timeout: float = HANG_TIMEOUT) -> T:
 
 
 def spy_on_worker_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Make `flashcards.workers.fork_map` believe it has two cores and record each worker pool
+    """Make `flashcards.workers.fork_iter` believe it has two cores and record each worker pool
     it starts: the returned list grows by one per pool."""
     import flashcards.workers as workers
 

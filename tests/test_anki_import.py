@@ -29,10 +29,11 @@ from flashcards.anki.export import write_package
 from flashcards.anki.notes import build_notes
 from flashcards.anki.notetypes import MCQ_MODEL_NAME, SUMMARY_MODEL_NAME
 from flashcards.anki.state import DeckState, stamp_notes
-from flashcards.build import BuildReport, build, plan_adhoc, plan_for_definition
+from flashcards.build import BuildReport, build
 from flashcards.deckdef import load_deck_definition
 from flashcards.model import Digest
 from flashcards.parse import parse_paths
+from flashcards.plan import plan_adhoc, plan_for_definition
 
 # The summary fields that become cards in a new deck (every deck here): all but the topic.
 CARD_FIELDS = ("previous_research", "problem", "methods", "results", "summary")

@@ -25,6 +25,7 @@ from flashcards import build as builder
 from flashcards.anki import apkgzip
 from flashcards.anki.apkgzip import CHUNK, ZIP_DATE, write_zip
 from flashcards.errors import BuildError
+from flashcards.plan import plan_adhoc
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import synthetic
@@ -168,7 +169,7 @@ def test_a_deck_too_large_for_a_plain_zip_is_an_error(
 
 
 def _build(folder: Path, inputs: list[Path], *, cache: bool) -> bytes:
-    plan = builder.plan_adhoc(inputs, folder / "deck.apkg", cache=cache)
+    plan = plan_adhoc(inputs, folder / "deck.apkg", cache=cache)
     builder.build(plan, now=NOW)
     return (folder / "deck.apkg").read_bytes()
 

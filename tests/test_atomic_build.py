@@ -35,6 +35,7 @@ from flashcards.anki.state import load_state
 from flashcards.cli import main
 from flashcards.errors import BuildError, FlashcardsError
 from flashcards.model import Paper, Question
+from flashcards.plan import BuildPlan, plan_adhoc
 
 LINUX_PROC = Path("/proc/self/fd").is_dir()
 
@@ -79,8 +80,8 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _plan(project: Path, **kwargs: object) -> builder.BuildPlan:
-    return builder.plan_adhoc([project / "digests"], project / "out" / "deck.apkg", **kwargs)  # type: ignore[arg-type]
+def _plan(project: Path, **kwargs: object) -> BuildPlan:
+    return plan_adhoc([project / "digests"], project / "out" / "deck.apkg", **kwargs)  # type: ignore[arg-type]
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -197,7 +198,7 @@ def test_disk_full_half_way_through_a_file(
 CHILD = r"""
 import os, sys, time
 from pathlib import Path
-from flashcards import atomicfile, build
+from flashcards import atomicfile, build, plan
 
 marker, point, project, command = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4]
 real_fsync, real_fdopen = os.fsync, os.fdopen
@@ -245,7 +246,7 @@ if command == "cli":
     from flashcards.cli import main
     main(["build", "-i", str(project / "digests"), "-o", str(project / "out" / "deck.apkg")])
 else:
-    build.build(build.plan_adhoc([project / "digests"], project / "out" / "deck.apkg"))
+    build.build(plan.plan_adhoc([project / "digests"], project / "out" / "deck.apkg"))
 """
 
 
@@ -411,7 +412,7 @@ def test_temporary_files_of_live_processes_are_kept(tmp_path: Path) -> None:
 TRACE = r"""
 import json, os, sys
 from pathlib import Path
-from flashcards import build
+from flashcards import build, plan
 
 project = Path(sys.argv[1])
 events = []
@@ -434,7 +435,7 @@ def hook(event, args):
         events.append([event, path_of(args[0])])
 
 sys.addaudithook(hook)
-build.build(build.plan_adhoc([project / "digests"], project / "out" / "deck.apkg"))
+build.build(plan.plan_adhoc([project / "digests"], project / "out" / "deck.apkg"))
 print(json.dumps(events))
 """
 

@@ -23,8 +23,8 @@ from digest_writers import write_markdown, write_quiz_text
 from helpers import ROOT
 
 from flashcards.anki.notes import escape_text
-from flashcards.build import plan_adhoc
 from flashcards.model import Paper, Question
+from flashcards.plan import plan_adhoc
 from flashcards.preview import MATHJAX_URL, preview_plan
 
 #: A real browser per test: seconds, not milliseconds.

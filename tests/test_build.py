@@ -22,6 +22,7 @@ from flashcards.deckdef import load_deck_definition
 from flashcards.errors import BuildError, ConfigError, ParseError
 from flashcards.model import Question
 from flashcards.parse import parse_paths
+from flashcards.plan import BuildPlan, plan_adhoc, plan_for_definition
 
 
 @pytest.fixture
@@ -43,8 +44,8 @@ def _questions(digests: Path) -> list[Question]:
     return [q for d in resolved for p in d.papers for q in p.questions]
 
 
-def _adhoc(digests: Path, out: Path, **kwargs: object) -> builder.BuildPlan:
-    return builder.plan_adhoc([digests], out / "deck.apkg", **kwargs)  # type: ignore[arg-type]
+def _adhoc(digests: Path, out: Path, **kwargs: object) -> BuildPlan:
+    return plan_adhoc([digests], out / "deck.apkg", **kwargs)  # type: ignore[arg-type]
 
 
 # 3 quiz papers x (4 summary cards + 3 questions) + 13 table papers x 1 summary card: a new
@@ -78,7 +79,7 @@ def test_adhoc_build_reports_and_keeps_state_beside_the_output(
         "deck.cache/entries.sqlite",
         "deck.state.json",
     ]
-    custom = builder.plan_adhoc([digests], out / "x.apkg", state=tmp_path / "s.json", deck="My")
+    custom = plan_adhoc([digests], out / "x.apkg", state=tmp_path / "s.json", deck="My")
     assert (custom.state, custom.name) == (tmp_path / "s.json", "My")
 
 
@@ -350,7 +351,7 @@ def test_committed_state_of_the_bundled_deck_is_current(tmp_path: Path) -> None:
     definition = load_deck_definition(ROOT / "decks" / "ai-papers.yaml")
     state = tmp_path / "state.json"
     shutil.copyfile(definition.state, state)
-    plan = builder.plan_for_definition(definition)
+    plan = plan_for_definition(definition)
     report = builder.build(
         dataclasses.replace(plan, output=tmp_path / "deck.apkg", state=state), now=NOW
     )

@@ -8,6 +8,7 @@ back's letter relabelled, and notes built before that (fields not yet updated) s
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from helpers import FIXTURES
 
 from flashcards.anki.notetypes import MCQ_SCRIPT
+from flashcards.model import MAX_OPTIONS, option_letter
 
 NODE = shutil.which("node")
 
@@ -56,3 +58,27 @@ def test_tap_to_choose_script_on_front_and_back(tmp_path: Path) -> None:
         "legacy_front_order": ["1", "2", "0"],
         "legacy_back": [["fc-wrong", "fc-correct", ""], "B"],
     }
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_script_reads_and_writes_option_letters_as_the_model_does(tmp_path: Path) -> None:
+    """The card's script has its own copy of the letters rule (the card cannot import Python):
+    each letter `option_letter` writes into AnswerLetter reads back as its index, and the letter
+    the back shows for an index is `option_letter`'s."""
+    body = MCQ_SCRIPT[len("<script>") : -len("</script>")]
+    letters = re.search(r'var LETTERS = "([A-Z]+)";', body)
+    reader = re.search(r"\n  (function letterIndex\(letter\) \{\n.*?\n  \})\n", body, re.S)
+    assert letters is not None and reader is not None
+    probe = tmp_path / "letters.js"
+    probe.write_text(
+        f"var LETTERS = {json.dumps(letters.group(1))};\n{reader.group(1)}\n"
+        f"var wanted = {json.dumps([option_letter(i) for i in range(MAX_OPTIONS)])};\n"
+        "console.log(JSON.stringify({read: wanted.map(letterIndex),"
+        " shown: wanted.map(function (_, i) { return LETTERS.charAt(i); })}));\n"
+    )
+    completed = subprocess.run(
+        [NODE, str(probe)], capture_output=True, text=True, timeout=30, check=True
+    )
+    results = json.loads(completed.stdout)
+    assert results["read"] == [str(i) for i in range(MAX_OPTIONS)]
+    assert results["shown"] == [option_letter(i) for i in range(MAX_OPTIONS)]

@@ -20,11 +20,13 @@ from helpers import NOW, spy_on_worker_pools
 
 import flashcards.parse
 from flashcards import build as builder
-from flashcards import buildcache
+from flashcards import buildcache, buildnotes
 from flashcards.answers import resolve
 from flashcards.cli import main
 from flashcards.deckdef import load_deck_definition
+from flashcards.errors import BuildError, ConfigError
 from flashcards.parse import digest_jobs, parse_file, parse_paths
+from flashcards.plan import plan_adhoc
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INPUTS = ("quiz/varied.txt", "quiz/marks.txt", "markdown/two_days_wrapped.md")
@@ -44,7 +46,7 @@ def _inputs(folder: Path, names: tuple[str, ...]) -> Path:
 
 
 def _build(folder: Path, *, cache: bool = True, now: int = NOW) -> builder.BuildReport:
-    plan = builder.plan_adhoc([folder / "digests"], folder / "deck.apkg", cache=cache)
+    plan = plan_adhoc([folder / "digests"], folder / "deck.apkg", cache=cache)
     return builder.build(plan, now=now)
 
 
@@ -190,7 +192,7 @@ def test_per_paper_results_follow_the_threshold_and_survive_forgery(tmp_path: Pa
         _inputs(folder, INPUTS)
     for threshold in (None, 0.99, 0.01):
         for folder in (cold, warm):
-            plan = builder.plan_adhoc(
+            plan = plan_adhoc(
                 [folder / "digests"],
                 folder / "deck.apkg",
                 unsure_threshold=threshold,
@@ -205,7 +207,7 @@ def test_per_paper_results_follow_the_threshold_and_survive_forgery(tmp_path: Pa
     (warm / "deck.state.json").unlink()
     (cold / "deck.state.json").unlink()
     for folder in (cold, warm):
-        plan = builder.plan_adhoc(
+        plan = plan_adhoc(
             [folder / "digests"],
             folder / "deck.apkg",
             unsure_threshold=0.01,
@@ -221,7 +223,7 @@ def test_files_parsed_in_worker_processes_read_as_in_one(
 ) -> None:
     folder = tmp_path / "digests"
     shutil.copytree(FIXTURES, folder)  # good digests, broken ones, files that are no digest
-    plan = builder.plan_adhoc([folder], tmp_path / "deck.apkg", cache=use_cache)
+    plan = plan_adhoc([folder], tmp_path / "deck.apkg", cache=use_cache)
     one = parse_paths([folder], collect_errors=True)
     pools = spy_on_worker_pools(monkeypatch)
     monkeypatch.setattr(flashcards.parse, "PARALLEL_MIN_FILES", 2)
@@ -276,20 +278,20 @@ def test_papers_merged_tagged_and_noted_in_workers_as_in_one_process(
     for folder in (one, many):
         _inputs(folder, INPUTS)
     made: list[int] = []
-    notes = builder._notes
+    notes = buildnotes.make_notes
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         result = notes(*args, **kwargs)
         made.append(len(result[1]))
         return result
 
-    monkeypatch.setattr(builder, "_notes", spy)
+    monkeypatch.setattr(buildnotes, "make_notes", spy)
 
     def build_both() -> list[int]:
         """Build `one` in this process, then `many` with workers; the pools `many` started."""
         _build(one, cache=use_cache)
         with monkeypatch.context() as patch:
-            patch.setattr(builder, "PARALLEL_MIN_PAPERS", 2)
+            patch.setattr(buildnotes, "PARALLEL_MIN_PAPERS", 2)
             spawned = spy_on_worker_pools(patch)
             _build(many, cache=use_cache)
         assert _outputs(many) == _outputs(one)
@@ -416,8 +418,8 @@ def test_a_failed_build_leaves_the_cache_as_it_was(tmp_path: Path) -> None:
     _inputs(tmp_path, LATER)
     key = tmp_path / "key.yaml"
     key.write_text('"0000.00000": [A]\n')  # matches no paper: an error after parsing
-    plan = builder.plan_adhoc([inputs], tmp_path / "deck.apkg", answers=key)
-    with pytest.raises(builder.ConfigError):
+    plan = plan_adhoc([inputs], tmp_path / "deck.apkg", answers=key)
+    with pytest.raises(ConfigError):
         builder.build(plan, now=NOW)
     gc.collect()  # the failed build's connection, held by the traceback, is closed
     assert _keys(tmp_path / "deck.cache") == before
@@ -439,8 +441,8 @@ def test_a_failed_first_build_leaves_no_cache(
     inputs = _inputs(tmp_path, INPUTS)
     key = tmp_path / "key.yaml"
     key.write_text('"0000.00000": [A]\n')  # matches no paper: an error after parsing
-    plan = builder.plan_adhoc([inputs], tmp_path / "deck.apkg", answers=key)
-    with pytest.raises(builder.ConfigError) as failed:
+    plan = plan_adhoc([inputs], tmp_path / "deck.apkg", answers=key)
+    with pytest.raises(ConfigError) as failed:
         builder.build(plan, now=NOW)
     # At once, not when the cache (which the traceback holds) is collected.
     assert failed.traceback and sorted(p.name for p in tmp_path.iterdir()) == [
@@ -450,11 +452,11 @@ def test_a_failed_first_build_leaves_no_cache(
     # Failing later, once its entries are complete and being synced: writing the package.
 
     def full_disk(files: object) -> None:
-        raise builder.BuildError("cannot write: No space left on device", tmp_path)
+        raise BuildError("cannot write: No space left on device", tmp_path)
 
     monkeypatch.setattr(builder, "replace_files", full_disk)
-    with pytest.raises(builder.BuildError):
-        builder.build(builder.plan_adhoc([inputs], tmp_path / "deck.apkg"), now=NOW)
+    with pytest.raises(BuildError):
+        builder.build(plan_adhoc([inputs], tmp_path / "deck.apkg"), now=NOW)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digests", "key.yaml"]
 
 
@@ -494,6 +496,7 @@ _KILLED_CHILD = """
 import os, signal, sys
 from pathlib import Path
 from flashcards import build as builder, buildcache
+from flashcards.plan import plan_adhoc
 
 folder, point, now = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 
@@ -529,7 +532,7 @@ else:
         return found
 
     buildcache._ours = ours
-builder.build(builder.plan_adhoc([folder / "digests"], folder / "deck.apkg"), now=now)
+builder.build(plan_adhoc([folder / "digests"], folder / "deck.apkg"), now=now)
 """
 
 

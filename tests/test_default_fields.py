@@ -19,6 +19,7 @@ from flashcards.anki.notes import DEFAULT_SUMMARY_FIELD_KEYS
 from flashcards.anki.notetypes import SUMMARY_MODEL_NAME
 from flashcards.anki.state import load_state
 from flashcards.deckdef import load_deck_definition
+from flashcards.plan import plan_adhoc, plan_for_definition
 from flashcards.preview import preview_plan
 
 SAMPLES = ROOT / "decks" / "samples"
@@ -48,7 +49,7 @@ def test_a_new_deck_has_no_topic_cards_and_keeps_its_default(tmp_path: Path) -> 
     state = definition.with_name("papers.state.json")
     recorded = json.loads(state.read_text(encoding="utf-8"))["default_fields"]
     assert recorded == list(DEFAULT_SUMMARY_FIELD_KEYS) and "topic" not in recorded
-    plan = builder.plan_for_definition(load_deck_definition(definition))
+    plan = plan_for_definition(load_deck_definition(definition))
     assert preview_plan(plan).cards == report.cards  # the preview shows the same cards
 
     with fresh_collection(tmp_path) as col:
@@ -89,7 +90,7 @@ def test_a_deck_built_before_keeps_its_topic_cards(tmp_path: Path) -> None:
         cards_before = col.card_count()
 
         # The same deck's summaries rebuilt today from its state, with no `fields` given.
-        plan = builder.plan_adhoc([OLD_DIGEST], tmp_path / "old.apkg", deck="AI Papers")
+        plan = plan_adhoc([OLD_DIGEST], tmp_path / "old.apkg", deck="AI Papers")
         plan = dataclasses.replace(plan, state=state, cards=("summary",))
         report = builder.build(plan, now=NOW)
         assert (report.new, report.changed, report.unchanged) == (0, 0, 3)
@@ -107,11 +108,11 @@ def test_the_bundled_deck_keeps_its_topic_cards_in_build_and_preview(tmp_path: P
     state = tmp_path / "state.json"
     shutil.copyfile(definition.state, state)
     plan = dataclasses.replace(
-        builder.plan_for_definition(definition), output=tmp_path / "deck.apkg", state=state
+        plan_for_definition(definition), output=tmp_path / "deck.apkg", state=state
     )
     report = builder.build(plan, now=NOW)
     topics = sum("topic" in p.fields for d in builder.read_inputs(plan).digests for p in d.papers)
     assert topics > 0
-    preview = preview_plan(builder.plan_for_definition(definition))
+    preview = preview_plan(plan_for_definition(definition))
     assert preview.cards == report.cards
     assert preview.html.count('data-template="Topic"') == topics

@@ -12,10 +12,11 @@ from bs4 import BeautifulSoup
 from digest_writers import write_quiz_text
 from helpers import FIXTURES, NOW, without_hanging
 
-from flashcards.build import build, plan_adhoc
+from flashcards.build import build
 from flashcards.model import Paper, Question
 from flashcards.parse import parse_paths, parse_text
 from flashcards.parse.flowchart import STEP_SEPARATOR, chart_steps, text_steps
+from flashcards.plan import plan_adhoc
 
 QUIZ = FIXTURES / "quiz"
 

@@ -23,10 +23,11 @@ from helpers import NOW
 
 from flashcards.anki.notes import escape_text
 from flashcards.anki.notetypes import MCQ_SCRIPT
-from flashcards.build import build, plan_adhoc
+from flashcards.build import build
 from flashcards.maths import is_safe
 from flashcards.model import Paper, Question
 from flashcards.parse import parse_file, parse_paths
+from flashcards.plan import plan_adhoc
 
 DAY = date(2025, 7, 14)
 

@@ -27,10 +27,11 @@ from helpers import NOW
 from flashcards import identity
 from flashcards.anki.notes import LEGACY_SUMMARY_FIELD_KEYS
 from flashcards.anki.state import load_state
-from flashcards.build import build, build_definitions, plan_adhoc
+from flashcards.build import build, build_definitions
 from flashcards.cli import main
 from flashcards.errors import ConfigError
 from flashcards.model import Paper, Question
+from flashcards.plan import plan_adhoc
 
 DAY = date(2025, 3, 4)
 

@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flashcards import build as builder
+from flashcards.errors import ConfigError
 from flashcards.model import Paper, Question
+from flashcards.plan import plan_adhoc
 
 DAY = 86_400
 
@@ -82,7 +84,7 @@ class Decks:
         self.settings: dict[str, Any] = {}  # of the plan, e.g. subdecks
         self.delta = False  # also write a delta package (compared too)
         self.modes: list[str] = []
-        spliced, full = builder._spliced_notes, builder._full_notes
+        spliced, full = builder.spliced_notes, builder.full_notes
 
         def spy_spliced(*args: Any, **kwargs: Any) -> Any:
             notes = spliced(*args, **kwargs)
@@ -93,8 +95,8 @@ class Decks:
             self.modes.append("full")
             return full(*args, **kwargs)
 
-        monkeypatch.setattr(builder, "_spliced_notes", spy_spliced)
-        monkeypatch.setattr(builder, "_full_notes", spy_full)
+        monkeypatch.setattr(builder, "spliced_notes", spy_spliced)
+        monkeypatch.setattr(builder, "full_notes", spy_full)
         for name in ("cached", "reference"):
             (root / name / "digests").mkdir(parents=True)
 
@@ -117,7 +119,7 @@ class Decks:
         reports = []
         for name in ("reference", "cached"):
             folder = self.root / name
-            plan = builder.plan_adhoc(
+            plan = plan_adhoc(
                 [folder / "digests"],
                 folder / "deck.apkg",
                 cache=name == "cached",
@@ -229,7 +231,7 @@ def test_a_delta_package_holds_the_spliced_build_s_changes(decks: Decks) -> None
 
 def test_answer_key_entries_for_added_papers_are_checked(decks: Decks) -> None:
     decks.answer_key('"2501.00001": [A]\n"2501.00008": [B, C]\n')
-    with pytest.raises(builder.ConfigError, match="matches no paper"):
+    with pytest.raises(ConfigError, match="matches no paper"):
         decks.build()
     decks.write("2025-03-10.txt", _text("2025-03-10", [_paper(1), _paper(2)]))
     decks.write("2025-03-12.txt", _text("2025-03-12", [_paper(8)]))
@@ -255,12 +257,12 @@ def test_answer_key_entries_for_added_papers_are_checked(decks: Decks) -> None:
     decks.write("2025-03-01.txt", _text("2025-03-01", [two]))
     for folder in ("cached", "reference"):
         before = (decks.root / folder / "deck.apkg").read_bytes()
-        plan = builder.plan_adhoc(
+        plan = plan_adhoc(
             [decks.root / folder / "digests"],
             decks.root / folder / "deck.apkg",
             answers=decks.root / folder / "key.yaml",
         )
-        with pytest.raises(builder.ConfigError, match="answer C for Q2 is out of range"):
+        with pytest.raises(ConfigError, match="answer C for Q2 is out of range"):
             builder.build(plan, now=decks.now)
         assert (decks.root / folder / "deck.apkg").read_bytes() == before
     decks.remove("2025-03-01.txt")

@@ -22,9 +22,10 @@ from helpers import NOW, ROOT
 
 from flashcards.anki.notes import SUMMARY_FIELD_KEYS
 from flashcards.anki.notetypes import MCQ_SCRIPT
-from flashcards.build import build, plan_adhoc, plan_notes
+from flashcards.build import build, plan_notes
 from flashcards.cli import main
 from flashcards.model import Paper, Question
+from flashcards.plan import plan_adhoc
 from flashcards.preview import (
     MATHJAX_URL,
     field_is_empty,

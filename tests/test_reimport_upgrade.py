@@ -21,6 +21,7 @@ from helpers import NOW, ROOT
 from flashcards import build as builder
 from flashcards import identity
 from flashcards.anki.notetypes import MCQ_MODEL_NAME, SUMMARY_MODEL_NAME
+from flashcards.plan import plan_adhoc
 
 BEFORE = Path(__file__).parent / "fixtures" / "reimport"
 DIGEST = ROOT / "decks" / "samples" / "quiz-2025-01-15.txt"
@@ -41,7 +42,7 @@ def test_rebuilt_deck_updates_an_imported_one_in_place(tmp_path: Path) -> None:
             reviewed[card_id] = schedule(col.get_card(card_id))
         note_ids = set(col.find_notes(""))
 
-        plan = builder.plan_adhoc([DIGEST], tmp_path / "after.apkg", deck="AI Papers")
+        plan = plan_adhoc([DIGEST], tmp_path / "after.apkg", deck="AI Papers")
         report = builder.build(dataclasses.replace(plan, state=state), now=NOW)
         # Every MCQ note changed (shuffled options, new answer-source markup); summaries may not.
         assert report.new == 0 and report.changed >= 9 and report.changed + report.unchanged == 12
@@ -93,7 +94,7 @@ def test_deck_with_options_shuffled_in_the_html_updates_in_place(tmp_path: Path)
             reviewed[card_id] = schedule(col.get_card(card_id))
         cards_before = col.card_count()
 
-        plan = builder.plan_adhoc([DIGEST], tmp_path / "after.apkg", deck="AI Papers")
+        plan = plan_adhoc([DIGEST], tmp_path / "after.apkg", deck="AI Papers")
         report = builder.build(dataclasses.replace(plan, state=state), now=NOW)
         # The MCQ notes changed (options in the digest's order, its letters); summaries did not.
         assert (report.new, report.changed, report.unchanged) == (0, len(mcq), 12 - len(mcq))

@@ -84,6 +84,21 @@ def test_adhoc_state_equal_to_the_output_is_refused(tmp_path: Path) -> None:
     assert message == f"error: {out}: --state '{out}' is also the -o file; nothing was written"
 
 
+def test_a_state_named_through_a_link_or_dots_is_the_same_file(tmp_path: Path) -> None:
+    """Two names of one file are one file: a symlink to the answer key, or the output spelled
+    with "sub/..", is refused like the file itself."""
+    root = _setup(tmp_path)
+    (root / "sub").mkdir()
+    link = root / "link.yaml"
+    link.symlink_to(root / "key.yaml")
+    base = ["build", "-i", str(root / "digests"), "-o", str(root / "x.apkg")]
+    message = _refused(root, [*base, "--answers", str(root / "key.yaml"), "--state", str(link)])
+    assert f"--state '{link}' is the answer key of this build" in message
+    dotted = str(root / "sub" / ".." / "x.apkg")
+    message = _refused(root, [*base, "--state", dotted])
+    assert message.endswith(f"--state '{dotted}' is also the -o file; nothing was written")
+
+
 @pytest.mark.parametrize("role", ["--state", "-o"])
 def test_adhoc_output_or_state_that_is_an_input_is_refused(tmp_path: Path, role: str) -> None:
     root = _setup(tmp_path)

@@ -31,8 +31,9 @@ from anki_helpers import CardAnswer, blank_cards, fresh_collection, import_packa
 from build_samples import deck_state_disagreements, package_db
 from digest_writers import write_markdown, write_quiz_text
 
-from flashcards.build import build, plan_adhoc
+from flashcards.build import build
 from flashcards.model import Paper, Question
+from flashcards.plan import plan_adhoc
 
 ROUNDS = 10
 SEED = 20261203

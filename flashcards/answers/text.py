@@ -295,10 +295,6 @@ def unmarked(marked: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(t for t in marked if t not in (_NEGATION, _CLAUSE))
 
 
-def is_number(token: str) -> bool:
-    return token[0].isdigit()
-
-
 def _may_hold(prompt: str, needles: tuple[str, ...]) -> bool:
     """False when `prompt` is ASCII and holds none of `needles` (lower case) in any case: then
     a case-blind pattern each of whose matches holds one of them cannot match. (Most prompts
