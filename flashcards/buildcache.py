@@ -174,7 +174,14 @@ class BuildCache:
         if isinstance(entry, list):
             try:
                 questions = tuple(_question_from_data(q) for q in entry)
-                if len(questions) == len(paper.questions):
+                # Only the answer is taken from the cache: a forged entry must not change a
+                # question's text or options (the key is a hash that anyone can recompute).
+                if len(questions) == len(paper.questions) and all(
+                    (q.number, q.prompt, q.options, q.line)
+                    == (p.number, p.prompt, p.options, p.line)
+                    and (q.answer is None or 0 <= q.answer < len(q.options))
+                    for q, p in zip(questions, paper.questions, strict=True)
+                ):
                     entries.use(key)
                     return dataclasses.replace(paper, questions=questions), keep
             except (KeyError, TypeError, ValueError, AttributeError, RecursionError):

@@ -217,6 +217,28 @@ def test_per_paper_results_follow_the_threshold_and_survive_forgery(tmp_path: Pa
     assert _outputs(cold) == _outputs(warm)
 
 
+def test_a_forged_answers_entry_cannot_change_a_question(tmp_path: Path) -> None:
+    # A well-formed entry under the right key (anyone can compute it): the question's text and
+    # options come from the digest, never from the cache.
+    def forge(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {**q, "prompt": "<b>forged</b>", "options": ["x"] * len(q["options"]), "answer": 0}
+            for q in questions
+        ]
+
+    cold, warm = tmp_path / "cold", tmp_path / "warm"
+    for folder in (cold, warm):
+        _inputs(folder, INPUTS)
+        builder.build(builder.plan_adhoc([folder / "digests"], folder / "deck.apkg"), now=NOW)
+    assert _forge(warm / "deck.cache", "answers", forge)
+    (warm / "deck.cache" / "build.json").unlink()
+    for folder in (cold, warm):
+        (folder / "deck.state.json").unlink()
+        plan = builder.plan_adhoc([folder / "digests"], folder / "deck.apkg", cache=folder is warm)
+        builder.build(plan, now=NOW)
+    assert _outputs(cold) == _outputs(warm)
+
+
 @pytest.mark.parametrize("use_cache", [False, True])
 def test_files_parsed_in_worker_processes_read_as_in_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
