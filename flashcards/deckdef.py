@@ -291,10 +291,13 @@ class _Validator:
         if suffix is not None and not value.endswith(suffix):
             raise self.error(f"{key}: {value!r} should end in {suffix}", key)
         resolved = _join(base, value)
-        if must_exist and not resolved.is_file():
-            raise self.error(f"{key}: {value!r} is not a file (looked for {resolved})", key)
-        if not must_exist and resolved.is_dir():
-            raise self.error(f"{key}: {value!r} is a directory, expected a file path", key)
+        try:
+            if must_exist and not resolved.is_file():
+                raise self.error(f"{key}: {value!r} is not a file (looked for {resolved})", key)
+            if not must_exist and resolved.is_dir():
+                raise self.error(f"{key}: {value!r} is a directory, expected a file path", key)
+        except OSError as exc:  # a name too long for the file system, a folder not readable
+            raise self.error(f"{key}: {value!r}: {exc.strerror or exc}", key) from None
         return resolved
 
     def cache(self, base: Path, state: Path) -> Path | None:
