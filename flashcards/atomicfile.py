@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from flashcards.errors import BuildError
+from flashcards.inputfile import NotARegularFile, open_regular_file
 
 
 def new_file_mode(path: Path) -> int:
@@ -95,9 +96,13 @@ def _write_temp(path: Path, data: bytes) -> Path:
 
 
 def _read_or_none(path: Path) -> bytes | None:
+    """The bytes of the regular file at `path`; None if there is none (a device, FIFO or
+    directory there is never read: /dev/zero would never end; the rename then replaces a link
+    to it, or fails on a directory)."""
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
+        with open_regular_file(path) as file:
+            return file.read()
+    except (FileNotFoundError, NotARegularFile):
         return None
 
 

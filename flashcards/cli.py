@@ -35,6 +35,14 @@ def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except FlashcardsError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:
+            # A path the library did not foresee failing to stat (a name too long for the file
+            # system, ...): still one line naming it, never a traceback. Writes are atomic, so
+            # nothing was changed.
+            if exc.filename is None or exc.strerror is None:
+                raise
+            click.echo(f"error: {exc.filename}: {exc.strerror}", err=True)
+            sys.exit(FlashcardsError.exit_code)
 
     return wrapper
 

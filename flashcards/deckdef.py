@@ -32,7 +32,7 @@ from flashcards.anki.notes import (
 from flashcards.buildcache import default_cache_path
 from flashcards.errors import ConfigError, FlashcardsError
 from flashcards.identity import namespace_from_setting
-from flashcards.parse import find_digest_files
+from flashcards.parse import DIGEST_SUFFIXES, find_digest_files
 from flashcards.sources import PullTarget, check_template, source_named
 from flashcards.yamlfile import YamlDocument, describe, read_yaml
 
@@ -93,14 +93,22 @@ class DeckDefinition:
         """Files matched by `sources`, sorted; a glob that matches nothing is a ConfigError.
 
         A glob may also match directories: they contribute the digest files found under them,
-        as `flashcards parse DIR` would read them.
+        as `flashcards parse DIR` would read them. The deck's own package, state and delta are
+        not among them unless they are named like a digest: a glob like `digests/*` would
+        otherwise match them from the second build on, and refuse what the first build wrote;
+        a state named like a digest (`day.txt`) stays, so the build refuses to overwrite it.
         """
+        own = {
+            os.path.realpath(path)
+            for path in (self.output, self.state, self.delta)
+            if path is not None and path.suffix.lower() not in DIGEST_SUFFIXES
+        }
         files: set[Path] = set()
         for pattern in self.sources:
             matched = _expand_source(self.base_dir, pattern)
             if not matched:
                 raise ConfigError(f"sources: {pattern!r} matches no file", self.path)
-            files.update(matched)
+            files.update(path for path in matched if os.path.realpath(path) not in own)
         return sorted(files)
 
 
@@ -292,10 +300,13 @@ class _Validator:
         if suffix is not None and not value.endswith(suffix):
             raise self.error(f"{key}: {value!r} should end in {suffix}", key)
         resolved = _join(base, value)
-        if must_exist and not resolved.is_file():
-            raise self.error(f"{key}: {value!r} is not a file (looked for {resolved})", key)
-        if not must_exist and resolved.is_dir():
-            raise self.error(f"{key}: {value!r} is a directory, expected a file path", key)
+        try:
+            if must_exist and not resolved.is_file():
+                raise self.error(f"{key}: {value!r} is not a file (looked for {resolved})", key)
+            if not must_exist and resolved.is_dir():
+                raise self.error(f"{key}: {value!r} is a directory, expected a file path", key)
+        except OSError as exc:  # a name too long for the file system, a folder not readable
+            raise self.error(f"{key}: {value!r}: {exc.strerror or exc}", key) from None
         return resolved
 
     def cache(self, base: Path, state: Path) -> Path | None:

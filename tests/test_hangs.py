@@ -406,3 +406,63 @@ def test_the_folder_walk_finds_what_rglob_finds(tmp_path: Path) -> None:
     found = without_hanging(lambda: find_digest_files(loop))
     assert found == _reference_digest_files(loop)
     assert loop / "a" / "UPPER.TXT" in found and loop / "x.md" / "in.HTM" in found
+
+
+# --- state and output files that are not regular files (second hostile pass) ------------------
+
+
+def _build(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """An ad-hoc build of QUIZ in a process of its own: a read that never ends cannot be
+    abandoned from a thread."""
+    return subprocess.run(
+        [sys.executable, "-m", "flashcards", "build", "-q", "-i", str(QUIZ), *extra],
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT,
+        check=False,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_state_file_linked_to_an_endless_device_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "out.state.json").symlink_to("/dev/zero")
+    result = _build(tmp_path, "-o", "out.apkg")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: out.state.json: cannot read the build state: a device, not a regular file; "
+        "refusing to read it\n",
+    )
+    assert not (tmp_path / "out.apkg").exists()
+    assert (tmp_path / "out.state.json").is_symlink()
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_output_linked_to_an_endless_device_is_replaced_not_read(tmp_path: Path) -> None:
+    (tmp_path / "out.apkg").symlink_to("/dev/zero")
+    result = _build(tmp_path, "-o", "out.apkg")
+    assert (result.returncode, result.stderr) == (0, "")
+    # The link (not the device) was replaced by the package, as any output is.
+    assert not (tmp_path / "out.apkg").is_symlink()
+    assert (tmp_path / "out.apkg").read_bytes()[:2] == b"PK"
+
+
+def test_a_file_name_too_long_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    long = "a" * 300
+    for extra in (
+        ["-o", f"{long}.apkg"],
+        ["-o", "o.apkg", "--state", f"{long}.json"],
+        ["-o", "o.apkg", "-i", f"{long}.md"],
+        ["-o", "o.apkg", "--answers", f"{long}.yaml"],
+    ):
+        result = _build(tmp_path, *extra)
+        assert result.returncode == 2, result.stderr
+        assert re.fullmatch(
+            rf"error: {long}\.\w+(\.\w+)?(/\S+)?: File name too long\n", result.stderr
+        )
+    deck = write(tmp_path / "deck.yaml", f"name: D\nsources: [digest.txt]\noutput: {long}.apkg\n")
+    shutil.copy(QUIZ, tmp_path / "digest.txt")
+    with pytest.raises(
+        ConfigError, match=rf"deck\.yaml:3: output: '{long}\.apkg': File name too long"
+    ):
+        load_deck_definition(deck)

@@ -173,3 +173,26 @@ def test_check_reports_a_shared_state_like_the_build(tmp_path: Path) -> None:
     assert f"error: {second}:4: state: '{root}/shared.json' is also the state of {first}" in (
         result.output
     )
+
+
+def test_a_deck_whose_sources_glob_covers_its_own_files_builds_again(tmp_path: Path) -> None:
+    # `sources: [digests/*]` matches whatever lands in digests/, the deck's own package, state
+    # and delta included: they are what it writes, never what it reads, on every build (the
+    # second build used to refuse the files the first one had written there).
+    root = _setup(tmp_path)
+    deck = root / "deck.yaml"
+    deck.write_text(
+        "name: D\nsources: ['digests/*']\noutput: digests/d.apkg\nstate: digests/d.json\n"
+        "delta: digests/new.apkg\n",
+        encoding="utf-8",
+    )
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["build", str(deck)])
+        assert result.exit_code == 0, result.output
+    assert (root / "digests" / "d.apkg").is_file() and (root / "digests" / "d.json").is_file()
+    # A state named like a digest is still one the build reads, and is never overwritten.
+    deck.write_text(
+        "name: D\nsources: ['digests/*']\noutput: digests/d.apkg\nstate: digests/day.txt\n",
+        encoding="utf-8",
+    )
+    assert "state: " in _refused(root, ["build", str(deck)])

@@ -53,6 +53,7 @@ from flashcards.anki.notes import (
 from flashcards.anki.notetypes import MCQ_FIELDS
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
+from flashcards.inputfile import NotARegularFile, open_regular_file
 
 STATE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
@@ -102,10 +103,16 @@ def load_state(path: str | Path) -> DeckState:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # Only a regular file: a state linked to /dev/zero or a FIFO would be read forever.
+        with open_regular_file(path) as file:
+            text = file.read().decode("utf-8")
     except FileNotFoundError:
         return DeckState()
-    except (OSError, UnicodeDecodeError) as exc:
+    except NotARegularFile as exc:
+        raise ConfigError(f"cannot read the build state: {exc}", path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the build state: {exc.strerror or exc}", path) from None
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read the build state: {exc}", path) from None
     try:
         document = json.loads(text)
