@@ -270,6 +270,24 @@ def _field(card: PreviewCard, name: str) -> str:
     return dict(zip(names, card.note.fields, strict=True)).get(name, "")
 
 
+# Without JavaScript no frame is sized to its content (the page script does that): each starts at
+# a height estimated from its text, generous enough for a phone's narrow column, so that no side
+# is cut off. A frame scrolls, but nothing shows that a back goes on below its options.
+_NOT_SHOWN = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_MARKUP = re.compile(r"<[^>]*>")
+_BLOCK = re.compile(r"<(?:li|div|p|br|hr|h\d|ol|ul|details|summary|figure)\b", re.IGNORECASE)
+_CHARS_PER_LINE = 26  # at a 320-px card, 16-px text, a bold prompt: fewer in a line than this
+_LINE_EM = 1.7  # a line's height, in the page's em, with some margin
+
+
+def _starting_height(body: str) -> str:
+    """The CSS height a side's frame starts at: room for `body`'s text in a narrow column."""
+    shown = _NOT_SHOWN.sub("", body)
+    text = html.unescape(_MARKUP.sub("", shown))
+    lines = len(text) / _CHARS_PER_LINE + len(_BLOCK.findall(shown))
+    return f"{max(26.0, 4 + _LINE_EM * lines):.0f}em"
+
+
 def _card_html(card: PreviewCard, number: int) -> str:
     # The field's text without its markup (a `fc-source` block; the text is escaped already).
     source = re.sub(r"<[^>]*>", "", _field(card, "AnswerSource")) if card.note.kind == "mcq" else ""
@@ -289,10 +307,10 @@ def _card_html(card: PreviewCard, number: int) -> str:
         f'<figure class="pv-side"><figcaption>Front <button type="button" class="pv-show"'
         f' data-front="front-{number}" data-back="back-{number}">Show answer</button></figcaption>'
         f'<iframe class="pv-front" id="front-{number}" title="{title}, front"'
-        f' srcdoc="{front}"></iframe></figure>\n'
+        f' style="height: {_starting_height(card.front)}" srcdoc="{front}"></iframe></figure>\n'
         '<figure class="pv-side"><figcaption>Back</figcaption>'
         f'<iframe class="pv-back" id="back-{number}" title="{title}, back"'
-        f' srcdoc="{back}"></iframe></figure>\n'
+        f' style="height: {_starting_height(card.back)}" srcdoc="{back}"></iframe></figure>\n'
         "</div>\n</article>"
     )
 

@@ -398,3 +398,18 @@ def test_cards_read_correctly_without_javascript(browser: Any, page_file: Path) 
     assert style == "upper-alpha"
     page.screenshot(path=ARTIFACTS / "no-javascript.png", full_page=True)
     page.context.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_without_javascript_no_side_is_cut_off(browser: Any, page_file: Path, width: int) -> None:
+    """Without the page script no frame is sized to its card: each starts tall enough for its
+    whole side, or the answer under a back's options would be hidden below the frame's edge."""
+    page = _open(browser, page_file, width=width, javascript=False)
+    frames = page.locator("iframe")
+    assert frames.count() == 2 * page.locator("article.pv-card").count()
+    for i in range(frames.count()):
+        frame = frames.nth(i)
+        shown = frame.evaluate("f => f.clientHeight")
+        needed = frame.evaluate("f => f.contentDocument.documentElement.scrollHeight")
+        assert needed <= shown, frame.get_attribute("title")
+    page.context.close()

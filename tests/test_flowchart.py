@@ -126,6 +126,39 @@ def test_text_steps_split_only_where_the_text_marks_steps(line: str, steps: list
     assert text_steps(line) == steps
 
 
+def test_no_step_begins_or_ends_with_the_arrow_that_linked_it() -> None:
+    """Numbered items joined by arrows ("1. Map → 2. Plan") are cut before each number, and a
+    chart may draw a label as "→ Sweep": the arrow points at a neighbouring step, which the list
+    of steps shows already, so it is not part of either step. Arrows inside a step stay."""
+    line = (
+        "Pond Sweeper Cycle with a title long enough to be more than a label "
+        "1. Map the pond from the bank → 2. Plan a loop around the reeds => "
+        "3. Sweep the surface (A -> B) 4. Dock"
+    )
+    assert text_steps(line) == [
+        "Pond Sweeper Cycle with a title long enough to be more than a label",
+        "Map the pond from the bank",
+        "Plan a loop around the reeds",
+        "Sweep the surface (A -> B)",
+        "Dock",
+    ]
+    assert text_steps("→ Report to the owner") == ["Report to the owner"]
+    svg = _svg(
+        '<svg><rect x="0" y="0" width="200" height="60"/><text x="10" y="20">Map</text>'
+        '<rect x="0" y="100" width="200" height="60"/><text x="10" y="120">→ Sweep ⟶</text>'
+        '<text x="10" y="300">→</text></svg>'
+    )
+    assert chart_steps(svg) == ("Map", "Sweep")
+    assert text_steps("→ ->") == ["→ ->"]  # only arrows: kept, as a lone arrow label is
+
+
+def test_a_step_of_a_million_arrows_does_not_hang() -> None:
+    """Stripping the arrows at a step's ends is linear: a run of arrows ending in a word (which
+    a backtracking regex would rescan from every arrow) reads in a moment."""
+    line = "→" * 1_000_000 + "x"
+    assert without_hanging(lambda: text_steps(line)) == ["x"]
+
+
 def test_quiz_text_keeps_each_line_of_a_chart_as_a_step(tmp_path: Path) -> None:
     digest = tmp_path / "2026-05-04.txt"
     digest.write_text(
@@ -145,13 +178,23 @@ def test_quiz_text_keeps_each_line_of_a_chart_as_a_step(tmp_path: Path) -> None:
 
 def test_every_corpus_chart_reads_as_steps(corpus: Path) -> None:
     """Every chart of the real pages gives steps: none empty, and none that is the whole chart
-    run together (a chart of some size has several steps, none holding half its words)."""
+    run together (a chart of some size has several steps, none holding half its words), and no
+    step begins or ends with the arrow that linked it to the next."""
     pages = parse_paths([corpus / "daily_paper" / "html"]).digests
     charts = [p.fields["workflow"] for d in pages for p in d.papers if "workflow" in p.fields]
     assert len(charts) > 250
+    text_pages = parse_paths([corpus / "daily_paper" / "text"]).digests
+    flattened = [
+        p.fields["workflow"] for d in text_pages for p in d.papers if "workflow" in p.fields
+    ]
+    assert len(flattened) > 250
+    for chart in flattened:
+        steps = chart.split(STEP_SEPARATOR)
+        assert not any(step.startswith("→") or step.endswith("→") for step in steps), chart
     for chart in charts:
         steps = chart.split(STEP_SEPARATOR)
         assert all(step.strip() for step in steps), chart
+        assert not any(step.startswith("→") or step.endswith("→") for step in steps), chart
         words = len(chart.split())
         if words >= 20:
             assert len(steps) >= 3, chart

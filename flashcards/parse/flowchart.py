@@ -125,7 +125,7 @@ def chart_steps(svg: Tag) -> tuple[str, ...]:
             steps[-1].append(line)
         else:
             steps.append([line])
-    return tuple(text for step in steps if (text := _step_text(step)))
+    return tuple(text for step in steps if (text := _without_arrows(_step_text(step))))
 
 
 def _is_title(lines: list[_Line]) -> bool:
@@ -429,13 +429,40 @@ _INNER_BULLET = re.compile(r"\s+[-•*]\s+")
 _SHORT_STEP_WORDS = 8  # an arrow chain's steps are labels; longer runs hold arrows of their own
 
 
+def _without_arrows(step: str) -> str:
+    """`step` without the arrows at its ends: one there points at the step before or after it
+    ("1. Map → 2. Plan" cut before each number, a label drawn as "→ Output"), which the list of
+    steps shows already. A step that is only arrows stays as it is. Scanned by index, not by a
+    regex, so a hostile run of arrows costs linear time."""
+    start, end = 0, len(step)
+    while True:
+        while start < end and step[start].isspace():
+            start += 1
+        arrow = next((a for a in _ARROWS if step.startswith(a, start, end)), None)
+        if arrow is None:
+            break
+        start += len(arrow)
+    while True:
+        while end > start and step[end - 1].isspace():
+            end -= 1
+        arrow = next((a for a in _ARROWS if step.endswith(a, start, end)), None)
+        if arrow is None:
+            break
+        end -= len(arrow)
+    return step[start:end] or step
+
+
 def text_steps(line: str) -> list[str]:
     """The steps of a flow chart flattened to one line of text, where the text itself marks
     them: an arrow chain of short labels ("Encode -> Cluster -> Score"), items numbered 1, 2, 3…
     in order (what precedes item 1, often the chart's title, stays a step of its own), or a line
     of bullets ("- Encode - Cluster"). Anything else is one step, as written: an arrow inside a
-    longer run ("root -> leaves") relates two labels, not the chart's steps."""
-    line = collapse_whitespace(line)
+    longer run ("root -> leaves") relates two labels, not the chart's steps. No step begins or
+    ends with an arrow."""
+    return [_without_arrows(step) for step in _marked_steps(collapse_whitespace(line))]
+
+
+def _marked_steps(line: str) -> list[str]:
     # Each split below is tried only on a line holding what it needs (an arrow; a digit, then
     # "." or ")" and a space): the regexes are tried at every position, the tests are cheap.
     if any(map(line.__contains__, _ARROWS)):
