@@ -14,8 +14,9 @@ from anki_helpers import blank_cards, fresh_collection, import_package, review_c
 from digest_writers import write_quiz_text
 from helpers import NOW
 
-from flashcards.build import build, plan_adhoc
+from flashcards.build import build
 from flashcards.model import Paper, Question
+from flashcards.plan import plan_adhoc
 
 DAY = date(2025, 3, 4)
 
