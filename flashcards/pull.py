@@ -162,8 +162,8 @@ def pull(
     ranges = [day_range(t, today=today, since=since, until=until, refresh=refresh) for t in targets]
 
     # One state per folder, however its path is spelled, shared by the sources pulled into it.
-    states = {_folder_key(t.folder): _load_state(t.folder) for t in targets}
-    gave_up: dict[int, list[str]] = {}
+    states = {_folder_key(t.folder): _load_state(t.folder, today) for t in targets}
+    gave_up: dict[int, list[tuple[str, date]]] = {}
     schedule: list[list[date]] = []
     for index, (target, span) in enumerate(zip(targets, ranges, strict=True)):
         days = span.days()
@@ -191,18 +191,19 @@ def pull(
         failed = states[_folder_key(target.folder)].failed
         for result in done:
             if result.status == "failed":
-                failed.add(result.file.name)
+                failed.setdefault(result.file.name, today)
             else:
-                failed.discard(result.file.name)
+                failed.pop(result.file.name, None)
         warnings = [
             f"{r.file}: the source no longer has it ({r.url}); the file is kept"
             for r in done
             if r.status == "present" and r.url is not None
         ]
         warnings += [
-            f"{target.folder / name}: failed on every pull for {RETRY_FAILED_DAYS} days; not "
-            f"tried again (pull it with --since {name[:10]} --until {name[:10]})"
-            for name in gave_up.get(index, [])
+            f"{target.folder / name}: failed on every pull for {RETRY_FAILED_DAYS} days (since "
+            f"{since.isoformat()}); not tried again (pull it with --since {name[:10]} --until "
+            f"{name[:10]})"
+            for name, since in gave_up.get(index, [])
         ]
         first = min(done[0].day, span.first) if done else span.first
         reports.append(TargetReport(target, first, span.last, done, tuple(warnings)))
@@ -258,25 +259,27 @@ def _run(
 
 def _failed_before(
     target: PullTarget, states: dict[str, _FolderState], first: date, today: date
-) -> tuple[list[date], list[str]]:
-    """The target's remembered failed days before `first` to try again, and those too old to
-    (forgotten from now on)."""
+) -> tuple[list[date], list[tuple[str, date]]]:
+    """The target's remembered failed days before `first` to try again, and those that have
+    failed for too long (with the day of their first failure; forgotten from now on). The
+    window counts from a day's first failure, not from its date: a backfill's old day that
+    failed once is tried again like yesterday's."""
     failed = states[_folder_key(target.folder)].failed
     retry: list[date] = []
-    too_old: list[str] = []
-    for name in sorted(failed):
+    too_old: list[tuple[str, date]] = []
+    for name, since in sorted(failed.items()):
         if not name.endswith(target.source.suffix):
             continue
         try:
             day = date.fromisoformat(name[: -len(target.source.suffix)])
         except ValueError:
-            failed.discard(name)
+            del failed[name]
             continue
         if (target.folder / name).exists() or day >= first:
             continue
-        if (today - day).days > RETRY_FAILED_DAYS:
-            failed.discard(name)
-            too_old.append(name)
+        if (today - since).days > RETRY_FAILED_DAYS:
+            del failed[name]
+            too_old.append((name, since))
         else:
             retry.append(day)
     return retry, too_old
@@ -515,13 +518,15 @@ class _FolderState:
     name by one thread only), written once at its end."""
 
     files: dict[str, dict[str, str]] = field(default_factory=dict)  # name → url, etag, ...
-    failed: set[str] = field(default_factory=set)  # names of the days to try again
+    # The days to try again, by file name, with the day (UTC) each first failed.
+    failed: dict[str, date] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
         return {
-            "about": "flashcards pull: validators of each file (for --refresh), days to retry",
+            "about": "flashcards pull: validators of each file (for --refresh), days to retry "
+            "(each with the day it first failed)",
             "files": {name: self.files[name] for name in sorted(self.files)},
-            "failed": sorted(self.failed),
+            "failed": {name: self.failed[name].isoformat() for name in sorted(self.failed)},
         }
 
 
@@ -532,9 +537,11 @@ def failed_files(folder: Path) -> list[Path]:
     return [folder / name for name in names if not (folder / name).exists()]
 
 
-def _load_state(folder: Path) -> _FolderState:
+def _load_state(folder: Path, today: date | None = None) -> _FolderState:
     """The remembered state; a missing or damaged file is an empty one (it only saves downloads
-    and retries)."""
+    and retries). A failed day with no valid first-failure day (a list written by an earlier
+    version, or a damaged entry) counts as first failed `today`."""
+    today = today or datetime.now(UTC).date()
     try:
         data = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep
@@ -551,8 +558,24 @@ def _load_state(folder: Path) -> _FolderState:
         }
         if isinstance(files, dict)
         else {},
-        {name for name in failed if isinstance(name, str)} if isinstance(failed, list) else set(),
+        _failed_days(failed, today),
     )
+
+
+def _failed_days(failed: Any, today: date) -> dict[str, date]:
+    if isinstance(failed, list):  # names only
+        failed = dict.fromkeys(name for name in failed if isinstance(name, str))
+    if not isinstance(failed, dict):
+        return {}
+    days: dict[str, date] = {}
+    for name, since in failed.items():
+        if not isinstance(name, str):
+            continue
+        try:
+            days[name] = min(date.fromisoformat(since), today)
+        except (TypeError, ValueError):
+            days[name] = today
+    return days
 
 
 def _save_state(folder: Path, state: _FolderState) -> str | None:

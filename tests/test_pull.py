@@ -386,7 +386,7 @@ def test_a_day_that_is_not_a_digest_leaves_no_file(
             # Only the note to try the day again.
             assert files_in(tmp_path) == [STATE_FILE]
             state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
-            assert state["failed"] == ["2025-06-02.html"]
+            assert state["failed"] == {"2025-06-02.html": TODAY.isoformat()}
 
 
 def test_a_page_over_the_size_limit_is_refused(site: Site, tmp_path: Path) -> None:
@@ -973,7 +973,7 @@ def test_a_failed_day_is_tried_again_by_the_next_pulls(site: Site, tmp_path: Pat
     assert statuses(later) == {"2025-06-02": "fetched", "2025-06-04": "fetched"}
     assert (later.first, later.last) == (MONDAY, date(2025, 6, 4))
     state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
-    assert state["failed"] == []
+    assert state["failed"] == {}
     assert next_morning(date(2025, 6, 4)).days == ()
 
 
@@ -1016,11 +1016,56 @@ def test_a_day_failing_for_a_month_is_given_up_with_a_warning(site: Site, tmp_pa
     report = pull(
         [target(site, "junk", tmp_path)],
         until=date(2025, 6, 3),
-        today=MONDAY + timedelta(days=31),
+        today=TODAY + timedelta(days=31),  # a month after it first failed
         settings=settings(Waits()),
     )
     (only,) = report.targets
     assert only.days == ()
-    assert "failed on every pull for 30 days" in only.warnings[0]
+    assert "failed on every pull for 30 days (since 2025-06-08)" in only.warnings[0]
     state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
-    assert state["failed"] == []
+    assert state["failed"] == {}
+
+
+def test_an_old_day_of_a_backfill_that_failed_once_is_tried_again(
+    site: Site, tmp_path: Path
+) -> None:
+    """The month of retries counts from a day's first failure, not from its date: a backlog
+    pulled two months late gets the same second chance as yesterday's digest."""
+    late = MONDAY + timedelta(days=60)
+    first = pull(
+        [target(site, "healing", tmp_path)],
+        since=MONDAY,
+        until=date(2025, 6, 3),
+        today=late,
+        settings=settings(Waits()),
+    ).targets[0]
+    assert statuses(first) == {"2025-06-02": "failed", "2025-06-03": "fetched"}
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["failed"] == {"2025-06-02.html": late.isoformat()}
+
+    again = pull(
+        [target(site, "healing", tmp_path)],
+        until=date(2025, 6, 3),
+        today=late + timedelta(days=1),
+        settings=settings(Waits()),
+    ).targets[0]
+    assert statuses(again) == {"2025-06-02": "fetched"}
+    assert again.warnings == ()
+
+
+def test_failed_days_remembered_as_a_list_are_still_tried_again(site: Site, tmp_path: Path) -> None:
+    """A state file of an earlier version lists failed days by name only: they are tried
+    again, their month counting from the first pull that reads them."""
+    (tmp_path / "2025-06-03.html").write_bytes(quiz_page(date(2025, 6, 3)))
+    (tmp_path / STATE_FILE).write_text(
+        json.dumps({"files": {}, "failed": ["2025-06-02.html"]}), encoding="utf-8"
+    )
+    report = pull(
+        [target(site, "week", tmp_path)],
+        until=date(2025, 6, 3),
+        today=MONDAY + timedelta(days=90),
+        settings=settings(Waits()),
+    ).targets[0]
+    assert statuses(report) == {"2025-06-02": "fetched"}
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["failed"] == {}
