@@ -728,11 +728,11 @@ def digest_from_data(data: Mapping[str, Any]) -> Digest:
     if data["format"] not in ("quiz-text", "quiz-html", "markdown-table"):
         raise ValueError(f"unknown format {data['format']!r}")
     return Digest(
-        source=_str(data["source"]),
+        source=expect_str(data["source"]),
         format=data["format"],
         date=date.fromisoformat(data["date"]),
         papers=tuple(_paper_from_data(p) for p in data["papers"]),
-        warnings=tuple(_str(w) for w in data["warnings"]),
+        warnings=tuple(expect_str(w) for w in data["warnings"]),
     )
 
 
@@ -775,14 +775,14 @@ def _paper_from_data(data: Mapping[str, Any]) -> Paper:
     if not isinstance(fields, dict):
         raise TypeError("fields")
     return Paper(
-        title=_str(data["title"]),
+        title=expect_str(data["title"]),
         arxiv_id=_optional_str(data["arxiv_id"]),
         url=_optional_str(data["url"]),
         published=date.fromisoformat(published) if published is not None else None,
-        authors=tuple(_str(a) for a in data["authors"]),
-        fields={_str(k): _str(v) for k, v in fields.items()},
+        authors=tuple(expect_str(a) for a in data["authors"]),
+        fields={expect_str(k): expect_str(v) for k, v in fields.items()},
         questions=tuple(_question_from_data(q) for q in data["questions"]),
-        links=tuple((_str(label), _str(url)) for label, url in data["links"]),
+        links=tuple((expect_str(label), expect_str(url)) for label, url in data["links"]),
         line=_optional_int(data["line"]),
         category=_optional_str(data["category"]),
     )
@@ -791,9 +791,9 @@ def _paper_from_data(data: Mapping[str, Any]) -> Paper:
 def _question_from_data(data: Mapping[str, Any]) -> Question:
     # Parsed questions carry no answer yet except a marked one; every field is kept as written.
     return Question(
-        number=_int(data["number"]),
-        prompt=_str(data["prompt"]),
-        options=tuple(_str(o) for o in data["options"]),
+        number=expect_int(data["number"]),
+        prompt=expect_str(data["prompt"]),
+        options=tuple(expect_str(o) for o in data["options"]),
         answer=_optional_int(data["answer"]),
         answer_source=data["answer_source"]
         if data["answer_source"] in (None, "key", "marked", "inferred")
@@ -809,21 +809,23 @@ def _raise(exc: Exception) -> Any:
     raise exc
 
 
-def _str(value: Any) -> str:
+def expect_str(value: Any) -> str:
+    """`value` read from a cache entry, if a string (a cache may come from anyone)."""
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return value
 
 
 def _optional_str(value: Any) -> str | None:
-    return None if value is None else _str(value)
+    return None if value is None else expect_str(value)
 
 
-def _int(value: Any) -> int:
+def expect_int(value: Any) -> int:
+    """`value` read from a cache entry, if an integer (not a bool)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
     return value
 
 
 def _optional_int(value: Any) -> int | None:
-    return None if value is None else _int(value)
+    return None if value is None else expect_int(value)

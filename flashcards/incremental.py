@@ -36,7 +36,7 @@ from flashcards.anki.notes import (
 )
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS
 from flashcards.anki.state import NoteState
-from flashcards.buildcache import BuildCache
+from flashcards.buildcache import BuildCache, expect_int, expect_str
 from flashcards.model import Digest, Format
 
 _FORMATS: dict[Any, Format] = {f: f for f in ("quiz-text", "quiz-html", "markdown-table")}
@@ -110,9 +110,9 @@ def last_build(cache: BuildCache, context: str, state_sha: str | None) -> LastBu
     ):
         return None
     try:
-        files = tuple((_str(path), _str(sha)) for path, sha in data["files"])
+        files = tuple((expect_str(path), expect_str(sha)) for path, sha in data["files"])
         digests = {
-            _str(path): tuple(_entry(item) for item in entries)
+            expect_str(path): tuple(_entry(item) for item in entries)
             for path, entries in data["digests"].items()
         }
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
@@ -123,11 +123,11 @@ def last_build(cache: BuildCache, context: str, state_sha: str | None) -> LastBu
 def _entry(item: Any) -> DigestEntry:
     source, format_, day, warnings, keys = item
     return DigestEntry(
-        _str(source),
+        expect_str(source),
         _FORMATS[format_],  # KeyError for another
         date.fromisoformat(day),
-        tuple(_str(w) for w in warnings),
-        tuple(_str(k) for k in keys),
+        tuple(expect_str(w) for w in warnings),
+        tuple(expect_str(k) for k in keys),
     )
 
 
@@ -166,7 +166,7 @@ def group_from_text(
     head, *contents = json.loads(text)
     lines = text[1:-1].split(",\n")[1:]  # each note's content_json as stored
     first, source, index = head["order"]
-    order = (_str(first), _str(source), _int(index))
+    order = (expect_str(first), expect_str(source), expect_int(index))
     note_deck = deck_for(deck, date.fromisoformat(order[0]), subdecks)
     notes = head["notes"]
     if not len(notes) == len(lines) == len(contents):
@@ -195,22 +195,10 @@ def group_from_text(
             fields=tuple(fields),
             tags=tuple(tags),
             deck=note_deck,
-            order=(*order, _int(number)),
+            order=(*order, expect_int(number)),
             cards=card_count(kind, fields),
         )
         # The cached property's value, from the stored line rather than encoding it again.
         spec.__dict__["content_hash"] = digest
         specs.append(spec)
     return NoteGroup(key, order, tuple(specs))
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value

@@ -229,12 +229,12 @@ def test_a_forged_answers_entry_cannot_change_a_question(tmp_path: Path) -> None
     cold, warm = tmp_path / "cold", tmp_path / "warm"
     for folder in (cold, warm):
         _inputs(folder, INPUTS)
-        builder.build(builder.plan_adhoc([folder / "digests"], folder / "deck.apkg"), now=NOW)
+        builder.build(plan_adhoc([folder / "digests"], folder / "deck.apkg"), now=NOW)
     assert _forge(warm / "deck.cache", "answers", forge)
     (warm / "deck.cache" / "build.json").unlink()
     for folder in (cold, warm):
         (folder / "deck.state.json").unlink()
-        plan = builder.plan_adhoc([folder / "digests"], folder / "deck.apkg", cache=folder is warm)
+        plan = plan_adhoc([folder / "digests"], folder / "deck.apkg", cache=folder is warm)
         builder.build(plan, now=NOW)
     assert _outputs(cold) == _outputs(warm)
 
