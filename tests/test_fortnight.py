@@ -8,7 +8,10 @@ options, in a repository folder whose deck definition pulls from a mirror served
     Thu 06-05               the page repeats Monday's paper (its notes change: a new date tag)
     Mon 06-09               the user fixes a typo in Tuesday's pulled page (a push to digests/)
     Tue 06-10               a 200 page that is not a digest until Thursday's fix upstream: the pull
-                            fails (exit 1, the run goes on), `check` warns, Friday's pull brings it
+                            fails (exit 1, the run goes on) and `check` warns, twice; Thursday's
+                            pull brings it in
+    Wed 06-11               the build cache was evicted (every run starts without dist/)
+    Fri 06-13               actions/cache restores an older entry, the one saved on Monday 06-09
 
 After each morning, collection A imports the full package and collection B the delta (the real
 Anki backend); a card is studied in both the same way; A and B must then hold the same notes
@@ -25,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shutil
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -56,6 +60,8 @@ REPEATS = date(2025, 6, 5)  # also carries FIRST's paper
 TYPO_DAY, TYPO_FIXED_ON = date(2025, 6, 3), date(2025, 6, 9)
 TYPO, FIXED = "wihch", "which"
 BROKEN, FIXED_UPSTREAM = date(2025, 6, 10), date(2025, 6, 12)
+CACHE_EVICTED = date(2025, 6, 11)
+CACHE_SAVED, CACHE_STALE = date(2025, 6, 9), date(2025, 6, 13)
 
 
 def paper_of(day: date) -> Paper:
@@ -206,6 +212,15 @@ def test_a_fortnight_of_daily_ci(
     with fresh_collection(tmp_path) as a, fresh_collection(tmp_path) as b:
         for day in MORNINGS:
             today["day"] = mirror.today = day
+            # Each run starts from a fresh checkout: the packages were published, not committed
+            # (the commit step excludes dist/); the build cache comes back from actions/cache,
+            # but not after it was evicted.
+            shutil.rmtree(repo / "dist", ignore_errors=True)
+            if day == CACHE_EVICTED:
+                shutil.rmtree(repo / "decks" / "papers.cache")
+            if day == CACHE_STALE:
+                shutil.rmtree(repo / "decks" / "papers.cache")
+                shutil.copytree(tmp_path / "saved.cache", repo / "decks" / "papers.cache")
             if day == TYPO_FIXED_ON:  # a person's fix, pushed between two runs
                 page = quiz / f"{TYPO_DAY}.html"
                 text = page.read_text(encoding="utf-8")
@@ -249,6 +264,9 @@ def test_a_fortnight_of_daily_ci(
             assert bool(missing) == broken, (day, missing)
             if broken:
                 assert str(BROKEN) in missing[0]["message"] + str(missing[0]["path"])
+
+            if day == CACHE_SAVED:
+                shutil.copytree(repo / "decks" / "papers.cache", tmp_path / "saved.cache")
 
             # build --json: one object, what the README lists.
             assert results["build"].stderr == ""  # with --json, warnings are in the report
