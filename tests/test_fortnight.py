@@ -5,7 +5,7 @@ options, in a repository folder whose deck definition pulls from a mirror served
 
     Mon 06-02 … Sun 06-15   a page each weekday, 404 at weekends
     Wed 06-04               500, then 200 (the pull's own retry fetches it that morning)
-    Thu 06-05               the page repeats Monday's paper (its notes change: a new date tag)
+    Thu 06-05               the page repeats Monday's paper, a result restated (its notes change)
     Mon 06-09               the user fixes a typo in Tuesday's pulled page (a push to digests/)
     Tue 06-10               a 200 page that is not a digest until Thursday's fix upstream: the pull
                             fails (exit 1, the run goes on) and `check` warns, twice; Thursday's
@@ -25,6 +25,7 @@ are recorded instead of slept.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -84,7 +85,11 @@ def paper_of(day: date) -> Paper:
 
 
 def page_of(day: date) -> bytes:
-    papers = [paper_of(day)] + ([paper_of(FIRST)] if day == REPEATS else [])
+    papers = [paper_of(day)]
+    if day == REPEATS:  # Monday's paper again, its results stated more precisely
+        first = paper_of(FIRST)
+        results = first.fields["results"].replace("times", "times (measured on 8 tasks)")
+        papers.append(dataclasses.replace(first, fields={**first.fields, "results": results}))
     return write_quiz_html(
         day, [(p, f"https://arxiv.org/abs/{p.arxiv_id}") for p in papers]
     ).encode()
@@ -150,7 +155,8 @@ def _collection(col: Collection) -> dict[str, Any]:
         "select n.guid, c.ord, r.ease, r.type from revlog r join cards c on c.id = r.cid "
         "join notes n on n.id = c.nid order by r.id"
     )
-    return {"notes": notes, "cards": cards, "revlog": revlog}
+    decks = sorted((d["name"], d.get("desc", "")) for d in col.decks.all())
+    return {"notes": notes, "cards": cards, "revlog": revlog, "decks": decks}
 
 
 def _cache_path() -> str:
@@ -273,6 +279,7 @@ def test_a_fortnight_of_daily_ci(
             report = json.loads(results["build"].stdout)
             [deck] = report["decks"]
             assert set(deck) == _BUILD_KEYS
+            assert deck["written"] is True  # dist/ was not there
             assert deck["new"] + deck["changed"] + deck["unchanged"] == deck["notes"]
             assert deck["bytes"] == full.stat().st_size and Path(deck["output"]).resolve() == full
             assert deck["delta"]["notes"] == deck["new"] + deck["changed"]
@@ -320,6 +327,7 @@ def test_a_fortnight_of_daily_ci(
         assert TYPO not in flds and f"By {FIXED} factor" in flds
         tags = a.db.list("select tags from notes where flds like ?", "%Study of 2025-06-02%")
         assert tags and all(f"date::{FIRST}" in t and f"date::{REPEATS}" in t for t in tags)
+        assert "(measured on 8 tasks)" in flds
         assert waits, "the 500 was retried after a (recorded) wait"
         # The build cache sits where the workflow's actions/cache step saves it from.
         assert list(repo.glob(_cache_path())) == [repo / "decks" / "papers.cache"]
