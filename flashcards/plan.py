@@ -159,6 +159,26 @@ def check_paths(plans: Sequence[BuildPlan]) -> None:
             target = written.get(file_key(path))
             if target is not None:
                 raise _overlap(target[0], target[1], f"is {what} of {_name(plan)} ({path})")
+        if plan.cache is not None:
+            _check_cache(plan, plan.cache, written, read)
+
+
+def _check_cache(
+    plan: BuildPlan,
+    cache: Path,
+    written: dict[str, tuple[BuildPlan, str]],
+    read: list[tuple[Path, str]],
+) -> None:
+    """The cache is a folder the build replaces files in: it must not be a file the build
+    writes or reads (`cache: deck.apkg` would turn the package's place into a folder)."""
+    key = file_key(cache)
+    other = written.get(key)
+    what = f"the {_role(*other)}" if other is not None else None
+    what = what or next((w for path, w in read if file_key(path) == key), None)
+    if what is None:
+        return
+    message = f"cache: {str(cache)!r} is also {what}; nothing was written"
+    raise ConfigError(message, plan.definition or cache, plan.lines.get("cache"))
 
 
 def _written_by(plan: BuildPlan) -> list[tuple[str, Path]]:

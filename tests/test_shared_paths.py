@@ -196,3 +196,30 @@ def test_a_deck_whose_sources_glob_covers_its_own_files_builds_again(tmp_path: P
         encoding="utf-8",
     )
     assert "state: " in _refused(root, ["build", str(deck)])
+
+
+@pytest.mark.parametrize(
+    ("cache", "what"),
+    [
+        ("deck.apkg", "the output of"),
+        ("deck.state.json", "the state of"),
+        ("key.yaml", "the answer key"),
+    ],
+)
+def test_a_cache_folder_on_a_file_the_build_writes_or_reads_is_refused(
+    tmp_path: Path, cache: str, what: str
+) -> None:
+    root = _setup(tmp_path)
+    deck = _deck(
+        root,
+        "deck",
+        "output: deck.apkg",
+        "state: deck.state.json",
+        "answers: key.yaml",
+        f"cache: {cache}",
+    )
+    CliRunner().invoke(main, ["build", str(deck), "--no-cache"], catch_exceptions=False)
+    folders = sorted(p for p in root.rglob("*") if p.is_dir())
+    message = _refused(root, ["build", str(deck)])
+    assert message.startswith(f"error: {deck}:6: cache: '{root / cache}' is also {what}")
+    assert sorted(p for p in root.rglob("*") if p.is_dir()) == folders
