@@ -216,6 +216,7 @@ def test_a_fortnight_of_daily_ci(
     # (guid, ord) → its schedule after the review, in A and in B
     reviewed: dict[tuple[str, int], dict[str, tuple[int, ...]]] = {}
     with fresh_collection(tmp_path) as a, fresh_collection(tmp_path) as b:
+        had: list[str] = []  # the digests in the folder before the morning's pull
         for day in MORNINGS:
             today["day"] = mirror.today = day
             # Each run starts from a fresh checkout: the packages were published, not committed
@@ -259,6 +260,9 @@ def test_a_fortnight_of_daily_ci(
                 if d <= day and d.weekday() < 5 and not (d == BROKEN and broken)
             )
             assert _digests(quiz) == expected
+            fetched = re.search(r"fetched (\d+),", pulled.stdout)  # absent: nothing to pull
+            assert (int(fetched.group(1)) if fetched else 0) == len(expected) - len(had), day
+            had = expected
             if day >= FLAKY:
                 assert mirror.hits[f"/mirror/{FLAKY}.html"] == 2
             # check: the failed day is a warning a person sees (exit 0: the run goes on).
