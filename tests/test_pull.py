@@ -269,20 +269,23 @@ def pull_route(
     site: Site,
     route: str,
     folder: Path,
-    first: date = MONDAY,
+    first: date | None = MONDAY,
     last: date = MONDAY,
     *,
     waits: Waits | None = None,
     source: str = "daily-paper",
+    today: date = TODAY,
     **overrides: float | bool,
 ) -> TargetReport:
+    """One pull of `route` into `folder`; `first=None` pulls the default range (after the
+    newest file, with the remembered failed days)."""
     refresh = bool(overrides.pop("refresh", False))
     report = pull(
         [target(site, route, folder, source)],
         since=first,
         until=last,
         refresh=refresh,
-        today=TODAY,
+        today=today,
         settings=settings(waits if waits is not None else Waits(), **overrides),  # type: ignore[arg-type]
     )
     assert isinstance(report, PullReport) and len(report.targets) == 1
@@ -1032,23 +1035,14 @@ def test_an_old_day_of_a_backfill_that_failed_once_is_tried_again(
     """The month of retries counts from a day's first failure, not from its date: a backlog
     pulled two months late gets the same second chance as yesterday's digest."""
     late = MONDAY + timedelta(days=60)
-    first = pull(
-        [target(site, "healing", tmp_path)],
-        since=MONDAY,
-        until=date(2025, 6, 3),
-        today=late,
-        settings=settings(Waits()),
-    ).targets[0]
+    first = pull_route(site, "healing", tmp_path, MONDAY, date(2025, 6, 3), today=late)
     assert statuses(first) == {"2025-06-02": "failed", "2025-06-03": "fetched"}
     state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
     assert state["failed"] == {"2025-06-02.html": late.isoformat()}
 
-    again = pull(
-        [target(site, "healing", tmp_path)],
-        until=date(2025, 6, 3),
-        today=late + timedelta(days=1),
-        settings=settings(Waits()),
-    ).targets[0]
+    again = pull_route(
+        site, "healing", tmp_path, None, date(2025, 6, 3), today=late + timedelta(days=1)
+    )
     assert statuses(again) == {"2025-06-02": "fetched"}
     assert again.warnings == ()
 
@@ -1060,12 +1054,9 @@ def test_failed_days_remembered_as_a_list_are_still_tried_again(site: Site, tmp_
     (tmp_path / STATE_FILE).write_text(
         json.dumps({"files": {}, "failed": ["2025-06-02.html"]}), encoding="utf-8"
     )
-    report = pull(
-        [target(site, "week", tmp_path)],
-        until=date(2025, 6, 3),
-        today=MONDAY + timedelta(days=90),
-        settings=settings(Waits()),
-    ).targets[0]
+    report = pull_route(
+        site, "week", tmp_path, None, date(2025, 6, 3), today=MONDAY + timedelta(days=90)
+    )
     assert statuses(report) == {"2025-06-02": "fetched"}
     state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
     assert state["failed"] == {}
