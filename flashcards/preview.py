@@ -290,7 +290,7 @@ def _starting_height(body: str) -> str:
 
 def _card_html(card: PreviewCard, number: int) -> str:
     # The field's text without its markup (a `fc-source` block; the text is escaped already).
-    source = re.sub(r"<[^>]*>", "", _field(card, "AnswerSource")) if card.note.kind == "mcq" else ""
+    source = _MARKUP.sub("", _field(card, "AnswerSource")) if card.note.kind == "mcq" else ""
     if card.note.kind == "mcq" and not source:
         source = "No answer known"
     tags = "".join(f'<span class="pv-tag">{html.escape(t)}</span>' for t in card.note.tags)
