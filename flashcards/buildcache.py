@@ -122,6 +122,11 @@ class BuildCache:
     last_build: dict[str, Any] = field(default_factory=dict)
     context: str = ""  # the hash of the taxonomy file that topics are computed with
     files_reused: int = 0  # input files whose digests came from the cache in this build
+    # The sha256 of each input file when the build hashed it for its fingerprint (set by the
+    # build), and whether a file parsed since held other bytes: then this build's record of its
+    # inputs would describe bytes it did not read, and must not be kept.
+    hashed: Mapping[str, str] = field(default_factory=dict)
+    changed_while_read: bool = False
     _store: _Entries | None = field(default=None, repr=False)
     _chunks: _Chunks | None = field(default=None, repr=False)
 
@@ -218,6 +223,8 @@ class BuildCache:
 
     def parsed(self, source: str, sha: str) -> list[Digest] | None:
         """The digests last parsed from the file `source` with bytes of hash `sha`, if any."""
+        if self.hashed.get(source, sha) != sha:
+            self.changed_while_read = True
         entries = self._entries()
         key = f"file\0{source}\0{sha}"
         entry = entries.get(key)
@@ -240,6 +247,8 @@ class BuildCache:
     def remember(self, source: str, sha: str, digests: Iterable[Digest] | str) -> None:
         """Keep the digests parsed from `source` with bytes of hash `sha` (or their
         `encode_digests` text, which a parse worker makes)."""
+        if self.hashed.get(source, sha) != sha:
+            self.changed_while_read = True
         text = digests if isinstance(digests, str) else encode_digests(digests)
         self._entries().put_text(f"file\0{source}\0{sha}", text)
 
