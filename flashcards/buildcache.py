@@ -298,9 +298,12 @@ class BuildCache:
                 if store is not None:
                     store.commit()
             self._store = self._chunks = None
-            replace_files(
-                [(self.path / "build.json", _dump({"code": code_version(), **(build or {})}))]
-            )
+            record = self.path / "build.json"
+            with contextlib.suppress(OSError):
+                if record.is_file() and record.stat().st_size > MAX_RECORD_BYTES:
+                    # Not written by a build: `replace_files` would read it whole to compare.
+                    record.unlink()
+            replace_files([(record, _dump({"code": code_version(), **(build or {})}))])
         except (OSError, BuildError):  # replace_files reports what failed as a BuildError
             pass
 
@@ -693,10 +696,21 @@ class _Chunks(_Entries):
         self._add(key, bytes(value))
 
 
+#: `build.json` is a few KiB (a hash per input and the report's warnings); anything larger
+#: than this was not written by a build, and is not read into memory.
+MAX_RECORD_BYTES = 64 << 20
+
+
 def _read_json(path: Path) -> Any:
+    """The JSON data of the file `path`; None when it is missing, not a regular file (a FIFO
+    would block the build), larger than `MAX_RECORD_BYTES` or not JSON."""
     try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
+        with open_regular_file(path) as handle:
+            data = handle.read(MAX_RECORD_BYTES + 1)
+        if len(data) > MAX_RECORD_BYTES:
+            return None
+        return json.loads(data)
+    except (OSError, NotARegularFile, ValueError, RecursionError):
         return None
 
 
