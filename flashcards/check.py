@@ -14,6 +14,7 @@ Warning codes:
 - `repeated-options`: a question with two options that read the same;
 - `missing-day`: a weekday with no digest in a folder of dated digests (rule below), or a day
   whose pull failed (remembered by `flashcards pull` in the folder, until a pull brings it in);
+- `refused-link`: a link in a table's Title or Link cell that is not http(s), dropped;
 - `no-papers`, `skipped-file`, `truncated-page`, `no-arxiv-link`, `bad-answer-mark`,
   `ignored-text`, `empty-deck`, `digest-warning`: what parsing or building warns about.
 
@@ -403,6 +404,8 @@ def _missing(folder: str, run: list[date]) -> Finding:
 
 
 _WARNING_CODES = (
+    # First: the refused link it quotes is the digest's text, and may read like another code's.
+    ("only http(s) links are kept", "refused-link"),
     ("(skipped)", "skipped-file"),
     ("no papers", "no-papers"),
     ("truncated", "truncated-page"),
