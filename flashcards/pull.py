@@ -537,6 +537,24 @@ def failed_files(folder: Path) -> list[Path]:
     return [folder / name for name in names if not (folder / name).exists()]
 
 
+#: What `failed_pull_warnings` says of each such file (`flashcards check` codes it missing-day).
+FAILED_PULL_WARNING = "this day's pull failed; the next `flashcards pull` tries it again"
+
+
+def failed_pull_warnings(folders: Iterable[Path]) -> list[str]:
+    """`path: message` for each file of `failed_files` of `folders` (each folder once, however
+    spelled): what `build` and `check` report, since a gap between digests may not show such a
+    day (the newest one, or one before the first digest). Reads one small file per folder."""
+    seen: set[Path] = set()
+    warnings: list[str] = []
+    for folder in folders:
+        if folder.resolve() in seen:
+            continue
+        seen.add(folder.resolve())
+        warnings += [f"{path}: {FAILED_PULL_WARNING}" for path in failed_files(folder)]
+    return warnings
+
+
 def _load_state(folder: Path, today: date | None = None) -> _FolderState:
     """The remembered state; a missing or damaged file is an empty one (it only saves downloads
     and retries). A failed day with no valid first-failure day (a list written by an earlier

@@ -1060,3 +1060,39 @@ def test_failed_days_remembered_as_a_list_are_still_tried_again(site: Site, tmp_
     assert statuses(report) == {"2025-06-02": "fetched"}
     state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
     assert state["failed"] == {}
+
+
+def test_build_json_reports_the_pulled_day_that_failed_as_check_does(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script reading `build --json` sees the same missing pulled day as `check --json`, for
+    the deck definition and for an ad-hoc build of the folder; gone once a pull brings it in."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "d.yaml").write_text(
+        "name: D\nsources: [../digests]\npull:\n"
+        "  - {source: daily-paper, into: ../digests, "
+        f"url: '{site.base}/healing/{{date}}.html'}}\n",
+        encoding="utf-8",
+    )
+    assert invoke("--since", "2025-06-02", "--until", "2025-06-04")[0] == 1
+
+    def missing(command: str, *args: str) -> list[dict[str, object]]:
+        result = CliRunner().invoke(main, [command, *args, "--json"])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)
+        warnings = document["warnings"] if command == "check" else document["decks"][0]["warnings"]
+        return [w for w in warnings if w["code"] == "missing-day"]
+
+    monday = str(Path("digests", "2025-06-02.html").resolve())
+    checked = missing("check", "decks/d.yaml")
+    assert [Path(str(w["path"])).resolve() for w in checked] == [Path(monday)]
+    for built in (
+        missing("build", "decks/d.yaml"),
+        missing("build", "-i", "digests", "-o", "adhoc.apkg"),
+    ):
+        where = [(Path(str(w["path"])).resolve(), w["line"]) for w in built]
+        assert where == [(Path(monday), None)]
+        assert [w["message"] for w in built] == [w["message"] for w in checked]
+    assert invoke("--since", "2025-06-02", "--until", "2025-06-02")[0] == 0
+    assert missing("build", "decks/d.yaml") == []
