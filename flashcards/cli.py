@@ -638,8 +638,8 @@ def pull(
             targets = [dataclasses.replace(t, template=template) for t in targets]
 
     # Like a build: SIGINT and SIGTERM end the pull with one line and 130 or 143, not exit code
-    # 1 (which says "a day failed, try again later"). The requests in flight finish first, so
-    # each of their files lands whole or not at all.
+    # 1 (which says "a day failed, try again later"), at once: the requests in flight are
+    # dropped (a body is only written once whole), a file being renamed into place lands.
     with _ending_on_interrupt(
         "the days fetched so far are in place, no file is half-written; pull again to fetch "
         "the rest"
