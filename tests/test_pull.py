@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
+import click
 import pytest
 from click.testing import CliRunner
 from digest_writers import write_markdown, write_quiz_html
@@ -1264,3 +1265,14 @@ def test_a_pull_killed_holding_the_folders_lock_blocks_no_one(site: Site, tmp_pa
     report = without_hanging(lambda: pull_route(site, "week", tmp_path, MONDAY, MONDAY))
     assert statuses(report) == {"2025-06-02": "fetched"}
     assert files_in(tmp_path) == sorted(["2025-06-02.html", STATE_FILE])
+
+
+def test_the_help_says_which_days_refresh_asks_and_that_failed_days_come_back() -> None:
+    """What a new user needs from `pull --help`: --refresh does not re-ask every file (only
+    from the newest day on, or from --since), and a failed day needs no action of theirs."""
+    command = main.get_command(click.Context(main), "pull")
+    assert command is not None and command.help is not None
+    refresh = next(p for p in command.params if p.name == "refresh")
+    assert isinstance(refresh, click.Option) and refresh.help is not None
+    assert "newest" in refresh.help and "--since" in refresh.help
+    assert "next pulls" in " ".join(command.help.split())
