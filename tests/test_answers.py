@@ -643,6 +643,28 @@ def test_answers_command_keeps_the_checked_letters_of_an_existing_key(tmp_path: 
     )
 
 
+@pytest.mark.parametrize("extra", [[], ["--fresh"], ["--answers", "KEY"]])
+def test_answers_command_never_writes_over_a_digest_it_reads(
+    tmp_path: Path, extra: list[str]
+) -> None:
+    """`-o` naming one of the digests read (a slip of the tab key) must not replace that digest
+    with a key: with `--fresh` or another `--answers` the -o file is not read first, so nothing
+    else stops it. The digest is refused whether named as a file or found in a folder."""
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    digest = folder / "day.txt"
+    digest.write_bytes(HANDMADE.read_bytes())
+    key = tmp_path / "key.yaml"
+    key.write_text("", encoding="utf-8")
+    extra = [str(key) if arg == "KEY" else arg for arg in extra]
+    for inputs in ([str(digest)], [str(folder)]):
+        result = CliRunner().invoke(main, ["answers", *inputs, "-o", str(digest), *extra])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: {digest}: ")
+        assert "is a digest" in result.stderr and "nothing was written" in result.stderr
+        assert digest.read_bytes() == HANDMADE.read_bytes()
+
+
 def test_kept_entries_round_trip_with_unknown_letters(tmp_path: Path) -> None:
     kept = AnswerKey(
         "old.yaml",

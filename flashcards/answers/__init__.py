@@ -10,6 +10,7 @@ the API the rest of the package uses.
 from flashcards.answers.key import (
     AnswerKey,
     check_key,
+    check_key_output,
     format_answer_key,
     load_answer_key,
     paper_key_of,
@@ -29,6 +30,7 @@ __all__ = [
     "AnswerCounts",
     "AnswerKey",
     "check_key",
+    "check_key_output",
     "count_answers",
     "format_answer_key",
     "load_answer_key",

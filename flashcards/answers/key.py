@@ -17,6 +17,7 @@ A paper may also be named by `arxiv:<id>`, or by its plain title (normalised the
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -333,6 +334,27 @@ def write_answer_key(
     kept: AnswerKey | None = None,
 ) -> None:
     """Write `format_answer_key` atomically (`atomicfile`: a failed write raises `BuildError`
-    and leaves any previous file as it was)."""
+    and leaves any previous file as it was); never over one of the `digests` (see
+    `check_key_output`)."""
+    digests = list(digests)
+    check_key_output(path, digests)
     text = format_answer_key(digests, guess_unsure=guess_unsure, kept=kept)
     replace_files([(Path(path), text.encode("utf-8"))])
+
+
+def check_key_output(path: str | Path, digests: Iterable[Digest]) -> None:
+    """Refuse to write a key over a digest it is made from (`-o` naming an input by mistake):
+    with `--fresh` nothing reads the old file first, so the digest would simply be lost."""
+    target = _file_key(path)
+    for digest in digests:
+        if digest.source != "-" and _file_key(digest.source) == target:
+            raise ConfigError(
+                "is a digest read by this run: the answer key would replace it; write the key "
+                "to another file (nothing was written)",
+                path,
+            )
+
+
+def _file_key(path: str | Path) -> str:
+    # A symlink or "a/../b" names the same file.
+    return os.path.normcase(os.path.realpath(path))
