@@ -350,9 +350,15 @@ class _Validator:
             return None
         value = self.data["fields"]
         expected = ", ".join(SUMMARY_FIELD_KEYS)
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list):
             raise self.error(
                 f"fields: expected a list of summary fields ({expected}), got {describe(value)}",
+                "fields",
+            )
+        if not value:
+            raise self.error(
+                f"fields: expected at least one of {expected}, got an empty list (drop summary "
+                "from cards: for none)",
                 "fields",
             )
         for index, item in enumerate(value):

@@ -203,6 +203,11 @@ INVALID = {
         "decks/x.yaml:3: fields: 'title' is not a summary field (expected topic, "
         "previous_research, problem, methods, results, summary)",
     ),
+    "fields empty": (
+        MINIMAL + "fields: []\n",
+        "decks/x.yaml:3: fields: expected at least one of topic, previous_research, problem, "
+        "methods, results, summary, got an empty list (drop summary from cards: for none)",
+    ),
     "shuffle not a boolean": (
         MINIMAL + "shuffle: sometimes\n",
         "decks/x.yaml:3: shuffle: expected true or false, got 'sometimes'",
