@@ -277,6 +277,28 @@ def test_invalid_definitions_name_file_line_and_key(decks: Path, text: str, mess
     assert caught.value.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        (ROOT / "flashcards" / "taxonomy.yaml").read_text(encoding="utf-8"),
+        '"2504.17761": [B, C, A]\n"title:some-paper": [A, ?]\n',
+    ],
+    ids=["taxonomy", "answer key"],
+)
+def test_a_companion_without_its_second_suffix_is_named_as_such(decks: Path, text: str) -> None:
+    """A taxonomy or answer key saved as `decks/my-topics.yaml` is read as a deck definition by
+    `flashcards build`; the error must say why and what to rename, not list its first key as
+    an unknown deck key."""
+    path = write(decks, text)
+    with pytest.raises(ConfigError) as caught:
+        load_deck_definition(path)
+    assert str(caught.value) == (
+        "decks/x.yaml: not a deck definition (no name or sources): every decks/*.yaml is built "
+        "as a deck, so a taxonomy or answer key kept beside them needs a second suffix, e.g. "
+        "x.taxonomy.yaml or x.answers.yaml"
+    )
+
+
 def test_malformed_yaml_gives_its_line(decks: Path) -> None:
     path = write(decks, "name: AI\nsources: [samples/*.txt\ncards: [mcq]\n")
     with pytest.raises(ConfigError) as caught:
