@@ -179,6 +179,24 @@ def test_key_letter_out_of_range(tmp_path: Path) -> None:
     )
 
 
+def test_key_letter_out_of_range_names_the_letter_line(tmp_path: Path) -> None:
+    """In the block form `flashcards answers` writes, each letter sits lines below its entry,
+    under its question: the error points at the letter to fix."""
+    path = write(
+        tmp_path,
+        '"2401.00001":\n  # Q1. …\n  - A  # Q1\n  # Q2. …\n  #   A) …\n  - D  # Q2 checked\n',
+    )
+    with pytest.raises(ConfigError) as info:
+        resolve_answers([sample_digest()], load_answer_key(path))
+    assert str(info.value) == (
+        f"{path}:6: 2401.00001: answer D for Q2 is out of range (the question has 3 options, A–C)"
+    )
+    path.write_text('"title:a-paper-without-link":\n  - A\n  # a fourth letter\n  - B\n')
+    with pytest.raises(ConfigError) as info:
+        resolve_answers([sample_digest()], load_answer_key(path))
+    assert info.value.line == 4
+
+
 def test_key_with_more_answers_than_questions(tmp_path: Path) -> None:
     path = write(tmp_path, '"title:a-paper-without-link": [A, B]\n')
     with pytest.raises(ConfigError) as info:
