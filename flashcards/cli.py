@@ -532,6 +532,7 @@ def answers(
     """
     from flashcards.answers import (
         check_key_output,
+        check_replaceable_key,
         count_answers,
         load_answer_key,
         resolve_answers,
@@ -544,6 +545,8 @@ def answers(
     check_key_output(output, result.digests)
     if answers_path is None and not fresh and Path(output).is_file():
         answers_path = output
+    else:
+        check_replaceable_key(output, read_from=answers_path)
     key = load_answer_key(answers_path) if answers_path else None
     digests = resolve_answers(
         list(result.digests), key, threshold=unsure_below, require_match=False

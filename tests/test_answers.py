@@ -683,6 +683,31 @@ def test_answers_command_never_writes_over_a_digest_it_reads(
         assert digest.read_bytes() == HANDMADE.read_bytes()
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("deck.state.json", '{\n"namespace": "AI Papers (deck.apkg)",\n"notes": {}\n}\n'),
+        ("deck.yaml", "name: AI Papers\nsources: [digests]\n"),
+        ("deck.apkg", "PK\x03\x04 not text"),
+    ],
+)
+def test_fresh_key_never_replaces_a_file_that_is_not_a_key(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    """`--fresh` (or `--answers OTHER.yaml`) does not read the -o file's answers, but it must
+    not replace a state file, a deck definition or a package named there by mistake."""
+    out = tmp_path / name
+    out.write_text(text, encoding="utf-8")
+    other = tmp_path / "other.yaml"
+    other.write_text("", encoding="utf-8")
+    for extra in (["--fresh"], ["--answers", str(other)]):
+        result = CliRunner().invoke(main, ["answers", str(HANDMADE), "-o", str(out), *extra])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: {out}: is not an answer key"), result.stderr
+        assert "nothing was written" in result.stderr
+        assert out.read_text(encoding="utf-8") == text
+
+
 def test_kept_entries_round_trip_with_unknown_letters(tmp_path: Path) -> None:
     kept = AnswerKey(
         "old.yaml",

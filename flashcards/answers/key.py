@@ -361,6 +361,25 @@ def check_key_output(path: str | Path, digests: Iterable[Digest]) -> None:
             )
 
 
+def check_replaceable_key(path: str | Path, *, read_from: str | Path | None = None) -> None:
+    """A key written over an existing file whose answers are not read (`--fresh`, or another
+    `--answers` key than `read_from`) replaces it: that file must be an answer key, not a state
+    file, a deck definition or a package named by mistake."""
+    if not Path(path).is_file():
+        return
+    if read_from is not None and _file_key(read_from) == _file_key(path):
+        return  # read as the key already, so checked
+    try:
+        load_answer_key(path)
+    except ConfigError as exc:
+        where = f"line {exc.line}: " if exc.line is not None else ""
+        raise ConfigError(
+            f"is not an answer key ({where}{exc.message}); the key would replace it: write it "
+            "to another file (nothing was written)",
+            path,
+        ) from None
+
+
 def _file_key(path: str | Path) -> str:
     # A symlink or "a/../b" names the same file.
     return os.path.normcase(os.path.realpath(path))
