@@ -384,7 +384,7 @@ def check_preview_output(plan: BuildPlan, output: str | Path) -> None:
             (plan.delta, "the deck's delta package"),
             (plan.cache, "the deck's build cache"),
         ]
-    inputs = [path for path in plan.inputs if str(path) != "-"]
+    inputs = list(plan.inputs)  # never stdin: `plan_adhoc` refuses it
     for path in inputs:
         files = find_digest_files(path) if path.is_dir() else [path]
         roles += [(file, "a digest of the deck") for file in files]
