@@ -169,7 +169,10 @@ def _watch_parent(parent: int) -> None:
     """End this worker once `parent` is gone. A build killed by SIGKILL (or a power-cut-like
     crash) cannot stop its workers, and an idle worker never learns of it: it holds both ends of
     the pool's pipes, so its read never ends. It would live on forever, holding what it inherited
-    (the lock on the deck's folder: every later build of that deck would wait for it)."""
+    (the lock on the deck's folder: every later build of that deck would wait for it). The
+    results folder goes with it: the build's own clean-up never ran."""
     while os.getppid() == parent:
         time.sleep(PARENT_CHECK_INTERVAL)
+    if _JOB is not None and _JOB[2] is not None:
+        shutil.rmtree(_JOB[2], ignore_errors=True)
     os._exit(1)

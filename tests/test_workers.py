@@ -143,11 +143,27 @@ for _ in workers.fork_iter(wait, range(8), minimum=2):
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
-def test_workers_do_not_outlive_a_killed_build() -> None:
+def test_workers_do_not_outlive_a_killed_build(tmp_path: Path) -> None:
     """A SIGKILL cannot be handled: the workers must notice on their own and end, or they live
     on forever, holding what they inherited (the lock on the deck's folder: every later build
     of the deck would wait for it)."""
-    parent = subprocess.Popen([sys.executable, "-c", _KILLED_PARENT])
+    children = _kill_a_build_while_its_workers_run(tmp_path)
+    assert not children, "workers outlived their build"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_a_killed_build_leaves_no_results_folder(tmp_path: Path) -> None:
+    """The build's own clean-up never runs after a SIGKILL: its workers, which outlive it for
+    a moment, take the results folder with them, or every killed build leaves one in /tmp."""
+    assert not _kill_a_build_while_its_workers_run(tmp_path), "workers outlived their build"
+    assert list(tmp_path.iterdir()) == []
+
+
+def _kill_a_build_while_its_workers_run(tmp: Path) -> set[int]:
+    """SIGKILL a build (temporary files in `tmp`) once its workers run; the workers still
+    alive after HANG_TIMEOUT (killed then, not left behind by a failing test)."""
+    environment = {**os.environ, "TMPDIR": str(tmp)}
+    parent = subprocess.Popen([sys.executable, "-c", _KILLED_PARENT], env=environment)
     try:
         children: set[int] = set()
         deadline = time.monotonic() + HANG_TIMEOUT
@@ -163,8 +179,8 @@ def test_workers_do_not_outlive_a_killed_build() -> None:
         children = {pid for pid in children if _alive(pid)}
         time.sleep(0.05)
     for pid in children:
-        os.kill(pid, signal.SIGKILL)  # not left behind by a failing test
-    assert not children, "workers outlived their build"
+        os.kill(pid, signal.SIGKILL)
+    return children
 
 
 def _children(pid: int) -> set[int]:
