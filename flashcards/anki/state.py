@@ -53,6 +53,7 @@ from flashcards.anki.notes import (
 from flashcards.anki.notetypes import MCQ_FIELDS
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
+from flashcards.gcpause import collection_paused
 from flashcards.inputfile import NotARegularFile, open_regular_file
 
 STATE_VERSION = 2
@@ -114,6 +115,15 @@ def load_state(path: str | Path) -> DeckState:
         raise ConfigError(f"cannot read the build state: {exc.strerror or exc}", path) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read the build state: {exc}", path) from None
+    # Tens of thousands of objects and no cycle: the collector is not run over them.
+    with collection_paused():
+        notes, namespace, default_fields = _read_state(text, path)
+    notes, warnings = _separate_shared_ids(notes, path)
+    return DeckState(notes, namespace, warnings, default_fields)
+
+
+def _read_state(text: str, path: Path) -> tuple[dict[str, NoteState], str | None, tuple[str, ...]]:
+    """The notes, namespace and default fields of a state file's text, checked."""
     try:
         document = json.loads(text)
         if not isinstance(document, dict) or document.get("version") not in _READABLE_VERSIONS:
@@ -148,8 +158,7 @@ def load_state(path: str | Path) -> DeckState:
             "file), so that Anki does not add the deck a second time",
             path,
         ) from None
-    notes, warnings = _separate_shared_ids(notes, path)
-    return DeckState(notes, namespace, warnings, default_fields)
+    return notes, namespace, default_fields
 
 
 def _default_fields_of(document: dict[str, object]) -> tuple[str, ...]:
@@ -312,6 +321,17 @@ def stamp_notes(
     `now` (whole seconds since the epoch) only dates changed notes; pass it explicitly in tests.
     The deck's default fields are kept as `previous` recorded them.
     """
+    with collection_paused():  # a note and its state made per note, no cycle
+        return _stamp(specs, previous, now, namespace, ids)
+
+
+def _stamp(
+    specs: Sequence[NoteSpec],
+    previous: DeckState,
+    now: int,
+    namespace: str,
+    ids: Mapping[str, int] | None,
+) -> tuple[list[StampedNote], DeckState]:
     notes = dict(previous.notes)
     taken = {s.id for s in notes.values()}
     stamped: list[StampedNote] = []
