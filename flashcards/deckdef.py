@@ -143,6 +143,13 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     if not isinstance(data, dict):
         raise doc.error(f"expected a mapping of keys (name, sources, ...), got {describe(data)}")
 
+    if _looks_like_a_companion(data):
+        raise ConfigError(
+            "not a deck definition (no name or sources): every decks/*.yaml is built as a deck, "
+            "so a taxonomy or answer key kept beside them needs a second suffix, e.g. "
+            f"{path.stem}.taxonomy.yaml or {path.stem}.answers.yaml",
+            path,
+        )
     doc.check_keys(data, DECK_KEYS)
     for key in REQUIRED_KEYS:
         if key not in data:
@@ -176,6 +183,14 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         cache=v.cache(base, state),
     )
     return definition
+
+
+def _looks_like_a_companion(data: dict[Any, Any]) -> bool:
+    """A taxonomy (`topics:`) or an answer key (paper → list of letters) saved without the
+    second suffix that keeps it from being read as a deck: no key of a deck definition at all."""
+    if not data or any(key in DECK_KEYS for key in data):
+        return False
+    return "topics" in data or all(isinstance(v, list | None) for v in data.values())
 
 
 def load_pull_targets(path: str | Path) -> tuple[PullTarget, ...]:
@@ -226,9 +241,17 @@ def check_beside(definitions: Sequence[DeckDefinition]) -> None:
             except FlashcardsError:
                 continue
             theirs = {file_key(written): role for role, written in _written_files(other)}
+            if other.cache is not None:  # a folder its build writes files in
+                theirs.setdefault(file_key(other.cache), "cache")
             for definition in definitions:
-                for role, written in _written_files(definition):
-                    if file_key(written) in theirs:
+                mine = _written_files(definition)
+                if definition.cache is not None:
+                    mine.append(("cache", definition.cache))
+                for role, written in mine:
+                    # Two decks may share one cache folder (each build checks what it reads).
+                    if theirs.get(file_key(written), "cache") != "cache" or (
+                        role != "cache" and file_key(written) in theirs
+                    ):
                         raise ConfigError(
                             f"{role}: {str(written)!r} is also the {theirs[file_key(written)]} "
                             f"of {path}; nothing was written",
@@ -375,9 +398,15 @@ class _Validator:
             return None
         value = self.data["fields"]
         expected = ", ".join(SUMMARY_FIELD_KEYS)
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list):
             raise self.error(
                 f"fields: expected a list of summary fields ({expected}), got {describe(value)}",
+                "fields",
+            )
+        if not value:
+            raise self.error(
+                f"fields: expected at least one of {expected}, got an empty list (drop summary "
+                "from cards: for none)",
                 "fields",
             )
         for index, item in enumerate(value):
