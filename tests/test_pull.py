@@ -770,6 +770,32 @@ def test_cli_exit_1_when_a_day_failed(site: Site, tmp_path: Path) -> None:
     assert files_in(tmp_path) == [STATE_FILE]
 
 
+def test_cli_refresh_summary_counts_unchanged_apart_from_already_present(
+    site: Site, tmp_path: Path
+) -> None:
+    """A --refresh that found every page as it was says "unchanged", not "already present"
+    (which means "not asked"); --json tells them apart as it did."""
+    common = ["--source", "daily-paper", "--url", f"{site.base}/week/{{date}}.html"]
+    common += ["-d", str(tmp_path), "--since", "2025-06-02", "--until", "2025-06-08"]
+    assert invoke(*common)[0] == 0
+    code, out, err = invoke(*common, "--refresh")
+    assert (code, err) == (0, "")
+    assert out == (
+        f"daily-paper → {tmp_path} (2025-06-02 to 2025-06-08): fetched 0, updated 0, "
+        "unchanged 5, already present 0, none that day 2, failed 0\n"
+    )
+    site.version = 2
+    code, out, err = invoke(*common, "--refresh", "--until", "2025-06-03", "--json")
+    assert (code, err) == (0, "")
+    (entry,) = json.loads(out)["sources"]
+    assert entry["counts"] == {
+        "fetched": 0, "updated": 2, "unchanged": 0, "present": 0, "none": 0, "failed": 0
+    }  # fmt: skip
+    code, out, err = invoke(*common, "--refresh", "--until", "2025-06-03")
+    assert (code, err) == (0, "")
+    assert "fetched 0, updated 0, unchanged 2, already present 0," in out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_cli_interrupted_exits_128_plus_the_signal_leaving_whole_files(
