@@ -166,6 +166,7 @@ def pull(
     today = today or datetime.now(UTC).date()
     if since is not None and until is not None and since > until:
         raise ConfigError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    _check_since(targets, since, today)
     targets = _distinct(targets)
     for target in targets:
         _check_folder(target.folder)
@@ -386,6 +387,28 @@ def _failed_before(
         else:
             retry.append(day)
     return retry, too_old, forget
+
+
+def _check_since(targets: Sequence[PullTarget], since: date | None, today: date) -> None:
+    """Refuse a first day after today: the range would be empty on every run, so a mistyped
+    year would pull nothing and say "up to date". A definition's `since:` is its own error (at
+    its line), only when it is used: `since` (the command line's) replaces it."""
+    if since is not None:
+        if since > today:
+            raise ConfigError(
+                f"--since {since.isoformat()} is after today ({today.isoformat()}, UTC): "
+                "there is nothing to pull yet"
+            )
+        return
+    for target in targets:
+        if target.since is not None and target.since > today:
+            path, line = target.since_at or (None, None)
+            raise ConfigError(
+                f"pull: since: {target.since.isoformat()} is after today ({today.isoformat()}, "
+                "UTC): this entry would never pull anything",
+                path,
+                line,
+            )
 
 
 def _check_folder(folder: Path) -> None:

@@ -796,6 +796,51 @@ def test_cli_refresh_summary_counts_unchanged_apart_from_already_present(
     assert "fetched 0, updated 0, unchanged 2, already present 0," in out
 
 
+@pytest.mark.parametrize(
+    ("since", "until", "why"),
+    [
+        ("2062-06-02", None, "--since 2062-06-02 is after today ("),
+        ("2062-06-02", "2062-06-05", "--since 2062-06-02 is after today ("),
+        ("2025-06-05", "2025-06-03", "--since 2025-06-05 is after --until 2025-06-03"),
+    ],
+    ids=["future", "future-range", "after-until"],
+)
+def test_cli_since_in_the_future_or_after_until_is_a_usage_error(
+    site: Site, tmp_path: Path, since: str, until: str | None, why: str
+) -> None:
+    """A mistyped year must not "pull" nothing and exit 0: one line saying why, exit 2, no
+    request, nothing written."""
+    folder = tmp_path / "quiz"
+    args = ["--source", "daily-paper", "--url", f"{site.base}/week/{{date}}.html"]
+    args += ["-d", str(folder), "--since", since, *(["--until", until] if until else [])]
+    code, out, err = invoke(*args)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("error: ") and why in err, err
+    assert site.requests == [] and not folder.exists()
+
+
+def test_a_definitions_since_in_the_future_is_a_config_error_at_its_line(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`since: 2062-…` for 2026 pulls nothing, ever: an error naming the definition's line, as
+    for any other bad key; an explicit --since (which replaces it) still pulls."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "d.yaml").write_text(
+        "name: D\nsources: [../digests]\npull:\n"
+        "  - source: daily-paper\n    into: ../digests\n    since: 2062-06-02\n"
+        f"    url: '{site.base}/week/{{date}}.html'\n",
+        encoding="utf-8",
+    )
+    code, out, err = invoke()
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {Path('decks', 'd.yaml')}:6: pull: since: 2062-06-02 is after")
+    assert err.count("\n") == 1 and site.requests == []
+    assert not (tmp_path / "digests").exists()
+    code, out, err = invoke("--since", "2025-06-02", "--until", "2025-06-02")
+    assert (code, err) == (0, "") and "fetched 1" in out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_cli_interrupted_exits_128_plus_the_signal_leaving_whole_files(
