@@ -99,6 +99,8 @@ class Site:
         self.gates: set[str] = set()
         self.gates_open = threading.Event()
         self.stalled = 0
+        # The "holiday" route: a digest each weekday but these (404, as at weekends).
+        self.holidays = {date(2025, 6, 4)}
 
     def paths(self) -> list[str]:
         return [path for path, _headers in self.requests]
@@ -136,6 +138,10 @@ class Site:
                 return self._send(handler, 304, b"", {"ETag": etag})
             modified = format_datetime(datetime(2025, 6, 1, tzinfo=UTC), usegmt=True)
             return self._send(handler, 200, page, {"ETag": etag, "Last-Modified": modified})
+        if route == "holiday":
+            if day.weekday() >= 5 or day in self.holidays:
+                return self._send(handler, 404, b"not found")
+            return self._send(handler, 200, page)
         if route == "healing":  # Monday's page is broken at first, fixed later
             if day == MONDAY and hit == 1:
                 return self._send(handler, 200, b"<html><body>Building...</body></html>")
@@ -412,7 +418,10 @@ def test_a_day_that_is_not_a_digest_leaves_no_file(
         assert (day.status, day.attempts) == (status, attempts)
         if message is None:
             assert day.error is None
-            assert files_in(tmp_path) == []
+            # Only the note that the source confirmed the (week)day empty, for `check`.
+            assert files_in(tmp_path) == [STATE_FILE]
+            state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+            assert (state["none"], state["failed"]) == (["2025-06-02.html"], {})
         else:
             assert day.error is not None and message in day.error
             # Only the note to try the day again.
@@ -1111,6 +1120,101 @@ def test_check_warns_about_a_pulled_day_that_failed(
     code, _out, _err = invoke("--since", "2025-06-02", "--until", "2025-06-02")
     assert code == 0
     assert missing("decks/d.yaml") == missing("-i", "digests") == []
+
+
+def _check_json(*args: str) -> tuple[int, list[dict[str, object]]]:
+    """`flashcards check ARGS --json`: its exit code and its missing-day warnings."""
+    result = CliRunner().invoke(main, ["check", *args, "--json"])
+    assert result.exit_code in (0, 1), result.output
+    warnings = json.loads(result.stdout)["warnings"]
+    return result.exit_code, [w for w in warnings if w["code"] == "missing-day"]
+
+
+def test_a_weekday_the_source_had_no_digest_for_is_no_missing_day(
+    site: Site, tmp_path: Path
+) -> None:
+    """A holiday: the source answered 404 on Wednesday. The pull remembers that the day is
+    confirmed empty, so `check --strict` passes instead of warning about that gap on every run
+    for good; a gap no pull was asked about still warns."""
+    quiz = tmp_path / "quiz"
+    adhoc = ["--source", "daily-paper", "--url", f"{site.base}/holiday/{{date}}.html"]
+    adhoc += ["-d", str(quiz)]
+    code, out, err = invoke(*adhoc, "--since", "2025-06-02", "--until", "2025-06-08")
+    assert (code, err) == (0, ""), out
+    assert "none that day 3" in out  # Wednesday and the weekend
+    # Only the weekday is kept: `check` never reports a weekend, and each has two.
+    state = json.loads((quiz / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["none"] == ["2025-06-04.html"]
+    assert _check_json("-i", str(quiz), "--strict") == (0, [])
+
+    # Tuesday's file goes (a person deleted it): no pull said Tuesday was empty.
+    (quiz / "2025-06-03.html").unlink()
+    code, missing = _check_json("-i", str(quiz), "--strict")
+    assert code == 1
+    assert [(w["path"], w["message"]) for w in missing] == [
+        (str(quiz), "no digest for Tue 2025-06-03 (a gap in this folder's daily digests)")
+    ]
+
+    # Wednesday's digest is published late and pulled: the day is no longer remembered empty.
+    site.holidays.clear()
+    code, _out, err = invoke(*adhoc, "--since", "2025-06-03", "--until", "2025-06-04")
+    assert (code, err) == (0, "")
+    state = json.loads((quiz / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["none"] == []
+    assert _check_json("-i", str(quiz), "--strict") == (0, [])
+
+
+def test_a_deck_definitions_check_skips_the_days_its_pull_found_empty(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same through deck definitions: `flashcards pull && flashcards check --strict`."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "d.yaml").write_text(
+        "name: D\nsources: [../digests]\npull:\n"
+        "  - {source: daily-paper, into: ../digests, "
+        f"url: '{site.base}/holiday/{{date}}.html'}}\n",
+        encoding="utf-8",
+    )
+    assert invoke("--since", "2025-06-02", "--until", "2025-06-06")[0] == 0
+    assert _check_json("--strict") == (0, [])
+
+
+def test_days_found_empty_merge_with_the_state_on_disk(site: Site, tmp_path: Path) -> None:
+    """Recorded like failed days: merged into the state file as it is when written, so a pull
+    of another source into the folder keeps them, and the validators stay beside them."""
+    pull_route(site, "holiday", tmp_path, MONDAY, date(2025, 6, 6))
+    pull_route(site, "md", tmp_path, MONDAY, MONDAY, source="daily-ai-papers")
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["none"] == ["2025-06-04.html"]
+    assert state["failed"] == {}
+
+
+@pytest.mark.parametrize(
+    "remembered",
+    [
+        {"files": {}, "failed": {}},  # written before days found empty were kept
+        {"files": {}, "failed": {}, "none": "2025-06-04.html"},
+        {"files": {}, "failed": {}, "none": [4, None, ["x"], "not-a-day.html"]},
+    ],
+    ids=["old", "not-a-list", "wrong-entries"],
+)
+def test_a_state_without_usable_empty_days_is_read_as_none_known(
+    site: Site, tmp_path: Path, remembered: dict[str, object]
+) -> None:
+    """An older or damaged state: no error, the gap is a missing day again, and the next pull
+    that asks about the day writes the state anew."""
+    for day in (MONDAY, date(2025, 6, 6)):
+        (tmp_path / f"{day.isoformat()}.html").write_bytes(quiz_page(day))
+    (tmp_path / STATE_FILE).write_text(json.dumps(remembered), encoding="utf-8")
+    code, missing = _check_json("-i", str(tmp_path), "--strict")
+    assert code == 1 and len(missing) == 1
+    assert "no digests for 3 weekdays" in str(missing[0]["message"])
+
+    pull_route(site, "holiday", tmp_path, date(2025, 6, 3), date(2025, 6, 5))
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["none"] == ["2025-06-04.html"]
+    assert _check_json("-i", str(tmp_path), "--strict") == (0, [])
 
 
 def test_a_day_failing_for_a_month_is_given_up_with_a_warning(site: Site, tmp_path: Path) -> None:
