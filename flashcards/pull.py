@@ -677,7 +677,8 @@ class _FolderState:
     files: dict[str, dict[str, str]] = field(default_factory=dict)  # name → url, etag, ...
     # The days to try again, by file name, with the day (UTC) each first failed.
     failed: dict[str, date] = field(default_factory=dict)
-    # The weekdays the source had no digest for (404/410) and no file has come for, by name.
+    # The weekdays after the folder's first digest that the source had no digest for (404/410)
+    # and no file has come for, by name.
     none: set[str] = field(default_factory=set)
 
     def document(self) -> dict[str, Any]:
@@ -771,6 +772,25 @@ def _day_of(name: str) -> date:
     return date.fromisoformat(name[:10])
 
 
+def _first_day(folder: Path) -> date | None:
+    """The day of the oldest YYYY-MM-DD.* file in `folder` (any source's), or None."""
+    first: date | None = None
+    try:
+        names = [entry.name for entry in folder.iterdir()]
+    except OSError:
+        return None
+    for name in names:
+        if not _DAY_NAME.match(name):
+            continue
+        try:
+            day = _day_of(name)
+        except ValueError:
+            continue
+        if first is None or day < first:
+            first = day
+    return first
+
+
 def _failed_days(failed: Any, today: date) -> dict[str, date]:
     if isinstance(failed, list):  # names only
         failed = dict.fromkeys(name for name in failed if isinstance(name, str))
@@ -825,9 +845,17 @@ class _Changes:
         for name, since in self.failed.items():
             if not (folder / name).exists():  # another pull may have brought it in since
                 state.failed.setdefault(name, since)
-        # A day found empty that has a file now (published late, or copied in) is no longer
-        # remembered: the list stays as short as the holidays still without a digest.
-        state.none = {name for name in state.none | self.none if not (folder / name).exists()}
+        # Kept: the days `check` could take for gaps, those after the folder's first digest
+        # with no file yet (one published late, or copied in, drops out); a day before it is
+        # outside every range `check` looks at, and a pull that brings older digests in asks
+        # it again. So the list holds the holidays still without a digest, and stays short
+        # even while a source answers 404 for weeks.
+        first = _first_day(folder)
+        state.none = {
+            name
+            for name in state.none | self.none
+            if first is not None and _day_of(name) > first and not (folder / name).exists()
+        }
 
 
 def _update_state(folder: Path, changes: _Changes, today: date) -> str | None:
@@ -837,7 +865,9 @@ def _update_state(folder: Path, changes: _Changes, today: date) -> str | None:
     none can be left behind) and dies with its process, so a killed pull blocks no one.
     Returns a warning if the file could not be written."""
     path = folder / STATE_FILE
-    if not changes or not (changes.files or changes.failed or changes.none or path.exists()):
+    # Days found empty are only kept beside a digest (`_Changes.apply`): no folder, none kept.
+    found_empty = bool(changes.none) and folder.is_dir()
+    if not changes or not (changes.files or changes.failed or found_empty or path.exists()):
         return None  # nothing to remember, and nothing remembered to change
     try:
         folder.mkdir(parents=True, exist_ok=True)  # the folder is what gets locked

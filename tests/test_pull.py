@@ -418,10 +418,7 @@ def test_a_day_that_is_not_a_digest_leaves_no_file(
         assert (day.status, day.attempts) == (status, attempts)
         if message is None:
             assert day.error is None
-            # Only the note that the source confirmed the (week)day empty, for `check`.
-            assert files_in(tmp_path) == [STATE_FILE]
-            state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
-            assert (state["none"], state["failed"]) == (["2025-06-02.html"], {})
+            assert files_in(tmp_path) == []
         else:
             assert day.error is not None and message in day.error
             # Only the note to try the day again.
@@ -1178,6 +1175,25 @@ def test_a_deck_definitions_check_skips_the_days_its_pull_found_empty(
     )
     assert invoke("--since", "2025-06-02", "--until", "2025-06-06")[0] == 0
     assert _check_json("--strict") == (0, [])
+
+
+def test_only_days_found_empty_after_the_folders_first_digest_are_kept(
+    site: Site, tmp_path: Path
+) -> None:
+    """`check` looks only between a folder's first and last digest: a 404 before the first
+    one (the source had not started, or a wrong URL) is not kept, so weeks of them cost
+    nothing; one after the last digest is (the next digest puts it inside the range)."""
+    site.holidays = {MONDAY, date(2025, 6, 4), date(2025, 6, 6)}
+    pull_route(site, "holiday", tmp_path, MONDAY, date(2025, 6, 6))
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["none"] == ["2025-06-04.html", "2025-06-06.html"]
+
+    empty = tmp_path / "empty"  # a source that answers 404 every day: no digest, nothing kept
+    pull_route(site, "missing", empty, MONDAY, SUNDAY)
+    assert not empty.exists()
+    empty.mkdir()
+    pull_route(site, "missing", empty, MONDAY, SUNDAY)
+    assert files_in(empty) == []
 
 
 def test_days_found_empty_merge_with_the_state_on_disk(site: Site, tmp_path: Path) -> None:
