@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from flashcards import __version__
 from flashcards.atomicfile import directories_locked, replace_files
 from flashcards.errors import ConfigError, FlashcardsError, ParseError
+from flashcards.inputfile import open_regular_file
 from flashcards.parse import DEFAULT_MAX_BYTES, parse_bytes
 from flashcards.sources import PullTarget, day_range
 
@@ -56,6 +57,8 @@ USER_AGENT = f"flashcards/{__version__} (+https://pypi.org/project/flashcards)"
 #: the days that failed, so that the next pull tries them again, and the weekdays the source
 #: had no digest for, so that `flashcards check` does not take them for gaps.
 STATE_FILE = ".flashcards-pull.json"
+#: Larger than any state pulls write (a year of days found empty is about 6 KB): not read.
+MAX_STATE_BYTES = 16 << 20
 
 #: A day that failed is tried again by the pulls of the next this many days, then given up.
 RETRY_FAILED_DAYS = 30
@@ -730,7 +733,12 @@ def _load_state(folder: Path, today: date | None = None) -> _FolderState:
     version, or a damaged entry) counts as first failed `today`."""
     today = today or datetime.now(UTC).date()
     try:
-        data = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+        # Not read when it is a FIFO (the read would wait for a writer) or huge.
+        with open_regular_file(folder / STATE_FILE) as handle:
+            text = handle.read(MAX_STATE_BYTES + 1)
+        if len(text) > MAX_STATE_BYTES:
+            return _FolderState()
+        data = json.loads(text)
     except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep
         return _FolderState()
     if not isinstance(data, dict):

@@ -11,7 +11,9 @@ nothing. Waits between retries are recorded instead of slept.
 from __future__ import annotations
 
 import json
+import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -540,6 +542,34 @@ def test_any_damaged_state_file_is_an_empty_one(site: Site, tmp_path: Path, dama
     assert statuses(report) == {"2025-06-02": "fetched"}
     state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
     assert state["files"]["2025-06-02.html"]["etag"] == '"2025-06-02-v1"'
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_a_state_that_is_no_file_or_too_large_is_an_empty_one(tmp_path: Path, kind: str) -> None:
+    """Read whole, a FIFO in the state's place blocks `check` (which reads it for the days a
+    pull failed or found empty) and every pull until a writer comes; a huge file fills memory.
+    In a process of its own, memory limited: a blocked open() cannot be abandoned."""
+    (tmp_path / "2025-06-02.md").write_bytes(table_page(MONDAY))
+    state = tmp_path / STATE_FILE
+    if kind == "fifo":
+        os.mkfifo(state)
+    else:
+        with state.open("wb") as handle:  # sparse: no disk used
+            handle.truncate(4 << 30)
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "flashcards", "check", "-i", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT,
+        check=False,
+        preexec_fn=limited,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_refresh_keeps_a_file_the_source_no_longer_has(site: Site, tmp_path: Path) -> None:
