@@ -30,7 +30,14 @@ from flashcards import identity
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_CARDS, SUMMARY_FIELDS
 from flashcards.links import arxiv_abs_url, is_http_url
 from flashcards.maths import maths_html
-from flashcards.model import STEP_SEPARATOR, Digest, Paper, Question, option_letter
+from flashcards.model import (
+    STEP_SEPARATOR,
+    Digest,
+    Paper,
+    Question,
+    option_letter,
+    split_steps,
+)
 
 NoteKind = Literal["mcq", "summary"]
 CARD_KINDS: tuple[NoteKind, ...] = ("mcq", "summary")
@@ -219,11 +226,11 @@ def list_html(text: str) -> str | None:
 
 
 def steps_html(text: str) -> str:
-    """A flow chart's steps (the `workflow` field, steps joined by " → ") as a numbered list,
-    one step a line; a chart of one step as its text."""
+    """A flow chart's steps (the `workflow` field, `split_steps`) as a numbered list, one step
+    a line (a step's own arrows stay in it); a chart of one step as its text."""
     if STEP_SEPARATOR not in text:  # one step at most
         return escape_text(text)
-    steps = [step for step in (s.strip() for s in text.split(STEP_SEPARATOR)) if step]
+    steps = split_steps(text)
     if len(steps) < 2:
         return escape_text(text)
     items = "".join(f"<li>{escape_text(step)}</li>" for step in steps)

@@ -37,7 +37,7 @@ from flashcards.answers.text import (
     tokens,
     unmarked,
 )
-from flashcards.model import FIELD_NAMES, STEP_SEPARATOR, Paper, Question
+from flashcards.model import FIELD_NAMES, INNER_ARROW, STEP_SEPARATOR, Paper, Question
 
 #: Names of the per-option features, in the order of `option_features` columns.
 FEATURE_NAMES: tuple[str, ...] = (
@@ -189,7 +189,11 @@ def _segment(field_name: str, text: str) -> _Segment | None:
 def _sentences(field_name: str, text: str) -> list[str]:
     """The pieces of a field that evidence can quote: its sentences, or for a flow chart of
     steps, runs of whole steps (about `_WINDOW` words, each run starting on the last step of
-    the one before) quoted with their arrows."""
+    the one before) quoted with their arrows. An arrow inside a step (`INNER_ARROW`) counts as
+    a separator here, as it did before steps kept theirs: the fitted model saw the runs so cut
+    (`steps_around` widens a quote that cuts a step back to whole steps)."""
+    if field_name == "workflow":
+        text = text.replace(INNER_ARROW, STEP_SEPARATOR)
     if field_name != "workflow" or STEP_SEPARATOR not in text:
         return _split_sentences(text.strip())
     steps = [step.strip() for step in text.split(STEP_SEPARATOR) if step.strip()]
