@@ -20,10 +20,10 @@ from flashcards.anki.notes import (
     list_html,
     merge_paper,
     safe_link,
-    visible_text,
 )
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_FIELDS, mcq_model, summary_model
 from flashcards.model import FIELD_NAMES, Paper, Question
+from flashcards.visible import visible_text
 
 DAY1, DAY2 = date(2025, 4, 28), date(2025, 5, 2)
 

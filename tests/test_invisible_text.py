@@ -14,11 +14,13 @@ from helpers import NOW
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from flashcards.anki.notes import _UNSEEN, _unseen_replacement, escape_text, visible_text
+from flashcards.anki.notes import escape_text
+from flashcards.answers import load_answer_key, resolve_answers, write_answer_key
 from flashcards.build import build
 from flashcards.model import Paper
 from flashcards.parse import parse_paths
 from flashcards.plan import plan_adhoc
+from flashcards.visible import _UNSEEN, _unseen_replacement, visible_text
 
 DAY = date(2025, 6, 3)
 RLO, PDF, LRI, PDI, LRM, RLM = "\u202e", "\u202c", "\u2066", "\u2069", "\u200e", "\u200f"
@@ -135,3 +137,31 @@ def test_escaped_text_holds_no_bidi_control_and_keeps_joiners(text: str) -> None
     for kept in (ZWJ, ZWNJ, SHY):
         assert escaped.count(kept) == text.strip().count(kept)
     assert visible_text(visible_text(text)) == visible_text(text)
+
+
+def test_the_answer_key_comments_show_no_control_and_the_key_reads_back(tmp_path: Path) -> None:
+    """`flashcards answers` writes each question and its options as comments for a person to
+    check: a bidi override there would make them read as something else, and a control
+    character would make the file one YAML refuses, leaving the daily key workflow stuck."""
+    q = question(
+        1,
+        f"Which{chr(7)} backbone {RLO}does it use?",
+        options=(f"A {LRI}sparse{PDI} router", f"A dense{chr(0x85)} adapter", "A cache\x7f"),
+    )
+    paper = Paper(title=f"Routing {RLO}Tokens", arxiv_id="2506.00001", questions=(q,))
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    (folder / f"{DAY.isoformat()}.html").write_text(
+        write_quiz_html(DAY, [(paper, "https://arxiv.org/abs/2506.00001")]), "utf-8"
+    )
+    digests = resolve_answers(parse_paths([folder]).digests, threshold=0.0)
+    assert chr(7) in digests[0].papers[0].questions[0].prompt  # as the digest wrote it
+    write_answer_key(digests, tmp_path / "key.yaml")
+    text = (tmp_path / "key.yaml").read_text("utf-8")
+    assert not set(text) & set(BIDI)
+    assert all(c in "\t\n" or unicodedata.category(c) != "Cc" for c in text)
+    assert "# Q1. Which backbone does it use?" in text
+    key = load_answer_key(tmp_path / "key.yaml")
+    assert (
+        resolve_answers(parse_paths([folder]).digests, key)[0].papers[0].questions[0].answer_source
+    )

@@ -16,11 +16,12 @@ from helpers import NOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flashcards.anki.notes import escape_text, visible_text
+from flashcards.anki.notes import escape_text
 from flashcards.build import build
 from flashcards.maths import BLOCKED_MACROS, PROCESS_CLASS, Segment, split_maths
 from flashcards.model import Paper, Question
 from flashcards.plan import plan_adhoc
+from flashcards.visible import visible_text
 
 SPAN = f'<span class="{PROCESS_CLASS}">'
 
