@@ -84,14 +84,19 @@ _TAG_BAD = re.compile(r"[\s\"]+")
 def escape_text(text: str) -> str:
     """Digest text as inert HTML: escaped, `{`/`}` as entities (never template or cloze syntax),
     no Anki audio or LaTeX tags, line breaks kept as <br>."""
-    # Invisible characters go before the strip: a text may end in a bidi control after a space.
-    return _escape_piece(visible_text(text).strip())
+    # Invisible characters go first (nothing below sees what the card will not show), before
+    # the strip: a text may end in a bidi control after a space.
+    return _escape_visible(visible_text(text).strip())
 
 
 def _escape_piece(text: str) -> str:
     """`escape_text` without the strip: for parts of one text, joined around markup. `$…$`
     maths becomes MathJax's `\\(…\\)` (`flashcards.maths`), its TeX escaped like the rest."""
-    text = visible_text(text)  # first, so that nothing below sees what the card will not show
+    return _escape_visible(visible_text(text))
+
+
+def _escape_visible(text: str) -> str:
+    """`_escape_piece` of a text `visible_text` has cleaned already."""
     # Text holding none of the characters escaping or maths looks at is its own HTML (most
     # titles and many fields). Each is looked for with `in`, a scan at C speed: several times
     # faster than one regex fullmatch over a long field.
@@ -114,7 +119,7 @@ def _escape_piece(text: str) -> str:
 
 
 def _escape_plain(text: str) -> str:
-    escaped = html.escape(visible_text(text), quote=True)
+    escaped = html.escape(text, quote=True)
     if "{" in escaped or "}" in escaped:
         escaped = escaped.replace("{", "&#123;").replace("}", "&#125;")
     if "[" in escaped:  # every Anki tag starts with one
@@ -186,7 +191,7 @@ def safe_link(url: str | None) -> str:
     `is_http_url`, checked again because a `Paper` may come from anywhere); otherwise ''."""
     if not url or not is_http_url(url.strip()):
         return ""
-    return _escape_plain(url.strip())
+    return _escape_plain(visible_text(url.strip()))
 
 
 def tag(prefix: str, value: str) -> str:
