@@ -53,10 +53,12 @@ def split_steps(workflow: str) -> list[str]:
     return [step for step in (s.strip() for s in workflow.split(STEP_SEPARATOR)) if step]
 
 
-def steps_around(quote: str, workflow: str) -> str:
+def steps_around(quote: str, workflow: str, max_words: int | None = None) -> str:
     """`quote`, a run of a `workflow` field's text in which its inner arrows are plain
     separators (what answer inference segments and quotes), widened to whole steps where it
-    begins or ends at an inner arrow, so that no step is quoted in part; else `quote` itself."""
+    begins or ends at an inner arrow, so that no step is quoted in part; else `quote` itself,
+    as it is also when the whole steps would hold more than `max_words` words (a step that
+    long is quoted in part anyway)."""
     if not quote or INNER_ARROW not in workflow:
         return quote
     # The same length as `workflow`: a position in one is the same place in the other.
@@ -70,7 +72,10 @@ def steps_around(quote: str, workflow: str) -> str:
     if workflow.startswith(INNER_ARROW, end):
         after = workflow.find(STEP_SEPARATOR, end)
         end = len(workflow) if after < 0 else after
-    return workflow[start:end].replace(INNER_ARROW, STEP_SEPARATOR)
+    widened = workflow[start:end].replace(INNER_ARROW, STEP_SEPARATOR)
+    if max_words is not None and len(widened.split()) > max_words:
+        return quote
+    return widened
 
 
 #: Options are lettered A, B, C… in digests, answer keys and on cards. Letters stop at Z, so a

@@ -16,7 +16,14 @@ from digest_writers import write_quiz_html
 from helpers import NOW
 
 from flashcards.build import build
-from flashcards.model import STEP_SEPARATOR, Paper, Question, join_steps, split_steps
+from flashcards.model import (
+    STEP_SEPARATOR,
+    Paper,
+    Question,
+    join_steps,
+    split_steps,
+    steps_around,
+)
 from flashcards.parse import parse_paths
 from flashcards.plan import plan_adhoc
 
@@ -174,3 +181,15 @@ def test_every_corpus_step_stays_one_step(corpus: Path, monkeypatch: pytest.Monk
     shown = sorted(_plain(step) for field in fields for step in split_steps(field))
     assert shown == sorted(_plain(step) for step in found)
     assert sum(" → " in step for step in shown) > 150
+
+
+def test_a_step_too_long_to_quote_whole_is_quoted_in_part() -> None:
+    """Widening a quote to whole steps stops at the longest quote inference makes: a step of
+    eighty words (a chart read as one box) is quoted in a window, as any long text is."""
+    long_step = (
+        " ".join(f"word{i}" for i in range(40)) + " → " + " ".join(f"tail{i}" for i in range(40))
+    )
+    workflow = join_steps([long_step, "Short step"])
+    quote = " ".join(f"tail{i}" for i in range(40))  # the step's half after its own arrow
+    assert steps_around(quote, workflow, max_words=40) == quote
+    assert steps_around(quote, workflow) == long_step  # no limit: the whole step

@@ -65,6 +65,9 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 _LONGER_SPAN = 0.2  # log-length difference at which an option counts as fully "longer"
 _WINDOW = 30  # words per chunk of a run-on text such as the workflow line
+#: The most words a piece of text quoted as evidence holds: a longer sentence (or step) is
+#: read, and quoted, in windows of `_WINDOW` words.
+LONGEST_QUOTE_WORDS = _WINDOW + _WINDOW // 3
 _REACH = 6  # how far (in content words) an option word looks for the question's words
 _NUMBER_IDF = 5.0  # the evidence weight of any number (see `_measure`)
 
@@ -231,7 +234,7 @@ class PaperIndex:
         for field_name, text in named:
             for sentence in _sentences(field_name, text):
                 words = sentence.split()
-                if len(words) <= _WINDOW + _WINDOW // 3:
+                if len(words) <= LONGEST_QUOTE_WORDS:
                     pieces = [sentence] if words else []
                 else:
                     step = _WINDOW * 2 // 3

@@ -36,6 +36,7 @@ from typing import Any
 
 from flashcards.answers.features import (
     FEATURE_NAMES,
+    LONGEST_QUOTE_WORDS,
     DocumentFrequencies,
     PaperIndex,
     score_options,
@@ -327,7 +328,7 @@ def infer_answer(
         others = [e for i, e in enumerate(scored.evidence) if i != best and e]
         evidence = others[0] if others else None
     if evidence is not None and "workflow" in paper.fields:
-        evidence = steps_around(evidence, paper.fields["workflow"])
+        evidence = steps_around(evidence, paper.fields["workflow"], LONGEST_QUOTE_WORDS)
     return Inference(
         answer=best,
         confidence=round(confidence, 4),
