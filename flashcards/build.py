@@ -42,6 +42,7 @@ from flashcards.plan import (
     plan_namespace,
     written_paths,
 )
+from flashcards.pull import failed_pull_warnings
 from flashcards.splice import read_spliced, spliced_notes
 from flashcards.timing import phase
 from flashcards.topics import Taxonomy, load_taxonomy
@@ -87,7 +88,17 @@ def build(
     check_paths([plan])
     with directories_locked(written_paths([plan])):
         now = int(time.time()) if now is None else now
-        return commit([prepare(plan, now, progress=progress)])[0]
+        report = commit([prepare(plan, now, progress=progress)])[0]
+    return _with_failed_pulls(report, [path for path in plan.inputs if path.is_dir()])
+
+
+def _with_failed_pulls(report: BuildReport, folders: Iterable[Path]) -> BuildReport:
+    """`report` with a warning for each day whose pull into `folders` failed, as `flashcards
+    check` gives (`missing-day`). Added after the build, never cached: a pull changes them."""
+    warnings = failed_pull_warnings(folders)
+    if not warnings:
+        return report
+    return dataclasses.replace(report, warnings=(*report.warnings, *warnings))
 
 
 def commit(prepared: Sequence[PreparedDeck]) -> list[BuildReport]:
@@ -428,7 +439,11 @@ def build_definitions(
         except BaseException:
             _discard(prepared)
             raise
-        return commit(prepared)
+        reports = commit(prepared)
+    return [
+        _with_failed_pulls(report, [target.folder for target in definition.pull])
+        for report, definition in zip(reports, definitions, strict=True)
+    ]
 
 
 def build_all(

@@ -14,6 +14,7 @@ Warning codes:
 - `repeated-options`: a question with two options that read the same;
 - `missing-day`: a weekday with no digest in a folder of dated digests (rule below), or a day
   whose pull failed (remembered by `flashcards pull` in the folder, until a pull brings it in);
+- `refused-link`: a link in a table's Title or Link cell that is not http(s), dropped;
 - `no-papers`, `skipped-file`, `truncated-page`, `no-arxiv-link`, `bad-answer-mark`,
   `ignored-text`, `empty-deck`, `digest-warning`: what parsing or building warns about.
 
@@ -57,7 +58,7 @@ from flashcards.plan import (
     plan_adhoc,
     plan_for_definition,
 )
-from flashcards.pull import failed_files
+from flashcards.pull import FAILED_PULL_WARNING, failed_pull_warnings
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
 
@@ -378,20 +379,9 @@ def missing_days(digests: Sequence[Digest], roots: Iterable[Path] = ()) -> Itera
 
 
 def failed_pulls(folders: Iterable[Path]) -> Iterable[Finding]:
-    """The days whose pull into one of `folders` failed and that are still missing: a gap of
-    the series may not show them (the newest day, or one before the first digest)."""
-    seen: set[Path] = set()
-    for folder in folders:
-        if folder.resolve() in seen:
-            continue
-        seen.add(folder.resolve())
-        for path in failed_files(folder):
-            yield Finding(
-                str(path),
-                None,
-                "missing-day",
-                "this day's pull failed; the next `flashcards pull` tries it again",
-            )
+    """The days whose pull into one of `folders` failed and that are still missing (the same
+    warnings as a build's, `flashcards.pull.failed_pull_warnings`)."""
+    return [warning_finding(warning) for warning in failed_pull_warnings(folders)]
 
 
 def _missing(folder: str, run: list[date]) -> Finding:
@@ -403,6 +393,9 @@ def _missing(folder: str, run: list[date]) -> Finding:
 
 
 _WARNING_CODES = (
+    # First: the refused link it quotes is the digest's text, and may read like another code's.
+    ("only http(s) links are kept", "refused-link"),
+    (FAILED_PULL_WARNING, "missing-day"),
     ("(skipped)", "skipped-file"),
     ("no papers", "no-papers"),
     ("truncated", "truncated-page"),

@@ -587,7 +587,8 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option(
     "--refresh",
     is_flag=True,
-    help="Request days already present too, replacing files whose source changed.",
+    help="Request days already present too (from the newest one on, or from --since), "
+    "replacing files whose source changed.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
 @_QUIET
@@ -608,7 +609,8 @@ def pull(
 
     A day whose file is already there is not requested again (unless --refresh); a day the
     source has no digest for is counted as "none that day". Exit code 1 when a day failed after
-    retries (nothing is written for it), 2 for a usage or configuration error.
+    retries (nothing is written for it; the next pulls try it again, for 30 days), 2 for a usage
+    or configuration error, 130 or 143 when stopped by Ctrl-C or SIGTERM (what landed stays).
     """
     import dataclasses
 
@@ -638,8 +640,8 @@ def pull(
             targets = [dataclasses.replace(t, template=template) for t in targets]
 
     # Like a build: SIGINT and SIGTERM end the pull with one line and 130 or 143, not exit code
-    # 1 (which says "a day failed, try again later"). The requests in flight finish first, so
-    # each of their files lands whole or not at all.
+    # 1 (which says "a day failed, try again later"), at once: the requests in flight are
+    # dropped (a body is only written once whole), a file being renamed into place lands.
     with _ending_on_interrupt(
         "the days fetched so far are in place, no file is half-written; pull again to fetch "
         "the rest"

@@ -11,16 +11,26 @@ Last-Modified remembered in the folder's `.flashcards-pull.json`, so an unchange
 the sites: an identifying User-Agent, a few requests at a time, timeouts, and retries with
 exponential backoff and jitter (honouring `Retry-After`) on timeouts, connection errors, 429 and
 5xx.
+
+Two pulls may share a folder (a scheduled job and a person; two decks pulling into one folder):
+each records only what it changed, and merges that into the folder's state file as it is on
+disk, under an exclusive lock held for that read-merge-write alone (`_update_state`). An
+interrupted pull (KeyboardInterrupt, or the CLI's SIGTERM) stops at once: the requests in flight
+are abandoned (their bodies are only in memory; a file being renamed into place lands first),
+and what landed is remembered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import socket
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -28,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from flashcards import __version__
-from flashcards.atomicfile import replace_files
+from flashcards.atomicfile import directories_locked, replace_files
 from flashcards.errors import ConfigError, FlashcardsError, ParseError
 from flashcards.parse import DEFAULT_MAX_BYTES, parse_bytes
 from flashcards.sources import PullTarget, day_range
@@ -161,8 +171,11 @@ def pull(
         _check_folder(target.folder)
     ranges = [day_range(t, today=today, since=since, until=until, refresh=refresh) for t in targets]
 
-    # One state per folder, however its path is spelled, shared by the sources pulled into it.
-    states = {_folder_key(t.folder): _load_state(t.folder, today) for t in targets}
+    # One state per folder, however its path is spelled, shared by the sources pulled into it:
+    # read here (validators, days to retry); what this pull changes goes to `changes`.
+    folders = {_folder_key(t.folder): t.folder for t in targets}
+    states = {key: _load_state(folder, today) for key, folder in folders.items()}
+    changes = {key: _Changes() for key in folders}
     gave_up: dict[int, list[tuple[str, date]]] = {}
     schedule: list[list[date]] = []
     for index, (target, span) in enumerate(zip(targets, ranges, strict=True)):
@@ -170,7 +183,8 @@ def pull(
         if since is None:
             # The default range starts after the newest file: days that failed before it would
             # never be asked again. They are, for RETRY_FAILED_DAYS.
-            retry, gave_up[index] = _failed_before(target, states, span.first, today)
+            retry, gave_up[index], forgotten = _failed_before(target, states, span.first, today)
+            changes[_folder_key(target.folder)].forgotten.update(forgotten)
             days = sorted(set(days) | set(retry))
         schedule.append(days)
 
@@ -181,19 +195,32 @@ def pull(
             path = target.folder / target.filename(day)
             if not refresh and path.exists():
                 results[index, day] = DayResult(day, "present", path)
+                changes[_folder_key(target.folder)].settled.add(path.name)
             else:
                 jobs.append((target, day, (index, day)))
-    results.update(_run(jobs, states, refresh, settings, progress))
+    finished: dict[tuple[int, date], _Done] = {}
+
+    def record_finished() -> None:
+        for (index, day), outcome in finished.items():
+            key = _folder_key(targets[index].folder)
+            changes[key].record(outcome, states[key], today)
+            results[index, day] = outcome.result
+
+    try:
+        _run(jobs, states, refresh, settings, finished, progress)
+    except BaseException:
+        # Interrupted: remember what landed (validators, days no longer failed), nothing of
+        # the days cut short; old failures are forgotten by a pull that can say so.
+        record_finished()
+        for key, change in changes.items():
+            change.forgotten.clear()
+            _update_state(folders[key], change, today)
+        raise
+    record_finished()
 
     reports = []
     for index, (target, span) in enumerate(zip(targets, ranges, strict=True)):
         done = tuple(results[index, day] for day in schedule[index])
-        failed = states[_folder_key(target.folder)].failed
-        for result in done:
-            if result.status == "failed":
-                failed.setdefault(result.file.name, today)
-            else:
-                failed.pop(result.file.name, None)
         warnings = [
             f"{r.file}: the source no longer has it ({r.url}); the file is kept"
             for r in done
@@ -208,8 +235,8 @@ def pull(
         first = min(done[0].day, span.first) if done else span.first
         reports.append(TargetReport(target, first, span.last, done, tuple(warnings)))
     for index, report in enumerate(reports):
-        state = states.pop(_folder_key(report.target.folder), None)
-        warning = _save_state(report.target.folder, state) if state is not None else None
+        change = changes.pop(_folder_key(report.target.folder), _Changes())  # each folder once
+        warning = _update_state(report.target.folder, change, today) if change else None
         if warning:
             # Losing the validators costs a full download at the next refresh, nothing else.
             reports[index] = TargetReport(
@@ -223,66 +250,142 @@ def _run(
     states: dict[str, _FolderState],
     refresh: bool,
     settings: HttpSettings,
+    finished: dict[tuple[int, date], _Done],
     progress: Bar | None = None,
-) -> dict[tuple[int, date], DayResult]:
-    """Each job's day pulled, `settings.workers` at a time over one HTTP client."""
+) -> None:
+    """Pull each job's day, `settings.workers` at a time over one HTTP client, into `finished`
+    as each ends.
+
+    The workers are daemon threads: an interruption (any exception here, KeyboardInterrupt
+    first) stops them starting anything, cuts the bodies being read (their sockets shut down),
+    waits only for a file being renamed into place, and returns at once without joining them;
+    one still waiting for a connection or the first byte ends with its timeout, writing
+    nothing, or with the process.
+    """
     if not jobs:
-        return {}
+        return
     import httpx
 
-    stop = threading.Event()
+    stop = _Stop()
     timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None)
-    with (
-        httpx.Client(
-            headers={"User-Agent": settings.user_agent},
-            timeout=timeout,
-            follow_redirects=True,
-            limits=httpx.Limits(max_connections=settings.workers),
-        ) as client,
-        ThreadPoolExecutor(max_workers=settings.workers) as executor,
-    ):
-        futures = {
-            job: executor.submit(_pull_day, client, target, day, states, refresh, settings, stop)
-            for target, day, job in jobs
-        }
-        pending = list(futures.items())
+    client = httpx.Client(
+        headers={"User-Agent": settings.user_agent},
+        timeout=timeout,
+        follow_redirects=True,
+        limits=httpx.Limits(max_connections=settings.workers),
+    )
+    futures: dict[tuple[int, date], Future[_Done | None]] = {job: Future() for *_, job in jobs}
+    queue = deque(jobs)
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                target, day, job = queue.popleft()
+            except IndexError:
+                return
+            future = futures[job]
+            try:
+                future.set_result(_pull_day(client, target, day, states, refresh, settings, stop))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    for number in range(min(settings.workers, len(jobs))):
+        threading.Thread(target=work, name=f"flashcards-pull-{number}", daemon=True).start()
+    pending = list(futures.items())
+    try:
+        shown = progress(pending) if progress is not None else pending
+        for job, future in shown:
+            done = future.result()
+            assert done is not None  # only a stopped pull's days end without an outcome
+            finished[job] = done
+    except BaseException:
+        stop.cancel()
+        for job, future in futures.items():
+            # A day that ended before the stop ended as it says; one that saw the stop has
+            # no outcome. (`cancel` waited for the file being renamed into place.)
+            if job not in finished and future.done() and future.exception() is None:
+                outcome = future.result()
+                if outcome is not None:
+                    finished[job] = outcome
+        raise
+    client.close()  # an interrupted pull's client is the abandoned workers' to the end
+
+
+class _Stop:
+    """A pull's stop signal, shared by its workers: once set, a worker starts no request, lands
+    no file, and its body being read is cut (the socket shut down, which wakes the read)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()  # held while a file is renamed into place, and for _reading
+        self._reading: set[Any] = set()  # the network streams of the bodies being read
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> None:
+        self._event.wait(seconds)
+
+    def cancel(self) -> None:
+        self._event.set()
+        with self._lock:  # a file being renamed into place lands whole first
+            streams = list(self._reading)
+        for stream in streams:
+            sock = stream.get_extra_info("socket")
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    @contextlib.contextmanager
+    def reading(self, stream: Any) -> Any:
+        """While the body on `stream` is read, `cancel` may cut it (a transport that shows no
+        stream is left to its timeout)."""
+        if stream is None:
+            yield
+            return
+        with self._lock:
+            self._reading.add(stream)
         try:
-            shown = progress(pending) if progress is not None else pending
-            return {job: future.result() for job, future in shown}
-        except BaseException:
-            # Interrupted: finish the requests in flight (each either lands whole or not at
-            # all), cut their waits short and start no other.
-            stop.set()
-            executor.shutdown(wait=True, cancel_futures=True)
-            raise
+            yield
+        finally:
+            with self._lock:
+                self._reading.discard(stream)
+
+    @contextlib.contextmanager
+    def landing(self) -> Any:
+        """Yields whether the pull still runs; `cancel` waits until the block ends, so that
+        a file being renamed into place lands before the pull reports being stopped."""
+        with self._lock:
+            yield not self._event.is_set()
 
 
 def _failed_before(
     target: PullTarget, states: dict[str, _FolderState], first: date, today: date
-) -> tuple[list[date], list[tuple[str, date]]]:
-    """The target's remembered failed days before `first` to try again, and those that have
-    failed for too long (with the day of their first failure; forgotten from now on). The
-    window counts from a day's first failure, not from its date: a backfill's old day that
-    failed once is tried again like yesterday's."""
+) -> tuple[list[date], list[tuple[str, date]], list[str]]:
+    """The target's remembered failed days before `first` to try again; those that have
+    failed for too long (with the day of their first failure); and the names to forget: those,
+    and names that are no day. The window counts from a day's first failure, not from its
+    date: a backfill's old day that failed once is tried again like yesterday's."""
     failed = states[_folder_key(target.folder)].failed
     retry: list[date] = []
     too_old: list[tuple[str, date]] = []
+    forget: list[str] = []
     for name, since in sorted(failed.items()):
         if not name.endswith(target.source.suffix):
             continue
         try:
             day = date.fromisoformat(name[: -len(target.source.suffix)])
         except ValueError:
-            del failed[name]
+            forget.append(name)
             continue
         if (target.folder / name).exists() or day >= first:
             continue
         if (today - since).days > RETRY_FAILED_DAYS:
-            del failed[name]
+            forget.append(name)
             too_old.append((name, since))
         else:
             retry.append(day)
-    return retry, too_old
+    return retry, too_old, forget
 
 
 def _check_folder(folder: Path) -> None:
@@ -333,6 +436,15 @@ class _Outcome:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class _Done:
+    """A requested day's result, and the validators to remember for its file: None to keep
+    those remembered (nothing landed), {} to forget them (it landed without any)."""
+
+    result: DayResult
+    validators: dict[str, str] | None = None
+
+
 def _pull_day(
     client: httpx.Client,
     target: PullTarget,
@@ -340,8 +452,24 @@ def _pull_day(
     states: dict[str, _FolderState],
     refresh: bool,
     settings: HttpSettings,
-    stop: threading.Event,
-) -> DayResult:
+    stop: _Stop,
+) -> _Done | None:
+    """The day pulled; None if the pull was stopped before its outcome was known."""
+    done = _pull_day_unless_stopped(client, target, day, states, refresh, settings, stop)
+    if done.result.status == "failed" and stop.is_set():
+        return None  # cut short (or failing as the pull stopped): not a failure to remember
+    return done
+
+
+def _pull_day_unless_stopped(
+    client: httpx.Client,
+    target: PullTarget,
+    day: date,
+    states: dict[str, _FolderState],
+    refresh: bool,
+    settings: HttpSettings,
+    stop: _Stop,
+) -> _Done:
     name = target.filename(day)
     path = target.folder / name
     url = target.url(day)
@@ -356,32 +484,33 @@ def _pull_day(
             headers["If-Modified-Since"] = remembered["last_modified"]
 
     outcome = _fetch(client, url, headers, settings, stop)
-    result = DayResult(day, "failed", path, url, outcome.error, outcome.attempts)
+    attempts = outcome.attempts
     if outcome.kind == "none":
-        return DayResult(day, "present" if existed else "none", path, url, None, outcome.attempts)
+        return _Done(DayResult(day, "present" if existed else "none", path, url, None, attempts))
     if outcome.kind == "not-modified":
-        return DayResult(day, "unchanged", path, url, None, outcome.attempts)
+        return _Done(DayResult(day, "unchanged", path, url, None, attempts))
     if outcome.kind == "failed":
-        return result
+        return _Done(DayResult(day, "failed", path, url, outcome.error, attempts))
     problem = _check_digest(outcome.body, url, target, day)
     if problem is not None:
-        return DayResult(day, "failed", path, url, problem, outcome.attempts)
-    if not refresh and path.exists():
-        # Another pull wrote it meanwhile: keep that one.
-        return DayResult(day, "present", path, url, None, outcome.attempts)
-    try:
-        changed = replace_files([(path, outcome.body)])
-    except FlashcardsError as exc:
-        return DayResult(day, "failed", path, url, exc.message, outcome.attempts)
-    if outcome.etag or outcome.last_modified:
-        entry = {"url": url}
-        if outcome.etag:
-            entry["etag"] = outcome.etag
-        if outcome.last_modified:
-            entry["last_modified"] = outcome.last_modified
-        state[name] = entry  # one key per file: no two threads write the same key
+        return _Done(DayResult(day, "failed", path, url, problem, attempts))
+    with stop.landing() as running:
+        if not running:
+            return _Done(DayResult(day, "failed", path, url, "interrupted", attempts))
+        if not refresh and path.exists():
+            # Another pull wrote it meanwhile: keep that one.
+            return _Done(DayResult(day, "present", path, url, None, attempts))
+        try:
+            changed = replace_files([(path, outcome.body)])
+        except FlashcardsError as exc:
+            return _Done(DayResult(day, "failed", path, url, exc.message, attempts))
+    validators = {"url": url} if outcome.etag or outcome.last_modified else {}
+    if outcome.etag:
+        validators["etag"] = outcome.etag
+    if outcome.last_modified:
+        validators["last_modified"] = outcome.last_modified
     status: DayStatus = "fetched" if not existed else "updated" if changed else "unchanged"
-    return DayResult(day, status, path, url, None, outcome.attempts)
+    return _Done(DayResult(day, status, path, url, None, attempts), validators)
 
 
 def _check_digest(body: bytes, url: str, target: PullTarget, day: date) -> str | None:
@@ -407,7 +536,7 @@ def _fetch(
     url: str,
     headers: dict[str, str],
     settings: HttpSettings,
-    stop: threading.Event,
+    stop: _Stop,
 ) -> _Outcome:
     import httpx
 
@@ -437,7 +566,10 @@ def _fetch(
                     continue
                 if status != 200:
                     return _Outcome("failed", attempt + 1, error=f"HTTP {status}")
-                body = _read_body(response, settings.max_bytes)
+                with stop.reading(response.extensions.get("network_stream")):
+                    if stop.is_set():  # stopped as the headers came: do not wait for the body
+                        return _Outcome("failed", attempt + 1, error="interrupted")
+                    body = _read_body(response, settings.max_bytes)
                 if body is None:
                     return _Outcome(
                         "failed",
@@ -514,8 +646,7 @@ def _retry_after(value: str | None) -> float | None:
 
 @dataclass
 class _FolderState:
-    """What a pull remembers in a folder's STATE_FILE; changed while the pull runs (each file
-    name by one thread only), written once at its end."""
+    """What pulls remember in a folder's STATE_FILE."""
 
     files: dict[str, dict[str, str]] = field(default_factory=dict)  # name → url, etag, ...
     # The days to try again, by file name, with the day (UTC) each first failed.
@@ -535,6 +666,24 @@ def failed_files(folder: Path) -> list[Path]:
     (still missing from the folder), by name."""
     names = sorted(_load_state(folder).failed)
     return [folder / name for name in names if not (folder / name).exists()]
+
+
+#: What `failed_pull_warnings` says of each such file (`flashcards check` codes it missing-day).
+FAILED_PULL_WARNING = "this day's pull failed; the next `flashcards pull` tries it again"
+
+
+def failed_pull_warnings(folders: Iterable[Path]) -> list[str]:
+    """`path: message` for each file of `failed_files` of `folders` (each folder once, however
+    spelled): what `build` and `check` report, since a gap between digests may not show such a
+    day (the newest one, or one before the first digest). Reads one small file per folder."""
+    seen: set[Path] = set()
+    warnings: list[str] = []
+    for folder in folders:
+        if folder.resolve() in seen:
+            continue
+        seen.add(folder.resolve())
+        warnings += [f"{path}: {FAILED_PULL_WARNING}" for path in failed_files(folder)]
+    return warnings
 
 
 def _load_state(folder: Path, today: date | None = None) -> _FolderState:
@@ -578,15 +727,62 @@ def _failed_days(failed: Any, today: date) -> dict[str, date]:
     return days
 
 
-def _save_state(folder: Path, state: _FolderState) -> str | None:
-    """Write the state (unless there is nothing to remember); returns a warning if that
-    failed."""
+@dataclass
+class _Changes:
+    """What one pull changes in a folder's state, to merge into the state file as it is when
+    written (another pull may have written it since this one read it)."""
+
+    files: dict[str, dict[str, str]] = field(default_factory=dict)  # {}: forget the validators
+    failed: dict[str, date] = field(default_factory=dict)  # name → first failed
+    settled: set[str] = field(default_factory=set)  # no longer failed (it landed, or is none)
+    forgotten: set[str] = field(default_factory=set)  # failed too long, or not a day's name
+
+    def __bool__(self) -> bool:
+        return bool(self.files or self.failed or self.settled or self.forgotten)
+
+    def record(self, done: _Done, read: _FolderState, today: date) -> None:
+        """A requested day's outcome; `read`: the state as this pull read it."""
+        name = done.result.file.name
+        if done.validators is not None:
+            self.files[name] = done.validators
+        if done.result.status == "failed":
+            self.failed[name] = read.failed.get(name, today)
+        else:
+            self.settled.add(name)
+
+    def apply(self, state: _FolderState, folder: Path) -> None:
+        for name, validators in self.files.items():
+            if validators:
+                state.files[name] = validators
+            else:
+                state.files.pop(name, None)
+        for name in self.settled | self.forgotten:
+            state.failed.pop(name, None)
+        for name, since in self.failed.items():
+            if not (folder / name).exists():  # another pull may have brought it in since
+                state.failed.setdefault(name, since)
+
+
+def _update_state(folder: Path, changes: _Changes, today: date) -> str | None:
+    """Merge `changes` into the folder's state file, under an exclusive lock on the folder held
+    only for this read-merge-write: a pull sharing the folder never loses what this one
+    recorded, nor this one what it did. `flock` on the folder itself leaves no lock file (so
+    none can be left behind) and dies with its process, so a killed pull blocks no one.
+    Returns a warning if the file could not be written."""
     path = folder / STATE_FILE
-    if not state.files and not state.failed and not path.exists():
-        return None
-    text = json.dumps(state.document(), indent=1, ensure_ascii=False) + "\n"
-    try:  # unchanged bytes are not rewritten
-        replace_files([(path, text.encode("utf-8"))])
+    if not changes or not (changes.files or changes.failed or path.exists()):
+        return None  # nothing to remember, and nothing remembered to change
+    try:
+        folder.mkdir(parents=True, exist_ok=True)  # the folder is what gets locked
+        with directories_locked([path]):
+            state = _load_state(folder, today)
+            changes.apply(state, folder)
+            if not state.files and not state.failed and not path.exists():
+                return None
+            text = json.dumps(state.document(), indent=1, ensure_ascii=False) + "\n"
+            replace_files([(path, text.encode("utf-8"))])  # unchanged bytes are not rewritten
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc} (the next pull may download or retry more)"
     except FlashcardsError as exc:
         return f"{path}: {exc.message} (the next pull may download or retry more)"
     return None

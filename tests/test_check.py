@@ -197,3 +197,19 @@ def test_no_deck_definitions_is_an_error(tmp_path: Path, monkeypatch: pytest.Mon
     code, report = _check()
     assert code == 2
     assert _codes(report["errors"]) == ["config-error"]
+
+
+def test_a_refused_link_is_a_warning_with_its_code_and_line(tmp_path: Path) -> None:
+    (tmp_path / "2025-03-03.md").write_text(
+        "## Papers for 2025-03-03\n\n| Title | Summary |\n|---|---|\n"
+        "| [Residual Nets](javascript:alert(1)) | Deep nets train with skips. |\n",
+        encoding="utf-8",
+    )
+    code, report = _check("-i", str(tmp_path))
+    assert code == 0
+    (refused,) = [w for w in report["warnings"] if w["code"] == "refused-link"]
+    assert (refused["path"], refused["line"]) == (str(tmp_path / "2025-03-03.md"), 5)
+    assert "javascript:alert(1)" in str(refused["message"])
+    plain = CliRunner().invoke(main, ["check", "-i", str(tmp_path)])
+    assert f"warning: {tmp_path / '2025-03-03.md'}:5: link " in plain.stderr
+    assert "[refused-link]" in plain.stderr

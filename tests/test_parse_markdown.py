@@ -519,3 +519,54 @@ def test_collapsing_long_ascii_text_finds_every_kind_of_whitespace() -> None:
         for text in (f"{space}{'word ' * 20}x", f"{'word ' * 20}{space}x", f"{'w' * 70}{space}"):
             for doubled in (text, text.replace(space, space * 2)):
                 assert collapse_whitespace(doubled) == " ".join(doubled.split()), repr(doubled)
+
+
+@pytest.mark.parametrize(
+    "href",
+    ["javascript:alert(1)", "data:text/html;base64,PGI+", "file:///etc/passwd", "/abs/2501.00002"],
+)
+@pytest.mark.parametrize("column", ["title", "link"])
+def test_a_refused_link_in_a_title_or_link_cell_is_a_warning_naming_its_line(
+    href: str, column: str
+) -> None:
+    """Only http(s) links are kept; one that is not is dropped with a word, not silently, and its
+    text stays text (no markup left in the title)."""
+    title = f"[Linked Title]({href})" if column == "title" else "Linked Title"
+    link = f"[PDF]({href})" if column == "link" else ""
+    text = (
+        "## Papers for 2025-01-02\n\n"
+        "| Title | Link | Summary |\n"
+        "|---|---|---|\n"
+        "| Plain Row | https://arxiv.org/abs/2501.00001 | First. |\n"
+        f"| {title} | {link} | Second. |\n"
+    )
+    digest = only_digest(parse_text(text, "day.md"))
+    plain, linked = digest.papers
+    assert plain.arxiv_id == "2501.00001"
+    assert (linked.title, linked.url, linked.links) == ("Linked Title", None, ())
+    (warning,) = digest.warnings
+    assert warning.startswith("line 6: ") and href in warning and "http(s)" in warning
+
+
+def test_a_refused_link_in_a_summary_is_no_warning() -> None:
+    """A summary's links are never kept (its text is), so dropping one is nothing to report."""
+    text = (
+        "## Papers for 2025-01-02\n\n"
+        "| Title | Summary |\n"
+        "|---|---|\n"
+        "| A Title | Uses [a trick](javascript:alert(1)) and [code](https://github.com/x/y). |\n"
+    )
+    digest = only_digest(parse_text(text, "day.md"))
+    assert digest.warnings == ()
+
+
+def test_a_site_link_that_is_refused_leaves_no_text_in_the_title() -> None:
+    text = (
+        "## Papers for 2025-01-02\n\n"
+        "| Title | Summary |\n"
+        "|---|---|\n"
+        "| A Title [PDF](file:///tmp/x.pdf) | Text. |\n"
+    )
+    digest = only_digest(parse_text(text, "day.md"))
+    assert digest.papers[0].title == "A Title"
+    assert len(digest.warnings) == 1

@@ -25,10 +25,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
+import click
 import pytest
 from click.testing import CliRunner
 from digest_writers import write_markdown, write_quiz_html
-from helpers import HANG_TIMEOUT
+from helpers import HANG_TIMEOUT, without_hanging
 
 from flashcards import progress
 from flashcards.cli import main
@@ -93,6 +94,11 @@ class Site:
         self.in_flight = 0
         self.most_in_flight = 0
         self.base = ""
+        # The "gate-*" routes answer once both gate-a and gate-b have been asked (two pulls
+        # at once); "stall" sends Monday whole and every other day half, then waits.
+        self.gates: set[str] = set()
+        self.gates_open = threading.Event()
+        self.stalled = 0
 
     def paths(self) -> list[str]:
         return [path for path, _headers in self.requests]
@@ -173,6 +179,29 @@ class Site:
             return self._send(handler, 200, quiz_page(day - timedelta(days=1)))
         if route == "wrongformat":
             return self._send(handler, 200, table_page(day))
+        if route.startswith("gate-"):
+            with self.lock:
+                self.gates.add(route)
+                if self.gates >= {"gate-a", "gate-b"}:
+                    self.gates_open.set()
+            self.gates_open.wait(HANG_TIMEOUT)  # a hang guard: the other pull's request comes
+            if day != MONDAY:
+                return self._send(handler, 200, b"<html><body>Building...</body></html>")
+            body = page if path.endswith(".html") else table_page(day)
+            return self._send(handler, 200, body, {"ETag": f'"{route}-{day.isoformat()}"'})
+        if route == "stall":
+            if day == MONDAY:
+                return self._send(handler, 200, page, {"ETag": '"monday"'})
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(len(page)))
+            handler.end_headers()
+            handler.wfile.write(page[: len(page) // 2])
+            handler.wfile.flush()
+            with self.lock:
+                self.stalled += 1
+            self.release.wait(60)  # far past any hang guard; set at teardown
+            handler.close_connection = True
+            return None
         if route == "redirect":
             return self._send(handler, 302, b"", {"Location": f"/week/{day.isoformat()}.html"})
         if route == "redirect-ftp":
@@ -746,9 +775,9 @@ def test_cli_exit_1_when_a_day_failed(site: Site, tmp_path: Path) -> None:
 def test_cli_interrupted_exits_128_plus_the_signal_leaving_whole_files(
     site: Site, tmp_path: Path, signum: int
 ) -> None:
-    """Ctrl-C or SIGTERM while days are being fetched: the requests in flight finish (their
-    files land whole or not at all), no other starts, one line and 130 or 143, not the 1 that
-    says a day failed."""
+    """Ctrl-C or SIGTERM while days wait for the server's first byte: the requests in flight
+    are dropped (their files land whole or not at all), no other starts, one line and 130 or
+    143, not the 1 that says a day failed."""
     child = subprocess.Popen(
         [sys.executable, "-m", "flashcards", "pull", "--source", "daily-paper", "-d",
          str(tmp_path), "--url", f"{site.base}/slow/{{date}}.html",
@@ -1060,3 +1089,190 @@ def test_failed_days_remembered_as_a_list_are_still_tried_again(site: Site, tmp_
     assert statuses(report) == {"2025-06-02": "fetched"}
     state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
     assert state["failed"] == {}
+
+
+def test_build_json_reports_the_pulled_day_that_failed_as_check_does(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script reading `build --json` sees the same missing pulled day as `check --json`, for
+    the deck definition and for an ad-hoc build of the folder; gone once a pull brings it in."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "d.yaml").write_text(
+        "name: D\nsources: [../digests]\npull:\n"
+        "  - {source: daily-paper, into: ../digests, "
+        f"url: '{site.base}/healing/{{date}}.html'}}\n",
+        encoding="utf-8",
+    )
+    assert invoke("--since", "2025-06-02", "--until", "2025-06-04")[0] == 1
+
+    def missing(command: str, *args: str) -> list[dict[str, object]]:
+        result = CliRunner().invoke(main, [command, *args, "--json"])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)
+        warnings = document["warnings"] if command == "check" else document["decks"][0]["warnings"]
+        return [w for w in warnings if w["code"] == "missing-day"]
+
+    monday = str(Path("digests", "2025-06-02.html").resolve())
+    checked = missing("check", "decks/d.yaml")
+    assert [Path(str(w["path"])).resolve() for w in checked] == [Path(monday)]
+    for built in (
+        missing("build", "decks/d.yaml"),
+        missing("build", "-i", "digests", "-o", "adhoc.apkg"),
+    ):
+        where = [(Path(str(w["path"])).resolve(), w["line"]) for w in built]
+        assert where == [(Path(monday), None)]
+        assert [w["message"] for w in built] == [w["message"] for w in checked]
+    assert invoke("--since", "2025-06-02", "--until", "2025-06-02")[0] == 0
+    assert missing("build", "decks/d.yaml") == []
+
+
+# -- two pulls at once, and interrupted pulls ------------------------------------------------
+
+
+def _pull_process(site: Site, route: str, folder: Path, source: str) -> subprocess.Popen[bytes]:
+    suffix = "{date}.html" if source == "daily-paper" else "{yyyy}/{mm}/{dd}.md"
+    return subprocess.Popen(
+        [sys.executable, "-m", "flashcards", "pull", "--source", source, "-d", str(folder),
+         "--url", f"{site.base}/{route}/{suffix}", "--since", "2025-06-02", "--until",
+         "2025-06-03"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def test_two_pulls_into_one_folder_at_once_lose_nothing_of_each_other(
+    site: Site, tmp_path: Path
+) -> None:
+    """Two decks' pulls share a folder (quiz pages and tables) and run at the same time: each
+    read the folder's state before the other wrote it (the server answers neither until both
+    asked). Both pulls' validators and failed days are remembered, not only the last's."""
+    pulls = [
+        _pull_process(site, "gate-a", tmp_path, "daily-paper"),
+        _pull_process(site, "gate-b", tmp_path, "daily-ai-papers"),
+    ]
+    for child in pulls:
+        _out, err = child.communicate(timeout=HANG_TIMEOUT)
+        assert child.returncode == 1, err.decode()  # Tuesday failed, for both
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert {name: entry["etag"] for name, entry in state["files"].items()} == {
+        "2025-06-02.html": '"gate-a-2025-06-02"',
+        "2025-06-02.md": '"gate-b-2025-06-02"',
+    }
+    assert sorted(state["failed"]) == ["2025-06-03.html", "2025-06-03.md"]
+    assert files_in(tmp_path) == sorted(["2025-06-02.html", "2025-06-02.md", STATE_FILE])
+
+
+#: For a pull that must end about a second after a signal: only a real hang takes longer (the
+#: requests in flight would wait for the 30 s read timeout).
+SIGNAL_GUARD = 20.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_cancels_the_requests_in_flight_keeping_what_landed(
+    site: Site, tmp_path: Path, signum: int
+) -> None:
+    """Monday has landed; the other days stall halfway through their bodies. Ctrl-C (or
+    SIGTERM) ends the pull at once, not after the read timeout: 130 or 143 and one line,
+    Monday kept and remembered, nothing half-written, no stalled day recorded as failed."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "flashcards", "pull", "--source", "daily-paper", "-d",
+         str(tmp_path), "--url", f"{site.base}/stall/{{date}}.html",
+         "--since", "2025-06-02", "--until", "2025-06-06"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + HANG_TIMEOUT  # a hang guard, not a timing
+    while site.stalled < 3 or not (tmp_path / "2025-06-02.html").exists():
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            pytest.fail(f"the pull did not get going: {child.communicate()[1].decode()}")
+        time.sleep(0.02)
+    child.send_signal(signum)
+    try:
+        _out, err = child.communicate(timeout=SIGNAL_GUARD)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        pytest.fail("the pull waited for the stalled requests instead of ending")
+    assert child.returncode == 128 + signum, err.decode()
+    assert err.decode().count("\n") == 1
+    assert err.decode().startswith(f"error: interrupted by {signal.Signals(signum).name}: ")
+    assert files_in(tmp_path) == sorted(["2025-06-02.html", STATE_FILE])
+    assert parse_file(tmp_path / "2025-06-02.html")[0].date == MONDAY
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["failed"] == {}  # an interrupted day did not fail: the next pull asks it
+    assert state["files"] == {
+        "2025-06-02.html": {"url": f"{site.base}/stall/2025-06-02.html", "etag": '"monday"'}
+    }
+
+
+class _Stopped(Exception):
+    pass
+
+
+def test_an_interrupted_pull_cuts_the_bodies_being_read(site: Site, tmp_path: Path) -> None:
+    """The library's side of Ctrl-C: an exception while days are pulled (here from the
+    progress wrapper, where KeyboardInterrupt arrives too) ends `pull` at once, its workers
+    included (the stalled bodies' sockets are shut down), not after the read timeout."""
+
+    def interrupting(items: Sequence[T]) -> Iterator[T]:
+        yield items[0]  # Monday, which lands
+        deadline = time.monotonic() + HANG_TIMEOUT  # a hang guard, not a timing
+        while site.stalled < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        raise _Stopped
+
+    def interrupted_pull() -> None:
+        with pytest.raises(_Stopped):
+            pull(
+                [target(site, "stall", tmp_path)],
+                since=MONDAY,
+                until=date(2025, 6, 6),
+                today=TODAY,
+                settings=settings(Waits()),  # a 30 s read timeout
+                progress=interrupting,
+            )
+
+    without_hanging(interrupted_pull, timeout=SIGNAL_GUARD)
+    deadline = time.monotonic() + SIGNAL_GUARD
+    while any(t.name.startswith("flashcards-pull-") for t in threading.enumerate()):
+        if time.monotonic() > deadline:
+            pytest.fail("the pull's workers still wait for the stalled bodies")
+        time.sleep(0.02)
+    assert files_in(tmp_path) == sorted(["2025-06-02.html", STATE_FILE])
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert (sorted(state["files"]), state["failed"]) == (["2025-06-02.html"], {})
+
+
+@pytest.mark.slow
+def test_a_pull_killed_holding_the_folders_lock_blocks_no_one(site: Site, tmp_path: Path) -> None:
+    """The state file's lock is the folder's own `flock`: no lock file is left behind, and the
+    kernel drops the lock with a SIGKILLed holder, so the next pull goes ahead."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path\n"
+         "from flashcards.atomicfile import directories_locked\n"
+         f"with directories_locked([Path(sys.argv[1]) / {STATE_FILE!r}]):\n"
+         "    print('locked', flush=True); time.sleep(600)\n",
+         str(tmp_path)],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+    holder.kill()
+    holder.wait(timeout=HANG_TIMEOUT)
+    report = without_hanging(lambda: pull_route(site, "week", tmp_path, MONDAY, MONDAY))
+    assert statuses(report) == {"2025-06-02": "fetched"}
+    assert files_in(tmp_path) == sorted(["2025-06-02.html", STATE_FILE])
+
+
+def test_the_help_says_which_days_refresh_asks_and_that_failed_days_come_back() -> None:
+    """What a new user needs from `pull --help`: --refresh does not re-ask every file (only
+    from the newest day on, or from --since), and a failed day needs no action of theirs."""
+    command = main.get_command(click.Context(main), "pull")
+    assert command is not None and command.help is not None
+    refresh = next(p for p in command.params if p.name == "refresh")
+    assert isinstance(refresh, click.Option) and refresh.help is not None
+    assert "newest" in refresh.help and "--since" in refresh.help
+    assert "next pulls" in " ".join(command.help.split())

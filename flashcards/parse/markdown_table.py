@@ -27,6 +27,10 @@ A row with fewer cells than the header is ambiguous (which cell is missing?) and
 naming its line, as is a paper without a title, the same paper twice in one section, a date that
 does not exist, and a `|` row standing outside any table (usually a blank line inside a table). A
 section with no rows is not an error: it gives a digest with zero papers and a warning.
+
+Only http(s) links are kept. Any other link (`javascript:`, `data:`, `file:`, a relative one)
+leaves its text behind, and in a Title or Link cell (the cells whose links a card shows) a
+warning naming its line.
 """
 
 from __future__ import annotations
@@ -52,7 +56,19 @@ FORMAT: Format = "markdown-table"
 # The commonmark preset keeps raw HTML as `html_inline` tokens (so stray tags can be dropped) and
 # does not linkify; tables are the GFM extension. The block pass only needs the document's shape
 # (headings, tables, code): cells are parsed inline once, after rows are mended.
-_MD = MarkdownIt("commonmark").enable("table")
+
+
+class _EveryLink(MarkdownIt):
+    """markdown-it that makes every `[text](url)` a link. By default it leaves one to
+    `javascript:`, `data:` or `file:` as literal markup (a title would read
+    "[Title](javascript:…)"); here each link whose URL is not http(s) is dropped by
+    `plain_by_markdown_it` instead, keeping its text, and reported."""
+
+    def validateLink(self, url: str) -> bool:
+        return True
+
+
+_MD = _EveryLink("commonmark").enable("table")
 _MD_BLOCKS = MarkdownIt("commonmark").enable("table").disable(["inline", "normalize"])
 # GFM's cell split (as markdown-it's): a '|' right after a backslash is content, not a border.
 _CELL_BORDER = re.compile(r"(?<!\\)\|")
@@ -363,8 +379,17 @@ def _parse_section(
             continue
         paper_tables += 1
         for row_line, physical in rows:
+            refused: list[str] = []
             paper = _paper(
-                _cells(row_line, lines, physical, header, roles, source), row_line, source, budget
+                _cells(row_line, lines, physical, header, roles, source),
+                row_line,
+                source,
+                budget,
+                refused,
+            )
+            warnings.extend(
+                f"line {row_line + 1}: link {_shown(href)} dropped: only http(s) links are kept"
+                for href in dict.fromkeys(refused)
             )
             if budget.spent and not budget.warned:
                 budget.warned = True
@@ -457,11 +482,20 @@ def _cells(
     return {role: cells[index] for index, role in roles.items()}
 
 
-def _paper(cells: dict[str, str], row_line: int, source: str, budget: _Budget) -> Paper:
+def _shown(href: str) -> str:
+    """A refused link as a warning quotes it: escaped (it is the digest's text), and short."""
+    return repr(href if len(href) <= 80 else href[:77] + "...")
+
+
+def _paper(
+    cells: dict[str, str], row_line: int, source: str, budget: _Budget, refused: list[str]
+) -> Paper:
+    """The row's paper; the links of its Title and Link cells that are not http(s) are added to
+    `refused`."""
     # Collapsing spaces first also keeps the regexes below linear on hostile whitespace runs.
     raw_title = collapse_whitespace(cells.get("title", ""))
     link_cells = raw_title + " " + cells.get("link", "")
-    _, links = _plain(link_cells, budget=budget)
+    _, links = _plain(link_cells, budget=budget, refused=refused)
     bare_title = _without_read_more(raw_title)
     title, _ = _plain(bare_title, drop_site_links=True, budget=budget)
     title = collapse_whitespace(_EMPTY_BRACKETS.sub(" ", _BARE_URL.sub(" ", title)))
@@ -529,9 +563,14 @@ def _clean_summary(text: str) -> str:
 
 
 def _plain(
-    markdown: str, *, drop_site_links: bool = False, budget: _Budget | None = None
+    markdown: str,
+    *,
+    drop_site_links: bool = False,
+    budget: _Budget | None = None,
+    refused: list[str] | None = None,
 ) -> tuple[str, list[tuple[str, str]]]:
-    """Inline markdown → (plain text with collapsed spaces, [(link text, http(s) url), ...]).
+    """Inline markdown → (plain text with collapsed spaces, [(link text, http(s) url), ...]);
+    the URL of each other link (its text is kept) is added to `refused`.
 
     With `drop_site_links`, a link whose text only names where it goes ("arXiv", "PDF") leaves
     no text behind: in a title cell it is a pointer, not part of the title. A cell that would
@@ -546,7 +585,7 @@ def _plain(
         return _plain_with_simple_links(pieces, drop_site_links=drop_site_links)
     if budget is not None and not budget.allows(markdown):
         return _with_bare_urls(collapse_whitespace(markdown), [])
-    return plain_by_markdown_it(markdown, drop_site_links=drop_site_links)
+    return plain_by_markdown_it(markdown, drop_site_links=drop_site_links, refused=refused)
 
 
 def is_plain(markdown: str) -> bool:
@@ -575,7 +614,7 @@ def _plain_with_simple_links(
 
 
 def plain_by_markdown_it(
-    markdown: str, *, drop_site_links: bool = False
+    markdown: str, *, drop_site_links: bool = False, refused: list[str] | None = None
 ) -> tuple[str, list[tuple[str, str]]]:
     """`_plain` of a cell that is not too dense, by markdown-it (the way every cell went before
     plain ones were let through: the tests compare both)."""
@@ -605,11 +644,13 @@ def plain_by_markdown_it(
         elif kind == "link_close" and open_link is not None:
             href, start = open_link
             open_link = None
+            label = collapse_whitespace("".join(parts[start:]))
             if is_http_url(href):
-                label = collapse_whitespace("".join(parts[start:]))
                 links.append((_restore(label, maths), href))
-                if drop_site_links and _SITE_LABEL.match(label):
-                    del parts[start:]
+            elif refused is not None:
+                refused.append(href)
+            if drop_site_links and _SITE_LABEL.match(label):
+                del parts[start:]  # "[arXiv](…)" points somewhere, whatever its URL
     return _with_bare_urls(_restore(collapse_whitespace("".join(parts)), maths), links)
 
 
