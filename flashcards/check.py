@@ -29,6 +29,7 @@ gap, not the series' start or end.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -168,14 +169,19 @@ def check_adhoc(
 ) -> CheckResult:
     """Check digests (files or directories) as an ad-hoc build of them would, with no state."""
     collector = _Collector()
-    plan = plan_adhoc(
-        inputs,
-        "check.apkg",  # never written: a check writes nothing
-        answers=answers,
-        taxonomy=taxonomy,
-        unsure_threshold=unsure_threshold,
-        max_bytes=max_bytes,
+    plan = collector.attempt(
+        functools.partial(
+            plan_adhoc,
+            inputs,
+            "check.apkg",  # never written: a check writes nothing
+            answers=answers,
+            taxonomy=taxonomy,
+            unsure_threshold=unsure_threshold,
+            max_bytes=max_bytes,
+        )
     )
+    if plan is None:
+        return collector.result()
     collector.check_plan(plan, state=DeckState(), progress=progress)
     collector.warnings.extend(failed_pulls(path for path in plan.inputs if path.is_dir()))
     return collector.result()

@@ -446,6 +446,7 @@ def preview(
         unsure_threshold=unsure_below,
         max_bytes=max_bytes,
     )
+    previews.check_preview_output(plan, output)
     result = previews.preview_plan(plan)
     replace_files([(Path(output), result.html.encode("utf-8"))])
     _warn(result.warnings)
@@ -530,6 +531,8 @@ def answers(
     for papers not in PATHS are carried over as they are), unless --fresh is given.
     """
     from flashcards.answers import (
+        check_key_output,
+        check_replaceable_key,
         count_answers,
         load_answer_key,
         resolve_answers,
@@ -539,8 +542,11 @@ def answers(
 
     result = _read_paths(paths)
     _warn(result.warnings)
+    check_key_output(output, result.digests)
     if answers_path is None and not fresh and Path(output).is_file():
         answers_path = output
+    else:
+        check_replaceable_key(output, read_from=answers_path)
     key = load_answer_key(answers_path) if answers_path else None
     digests = resolve_answers(
         list(result.digests), key, threshold=unsure_below, require_match=False

@@ -142,6 +142,13 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
     if not isinstance(data, dict):
         raise doc.error(f"expected a mapping of keys (name, sources, ...), got {describe(data)}")
 
+    if _looks_like_a_companion(data):
+        raise ConfigError(
+            "not a deck definition (no name or sources): every decks/*.yaml is built as a deck, "
+            "so a taxonomy or answer key kept beside them needs a second suffix, e.g. "
+            f"{path.stem}.taxonomy.yaml or {path.stem}.answers.yaml",
+            path,
+        )
     doc.check_keys(data, DECK_KEYS)
     for key in REQUIRED_KEYS:
         if key not in data:
@@ -175,6 +182,14 @@ def load_deck_definition(path: str | Path) -> DeckDefinition:
         cache=v.cache(base, state),
     )
     return definition
+
+
+def _looks_like_a_companion(data: dict[Any, Any]) -> bool:
+    """A taxonomy (`topics:`) or an answer key (paper → list of letters) saved without the
+    second suffix that keeps it from being read as a deck: no key of a deck definition at all."""
+    if not data or any(key in DECK_KEYS for key in data):
+        return False
+    return "topics" in data or all(isinstance(v, list | None) for v in data.values())
 
 
 def load_pull_targets(path: str | Path) -> tuple[PullTarget, ...]:
@@ -350,9 +365,15 @@ class _Validator:
             return None
         value = self.data["fields"]
         expected = ", ".join(SUMMARY_FIELD_KEYS)
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list):
             raise self.error(
                 f"fields: expected a list of summary fields ({expected}), got {describe(value)}",
+                "fields",
+            )
+        if not value:
+            raise self.error(
+                f"fields: expected at least one of {expected}, got an empty list (drop summary "
+                "from cards: for none)",
                 "fields",
             )
         for index, item in enumerate(value):

@@ -95,6 +95,14 @@ def plan_adhoc(
 ) -> BuildPlan:
     """An ad-hoc build; `identity_setting` pins the deck's identity namespace (as `--identity`:
     the namespace recorded in a lost state, or "legacy")."""
+    inputs = list(inputs)
+    if any(str(path) == "-" for path in inputs):
+        # A deck's next build reads its digests again to keep notes and state in step.
+        raise ConfigError(
+            "stdin is no input of a deck (its next build must read the same digests again): "
+            "save the digest to a file and give that (flashcards parse reads stdin)",
+            "-",
+        )
     output = Path(output)
     if output.suffix.lower() != ".apkg":
         # Anki only imports packages by their suffix; a bare name is usually a mistyped folder.

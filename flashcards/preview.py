@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,8 +46,9 @@ from flashcards.anki.notetypes import (
 )
 from flashcards.anki.state import load_state
 from flashcards.build import plan_notes
-from flashcards.deckdef import load_deck_definitions
-from flashcards.parse import DEFAULT_MAX_BYTES
+from flashcards.deckdef import file_key, load_deck_definitions
+from flashcards.errors import ConfigError
+from flashcards.parse import DEFAULT_MAX_BYTES, DIGEST_SUFFIXES, find_digest_files
 from flashcards.plan import BuildPlan, plan_adhoc, plan_for_definition
 
 #: Where the page loads MathJax from (tests route this URL to a local copy).
@@ -361,6 +363,47 @@ def preview_plan(plan: BuildPlan) -> Preview:
     specs, warnings = plan_notes(plan, state)
     page = preview_page(specs, title=f"{plan.name}: preview")
     return Preview(page, len(specs), len(preview_cards(specs)), warnings)
+
+
+def check_preview_output(plan: BuildPlan, output: str | Path) -> None:
+    """Refuse a page that would replace a file of the deck: one it is made from (a digest, the
+    definition, the answer key, the taxonomy) or one its build writes (the state, the package,
+    the delta), or that would land in an input folder, where the next build would read it as a
+    broken quiz HTML digest. A preview is a look, never a loss."""
+    output = Path(output)
+    target = file_key(output)
+    roles = [
+        (plan.definition, "the deck definition"),
+        (plan.answers, "the answer key"),
+        (plan.taxonomy, "the taxonomy"),
+    ]
+    if plan.definition is not None:  # an ad-hoc preview's package and state are placeholders
+        roles += [
+            (plan.state, "the deck's state file"),
+            (plan.output, "the deck's package"),
+            (plan.delta, "the deck's delta package"),
+            (plan.cache, "the deck's build cache"),
+        ]
+    inputs = list(plan.inputs)  # never stdin: `plan_adhoc` refuses it
+    for path in inputs:
+        files = find_digest_files(path) if path.is_dir() else [path]
+        roles += [(file, "a digest of the deck") for file in files]
+    what = next((w for path, w in roles if path is not None and file_key(path) == target), None)
+    suffix = output.suffix.lower()
+    if what is None and suffix in DIGEST_SUFFIXES:
+        folders = [path for path in inputs if path.is_dir()]
+        if plan.definition is not None:
+            # Its globs matched these digests; a page of their kind beside them would be next.
+            folders += [path.parent for path in inputs if path.suffix.lower() == suffix]
+        folder = next((f for f in folders if _is_within(target, f)), None)
+        if folder is not None:
+            what = f"in the input folder {folder}, where the next build would read it as a digest"
+    if what is not None:
+        raise ConfigError(f"is {what}; write the preview elsewhere (nothing was written)", output)
+
+
+def _is_within(path: str, folder: Path) -> bool:
+    return path.startswith(os.path.join(file_key(folder), ""))
 
 
 def plan_for_preview(

@@ -179,6 +179,24 @@ def test_key_letter_out_of_range(tmp_path: Path) -> None:
     )
 
 
+def test_key_letter_out_of_range_names_the_letter_line(tmp_path: Path) -> None:
+    """In the block form `flashcards answers` writes, each letter sits lines below its entry,
+    under its question: the error points at the letter to fix."""
+    path = write(
+        tmp_path,
+        '"2401.00001":\n  # Q1. …\n  - A  # Q1\n  # Q2. …\n  #   A) …\n  - D  # Q2 checked\n',
+    )
+    with pytest.raises(ConfigError) as info:
+        resolve_answers([sample_digest()], load_answer_key(path))
+    assert str(info.value) == (
+        f"{path}:6: 2401.00001: answer D for Q2 is out of range (the question has 3 options, A–C)"
+    )
+    path.write_text('"title:a-paper-without-link":\n  - A\n  # a fourth letter\n  - B\n')
+    with pytest.raises(ConfigError) as info:
+        resolve_answers([sample_digest()], load_answer_key(path))
+    assert info.value.line == 4
+
+
 def test_key_with_more_answers_than_questions(tmp_path: Path) -> None:
     path = write(tmp_path, '"title:a-paper-without-link": [A, B]\n')
     with pytest.raises(ConfigError) as info:
@@ -641,6 +659,53 @@ def test_answers_command_keeps_the_checked_letters_of_an_existing_key(tmp_path: 
         ].answer_source
         == "inferred"
     )
+
+
+@pytest.mark.parametrize("extra", [[], ["--fresh"], ["--answers", "KEY"]])
+def test_answers_command_never_writes_over_a_digest_it_reads(
+    tmp_path: Path, extra: list[str]
+) -> None:
+    """`-o` naming one of the digests read (a slip of the tab key) must not replace that digest
+    with a key: with `--fresh` or another `--answers` the -o file is not read first, so nothing
+    else stops it. The digest is refused whether named as a file or found in a folder."""
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    digest = folder / "day.txt"
+    digest.write_bytes(HANDMADE.read_bytes())
+    key = tmp_path / "key.yaml"
+    key.write_text("", encoding="utf-8")
+    extra = [str(key) if arg == "KEY" else arg for arg in extra]
+    for inputs in ([str(digest)], [str(folder)]):
+        result = CliRunner().invoke(main, ["answers", *inputs, "-o", str(digest), *extra])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: {digest}: ")
+        assert "is a digest" in result.stderr and "nothing was written" in result.stderr
+        assert digest.read_bytes() == HANDMADE.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("deck.state.json", '{\n"namespace": "AI Papers (deck.apkg)",\n"notes": {}\n}\n'),
+        ("deck.yaml", "name: AI Papers\nsources: [digests]\n"),
+        ("deck.apkg", "PK\x03\x04 not text"),
+    ],
+)
+def test_fresh_key_never_replaces_a_file_that_is_not_a_key(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    """`--fresh` (or `--answers OTHER.yaml`) does not read the -o file's answers, but it must
+    not replace a state file, a deck definition or a package named there by mistake."""
+    out = tmp_path / name
+    out.write_text(text, encoding="utf-8")
+    other = tmp_path / "other.yaml"
+    other.write_text("", encoding="utf-8")
+    for extra in (["--fresh"], ["--answers", str(other)]):
+        result = CliRunner().invoke(main, ["answers", str(HANDMADE), "-o", str(out), *extra])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: {out}: is not an answer key"), result.stderr
+        assert "nothing was written" in result.stderr
+        assert out.read_text(encoding="utf-8") == text
 
 
 def test_kept_entries_round_trip_with_unknown_letters(tmp_path: Path) -> None:

@@ -336,6 +336,27 @@ def test_adhoc_output_must_be_an_apkg_file(digests: Path, tmp_path: Path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", ["build", "check", "preview"])
+def test_stdin_as_a_deck_input_is_refused_saying_why(
+    digests: Path, tmp_path: Path, command: str
+) -> None:
+    """`-i -` (stdin, which `flashcards parse` reads) is no input of a deck: its next build must
+    read the same digests again. It was read as nothing, and a digest piped in was reported
+    as an "empty file"."""
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    out = {"build": ["-o", str(outputs / "d.apkg")], "preview": ["-o", str(outputs / "p.html")]}
+    result = CliRunner().invoke(
+        main,
+        [command, "-i", "-", *out.get(command, [])],
+        input=(digests / QUIZ_SEED).read_bytes(),
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: -: "), result.stderr
+    assert "empty" not in result.stderr and "save the digest to a file" in result.stderr
+    assert list(outputs.iterdir()) == []
+
+
 def test_a_digest_given_as_deck_definition_points_to_adhoc_builds(digests: Path):
     result = CliRunner().invoke(main, ["build", str(digests / QUIZ_SEED)])
     assert result.exit_code == 2

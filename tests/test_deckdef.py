@@ -203,6 +203,11 @@ INVALID = {
         "decks/x.yaml:3: fields: 'title' is not a summary field (expected topic, "
         "previous_research, problem, methods, results, summary)",
     ),
+    "fields empty": (
+        MINIMAL + "fields: []\n",
+        "decks/x.yaml:3: fields: expected at least one of topic, previous_research, problem, "
+        "methods, results, summary, got an empty list (drop summary from cards: for none)",
+    ),
     "shuffle not a boolean": (
         MINIMAL + "shuffle: sometimes\n",
         "decks/x.yaml:3: shuffle: expected true or false, got 'sometimes'",
@@ -270,6 +275,28 @@ def test_invalid_definitions_name_file_line_and_key(decks: Path, text: str, mess
         load_deck_definition(path)
     assert str(caught.value) == message
     assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        (ROOT / "flashcards" / "taxonomy.yaml").read_text(encoding="utf-8"),
+        '"2504.17761": [B, C, A]\n"title:some-paper": [A, ?]\n',
+    ],
+    ids=["taxonomy", "answer key"],
+)
+def test_a_companion_without_its_second_suffix_is_named_as_such(decks: Path, text: str) -> None:
+    """A taxonomy or answer key saved as `decks/my-topics.yaml` is read as a deck definition by
+    `flashcards build`; the error must say why and what to rename, not list its first key as
+    an unknown deck key."""
+    path = write(decks, text)
+    with pytest.raises(ConfigError) as caught:
+        load_deck_definition(path)
+    assert str(caught.value) == (
+        "decks/x.yaml: not a deck definition (no name or sources): every decks/*.yaml is built "
+        "as a deck, so a taxonomy or answer key kept beside them needs a second suffix, e.g. "
+        "x.taxonomy.yaml or x.answers.yaml"
+    )
 
 
 def test_malformed_yaml_gives_its_line(decks: Path) -> None:

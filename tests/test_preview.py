@@ -221,3 +221,77 @@ def test_cli_preview_bad_digest_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.output.startswith(f"error: {bad}")
     assert not out.exists()
+
+
+def _deck_copy(tmp_path: Path) -> Path:
+    """The bundled deck definition, its samples, key and state, in a folder of their own."""
+    decks = tmp_path / "decks"
+    decks.mkdir()
+    (decks / "samples").mkdir()
+    for sample in (ROOT / "decks" / "samples").iterdir():
+        (decks / "samples" / sample.name).write_bytes(sample.read_bytes())
+    for name in ("ai-papers.yaml", "ai-papers.answers.yaml", "ai-papers.state.json"):
+        (decks / name).write_bytes((ROOT / "decks" / name).read_bytes())
+    (decks / "topics.yaml").write_bytes((ROOT / "flashcards" / "taxonomy.yaml").read_bytes())
+    with (decks / "ai-papers.yaml").open("a", encoding="utf-8") as definition:
+        definition.write("taxonomy: topics.yaml\ndelta: ../dist/today.apkg\n")
+    return decks / "ai-papers.yaml"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "samples/quiz-2025-01-15.txt",  # a digest
+        "ai-papers.yaml",  # the deck definition itself
+        "ai-papers.answers.yaml",  # the answer key a person checked
+        "ai-papers.state.json",  # the state: lost, the deck's notes get new GUIDs
+        "topics.yaml",  # the taxonomy
+        "../dist/ai-papers.apkg",  # the package the build writes
+        "../dist/today.apkg",  # and its delta
+        "samples/preview.txt",  # new, but `samples/*.txt` would read it as a digest
+    ],
+)
+def test_preview_never_writes_over_a_file_of_its_deck(tmp_path: Path, target: str) -> None:
+    """`-o` naming a file the deck is made of (or one its build writes) must not replace it
+    with the page: the digest, the checked key or the state would be lost."""
+    definition = _deck_copy(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["build", str(definition)]).exit_code == 0
+    out = definition.parent / target
+    before = out.read_bytes() if out.exists() else None
+    result = runner.invoke(main, ["preview", str(definition), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {out}: ") and "nothing was written" in result.stderr
+    assert (out.read_bytes() if out.exists() else None) == before
+    # Beside the digests but of a kind its globs do not read is fine.
+    beside = definition.parent / "samples" / "preview.html"
+    result = runner.invoke(main, ["preview", str(definition), "-o", str(beside)])
+    assert result.exit_code == 0, result.output
+
+
+def test_adhoc_preview_never_writes_over_its_inputs_or_into_their_folders(
+    tmp_path: Path,
+) -> None:
+    """Ad hoc: not over a digest, key or taxonomy it reads, and not as a page inside a folder
+    given as input, where the next build would read it as a (broken) quiz HTML digest."""
+    definition = _deck_copy(tmp_path)
+    decks = definition.parent
+    samples = decks / "samples"
+    runner = CliRunner()
+    base = ["preview", "-i", str(samples), "--answers", str(decks / "ai-papers.answers.yaml")]
+    base += ["--taxonomy", str(decks / "topics.yaml")]
+    for out in (
+        samples / "table-2025-03-12.md",
+        decks / "ai-papers.answers.yaml",
+        decks / "topics.yaml",
+        samples / "preview.html",
+        samples / "sub" / "preview.html",
+    ):
+        before = out.read_bytes() if out.exists() else None
+        result = runner.invoke(main, [*base, "-o", str(out)])
+        assert result.exit_code == 2, (out, result.output)
+        assert result.stderr.startswith(f"error: {out}: "), result.stderr
+        assert (out.read_bytes() if out.exists() else None) == before
+    # Beside the inputs, not among them, is fine.
+    result = runner.invoke(main, [*base, "-o", str(decks / "preview.html")])
+    assert result.exit_code == 0, result.output

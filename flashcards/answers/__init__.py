@@ -10,6 +10,8 @@ the API the rest of the package uses.
 from flashcards.answers.key import (
     AnswerKey,
     check_key,
+    check_key_output,
+    check_replaceable_key,
     format_answer_key,
     load_answer_key,
     paper_key_of,
@@ -29,6 +31,8 @@ __all__ = [
     "AnswerCounts",
     "AnswerKey",
     "check_key",
+    "check_key_output",
+    "check_replaceable_key",
     "count_answers",
     "format_answer_key",
     "load_answer_key",

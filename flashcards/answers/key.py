@@ -17,6 +17,7 @@ A paper may also be named by `arxiv:<id>`, or by its plain title (normalised the
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ class AnswerKey:
     names: dict[str, str] = field(default_factory=dict)
     #: Per entry, the unchecked `~X` letters (None where the letter is plain or unknown).
     guesses: dict[str, tuple[int | None, ...]] = field(default_factory=dict)
+    #: Per entry, the line of each letter (in the block form they sit below the entry's line).
+    letter_lines: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def paper_key_of(name: str) -> str:
@@ -78,8 +81,9 @@ def _is_unknown_node(node: yaml.Node) -> bool:
 
 def _letters_of(
     name: str, node: yaml.Node, path: str
-) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
-    """(answers, unchecked guesses) of one entry: `~B` is unknown in the first, B in the second."""
+) -> tuple[tuple[int | None, ...], tuple[int | None, ...], tuple[int, ...]]:
+    """(answers, unchecked guesses, lines) of one entry: `~B` is unknown in the answers, B in the
+    guesses; the line of each letter, for messages."""
     line = node.start_mark.line + 1
     items: list[tuple[str, int]] = []
     if isinstance(node, yaml.SequenceNode):
@@ -120,7 +124,7 @@ def _letters_of(
                 path,
                 item_line,
             )
-    return tuple(answers), tuple(guesses)
+    return tuple(answers), tuple(guesses), tuple(item_line for _, item_line in items)
 
 
 def _glued(text: str) -> list[str]:
@@ -150,6 +154,7 @@ def load_answer_key(path: str | Path) -> AnswerKey:
     lines: dict[str, int] = {}
     names: dict[str, str] = {}
     guesses: dict[str, tuple[int | None, ...]] = {}
+    letter_lines: dict[str, tuple[int, ...]] = {}
     for key_node, value_node in root.value:
         line = key_node.start_mark.line + 1
         if not isinstance(key_node, yaml.ScalarNode) or not key_node.value.strip():
@@ -161,12 +166,12 @@ def load_answer_key(path: str | Path) -> AnswerKey:
             raise ConfigError(f"{name}: not an arXiv id or a paper title", source, line)
         if entry in answers:
             raise ConfigError(f"{name}: listed twice (first on line {lines[entry]})", source, line)
-        answers[entry], guessed = _letters_of(name, value_node, source)
+        answers[entry], guessed, letter_lines[entry] = _letters_of(name, value_node, source)
         if any(g is not None for g in guessed):
             guesses[entry] = guessed
         lines[entry] = line
         names[entry] = name
-    return AnswerKey(source, answers, lines, names, guesses)
+    return AnswerKey(source, answers, lines, names, guesses, letter_lines)
 
 
 # -- checking a key against digests ---------------------------------------------------------
@@ -194,21 +199,23 @@ def check_key(key: AnswerKey, digests: Sequence[Digest], *, require_match: bool 
             if not require_match:
                 continue
             raise ConfigError(f"{name}: matches no paper of the digests read", key.source, line)
+        letter_lines = key.letter_lines.get(entry, ())
         if len(letters) > len(paper.questions):
+            extra = len(paper.questions)  # the first letter without a question
             raise ConfigError(
                 f"{name}: {len(letters)} answers given but the paper has "
                 f"{len(paper.questions)} questions",
                 key.source,
-                line,
+                letter_lines[extra] if extra < len(letter_lines) else line,
             )
-        for question, answer in zip(paper.questions, letters, strict=False):
+        for position, (question, answer) in enumerate(zip(paper.questions, letters, strict=False)):
             if answer is not None and answer >= len(question.options):
                 raise ConfigError(
                     f"{name}: answer {option_letter(answer)} for Q{question.number} is out of "
                     f"range (the question has {len(question.options)} options, "
                     f"A–{option_letter(len(question.options) - 1)})",
                     key.source,
-                    line,
+                    letter_lines[position] if position < len(letter_lines) else line,
                 )
 
 
@@ -340,6 +347,46 @@ def write_answer_key(
     kept: AnswerKey | None = None,
 ) -> None:
     """Write `format_answer_key` atomically (`atomicfile`: a failed write raises `BuildError`
-    and leaves any previous file as it was)."""
+    and leaves any previous file as it was); never over one of the `digests` (see
+    `check_key_output`)."""
+    digests = list(digests)
+    check_key_output(path, digests)
     text = format_answer_key(digests, guess_unsure=guess_unsure, kept=kept)
     replace_files([(Path(path), text.encode("utf-8"))])
+
+
+def check_key_output(path: str | Path, digests: Iterable[Digest]) -> None:
+    """Refuse to write a key over a digest it is made from (`-o` naming an input by mistake):
+    with `--fresh` nothing reads the old file first, so the digest would simply be lost."""
+    target = _file_key(path)
+    for digest in digests:
+        if digest.source != "-" and _file_key(digest.source) == target:
+            raise ConfigError(
+                "is a digest read by this run: the answer key would replace it; write the key "
+                "to another file (nothing was written)",
+                path,
+            )
+
+
+def check_replaceable_key(path: str | Path, *, read_from: str | Path | None = None) -> None:
+    """A key written over an existing file whose answers are not read (`--fresh`, or another
+    `--answers` key than `read_from`) replaces it: that file must be an answer key, not a state
+    file, a deck definition or a package named by mistake."""
+    if not Path(path).is_file():
+        return
+    if read_from is not None and _file_key(read_from) == _file_key(path):
+        return  # read as the key already, so checked
+    try:
+        load_answer_key(path)
+    except ConfigError as exc:
+        where = f"line {exc.line}: " if exc.line is not None else ""
+        raise ConfigError(
+            f"is not an answer key ({where}{exc.message}); the key would replace it: write it "
+            "to another file (nothing was written)",
+            path,
+        ) from None
+
+
+def _file_key(path: str | Path) -> str:
+    # A symlink or "a/../b" names the same file.
+    return os.path.normcase(os.path.realpath(path))
