@@ -158,6 +158,11 @@ def _hashed_inputs(plan: BuildPlan) -> list[tuple[str, str]] | None:
     return files
 
 
+def _config_hashes(plan: BuildPlan) -> tuple[str | None, str | None]:
+    """The sha256 of the plan's answer key and taxonomy files (None: none, or unreadable)."""
+    return sha256_file(plan.answers), sha256_file(plan.taxonomy)
+
+
 def _fingerprint(plan: BuildPlan, files: list[tuple[str, str]] | None) -> str | None:
     """A hash of every input of `plan` but its state (`files`: `_hashed_inputs`)."""
     if files is None:
@@ -295,6 +300,7 @@ def _prepare(
     cache: BuildCache | None = None
     print_: str | None = None
     files: list[tuple[str, str]] | None = None
+    hashed_config: tuple[str | None, str | None] = (None, None)
     context = ""
     last: incremental.LastBuild | None = None
     if plan.cache is not None and parsed is None and state is None:
@@ -302,6 +308,8 @@ def _prepare(
             cache = BuildCache.load(plan.cache)
             caches.append(cache)
             files = _hashed_inputs(plan)
+            cache.hashed = dict(files or ())
+            hashed_config = _config_hashes(plan)
             print_ = _fingerprint(plan, files)
             reused = _reuse(plan, cache, print_)
             if reused is not None:
@@ -386,6 +394,12 @@ def _prepare(
         delta_cards=delta.cards if delta is not None else 0,
     )
     record = None
+    if cache is not None and (cache.changed_while_read or _config_hashes(plan) != hashed_config):
+        # An input changed while this build read it: the deck is made from what was read, but
+        # the cache would record it under the bytes hashed before (a later build of those
+        # bytes would reuse this deck). Keep nothing; the next build rebuilds what it needs.
+        cache.discard()
+        cache = None
     if cache is not None:
         record = {
             "fingerprint": print_,

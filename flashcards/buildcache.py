@@ -122,6 +122,11 @@ class BuildCache:
     last_build: dict[str, Any] = field(default_factory=dict)
     context: str = ""  # the hash of the taxonomy file that topics are computed with
     files_reused: int = 0  # input files whose digests came from the cache in this build
+    # The sha256 of each input file when the build hashed it for its fingerprint (set by the
+    # build), and whether a file parsed since held other bytes: then this build's record of its
+    # inputs would describe bytes it did not read, and must not be kept.
+    hashed: Mapping[str, str] = field(default_factory=dict)
+    changed_while_read: bool = False
     _store: _Entries | None = field(default=None, repr=False)
     _chunks: _Chunks | None = field(default=None, repr=False)
 
@@ -218,6 +223,8 @@ class BuildCache:
 
     def parsed(self, source: str, sha: str) -> list[Digest] | None:
         """The digests last parsed from the file `source` with bytes of hash `sha`, if any."""
+        if self.hashed.get(source, sha) != sha:
+            self.changed_while_read = True
         entries = self._entries()
         key = f"file\0{source}\0{sha}"
         entry = entries.get(key)
@@ -240,6 +247,8 @@ class BuildCache:
     def remember(self, source: str, sha: str, digests: Iterable[Digest] | str) -> None:
         """Keep the digests parsed from `source` with bytes of hash `sha` (or their
         `encode_digests` text, which a parse worker makes)."""
+        if self.hashed.get(source, sha) != sha:
+            self.changed_while_read = True
         text = digests if isinstance(digests, str) else encode_digests(digests)
         self._entries().put_text(f"file\0{source}\0{sha}", text)
 
@@ -289,9 +298,12 @@ class BuildCache:
                 if store is not None:
                     store.commit()
             self._store = self._chunks = None
-            replace_files(
-                [(self.path / "build.json", _dump({"code": code_version(), **(build or {})}))]
-            )
+            record = self.path / "build.json"
+            with contextlib.suppress(OSError):
+                if record.is_file() and record.stat().st_size > MAX_RECORD_BYTES:
+                    # Not written by a build: `replace_files` would read it whole to compare.
+                    record.unlink()
+            replace_files([(record, _dump({"code": code_version(), **(build or {})}))])
         except (OSError, BuildError):  # replace_files reports what failed as a BuildError
             pass
 
@@ -684,10 +696,21 @@ class _Chunks(_Entries):
         self._add(key, bytes(value))
 
 
+#: `build.json` is a few KiB (a hash per input and the report's warnings); anything larger
+#: than this was not written by a build, and is not read into memory.
+MAX_RECORD_BYTES = 64 << 20
+
+
 def _read_json(path: Path) -> Any:
+    """The JSON data of the file `path`; None when it is missing, not a regular file (a FIFO
+    would block the build), larger than `MAX_RECORD_BYTES` or not JSON."""
     try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
+        with open_regular_file(path) as handle:
+            data = handle.read(MAX_RECORD_BYTES + 1)
+        if len(data) > MAX_RECORD_BYTES:
+            return None
+        return json.loads(data)
+    except (OSError, NotARegularFile, ValueError, RecursionError):
         return None
 
 

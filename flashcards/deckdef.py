@@ -240,9 +240,17 @@ def check_beside(definitions: Sequence[DeckDefinition]) -> None:
             except FlashcardsError:
                 continue
             theirs = {file_key(written): role for role, written in _written_files(other)}
+            if other.cache is not None:  # a folder its build writes files in
+                theirs.setdefault(file_key(other.cache), "cache")
             for definition in definitions:
-                for role, written in _written_files(definition):
-                    if file_key(written) in theirs:
+                mine = _written_files(definition)
+                if definition.cache is not None:
+                    mine.append(("cache", definition.cache))
+                for role, written in mine:
+                    # Two decks may share one cache folder (each build checks what it reads).
+                    if theirs.get(file_key(written), "cache") != "cache" or (
+                        role != "cache" and file_key(written) in theirs
+                    ):
                         raise ConfigError(
                             f"{role}: {str(written)!r} is also the {theirs[file_key(written)]} "
                             f"of {path}; nothing was written",

@@ -14,7 +14,7 @@ from flashcards.buildcache import BuildCache
 from flashcards.buildnotes import BuildNotes, make_notes, ordered_groups
 from flashcards.errors import ParseError
 from flashcards.model import Digest
-from flashcards.parse import ParseResult, parse_file, parse_files, parse_paths
+from flashcards.parse import ParseResult, parse_files, parse_paths
 from flashcards.plan import BuildPlan
 from flashcards.timing import phase
 from flashcards.topics import Taxonomy
@@ -50,6 +50,13 @@ def read_spliced(
     )
     index: dict[str, list[incremental.DigestEntry]] = {}
 
+    def parsed_now(path: str) -> list[Digest]:
+        # Through the cache, which notes whether the bytes parsed are those hashed before.
+        (outcome,) = parse_files([path], max_bytes=plan.max_bytes, cache=cache)
+        if isinstance(outcome, ParseError):
+            raise outcome
+        return outcome
+
     def read(path: str) -> list[Digest]:
         if path not in shas:
             raise _NotSpliced  # appeared since the inputs were hashed
@@ -60,12 +67,12 @@ def read_spliced(
                 raise outcome
             found = outcome
         elif entries is None:  # gave no digest last time (not a digest): as a full build would
-            found = parse_file(path, max_bytes=plan.max_bytes)
+            found = parsed_now(path)
         elif not any(k in affected for entry in entries for k in entry.keys):
             index[path] = list(entries)
             return [entry.stub() for entry in entries]
         else:  # holds a paper of an added file: read in full
-            found = cache.parsed(path, shas[path]) or parse_file(path, max_bytes=plan.max_bytes)
+            found = cache.parsed(path, shas[path]) or parsed_now(path)
             if incremental.digest_entries(found) != list(entries):
                 raise _NotSpliced
         index[path] = incremental.digest_entries(found)

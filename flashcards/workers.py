@@ -15,6 +15,8 @@ import os
 import pickle
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -125,7 +127,10 @@ def fork_iter(
     try:
         context = multiprocessing.get_context("fork")
         pool = concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_collect if collecting else None
+            workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(os.getpid(), collecting),
         )
         try:
             pieces = [pool.submit(_run, *piece) for piece in _pieces(len(items), workers)]
@@ -149,6 +154,25 @@ def fork_iter(
         _JOB = None
 
 
-def _collect() -> None:
-    """In a new worker: collect garbage, as the process it was forked from did."""
-    gc.enable()
+#: How often a worker looks whether the process that started it is still there (seconds).
+PARENT_CHECK_INTERVAL = 0.2
+
+
+def _start_worker(parent: int, collecting: bool) -> None:
+    """In a new worker: end with the process that started it, and collect garbage as it did."""
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if collecting:
+        gc.enable()
+
+
+def _watch_parent(parent: int) -> None:
+    """End this worker once `parent` is gone. A build killed by SIGKILL (or a power-cut-like
+    crash) cannot stop its workers, and an idle worker never learns of it: it holds both ends of
+    the pool's pipes, so its read never ends. It would live on forever, holding what it inherited
+    (the lock on the deck's folder: every later build of that deck would wait for it). The
+    results folder goes with it: the build's own clean-up never ran."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_INTERVAL)
+    if _JOB is not None and _JOB[2] is not None:
+        shutil.rmtree(_JOB[2], ignore_errors=True)
+    os._exit(1)

@@ -397,3 +397,29 @@ def test_state_lines_are_what_json_dumps_gives(notes: dict[str, NoteState]) -> N
     expected = '{\n"namespace": "n",\n"notes": {\n' + ",\n".join(lines) + '\n},\n"version": 2\n}\n'
     state = DeckState(notes, "n", default_fields=LEGACY_SUMMARY_FIELD_KEYS)
     assert state_bytes(state) == expected.encode()
+
+
+def test_a_note_listed_twice_keeps_its_latest_entry(tmp_path: Path) -> None:
+    """After a merge whose conflict was resolved by keeping both lines of a note: JSON readers
+    silently keep the last one, which may be the older. The package must carry a modification
+    time at least as new as any build's of that note (else Anki keeps the other build's copy
+    and skips every later fix that does not change the note again), and say so."""
+    specs = _specs()
+    _, state = stamp_notes(specs, DeckState(), NOW)
+    path = tmp_path / "deck.state.json"
+    path.write_bytes(state_bytes(state))
+    guid = sorted(state.notes)[1]
+    entry = state.notes[guid]
+    newer = dataclasses.replace(entry, hash="0" * 64, mtime=entry.mtime + 86_400)
+    lines = path.read_text().splitlines(keepends=True)
+    (line,) = [n for n, text in enumerate(lines) if text.startswith(f'  "{guid}"')]
+    newer_line = (
+        lines[line].replace(entry.hash, newer.hash).replace(str(entry.mtime), str(newer.mtime))
+    )
+    # The newer build's line first, the older one's after it (as a merge tool may put them).
+    path.write_text("".join([*lines[:line], newer_line, *lines[line:]]))
+
+    loaded = load_state(path)
+    assert loaded.notes[guid] == newer
+    assert len(loaded.notes) == len(state.notes)
+    assert [w for w in loaded.warnings if guid in w and "twice" in w]

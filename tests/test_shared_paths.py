@@ -223,3 +223,21 @@ def test_a_cache_folder_on_a_file_the_build_writes_or_reads_is_refused(
     message = _refused(root, ["build", str(deck)])
     assert message.startswith(f"error: {deck}:6: cache: '{root / cache}' is also {what}")
     assert sorted(p for p in root.rglob("*") if p.is_dir()) == folders
+
+
+@pytest.mark.parametrize("role", ["state", "output"])
+def test_a_deck_built_alone_may_not_put_its_cache_on_a_file_of_a_deck_beside_it(
+    tmp_path: Path, role: str
+) -> None:
+    """Built alone before the deck beside it, the cache folder took the place of that deck's
+    state (or package): every build of that deck then failed. Built together, both refuse."""
+    root = _setup(tmp_path)
+    first = _deck(root, "first", "output: a.apkg", "state: a.json")
+    target = {"state": "a.json", "output": "a.apkg"}[role]
+    second = _deck(root, "second", "output: b.apkg", "state: b.json", f"cache: {target}")
+    expected = (
+        f"error: {second}:5: cache: '{root / target}' is also the {role} of {first}; "
+        "nothing was written"
+    )
+    assert _refused(root, ["build", str(second)]) == expected
+    assert not (root / target).exists()

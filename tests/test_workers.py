@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
-from helpers import spy_on_worker_pools
+from helpers import HANG_TIMEOUT, spy_on_worker_pools
 
 from flashcards import workers
 
@@ -123,3 +128,72 @@ def test_results_come_through_the_pipe_when_no_file_can_be_written(
     assert [square for square, _ in results] == [n * n for n in range(78, 578)]
     assert os.getpid() not in {pid for _, pid in results}
     assert list(tmp_path.iterdir()) == []
+
+
+_KILLED_PARENT = """
+import os, sys, time
+from flashcards import workers
+workers.cores = lambda: 2
+def wait(item):
+    time.sleep(600)  # until killed
+    return item
+for _ in workers.fork_iter(wait, range(8), minimum=2):
+    pass
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_workers_do_not_outlive_a_killed_build(tmp_path: Path) -> None:
+    """A SIGKILL cannot be handled: the workers must notice on their own and end, or they live
+    on forever, holding what they inherited (the lock on the deck's folder: every later build
+    of the deck would wait for it)."""
+    children = _kill_a_build_while_its_workers_run(tmp_path)
+    assert not children, "workers outlived their build"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_a_killed_build_leaves_no_results_folder(tmp_path: Path) -> None:
+    """The build's own clean-up never runs after a SIGKILL: its workers, which outlive it for
+    a moment, take the results folder with them, or every killed build leaves one in /tmp."""
+    assert not _kill_a_build_while_its_workers_run(tmp_path), "workers outlived their build"
+    assert list(tmp_path.iterdir()) == []
+
+
+def _kill_a_build_while_its_workers_run(tmp: Path) -> set[int]:
+    """SIGKILL a build (temporary files in `tmp`) once its workers run; the workers still
+    alive after HANG_TIMEOUT (killed then, not left behind by a failing test)."""
+    environment = {**os.environ, "TMPDIR": str(tmp)}
+    parent = subprocess.Popen([sys.executable, "-c", _KILLED_PARENT], env=environment)
+    try:
+        children: set[int] = set()
+        deadline = time.monotonic() + HANG_TIMEOUT
+        while len(children) < 2 and time.monotonic() < deadline:
+            children = _children(parent.pid)
+            time.sleep(0.05)
+        assert len(children) >= 2, "no workers started"
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + HANG_TIMEOUT
+    while children and time.monotonic() < deadline:
+        children = {pid for pid in children if _alive(pid)}
+        time.sleep(0.05)
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    return children
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found.update(int(p) for p in (task / "children").read_text().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended (its new parent reaps it)

@@ -40,10 +40,10 @@ import html
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from flashcards import identity
 from flashcards.anki.notes import (
@@ -118,8 +118,14 @@ def load_state(path: str | Path) -> DeckState:
         raise ConfigError(f"cannot read the build state: {exc.strerror or exc}", path) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read the build state: {exc}", path) from None
+    listed_twice: list[str] = []
     try:
         document = json.loads(text)
+        # Each note has one "hash" key: more of them than notes means a note listed twice (a
+        # merge conflict resolved by keeping both lines), which `json.loads` reads as the last.
+        notes_read = document.get("notes") if isinstance(document, dict) else None
+        if isinstance(notes_read, dict) and text.count('"hash"') > len(notes_read):
+            document = json.loads(text, object_pairs_hook=_latest_of_twice(listed_twice))
         if not isinstance(document, dict) or document.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"expected an object with version {STATE_VERSION}")
         notes = {}
@@ -153,7 +159,40 @@ def load_state(path: str | Path) -> DeckState:
             path,
         ) from None
     notes, warnings = _separate_shared_ids(notes, path)
+    warnings = (
+        tuple(
+            f"{path}: note {guid} is listed twice (a bad merge?); its entry with the later time is "
+            "kept"
+            for guid in sorted(set(listed_twice))
+        )
+        + warnings
+    )
     return DeckState(notes, namespace, warnings, default_fields)
+
+
+def _latest_of_twice(listed_twice: list[str]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A JSON `object_pairs_hook` keeping, of a note listed twice, the entry with the later
+    modification time (the package must not carry a time older than one already imported), and
+    noting its GUID in `listed_twice`. Any other key given twice keeps its last value, as usual."""
+
+    def mtime(value: Any) -> int | None:
+        if isinstance(value, dict) and type(value.get("mtime")) is int:
+            return int(value["mtime"])
+        return None
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in found:
+                old, new = mtime(found[key]), mtime(value)
+                if old is not None and new is not None:
+                    listed_twice.append(key)
+                    if old > new:
+                        continue
+            found[key] = value
+        return found
+
+    return hook
 
 
 def _default_fields_of(document: dict[str, object]) -> tuple[str, ...]:
