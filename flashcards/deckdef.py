@@ -18,7 +18,8 @@ import fnmatch
 import math
 import os
 import re
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -268,6 +269,30 @@ def file_key(path: Path) -> str:
     """What names one file, for finding two roles that share it (here and in
     `plan.check_paths`): realpath, as a symlink or "decks/../x" names the same file."""
     return os.path.normcase(os.path.realpath(path))
+
+
+def file_keys(paths: Iterable[Path]) -> list[str]:
+    """`file_key` of each of `paths`, the same strings, for an archive's thousands of files:
+    `realpath` looks at every folder on a file's way (a `lstat` each), so each folder's is
+    worked out once, and a file in it then costs one `lstat` (to see it is no link, which
+    `realpath` follows; a missing file is no link to it either)."""
+    folders: dict[Path, str] = {}
+    keys = []
+    for path in paths:
+        name = path.name
+        if name in ("", ".."):
+            keys.append(file_key(path))
+            continue
+        folder = folders.get(path.parent)
+        if folder is None:
+            folder = folders[path.parent] = os.path.realpath(path.parent)
+        joined = os.path.join(folder, name)
+        try:
+            link = stat.S_ISLNK(os.lstat(joined).st_mode)
+        except OSError:
+            link = False
+        keys.append(file_key(path) if link else os.path.normcase(joined))
+    return keys
 
 
 class _Validator:

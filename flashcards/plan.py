@@ -16,7 +16,7 @@ from flashcards import identity
 from flashcards.anki.notes import CARD_KINDS
 from flashcards.anki.state import DeckState
 from flashcards.buildcache import default_cache_path
-from flashcards.deckdef import DeckDefinition, file_key, is_valid_deck_name
+from flashcards.deckdef import DeckDefinition, file_key, file_keys, is_valid_deck_name
 from flashcards.errors import BuildError, ConfigError
 from flashcards.parse import DEFAULT_MAX_BYTES, find_digest_files
 
@@ -163,26 +163,29 @@ def check_paths(plans: Sequence[BuildPlan]) -> None:
         read = [(path, "an input digest") for path in _input_files(plan.inputs)]
         read += [(path, "the answer key") for path in (plan.answers,) if path is not None]
         read += [(path, "the taxonomy") for path in (plan.taxonomy,) if path is not None]
-        for path, what in read:
-            target = written.get(file_key(path))
+        keys = file_keys(path for path, _ in read)
+        for (path, what), key in zip(read, keys, strict=True):
+            target = written.get(key)
             if target is not None:
                 raise _overlap(target[0], target[1], f"is {what} of {_name(plan)} ({path})")
         if plan.cache is not None:
-            _check_cache(plan, plan.cache, written, read)
+            whats = [what for _, what in read]
+            _check_cache(plan, plan.cache, written, zip(keys, whats, strict=True))
 
 
 def _check_cache(
     plan: BuildPlan,
     cache: Path,
     written: dict[str, tuple[BuildPlan, str]],
-    read: list[tuple[Path, str]],
+    read: Iterable[tuple[str, str]],
 ) -> None:
     """The cache is a folder the build replaces files in: it must not be a file the build
-    writes or reads (`cache: deck.apkg` would turn the package's place into a folder)."""
+    writes or reads (`read`: what it reads, by `file_key`; `cache: deck.apkg` would turn the
+    package's place into a folder)."""
     key = file_key(cache)
     other = written.get(key)
     what = f"the {_role(*other)}" if other is not None else None
-    what = what or next((w for path, w in read if file_key(path) == key), None)
+    what = what or next((w for read_key, w in read if read_key == key), None)
     if what is None:
         return
     message = f"cache: {str(cache)!r} is also {what}; nothing was written"

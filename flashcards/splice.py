@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flashcards import incremental
+from flashcards.anki.notes import NoteGroup
 from flashcards.anki.state import DeckState, flag_changed_answers
 from flashcards.answers import AnswerKey
 from flashcards.buildcache import BuildCache
 from flashcards.buildnotes import BuildNotes, make_notes, ordered_groups
 from flashcards.errors import ParseError
+from flashcards.gcpause import collection_paused
 from flashcards.model import Digest
 from flashcards.parse import ParseResult, parse_files, parse_paths
 from flashcards.plan import BuildPlan
@@ -103,6 +105,22 @@ def spliced_notes(
     _, fresh = make_notes(
         plan, parsed.digests, key, taxonomy, namespace, previous, cache, only=affected
     )
+    # Every other paper's notes read back: many objects, no cycle.
+    with collection_paused():
+        return _splice(plan, parsed, affected, index, last, previous, cache, fresh)
+
+
+def _splice(
+    plan: BuildPlan,
+    parsed: ParseResult,
+    affected: frozenset[str],
+    index: dict[str, list[incremental.DigestEntry]],
+    last: incremental.LastBuild,
+    previous: DeckState,
+    cache: BuildCache,
+    fresh: list[NoteGroup],
+) -> BuildNotes | None:
+    """`spliced_notes` once the notes of the papers in `affected` are made (`fresh`)."""
     with phase("notes"):
         old_keys = last.keys
         groups = {group.key: group for group in fresh}

@@ -386,3 +386,31 @@ def test_a_cache_text_head_is_what_json_dumps_writes(
     specs = tuple(NoteSpec(guid, "mcq", (), (), "D", (*order, number), 1) for guid, number in notes)
     head = {"order": list(order), "notes": [[guid, number] for guid, number in notes]}
     assert _head_json(NoteGroup("k", order, specs)) == json.dumps(head, ensure_ascii=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from(',\n[]"\\ aé€😀\x00'), max_size=12).map(
+            lambda line: line.replace(",\n", ", ")  # a line never holds one (JSON escapes \n)
+        ),
+        max_size=5,
+    ),
+    st.sampled_from(["[", " ", "x"]),
+    st.sampled_from(["]", " ", "y"]),
+)
+def test_line_hashes_are_those_of_the_lines_split_out(
+    lines: list[str], first: str, last: str
+) -> None:
+    """Hashing each line where it lies in the text's bytes gives what hashing each line split
+    out of the text gives, whatever the lines hold (many-byte characters, brackets, commas,
+    line breaks of their own)."""
+    from flashcards.anki.notes import hash_content
+    from flashcards.incremental import line_hashes
+
+    text = first + ",\n".join(['{"order": []}', *lines]) + last
+    assert line_hashes(text) == [hash_content(line) for line in text[1:-1].split(",\n")[1:]]
+    head_only = first + ",\n".join(lines) + last  # the first line is the head: not hashed
+    assert line_hashes(head_only) == [
+        hash_content(line) for line in head_only[1:-1].split(",\n")[1:]
+    ]

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from digest_writers import write_quiz_text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from flashcards.cli import main
+from flashcards.deckdef import file_key, file_keys
 from flashcards.model import Paper, Question
 
 DAY = date(2025, 3, 4)
@@ -241,3 +244,33 @@ def test_a_deck_built_alone_may_not_put_its_cache_on_a_file_of_a_deck_beside_it(
     )
     assert _refused(root, ["build", str(second)]) == expected
     assert not (root / target).exists()
+
+
+_NAMES = st.sampled_from(["a", "b", "c.txt", "..", "link", "loop"])
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    paths=st.lists(st.lists(_NAMES, min_size=1, max_size=4), max_size=12),
+    absolute=st.booleans(),
+)
+def test_many_files_are_named_as_one_at_a_time(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    paths: list[list[str]],
+    absolute: bool,
+) -> None:
+    """`file_keys` (a folder's realpath worked out once for its files) names every file as
+    `file_key` does: through links to files and folders, `..`, missing files and link loops."""
+    root = tmp_path_factory.mktemp("tree")
+    for folder in (root, root / "a", root / "a" / "b"):
+        folder.mkdir(exist_ok=True)
+        (folder / "c.txt").write_text("x")
+        (folder / "link").symlink_to("c.txt" if folder == root else "..")
+        (folder / "loop").symlink_to("loop")
+    with monkeypatch.context() as patch:
+        patch.chdir(root / "a")
+        given_paths = [Path(root if absolute else ".", *parts) for parts in paths]
+        assert file_keys(given_paths) == [file_key(p) for p in given_paths]

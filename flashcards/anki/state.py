@@ -56,6 +56,7 @@ from flashcards.anki.notes import (
 from flashcards.anki.notetypes import MCQ_FIELDS
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
+from flashcards.gcpause import collection_paused
 from flashcards.inputfile import NotARegularFile, open_regular_file
 from flashcards.model import option_index
 
@@ -118,6 +119,26 @@ def load_state(path: str | Path) -> DeckState:
         raise ConfigError(f"cannot read the build state: {exc.strerror or exc}", path) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read the build state: {exc}", path) from None
+    # Tens of thousands of objects and no cycle: the collector is not run over them.
+    with collection_paused():
+        notes, namespace, default_fields, listed_twice = _read_state(text, path)
+    notes, warnings = _separate_shared_ids(notes, path)
+    warnings = (
+        tuple(
+            f"{path}: note {guid} is listed twice (a bad merge?); its entry with the later time is "
+            "kept"
+            for guid in sorted(set(listed_twice))
+        )
+        + warnings
+    )
+    return DeckState(notes, namespace, warnings, default_fields)
+
+
+def _read_state(
+    text: str, path: Path
+) -> tuple[dict[str, NoteState], str | None, tuple[str, ...], list[str]]:
+    """The notes, namespace and default fields of a state file's text, checked, and the GUIDs
+    of notes it lists twice."""
     listed_twice: list[str] = []
     try:
         document = json.loads(text)
@@ -158,16 +179,7 @@ def load_state(path: str | Path) -> DeckState:
             "file), so that Anki does not add the deck a second time",
             path,
         ) from None
-    notes, warnings = _separate_shared_ids(notes, path)
-    warnings = (
-        tuple(
-            f"{path}: note {guid} is listed twice (a bad merge?); its entry with the later time is "
-            "kept"
-            for guid in sorted(set(listed_twice))
-        )
-        + warnings
-    )
-    return DeckState(notes, namespace, warnings, default_fields)
+    return notes, namespace, default_fields, listed_twice
 
 
 def _latest_of_twice(listed_twice: list[str]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
@@ -406,6 +418,17 @@ def stamp_notes(
     `now` (whole seconds since the epoch) only dates changed notes; pass it explicitly in tests.
     The deck's default fields are kept as `previous` recorded them.
     """
+    with collection_paused():  # a note and its state made per note, no cycle
+        return _stamp(specs, previous, now, namespace, ids)
+
+
+def _stamp(
+    specs: Sequence[NoteSpec],
+    previous: DeckState,
+    now: int,
+    namespace: str,
+    ids: Mapping[str, int] | None,
+) -> tuple[list[StampedNote], DeckState]:
     notes = dict(previous.notes)
     taken = {s.id for s in notes.values()}
     stamped: list[StampedNote] = []
