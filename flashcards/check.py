@@ -23,7 +23,9 @@ input with everything under it, e.g. an archive kept as `YYYY/MM/DD.md`; else th
 folder). Every Monday to Friday between the folder's first and last digest date that has no
 digest is reported (runs of consecutive missing weekdays as one warning). Weekends are never
 reported: the daily sources publish on weekdays, and only a gap inside the range is certainly a
-gap, not the series' start or end.
+gap, not the series' start or end. Nor is a weekday that `flashcards pull` found empty at its
+source (a 404: a holiday), as remembered in the folder of the series' digests
+(`flashcards.pull.empty_days`): otherwise it would be warned about on every run, for good.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from flashcards.plan import (
     plan_adhoc,
     plan_for_definition,
 )
-from flashcards.pull import FAILED_PULL_WARNING, failed_pull_warnings
+from flashcards.pull import FAILED_PULL_WARNING, empty_days, failed_pull_warnings
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
 
 
@@ -362,21 +364,25 @@ def missing_days(digests: Sequence[Digest], roots: Iterable[Path] = ()) -> Itera
     """Weekdays with no digest inside each folder's range of digest dates (module docstring).
 
     A digest belongs to the first of `roots` (folders given as inputs) that holds it, so that an
-    archive kept as `YYYY/MM/DD.md` is one series; otherwise to the folder it is in.
+    archive kept as `YYYY/MM/DD.md` is one series; otherwise to the folder it is in. A day that
+    a pull into the folder of one of the series' digests found empty is no gap (it ends a run).
     """
     folders = [Path(root) for root in roots]
     by_folder: dict[str, set[date]] = {}
+    holders: dict[str, set[Path]] = {}  # the folders the series' digests are in
     for digest in digests:
         if digest.source == "-":
             continue
         path = Path(digest.source)
         root = next((r for r in folders if path.is_relative_to(r)), path.parent)
         by_folder.setdefault(str(root), set()).add(digest.date)
+        holders.setdefault(str(root), set()).add(path.parent)
     for folder, dates in sorted(by_folder.items()):
         first, last = min(dates), max(dates)
+        known = dates.union(*(empty_days(holder) for holder in holders[folder]))
         day, run = first, []
         while day <= last:
-            if day.weekday() < 5 and day not in dates:
+            if day.weekday() < 5 and day not in known:
                 run.append(day)
             elif day.weekday() < 5 and run:
                 yield _missing(folder, run)

@@ -670,20 +670,23 @@ def pull(
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     elif not quiet:
         for target in report.targets:
-            click.echo(_pull_summary(target))
+            click.echo(_pull_summary(target, refresh=refresh))
     if report.failed:
         sys.exit(1)
 
 
-def _pull_summary(report: TargetReport) -> str:
-    """One line: source → folder (range): what happened to its days."""
+def _pull_summary(report: TargetReport, *, refresh: bool = False) -> str:
+    """One line: source → folder (range): what happened to its days. With `refresh`, the days
+    asked again say whether they changed ("updated", "unchanged"); "already present" is only
+    for days not asked (or kept when the source no longer has them)."""
     where = f"{report.target.source.name} → {report.target.folder}"
     if not report.days:
         return f"{where}: nothing to pull (up to date until {report.last.isoformat()})"
     counts = [f"fetched {report.count('fetched')}"]
-    if report.count("updated"):
-        counts.append(f"updated {report.count('updated')}")
-    counts.append(f"already present {report.count('present', 'unchanged')}")
+    for status in ("updated", "unchanged"):
+        if refresh or report.count(status):
+            counts.append(f"{status} {report.count(status)}")
+    counts.append(f"already present {report.count('present')}")
     counts.append(f"none that day {report.count('none')}")
     failed = report.failed_days
     counts.append(

@@ -557,7 +557,8 @@ class _Validator:
                 check_template(template)
             except ConfigError as exc:
                 raise self.error(f"pull: url: {exc.message}", *where, "url") from None
-        return PullTarget(source, template, folder, since)
+        since_at = (self.doc.path, self.doc.line(*where, "since")) if since else None
+        return PullTarget(source, template, folder, since, since_at)
 
 
 _PULL_KEYS = ("source", "into", "since", "url")

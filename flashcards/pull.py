@@ -7,10 +7,11 @@ source's format *and of that day*, and only then renames it into the folder as
 file that no build reads). A 404 means no digest that day. A file already in the folder is
 never requested again, nor overwritten, unless `refresh` is set; refreshing sends the ETag and
 Last-Modified remembered in the folder's `.flashcards-pull.json`, so an unchanged page costs a
-304; the same file lists the days that failed, which the next pulls ask again. Being polite to
-the sites: an identifying User-Agent, a few requests at a time, timeouts, and retries with
-exponential backoff and jitter (honouring `Retry-After`) on timeouts, connection errors, 429 and
-5xx.
+304; the same file lists the days that failed, which the next pulls ask again, and the
+weekdays the source confirmed empty (a holiday), which `flashcards check` does not report as
+missing. Being polite to the sites: an identifying User-Agent, a few requests at a time,
+timeouts, and retries with exponential backoff and jitter (honouring `Retry-After`) on
+timeouts, connection errors, 429 and 5xx.
 
 Two pulls may share a folder (a scheduled job and a person; two decks pulling into one folder):
 each records only what it changed, and merges that into the folder's state file as it is on
@@ -26,6 +27,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import socket
 import threading
 from collections import deque
@@ -51,7 +53,8 @@ if TYPE_CHECKING:
 USER_AGENT = f"flashcards/{__version__} (+https://pypi.org/project/flashcards)"
 
 #: Per folder, the validators of each pulled file, so that `--refresh` asks "changed since?",
-#: and the days that failed, so that the next pull tries them again.
+#: the days that failed, so that the next pull tries them again, and the weekdays the source
+#: had no digest for, so that `flashcards check` does not take them for gaps.
 STATE_FILE = ".flashcards-pull.json"
 
 #: A day that failed is tried again by the pulls of the next this many days, then given up.
@@ -166,6 +169,7 @@ def pull(
     today = today or datetime.now(UTC).date()
     if since is not None and until is not None and since > until:
         raise ConfigError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    _check_since(targets, since, today)
     targets = _distinct(targets)
     for target in targets:
         _check_folder(target.folder)
@@ -386,6 +390,28 @@ def _failed_before(
         else:
             retry.append(day)
     return retry, too_old, forget
+
+
+def _check_since(targets: Sequence[PullTarget], since: date | None, today: date) -> None:
+    """Refuse a first day after today: the range would be empty on every run, so a mistyped
+    year would pull nothing and say "up to date". A definition's `since:` is its own error (at
+    its line), only when it is used: `since` (the command line's) replaces it."""
+    if since is not None:
+        if since > today:
+            raise ConfigError(
+                f"--since {since.isoformat()} is after today ({today.isoformat()}, UTC): "
+                "there is nothing to pull yet"
+            )
+        return
+    for target in targets:
+        if target.since is not None and target.since > today:
+            path, line = target.since_at or (None, None)
+            raise ConfigError(
+                f"pull: since: {target.since.isoformat()} is after today ({today.isoformat()}, "
+                "UTC): this entry would never pull anything",
+                path,
+                line,
+            )
 
 
 def _check_folder(folder: Path) -> None:
@@ -651,13 +677,17 @@ class _FolderState:
     files: dict[str, dict[str, str]] = field(default_factory=dict)  # name → url, etag, ...
     # The days to try again, by file name, with the day (UTC) each first failed.
     failed: dict[str, date] = field(default_factory=dict)
+    # The weekdays after the folder's first digest that the source had no digest for (404/410)
+    # and no file has come for, by name.
+    none: set[str] = field(default_factory=set)
 
     def document(self) -> dict[str, Any]:
         return {
             "about": "flashcards pull: validators of each file (for --refresh), days to retry "
-            "(each with the day it first failed)",
+            "(each with the day it first failed), weekdays the source had no digest for",
             "files": {name: self.files[name] for name in sorted(self.files)},
             "failed": {name: self.failed[name].isoformat() for name in sorted(self.failed)},
+            "none": sorted(self.none),
         }
 
 
@@ -686,6 +716,14 @@ def failed_pull_warnings(folders: Iterable[Path]) -> list[str]:
     return warnings
 
 
+def empty_days(folder: Path) -> set[date]:
+    """The weekdays a pull into `folder` found no digest for at its source (404/410: a
+    holiday) and that still have no file there: not gaps, for `flashcards check`. Reads one
+    small file; a missing or damaged one knows of none."""
+    names = _load_state(folder).none
+    return {_day_of(name) for name in names if not (folder / name).exists()}
+
+
 def _load_state(folder: Path, today: date | None = None) -> _FolderState:
     """The remembered state; a missing or damaged file is an empty one (it only saves downloads
     and retries). A failed day with no valid first-failure day (a list written by an earlier
@@ -699,6 +737,7 @@ def _load_state(folder: Path, today: date | None = None) -> _FolderState:
         return _FolderState()
     files = data.get("files")
     failed = data.get("failed")
+    none = data.get("none")  # absent from the files of earlier versions
     return _FolderState(
         {
             str(name): {k: v for k, v in entry.items() if isinstance(v, str)}
@@ -708,7 +747,48 @@ def _load_state(folder: Path, today: date | None = None) -> _FolderState:
         if isinstance(files, dict)
         else {},
         _failed_days(failed, today),
+        _empty_day_names(none),
     )
+
+
+def _empty_day_names(none: Any) -> set[str]:
+    """The names of `none` that are a day's file name; anything else is dropped."""
+    if not isinstance(none, list):
+        return set()
+    names = set()
+    for name in none:
+        if isinstance(name, str) and _DAY_NAME.match(name):
+            with contextlib.suppress(ValueError):
+                _day_of(name)
+                names.add(name)
+    return names
+
+
+_DAY_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}\.")
+
+
+def _day_of(name: str) -> date:
+    """The day of a file name YYYY-MM-DD.suffix (ValueError if it names none)."""
+    return date.fromisoformat(name[:10])
+
+
+def _first_day(folder: Path) -> date | None:
+    """The day of the oldest YYYY-MM-DD.* file in `folder` (any source's), or None."""
+    first: date | None = None
+    try:
+        names = [entry.name for entry in folder.iterdir()]
+    except OSError:
+        return None
+    for name in names:
+        if not _DAY_NAME.match(name):
+            continue
+        try:
+            day = _day_of(name)
+        except ValueError:
+            continue
+        if first is None or day < first:
+            first = day
+    return first
 
 
 def _failed_days(failed: Any, today: date) -> dict[str, date]:
@@ -736,9 +816,10 @@ class _Changes:
     failed: dict[str, date] = field(default_factory=dict)  # name → first failed
     settled: set[str] = field(default_factory=set)  # no longer failed (it landed, or is none)
     forgotten: set[str] = field(default_factory=set)  # failed too long, or not a day's name
+    none: set[str] = field(default_factory=set)  # weekdays the source had no digest for
 
     def __bool__(self) -> bool:
-        return bool(self.files or self.failed or self.settled or self.forgotten)
+        return bool(self.files or self.failed or self.settled or self.forgotten or self.none)
 
     def record(self, done: _Done, read: _FolderState, today: date) -> None:
         """A requested day's outcome; `read`: the state as this pull read it."""
@@ -749,6 +830,9 @@ class _Changes:
             self.failed[name] = read.failed.get(name, today)
         else:
             self.settled.add(name)
+        # Only weekdays: `check` never reports a weekend, and every week has two 404s.
+        if done.result.status == "none" and done.result.day.weekday() < 5:
+            self.none.add(name)
 
     def apply(self, state: _FolderState, folder: Path) -> None:
         for name, validators in self.files.items():
@@ -761,6 +845,17 @@ class _Changes:
         for name, since in self.failed.items():
             if not (folder / name).exists():  # another pull may have brought it in since
                 state.failed.setdefault(name, since)
+        # Kept: the days `check` could take for gaps, those after the folder's first digest
+        # with no file yet (one published late, or copied in, drops out); a day before it is
+        # outside every range `check` looks at, and a pull that brings older digests in asks
+        # it again. So the list holds the holidays still without a digest, and stays short
+        # even while a source answers 404 for weeks.
+        first = _first_day(folder)
+        state.none = {
+            name
+            for name in state.none | self.none
+            if first is not None and _day_of(name) > first and not (folder / name).exists()
+        }
 
 
 def _update_state(folder: Path, changes: _Changes, today: date) -> str | None:
@@ -770,14 +865,16 @@ def _update_state(folder: Path, changes: _Changes, today: date) -> str | None:
     none can be left behind) and dies with its process, so a killed pull blocks no one.
     Returns a warning if the file could not be written."""
     path = folder / STATE_FILE
-    if not changes or not (changes.files or changes.failed or path.exists()):
+    # Days found empty are only kept beside a digest (`_Changes.apply`): no folder, none kept.
+    found_empty = bool(changes.none) and folder.is_dir()
+    if not changes or not (changes.files or changes.failed or found_empty or path.exists()):
         return None  # nothing to remember, and nothing remembered to change
     try:
         folder.mkdir(parents=True, exist_ok=True)  # the folder is what gets locked
         with directories_locked([path]):
             state = _load_state(folder, today)
             changes.apply(state, folder)
-            if not state.files and not state.failed and not path.exists():
+            if not state.files and not state.failed and not state.none and not path.exists():
                 return None
             text = json.dumps(state.document(), indent=1, ensure_ascii=False) + "\n"
             replace_files([(path, text.encode("utf-8"))])  # unchanged bytes are not rewritten

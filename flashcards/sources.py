@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -60,6 +60,8 @@ class PullTarget:
     template: str  # the source's URL template, or the one given instead
     folder: Path
     since: date | None = None  # the first day to pull when the folder has no newer digest
+    #: Where `since` is written (deck definition, line), for an error about it.
+    since_at: tuple[str, int | None] | None = field(default=None, compare=False)
 
     def filename(self, day: date) -> str:
         return f"{day.isoformat()}{self.source.suffix}"

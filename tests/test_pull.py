@@ -99,6 +99,8 @@ class Site:
         self.gates: set[str] = set()
         self.gates_open = threading.Event()
         self.stalled = 0
+        # The "holiday" route: a digest each weekday but these (404, as at weekends).
+        self.holidays = {date(2025, 6, 4)}
 
     def paths(self) -> list[str]:
         return [path for path, _headers in self.requests]
@@ -136,6 +138,10 @@ class Site:
                 return self._send(handler, 304, b"", {"ETag": etag})
             modified = format_datetime(datetime(2025, 6, 1, tzinfo=UTC), usegmt=True)
             return self._send(handler, 200, page, {"ETag": etag, "Last-Modified": modified})
+        if route == "holiday":
+            if day.weekday() >= 5 or day in self.holidays:
+                return self._send(handler, 404, b"not found")
+            return self._send(handler, 200, page)
         if route == "healing":  # Monday's page is broken at first, fixed later
             if day == MONDAY and hit == 1:
                 return self._send(handler, 200, b"<html><body>Building...</body></html>")
@@ -770,6 +776,77 @@ def test_cli_exit_1_when_a_day_failed(site: Site, tmp_path: Path) -> None:
     assert files_in(tmp_path) == [STATE_FILE]
 
 
+def test_cli_refresh_summary_counts_unchanged_apart_from_already_present(
+    site: Site, tmp_path: Path
+) -> None:
+    """A --refresh that found every page as it was says "unchanged", not "already present"
+    (which means "not asked"); --json tells them apart as it did."""
+    common = ["--source", "daily-paper", "--url", f"{site.base}/week/{{date}}.html"]
+    common += ["-d", str(tmp_path), "--since", "2025-06-02", "--until", "2025-06-08"]
+    assert invoke(*common)[0] == 0
+    code, out, err = invoke(*common, "--refresh")
+    assert (code, err) == (0, "")
+    assert out == (
+        f"daily-paper → {tmp_path} (2025-06-02 to 2025-06-08): fetched 0, updated 0, "
+        "unchanged 5, already present 0, none that day 2, failed 0\n"
+    )
+    site.version = 2
+    code, out, err = invoke(*common, "--refresh", "--until", "2025-06-03", "--json")
+    assert (code, err) == (0, "")
+    (entry,) = json.loads(out)["sources"]
+    assert entry["counts"] == {
+        "fetched": 0, "updated": 2, "unchanged": 0, "present": 0, "none": 0, "failed": 0
+    }  # fmt: skip
+    code, out, err = invoke(*common, "--refresh", "--until", "2025-06-03")
+    assert (code, err) == (0, "")
+    assert "fetched 0, updated 0, unchanged 2, already present 0," in out
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "why"),
+    [
+        ("2062-06-02", None, "--since 2062-06-02 is after today ("),
+        ("2062-06-02", "2062-06-05", "--since 2062-06-02 is after today ("),
+        ("2025-06-05", "2025-06-03", "--since 2025-06-05 is after --until 2025-06-03"),
+    ],
+    ids=["future", "future-range", "after-until"],
+)
+def test_cli_since_in_the_future_or_after_until_is_a_usage_error(
+    site: Site, tmp_path: Path, since: str, until: str | None, why: str
+) -> None:
+    """A mistyped year must not "pull" nothing and exit 0: one line saying why, exit 2, no
+    request, nothing written."""
+    folder = tmp_path / "quiz"
+    args = ["--source", "daily-paper", "--url", f"{site.base}/week/{{date}}.html"]
+    args += ["-d", str(folder), "--since", since, *(["--until", until] if until else [])]
+    code, out, err = invoke(*args)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("error: ") and why in err, err
+    assert site.requests == [] and not folder.exists()
+
+
+def test_a_definitions_since_in_the_future_is_a_config_error_at_its_line(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`since: 2062-…` for 2026 pulls nothing, ever: an error naming the definition's line, as
+    for any other bad key; an explicit --since (which replaces it) still pulls."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "d.yaml").write_text(
+        "name: D\nsources: [../digests]\npull:\n"
+        "  - source: daily-paper\n    into: ../digests\n    since: 2062-06-02\n"
+        f"    url: '{site.base}/week/{{date}}.html'\n",
+        encoding="utf-8",
+    )
+    code, out, err = invoke()
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {Path('decks', 'd.yaml')}:6: pull: since: 2062-06-02 is after")
+    assert err.count("\n") == 1 and site.requests == []
+    assert not (tmp_path / "digests").exists()
+    code, out, err = invoke("--since", "2025-06-02", "--until", "2025-06-02")
+    assert (code, err) == (0, "") and "fetched 1" in out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_cli_interrupted_exits_128_plus_the_signal_leaving_whole_files(
@@ -1040,6 +1117,120 @@ def test_check_warns_about_a_pulled_day_that_failed(
     code, _out, _err = invoke("--since", "2025-06-02", "--until", "2025-06-02")
     assert code == 0
     assert missing("decks/d.yaml") == missing("-i", "digests") == []
+
+
+def _check_json(*args: str) -> tuple[int, list[dict[str, object]]]:
+    """`flashcards check ARGS --json`: its exit code and its missing-day warnings."""
+    result = CliRunner().invoke(main, ["check", *args, "--json"])
+    assert result.exit_code in (0, 1), result.output
+    warnings = json.loads(result.stdout)["warnings"]
+    return result.exit_code, [w for w in warnings if w["code"] == "missing-day"]
+
+
+def test_a_weekday_the_source_had_no_digest_for_is_no_missing_day(
+    site: Site, tmp_path: Path
+) -> None:
+    """A holiday: the source answered 404 on Wednesday. The pull remembers that the day is
+    confirmed empty, so `check --strict` passes instead of warning about that gap on every run
+    for good; a gap no pull was asked about still warns."""
+    quiz = tmp_path / "quiz"
+    adhoc = ["--source", "daily-paper", "--url", f"{site.base}/holiday/{{date}}.html"]
+    adhoc += ["-d", str(quiz)]
+    code, out, err = invoke(*adhoc, "--since", "2025-06-02", "--until", "2025-06-08")
+    assert (code, err) == (0, ""), out
+    assert "none that day 3" in out  # Wednesday and the weekend
+    # Only the weekday is kept: `check` never reports a weekend, and each has two.
+    state = json.loads((quiz / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["none"] == ["2025-06-04.html"]
+    assert _check_json("-i", str(quiz), "--strict") == (0, [])
+
+    # Tuesday's file goes (a person deleted it): no pull said Tuesday was empty.
+    (quiz / "2025-06-03.html").unlink()
+    code, missing = _check_json("-i", str(quiz), "--strict")
+    assert code == 1
+    assert [(w["path"], w["message"]) for w in missing] == [
+        (str(quiz), "no digest for Tue 2025-06-03 (a gap in this folder's daily digests)")
+    ]
+
+    # Wednesday's digest is published late and pulled: the day is no longer remembered empty.
+    site.holidays.clear()
+    code, _out, err = invoke(*adhoc, "--since", "2025-06-03", "--until", "2025-06-04")
+    assert (code, err) == (0, "")
+    state = json.loads((quiz / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["none"] == []
+    assert _check_json("-i", str(quiz), "--strict") == (0, [])
+
+
+def test_a_deck_definitions_check_skips_the_days_its_pull_found_empty(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same through deck definitions: `flashcards pull && flashcards check --strict`."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "d.yaml").write_text(
+        "name: D\nsources: [../digests]\npull:\n"
+        "  - {source: daily-paper, into: ../digests, "
+        f"url: '{site.base}/holiday/{{date}}.html'}}\n",
+        encoding="utf-8",
+    )
+    assert invoke("--since", "2025-06-02", "--until", "2025-06-06")[0] == 0
+    assert _check_json("--strict") == (0, [])
+
+
+def test_only_days_found_empty_after_the_folders_first_digest_are_kept(
+    site: Site, tmp_path: Path
+) -> None:
+    """`check` looks only between a folder's first and last digest: a 404 before the first
+    one (the source had not started, or a wrong URL) is not kept, so weeks of them cost
+    nothing; one after the last digest is (the next digest puts it inside the range)."""
+    site.holidays = {MONDAY, date(2025, 6, 4), date(2025, 6, 6)}
+    pull_route(site, "holiday", tmp_path, MONDAY, date(2025, 6, 6))
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["none"] == ["2025-06-04.html", "2025-06-06.html"]
+
+    empty = tmp_path / "empty"  # a source that answers 404 every day: no digest, nothing kept
+    pull_route(site, "missing", empty, MONDAY, SUNDAY)
+    assert not empty.exists()
+    empty.mkdir()
+    pull_route(site, "missing", empty, MONDAY, SUNDAY)
+    assert files_in(empty) == []
+
+
+def test_days_found_empty_merge_with_the_state_on_disk(site: Site, tmp_path: Path) -> None:
+    """Recorded like failed days: merged into the state file as it is when written, so a pull
+    of another source into the folder keeps them, and the validators stay beside them."""
+    pull_route(site, "holiday", tmp_path, MONDAY, date(2025, 6, 6))
+    pull_route(site, "md", tmp_path, MONDAY, MONDAY, source="daily-ai-papers")
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["none"] == ["2025-06-04.html"]
+    assert state["failed"] == {}
+
+
+@pytest.mark.parametrize(
+    "remembered",
+    [
+        {"files": {}, "failed": {}},  # written before days found empty were kept
+        {"files": {}, "failed": {}, "none": "2025-06-04.html"},
+        {"files": {}, "failed": {}, "none": [4, None, ["x"], "not-a-day.html"]},
+    ],
+    ids=["old", "not-a-list", "wrong-entries"],
+)
+def test_a_state_without_usable_empty_days_is_read_as_none_known(
+    site: Site, tmp_path: Path, remembered: dict[str, object]
+) -> None:
+    """An older or damaged state: no error, the gap is a missing day again, and the next pull
+    that asks about the day writes the state anew."""
+    for day in (MONDAY, date(2025, 6, 6)):
+        (tmp_path / f"{day.isoformat()}.html").write_bytes(quiz_page(day))
+    (tmp_path / STATE_FILE).write_text(json.dumps(remembered), encoding="utf-8")
+    code, missing = _check_json("-i", str(tmp_path), "--strict")
+    assert code == 1 and len(missing) == 1
+    assert "no digests for 3 weekdays" in str(missing[0]["message"])
+
+    pull_route(site, "holiday", tmp_path, date(2025, 6, 3), date(2025, 6, 5))
+    state = json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["none"] == ["2025-06-04.html"]
+    assert _check_json("-i", str(tmp_path), "--strict") == (0, [])
 
 
 def test_a_day_failing_for_a_month_is_given_up_with_a_warning(site: Site, tmp_path: Path) -> None:
