@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -30,8 +31,52 @@ FIELD_NAMES: tuple[str, ...] = (
 )
 
 #: Joins the steps of a flow chart in the `workflow` field ("Encode → Cluster → Score"): the
-#: parsers join them so, cards show them one a line, answer evidence quotes them with arrows.
+#: parsers join them so (`join_steps`), cards show them one a line (`split_steps`), answer
+#: evidence quotes them with arrows.
 STEP_SEPARATOR = " → "
+#: An arrow inside one step's own text ("Audio → Tokens" in one chart box), as the `workflow`
+#: field holds it: between no-break spaces, so that it reads the same but separates nothing.
+#: Parsed step text never holds a no-break space (its whitespace is collapsed to spaces).
+INNER_ARROW = "\u00a0→\u00a0"
+
+
+def join_steps(steps: Iterable[str]) -> str:
+    """The `workflow` field of a chart of `steps`: each step's whitespace collapsed, the empty
+    ones left out, an arrow within a step written as `INNER_ARROW`, joined by `STEP_SEPARATOR`."""
+    joined = (" ".join(step.split()) for step in steps)
+    return STEP_SEPARATOR.join(s.replace(STEP_SEPARATOR, INNER_ARROW) for s in joined if s)
+
+
+def split_steps(workflow: str) -> list[str]:
+    """The steps of a `workflow` field (`join_steps`), each as written in the digest (its inner
+    arrows included), none empty."""
+    return [step for step in (s.strip() for s in workflow.split(STEP_SEPARATOR)) if step]
+
+
+def steps_around(quote: str, workflow: str, max_words: int | None = None) -> str:
+    """`quote`, a run of a `workflow` field's text in which its inner arrows are plain
+    separators (what answer inference segments and quotes), widened to whole steps where it
+    begins or ends at an inner arrow, so that no step is quoted in part; else `quote` itself,
+    as it is also when the whole steps would hold more than `max_words` words (a step that
+    long is quoted in part anyway)."""
+    if not quote or INNER_ARROW not in workflow:
+        return quote
+    # The same length as `workflow`: a position in one is the same place in the other.
+    start = workflow.replace(INNER_ARROW, STEP_SEPARATOR).find(quote)
+    if start < 0:
+        return quote
+    end = start + len(quote)
+    if workflow.endswith(INNER_ARROW, 0, start):
+        before = workflow.rfind(STEP_SEPARATOR, 0, start)
+        start = 0 if before < 0 else before + len(STEP_SEPARATOR)
+    if workflow.startswith(INNER_ARROW, end):
+        after = workflow.find(STEP_SEPARATOR, end)
+        end = len(workflow) if after < 0 else after
+    widened = workflow[start:end].replace(INNER_ARROW, STEP_SEPARATOR)
+    if max_words is not None and len(widened.split()) > max_words:
+        return quote
+    return widened
+
 
 #: Options are lettered A, B, C… in digests, answer keys and on cards. Letters stop at Z, so a
 #: question has at most `MAX_OPTIONS` options: the parsers refuse more, naming the line.

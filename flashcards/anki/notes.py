@@ -5,8 +5,9 @@ frozen data; `flashcards.anki.export` turns specs into a package. The note types
 (`flashcards.anki.notetypes`) name the fields that the field HTML built here fills.
 
 Safety: every piece of digest text passes through `escape_text` (HTML-escaped, template braces and
-Anki's `[sound:…]` tags neutralised) and every link through `safe_link` (http(s) only). The only
-markup in a field is markup written in this module.
+Anki's `[sound:…]` tags neutralised, bidi overrides and other invisible controls dropped by
+`visible_text`) and every link through `safe_link` (http(s) only). The only markup in a field is
+markup written in this module.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from flashcards import identity
 from flashcards.anki.notetypes import MCQ_FIELDS, SUMMARY_CARDS, SUMMARY_FIELDS
 from flashcards.links import arxiv_abs_url, is_http_url
 from flashcards.maths import maths_html
-from flashcards.model import STEP_SEPARATOR, Digest, Paper, Question, option_letter
+from flashcards.model import (
+    STEP_SEPARATOR,
+    Digest,
+    Paper,
+    Question,
+    option_letter,
+    split_steps,
+)
+from flashcards.visible import visible_text
 
 NoteKind = Literal["mcq", "summary"]
 CARD_KINDS: tuple[NoteKind, ...] = ("mcq", "summary")
@@ -75,12 +84,19 @@ _TAG_BAD = re.compile(r"[\s\"]+")
 def escape_text(text: str) -> str:
     """Digest text as inert HTML: escaped, `{`/`}` as entities (never template or cloze syntax),
     no Anki audio or LaTeX tags, line breaks kept as <br>."""
-    return _escape_piece(text.strip())
+    # Invisible characters go first (nothing below sees what the card will not show), before
+    # the strip: a text may end in a bidi control after a space.
+    return _escape_visible(visible_text(text).strip())
 
 
 def _escape_piece(text: str) -> str:
     """`escape_text` without the strip: for parts of one text, joined around markup. `$…$`
     maths becomes MathJax's `\\(…\\)` (`flashcards.maths`), its TeX escaped like the rest."""
+    return _escape_visible(visible_text(text))
+
+
+def _escape_visible(text: str) -> str:
+    """`_escape_piece` of a text `visible_text` has cleaned already."""
     # Text holding none of the characters escaping or maths looks at is its own HTML (most
     # titles and many fields). Each is looked for with `in`, a scan at C speed: several times
     # faster than one regex fullmatch over a long field.
@@ -159,11 +175,11 @@ def list_html(text: str) -> str | None:
 
 
 def steps_html(text: str) -> str:
-    """A flow chart's steps (the `workflow` field, steps joined by " → ") as a numbered list,
-    one step a line; a chart of one step as its text."""
+    """A flow chart's steps (the `workflow` field, `split_steps`) as a numbered list, one step
+    a line (a step's own arrows stay in it); a chart of one step as its text."""
     if STEP_SEPARATOR not in text:  # one step at most
         return escape_text(text)
-    steps = [step for step in (s.strip() for s in text.split(STEP_SEPARATOR)) if step]
+    steps = split_steps(text)
     if len(steps) < 2:
         return escape_text(text)
     items = "".join(f"<li>{escape_text(step)}</li>" for step in steps)
@@ -175,7 +191,7 @@ def safe_link(url: str | None) -> str:
     `is_http_url`, checked again because a `Paper` may come from anywhere); otherwise ''."""
     if not url or not is_http_url(url.strip()):
         return ""
-    return _escape_plain(url.strip())
+    return _escape_plain(visible_text(url.strip()))
 
 
 def tag(prefix: str, value: str) -> str:

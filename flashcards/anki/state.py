@@ -35,8 +35,11 @@ The file is JSON with sorted keys and one note per line, so diffs stay readable.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import html
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,7 @@ from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
 from flashcards.gcpause import collection_paused
 from flashcards.inputfile import NotARegularFile, open_regular_file
+from flashcards.model import option_index
 
 STATE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
@@ -297,8 +301,53 @@ _MARKUP = re.compile(r"<[^>]*>")
 
 
 _ANSWER = MCQ_FIELDS.index("Answer")
+_ANSWER_LETTER = MCQ_FIELDS.index("AnswerLetter")
 _ANSWER_SOURCE = MCQ_FIELDS.index("AnswerSource")
+_OPTIONS = MCQ_FIELDS.index("Options")
 _EXTRA = MCQ_FIELDS.index("Extra")
+
+# One option of the Options field (`notes._options_html`): its digest index and its HTML. The
+# option's own text is escaped, so it holds no "</li>" of its own.
+_OPTION_ITEM = re.compile(r'<li data-o="(\d+)">(.*?)</li>', re.DOTALL)
+_NON_WORD = re.compile(r"[\W_]+")
+_DIGITS = re.compile(r"\d+")
+#: How alike (difflib's ratio, 0 to 1) an option's old and new text must be to count as the same
+#: option edited: a typo or two in a sentence-long option stays well above it ("Tranformer" →
+#: "Transformer" in a 35-character option: 0.99; in a lone word: 0.95), another option rarely
+#: comes near ("A recurrent decoder" against "A convolutional stem": 0.26; "RNN", "CNN": 0.67).
+_SAME_OPTION_RATIO = 0.85
+
+
+def _plain(field_html: str) -> str:
+    """What an Answer or option's HTML says, for comparing: without markup, entities, case,
+    punctuation and spacing ("A  Transformer-encoder" and "a transformer encoder" alike)."""
+    text = html.unescape(_MARKUP.sub("", field_html))
+    words = _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(words.split())
+
+
+def _same_option(before: str, spec: NoteSpec) -> bool:
+    """Whether the answer `before` (an Answer field an earlier build recorded) is the option
+    `spec` gives as right, perhaps edited since: a typo fixed in the right option is no
+    correction a learner must notice, another option is.
+
+    The same text (`_plain`) is the same option wherever it now stands. An old text that is now
+    another option's is that option. An old text that is no option any more was edited: it is
+    the option it is most like, provided the two say the same numbers and differ by no more than
+    a few typos (`_SAME_OPTION_RATIO`); a rewritten option counts as another.
+    """
+    old, new = _plain(before), _plain(spec.fields[_ANSWER])
+    if old == new:
+        return True
+    right = option_index(spec.fields[_ANSWER_LETTER])
+    options = {int(i): _plain(text) for i, text in _OPTION_ITEM.findall(spec.fields[_OPTIONS])}
+    if right is None or old in options.values():
+        return False
+    if _DIGITS.findall(old) != _DIGITS.findall(new):
+        return False
+    likeness = {i: difflib.SequenceMatcher(None, old, text).ratio() for i, text in options.items()}
+    closest = max(likeness, key=lambda i: (likeness[i], i == right))
+    return closest == right and likeness[right] >= _SAME_OPTION_RATIO
 
 
 def _changed_html(answer: str, source: str) -> str:
@@ -314,8 +363,9 @@ def flag_changed_answers(specs: Sequence[NoteSpec], previous: DeckState) -> list
     """`specs` with every MCQ note whose answer differs from the one `previous` recorded (or
     that changed in an earlier build) tagged `answer::changed`, its Extra saying what it was.
 
-    Only a different answer counts: the same option confirmed by a key is no correction, and a
-    question that had no answer before had nothing to unlearn.
+    Only a different option counts (`_same_option`): the same option confirmed by a key, or with
+    a typo fixed, is no correction, and a question that had no answer before had nothing to
+    unlearn.
     """
     flagged = []
     for spec in specs:
@@ -325,7 +375,12 @@ def flag_changed_answers(specs: Sequence[NoteSpec], previous: DeckState) -> list
             continue
         answer = spec.fields[_ANSWER]
         was = before.was
-        if before.answer and answer and before.answer != answer:
+        if (
+            before.answer
+            and answer
+            and before.answer != answer
+            and not _same_option(before.answer, spec)
+        ):
             was = _changed_html(before.answer, before.source or "")
         if was:
             fields = list(spec.fields)

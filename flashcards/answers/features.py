@@ -37,7 +37,7 @@ from flashcards.answers.text import (
     tokens,
     unmarked,
 )
-from flashcards.model import FIELD_NAMES, STEP_SEPARATOR, Paper, Question
+from flashcards.model import FIELD_NAMES, INNER_ARROW, STEP_SEPARATOR, Paper, Question
 
 #: Names of the per-option features, in the order of `option_features` columns.
 FEATURE_NAMES: tuple[str, ...] = (
@@ -65,6 +65,9 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 _LONGER_SPAN = 0.2  # log-length difference at which an option counts as fully "longer"
 _WINDOW = 30  # words per chunk of a run-on text such as the workflow line
+#: The most words a piece of text quoted as evidence holds: a longer sentence (or step) is
+#: read, and quoted, in windows of `_WINDOW` words.
+LONGEST_QUOTE_WORDS = _WINDOW + _WINDOW // 3
 _REACH = 6  # how far (in content words) an option word looks for the question's words
 _NUMBER_IDF = 5.0  # the evidence weight of any number (see `_measure`)
 
@@ -189,7 +192,11 @@ def _segment(field_name: str, text: str) -> _Segment | None:
 def _sentences(field_name: str, text: str) -> list[str]:
     """The pieces of a field that evidence can quote: its sentences, or for a flow chart of
     steps, runs of whole steps (about `_WINDOW` words, each run starting on the last step of
-    the one before) quoted with their arrows."""
+    the one before) quoted with their arrows. An arrow inside a step (`INNER_ARROW`) counts as
+    a separator here, as it did before steps kept theirs: the fitted model saw the runs so cut
+    (`steps_around` widens a quote that cuts a step back to whole steps)."""
+    if field_name == "workflow":
+        text = text.replace(INNER_ARROW, STEP_SEPARATOR)
     if field_name != "workflow" or STEP_SEPARATOR not in text:
         return _split_sentences(text.strip())
     steps = [step.strip() for step in text.split(STEP_SEPARATOR) if step.strip()]
@@ -227,7 +234,7 @@ class PaperIndex:
         for field_name, text in named:
             for sentence in _sentences(field_name, text):
                 words = sentence.split()
-                if len(words) <= _WINDOW + _WINDOW // 3:
+                if len(words) <= LONGEST_QUOTE_WORDS:
                     pieces = [sentence] if words else []
                 else:
                     step = _WINDOW * 2 // 3

@@ -30,6 +30,7 @@ from flashcards.errors import ConfigError
 from flashcards.links import arxiv_id_from_text
 from flashcards.model import Digest, Paper, Question, option_index, option_letter, paper_key
 from flashcards.parse.common import collapse_whitespace
+from flashcards.visible import visible_text
 from flashcards.yamlfile import MAX_ANSWER_KEY_BYTES, compose_yaml, read_text
 
 _UNKNOWN = frozenset({"?", "~", "null", "none", ""})
@@ -225,8 +226,15 @@ def _key_name(paper: Paper) -> str:
     return paper.arxiv_id if paper.arxiv_id else paper.key
 
 
+def _comment(text: str) -> str:
+    """Digest text on one comment line: a bidi override there would make it read as something
+    else to the person checking the key, and a control character would make the file one that
+    YAML refuses (`visible_text`)."""
+    return collapse_whitespace(visible_text(text))
+
+
 def _evidence_note(question: Question) -> str:
-    evidence = collapse_whitespace(question.evidence or "no supporting sentence found")
+    evidence = _comment(question.evidence or "no supporting sentence found")
     if len(evidence) > _EVIDENCE_CHARS:
         evidence = evidence[: _EVIDENCE_CHARS - 1].rstrip() + "…"
     return f"evidence: {evidence}"
@@ -235,10 +243,9 @@ def _evidence_note(question: Question) -> str:
 def _question_comments(question: Question) -> list[str]:
     """The question and its lettered options (the digest's order) as comments above its line,
     so that a person can check the letter without opening the digest."""
-    lines = [f"  # Q{question.number}. {collapse_whitespace(question.prompt)}"]
+    lines = [f"  # Q{question.number}. {_comment(question.prompt)}"]
     lines += [
-        f"  #   {option_letter(i)}) {collapse_whitespace(option)}"
-        for i, option in enumerate(question.options)
+        f"  #   {option_letter(i)}) {_comment(option)}" for i, option in enumerate(question.options)
     ]
     return lines
 
@@ -306,7 +313,7 @@ def format_answer_key(
     ]
     for digest, paper in _unique_papers(digests):
         out.append("")
-        out.append(f"# {collapse_whitespace(paper.title)} ({digest.date.isoformat()})")
+        out.append(f"# {_comment(paper.title)} ({digest.date.isoformat()})")
         out.append(f"{json.dumps(_key_name(paper), ensure_ascii=False)}:")
         for question in paper.questions:
             out.extend(_question_comments(question))

@@ -36,11 +36,12 @@ from typing import Any
 
 from flashcards.answers.features import (
     FEATURE_NAMES,
+    LONGEST_QUOTE_WORDS,
     DocumentFrequencies,
     PaperIndex,
     score_options,
 )
-from flashcards.model import Paper, Question
+from flashcards.model import Paper, Question, steps_around
 
 #: The features the model of plain questions reads, in the order of `WEIGHTS`.
 PLAIN_FEATURES: tuple[str, ...] = tuple(
@@ -326,6 +327,8 @@ def infer_answer(
         # The answer is the option the text does not back; what backs the others is the proof.
         others = [e for i, e in enumerate(scored.evidence) if i != best and e]
         evidence = others[0] if others else None
+    if evidence is not None and "workflow" in paper.fields:
+        evidence = steps_around(evidence, paper.fields["workflow"], LONGEST_QUOTE_WORDS)
     return Inference(
         answer=best,
         confidence=round(confidence, 4),

@@ -9,7 +9,7 @@ from datetime import date
 
 from flashcards.errors import ParseError
 from flashcards.links import arxiv_abs_url, arxiv_id_from_url, is_http_url
-from flashcards.model import MAX_OPTIONS, Digest, Format, Paper, Question, paper_key
+from flashcards.model import MAX_OPTIONS, Digest, Format, Paper, Question, join_steps, paper_key
 
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
 
@@ -255,7 +255,7 @@ class QuizPaperDraft:
     link: str | None
     link_line: int | None
     field_text: str  # the numbered emoji fields, for `split_fields`
-    workflow: str
+    workflow: tuple[str, ...]  # the flow chart's steps
     questions: tuple[Question, ...]
 
 
@@ -322,7 +322,7 @@ def quiz_digests(
                 )
             seen_titles[title_key] = draft.line
         fields = split_fields(draft.field_text)
-        workflow = collapse_whitespace(draft.workflow)
+        workflow = join_steps(draft.workflow)
         if workflow:
             fields["workflow"] = workflow
         papers.append(

@@ -35,7 +35,7 @@ from flashcards.parse.common import (
     parse_iso_date,
     quiz_digests,
 )
-from flashcards.parse.flowchart import STEP_SEPARATOR, chart_steps
+from flashcards.parse.flowchart import chart_steps
 
 _PAPER_HEADING = re.compile(r"^Paper\s*:?\s*\d+$")
 _DIGEST_HEADING = re.compile(r"^(?:(?P<date>\S+)\s+)?Papers$", re.IGNORECASE)
@@ -104,7 +104,7 @@ def parse(text: str, source: str) -> list[Digest]:
             link=paper.link,
             link_line=paper.link_line,
             field_text="\n".join(paper.chunks),
-            workflow=STEP_SEPARATOR.join(paper.workflow),
+            workflow=tuple(paper.workflow),
             questions=tuple(paper.questions),
         )
         for paper in papers

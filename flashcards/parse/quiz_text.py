@@ -37,7 +37,7 @@ from flashcards.parse.common import (
     quiz_digests,
     starts_with_field_label,
 )
-from flashcards.parse.flowchart import STEP_SEPARATOR, text_steps
+from flashcards.parse.flowchart import text_steps
 
 _HEADER = re.compile(r"^\s*(?P<date>\S*)\s*Papers\s*$")
 _MAX_PREAMBLE = 3
@@ -195,9 +195,7 @@ def parse(text: str, source: str) -> list[Digest]:
             link=paper.link,
             link_line=paper.link_line,
             field_text="\n".join(paper.summary_lines),
-            workflow=STEP_SEPARATOR.join(
-                step for line in paper.workflow_lines for step in text_steps(line)
-            ),
+            workflow=tuple(step for line in paper.workflow_lines for step in text_steps(line)),
             questions=tuple(_build_question(q, source) for q in paper.questions),
         )
         for paper in papers
