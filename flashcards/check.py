@@ -63,6 +63,7 @@ from flashcards.plan import (
 )
 from flashcards.pull import FAILED_PULL_WARNING, empty_days, failed_pull_warnings
 from flashcards.topics import Taxonomy, assign_topics, load_taxonomy
+from flashcards.visible import visible_text
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,9 @@ def _unsure_answers(digests: Sequence[Digest]) -> Iterable[Finding]:
                 "unsure-answer",
                 f"Q{question.number} of {paper.title!r}: unsure answer ({confidence}best guess "
                 f"{option_letter(question.answer)}: {question.options[question.answer]!r}): "
-                f"{question.prompt}",
+                # Unquoted, unlike the title and option: a bidi override in it would reorder
+                # the rest of the line on the terminal (`visible_text`, as on cards).
+                f"{visible_text(question.prompt)}",
             )
 
 

@@ -885,6 +885,9 @@ def _update_state(folder: Path, changes: _Changes, today: date) -> str | None:
             if not state.files and not state.failed and not state.none and not path.exists():
                 return None
             text = json.dumps(state.document(), indent=1, ensure_ascii=False) + "\n"
+            if path.is_file() and path.stat().st_size > MAX_STATE_BYTES:
+                # Read as empty above; `replace_files` would read it whole to compare.
+                path.unlink()
             replace_files([(path, text.encode("utf-8"))])  # unchanged bytes are not rewritten
     except OSError as exc:
         return f"{path}: {exc.strerror or exc} (the next pull may download or retry more)"

@@ -2,9 +2,10 @@
 read as something else.
 
 Used wherever digest text is shown to a person: every card field (`flashcards.anki.notes`
-escapes through it) and the comments of an answer key (`flashcards.answers.key`). Nowhere
-else: the parsed digests keep the text as written, so GUIDs, answer inference and
-`parse --json` do not depend on it, and a text without such characters is left as it is.
+escapes through it), the comments of an answer key (`flashcards.answers.key`) and the question
+`flashcards check` quotes unquoted in a warning. Nowhere else: the parsed digests keep the
+text as written, so GUIDs, answer inference and `parse --json` do not depend on it, and a text
+without such characters is left as it is.
 """
 
 from __future__ import annotations

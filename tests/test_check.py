@@ -213,3 +213,19 @@ def test_a_refused_link_is_a_warning_with_its_code_and_line(tmp_path: Path) -> N
     plain = CliRunner().invoke(main, ["check", "-i", str(tmp_path)])
     assert f"warning: {tmp_path / '2025-03-03.md'}:5: link " in plain.stderr
     assert "[refused-link]" in plain.stderr
+
+
+def test_a_warning_quoting_a_question_shows_no_bidi_override(tmp_path: Path) -> None:
+    """Warnings quote digest text on a terminal: a right-to-left override in a question would
+    make the rest of the warning line display reversed, reading as something else."""
+    text = _digest_text(MON, RESNET).replace(
+        "Who is the first author?", "Who is the \u202efirst author?"
+    )
+    (tmp_path / "mon.txt").write_text(text, encoding="utf-8")
+    code, report = _check("-i", str(tmp_path))
+    assert code == 0
+    unsure = [w for w in report["warnings"] if w["code"] == "unsure-answer"]
+    assert any("Who is the first author?" in str(w["message"]) for w in unsure), unsure
+    assert not any("\u202e" in str(w["message"]) for w in report["warnings"])
+    plain = CliRunner().invoke(main, ["check", "-i", str(tmp_path)])
+    assert "Who is the first author?" in plain.stderr and "\u202e" not in plain.stderr

@@ -572,6 +572,33 @@ def test_a_state_that_is_no_file_or_too_large_is_an_empty_one(tmp_path: Path, ki
     assert "Traceback" not in result.stderr
 
 
+def test_a_pull_replaces_a_huge_state_without_reading_it_whole(site: Site, tmp_path: Path) -> None:
+    """A state file too large to be one a pull wrote is read as empty, and the pull that then
+    records what it fetched must not read it whole either (to compare it with what it writes):
+    that filled memory and ended in a traceback. In a process of its own, memory limited."""
+    state = tmp_path / STATE_FILE
+    with state.open("wb") as handle:  # sparse: no disk used
+        handle.truncate(4 << 30)
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "flashcards", "pull", "--source", "daily-paper", "-d",
+         str(tmp_path), "--url", f"{site.base}/week/{{date}}.html",
+         "--since", "2025-06-02", "--until", "2025-06-02"],
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT,
+        check=False,
+        preexec_fn=limited,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    remembered = json.loads(state.read_text(encoding="utf-8"))
+    assert remembered["files"]["2025-06-02.html"]["etag"] == '"2025-06-02-v1"'
+
+
 def test_refresh_keeps_a_file_the_source_no_longer_has(site: Site, tmp_path: Path) -> None:
     kept = tmp_path / "2025-06-02.html"
     kept.write_bytes(quiz_page(MONDAY))
