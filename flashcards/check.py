@@ -408,25 +408,32 @@ def _missing(folder: str, run: list[date]) -> Finding:
 
 
 _WARNING_CODES = (
-    # First: the refused link it quotes is the digest's text, and may read like another code's.
+    # The first whose words a warning's message holds gives its code: a message may also hold
+    # the words of a code below it ("the deck has no notes (no papers in its inputs)").
     ("only http(s) links are kept", "refused-link"),
     (FAILED_PULL_WARNING, "missing-day"),
+    ("the deck has no notes", "empty-deck"),
     ("(skipped)", "skipped-file"),
     ("no papers", "no-papers"),
     ("truncated", "truncated-page"),
     ("no arXiv link", "no-arxiv-link"),
     ("data-answer", "bad-answer-mark"),
     ("ignored", "ignored-text"),
-    ("the deck has no notes", "empty-deck"),
 )
 _LOCATED = re.compile(r"^(?P<path>.+?):(?:(?P<line>\d+):)? (?P<message>.*)$", re.S)
+#: Digest text a warning quotes (with `repr`: in '…', or "…" when it holds a '), which may hold
+#: another code's words; an apostrophe inside a word ("page's") starts no quote.
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?!\w)""", re.S)
 
 
 def warning_finding(warning: str) -> Finding:
-    """A build warning (`path:line: message` or `path: message`) as a finding with a code."""
-    code = next((c for text, c in _WARNING_CODES if text in warning), "digest-warning")
+    """A build warning (`path:line: message` or `path: message`) as a finding with a code,
+    found by the words of its message: not its path, nor the digest text it quotes."""
     match = _LOCATED.match(warning)
+    message = warning if match is None else match.group("message")
+    words = _QUOTED.sub("''", message)
+    code = next((c for text, c in _WARNING_CODES if text in words), "digest-warning")
     if match is None:
         return Finding(None, None, code, warning)
     line = match.group("line")
-    return Finding(match.group("path"), int(line) if line else None, code, match.group("message"))
+    return Finding(match.group("path"), int(line) if line else None, code, message)

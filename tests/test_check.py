@@ -229,3 +229,39 @@ def test_a_warning_quoting_a_question_shows_no_bidi_override(tmp_path: Path) -> 
     assert not any("\u202e" in str(w["message"]) for w in report["warnings"])
     plain = CliRunner().invoke(main, ["check", "-i", str(tmp_path)])
     assert "Who is the first author?" in plain.stderr and "\u202e" not in plain.stderr
+
+
+@pytest.mark.parametrize("folder", ["truncated", "ignored"])
+@pytest.mark.parametrize("title", ["A Study of Unlinked Papers", "When truncated links are lost"])
+def test_a_warnings_code_comes_from_its_message_not_its_path_or_quoted_text(
+    tmp_path: Path, folder: str, title: str
+) -> None:
+    """Codes are found by the words of a warning; a folder's name or a title quoted in it may
+    hold another code's words ("truncated", "ignored")."""
+    digest = tmp_path / folder / "mon.txt"
+    digest.parent.mkdir()
+    digest.write_text(
+        f"2025-03-03 Papers\n\nPaper 1\n\n{title}\n\n"
+        "1. 📘 Topic and Domain: Citation practice in machine learning.\n\n"
+        "Q1. What does the study count?\nA. Links\nB. Citations\n",
+        encoding="utf-8",
+    )
+    _, report = _check("-i", str(digest.parent))
+    unlinked = [w for w in report["warnings"] if "has no arXiv link" in str(w["message"])]
+    assert [w["code"] for w in unlinked] == ["no-arxiv-link"]
+
+
+def test_a_deck_without_notes_is_reported_as_such(tmp_path: Path) -> None:
+    """Its message also says "no papers", the words of another code."""
+    digest = tmp_path / "mon.md"
+    digest.write_text(
+        "## Papers for 2025-03-03\n\n| Title | Authors | Summary |\n|---|---|---|\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "deck.apkg"
+    result = CliRunner().invoke(main, ["build", "-i", str(digest), "-o", str(out), "--json"])
+    warnings = json.loads(result.stdout)["decks"][0]["warnings"]
+    assert {(w["path"], w["code"]) for w in warnings} == {
+        (str(digest), "no-papers"),
+        (str(out), "empty-deck"),
+    }
