@@ -292,7 +292,10 @@ def _run(
                 return
             future = futures[job]
             try:
-                future.set_result(_pull_day(client, target, day, states, refresh, settings, stop))
+                done = _pull_day(client, target, day, states, refresh, settings, stop)
+                # Failing as the pull stops is being cut short: not a failure to remember.
+                cut = done.result.status == "failed" and stop.is_set()
+                future.set_result(None if cut else done)
             except BaseException as exc:
                 future.set_exception(exc)
 
@@ -475,22 +478,6 @@ class _Done:
 
 
 def _pull_day(
-    client: httpx.Client,
-    target: PullTarget,
-    day: date,
-    states: dict[str, _FolderState],
-    refresh: bool,
-    settings: HttpSettings,
-    stop: _Stop,
-) -> _Done | None:
-    """The day pulled; None if the pull was stopped before its outcome was known."""
-    done = _pull_day_unless_stopped(client, target, day, states, refresh, settings, stop)
-    if done.result.status == "failed" and stop.is_set():
-        return None  # cut short (or failing as the pull stopped): not a failure to remember
-    return done
-
-
-def _pull_day_unless_stopped(
     client: httpx.Client,
     target: PullTarget,
     day: date,
