@@ -18,8 +18,7 @@ import fnmatch
 import math
 import os
 import re
-import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -33,6 +32,7 @@ from flashcards.anki.notes import (
 from flashcards.buildcache import default_cache_path
 from flashcards.errors import ConfigError, FlashcardsError
 from flashcards.identity import namespace_from_setting
+from flashcards.inputfile import file_key
 from flashcards.parse import DIGEST_SUFFIXES, find_digest_files
 from flashcards.sources import PullTarget, check_template, source_named
 from flashcards.yamlfile import YamlDocument, describe, read_yaml
@@ -248,12 +248,11 @@ def check_beside(definitions: Sequence[DeckDefinition]) -> None:
                 if definition.cache is not None:
                     mine.append(("cache", definition.cache))
                 for role, written in mine:
+                    key = file_key(written)
                     # Two decks may share one cache folder (each build checks what it reads).
-                    if theirs.get(file_key(written), "cache") != "cache" or (
-                        role != "cache" and file_key(written) in theirs
-                    ):
+                    if key in theirs and (role, theirs[key]) != ("cache", "cache"):
                         raise ConfigError(
-                            f"{role}: {str(written)!r} is also the {theirs[file_key(written)]} "
+                            f"{role}: {str(written)!r} is also the {theirs[key]} "
                             f"of {path}; nothing was written",
                             definition.path,
                             definition.lines.get(role),
@@ -263,36 +262,6 @@ def check_beside(definitions: Sequence[DeckDefinition]) -> None:
 def _written_files(definition: DeckDefinition) -> list[tuple[str, Path]]:
     written = [("output", definition.output), ("state", definition.state)]
     return written + ([("delta", definition.delta)] if definition.delta is not None else [])
-
-
-def file_key(path: Path) -> str:
-    """What names one file, for finding two roles that share it (here and in
-    `plan.check_paths`): realpath, as a symlink or "decks/../x" names the same file."""
-    return os.path.normcase(os.path.realpath(path))
-
-
-def file_keys(paths: Iterable[Path]) -> list[str]:
-    """`file_key` of each of `paths`, the same strings, for an archive's thousands of files:
-    `realpath` looks at every folder on a file's way (a `lstat` each), so each folder's is
-    worked out once, and a file in it then costs one `lstat` (to see it is no link, which
-    `realpath` follows; a missing file is no link to it either)."""
-    folders: dict[Path, str] = {}
-    keys = []
-    for path in paths:
-        name = path.name
-        if name in ("", ".."):
-            keys.append(file_key(path))
-            continue
-        folder = folders.get(path.parent)
-        if folder is None:
-            folder = folders[path.parent] = os.path.realpath(path.parent)
-        joined = os.path.join(folder, name)
-        try:
-            link = stat.S_ISLNK(os.lstat(joined).st_mode)
-        except OSError:
-            link = False
-        keys.append(file_key(path) if link else os.path.normcase(joined))
-    return keys
 
 
 class _Validator:

@@ -1,9 +1,11 @@
-"""Opening user files (digests, deck definitions, taxonomies, answer keys) for reading."""
+"""Opening user files (digests, deck definitions, taxonomies, answer keys) for reading, and
+naming them so that two paths to one file are seen to be one."""
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,3 +45,34 @@ def _check_mode(mode: int) -> None:
     else:
         what = "a special file"
     raise NotARegularFile(f"{what}, not a regular file; refusing to read it")
+
+
+def file_key(path: str | Path) -> str:
+    """What names one file, for finding two roles that share it (`plan.check_paths`,
+    `deckdef.check_beside`, the answer key's and the preview's outputs): realpath, as a
+    symlink or "decks/../x" names the same file."""
+    return os.path.normcase(os.path.realpath(path))
+
+
+def file_keys(paths: Iterable[Path]) -> list[str]:
+    """`file_key` of each of `paths`, the same strings, for an archive's thousands of files:
+    `realpath` looks at every folder on a file's way (a `lstat` each), so each folder's is
+    worked out once, and a file in it then costs one `lstat` (to see it is no link, which
+    `realpath` follows; a missing file is no link to it either)."""
+    folders: dict[Path, str] = {}
+    keys = []
+    for path in paths:
+        name = path.name
+        if name in ("", ".."):
+            keys.append(file_key(path))
+            continue
+        folder = folders.get(path.parent)
+        if folder is None:
+            folder = folders[path.parent] = os.path.realpath(path.parent)
+        joined = os.path.join(folder, name)
+        try:
+            link = stat.S_ISLNK(os.lstat(joined).st_mode)
+        except OSError:
+            link = False
+        keys.append(file_key(path) if link else os.path.normcase(joined))
+    return keys

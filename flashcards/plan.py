@@ -16,8 +16,9 @@ from flashcards import identity
 from flashcards.anki.notes import CARD_KINDS
 from flashcards.anki.state import DeckState
 from flashcards.buildcache import default_cache_path
-from flashcards.deckdef import DeckDefinition, file_key, file_keys, is_valid_deck_name
+from flashcards.deckdef import DeckDefinition, is_valid_deck_name
 from flashcards.errors import BuildError, ConfigError
+from flashcards.inputfile import file_key, file_keys
 from flashcards.parse import DEFAULT_MAX_BYTES, find_digest_files
 
 DEFAULT_DECK_NAME = "AI Papers"

@@ -46,8 +46,9 @@ from flashcards.anki.notetypes import (
 )
 from flashcards.anki.state import load_state
 from flashcards.build import plan_notes
-from flashcards.deckdef import file_key, load_deck_definitions
+from flashcards.deckdef import load_deck_definitions
 from flashcards.errors import ConfigError
+from flashcards.inputfile import file_key
 from flashcards.parse import DEFAULT_MAX_BYTES, DIGEST_SUFFIXES, find_digest_files
 from flashcards.plan import BuildPlan, plan_adhoc, plan_for_definition
 

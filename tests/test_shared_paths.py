@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flashcards.cli import main
-from flashcards.deckdef import file_key, file_keys
+from flashcards.inputfile import file_key, file_keys
 from flashcards.model import Paper, Question
 
 DAY = date(2025, 3, 4)

@@ -17,7 +17,6 @@ A paper may also be named by `arxiv:<id>`, or by its plain title (normalised the
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import yaml
 
 from flashcards.atomicfile import replace_files
 from flashcards.errors import ConfigError
+from flashcards.inputfile import file_key
 from flashcards.links import arxiv_id_from_text
 from flashcards.model import Digest, Paper, Question, option_index, option_letter, paper_key
 from flashcards.parse.common import collapse_whitespace
@@ -358,9 +358,9 @@ def write_answer_key(
 def check_key_output(path: str | Path, digests: Iterable[Digest]) -> None:
     """Refuse to write a key over a digest it is made from (`-o` naming an input by mistake):
     with `--fresh` nothing reads the old file first, so the digest would simply be lost."""
-    target = _file_key(path)
+    target = file_key(path)
     for digest in digests:
-        if digest.source != "-" and _file_key(digest.source) == target:
+        if digest.source != "-" and file_key(digest.source) == target:
             raise ConfigError(
                 "is a digest read by this run: the answer key would replace it; write the key "
                 "to another file (nothing was written)",
@@ -374,7 +374,7 @@ def check_replaceable_key(path: str | Path, *, read_from: str | Path | None = No
     file, a deck definition or a package named by mistake."""
     if not Path(path).is_file():
         return
-    if read_from is not None and _file_key(read_from) == _file_key(path):
+    if read_from is not None and file_key(read_from) == file_key(path):
         return  # read as the key already, so checked
     try:
         load_answer_key(path)
@@ -385,8 +385,3 @@ def check_replaceable_key(path: str | Path, *, read_from: str | Path | None = No
             "to another file (nothing was written)",
             path,
         ) from None
-
-
-def _file_key(path: str | Path) -> str:
-    # A symlink or "a/../b" names the same file.
-    return os.path.normcase(os.path.realpath(path))
